@@ -1,0 +1,105 @@
+import { cdk8s, javascript } from 'projen';
+
+// Keeps jsii offline-clean: it otherwise fetches a release list, and warns on Node 20.
+const offlineEnv = {
+  JSII_SILENCE_SUPPORT_WARNING: '1',
+  JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20',
+};
+
+const project = new cdk8s.ConstructLibraryCdk8s({
+  name: 'cdk8s-ha',
+  description: 'Highly-available microservice patterns for cdk8s: replicated services, Raft quorum clusters, sharded stores, an HA audit and an availability model.',
+  author: 'cdk8s-ha maintainers',
+  authorAddress: 'maintainers@cdk8s-ha.dev',
+  repositoryUrl: 'https://github.com/cdk8s-ha/cdk8s-ha.git',
+  keywords: ['cdk8s', 'kubernetes', 'high-availability', 'raft', 'pdb', 'consistent-hashing'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  jsiiVersion: '~6.0.0',
+  cdk8sVersion: '2.68.12',
+  constructsVersion: '10.5.0',
+  // jsii modules are peers: listed in deps, jsii rewrites package.json and fights projen.
+  peerDeps: ['cdk8s-plus-28@^2.5.6'],
+  devDeps: [
+    'cdk8s-plus-28@2.5.6',
+    '@types/node@^20',
+    'typescript@^6.0.3',
+    // Anchor for the hash-ring benchmark (issue 7); never shipped.
+    'hashring@^3.2.0',
+  ],
+  bin: { 'cdk8s-ha': 'bin/cdk8s-ha' },
+  jestOptions: {
+    // CI runs jest with --ci: a wrong snapshot fails instead of rewriting itself.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testPathIgnorePatterns: ['/node_modules/', '/runtime/', '/dist/'],
+      coveragePathIgnorePatterns: ['/node_modules/', '/test/'],
+    },
+  },
+  tsconfigDev: { compilerOptions: {}, exclude: ['runtime'] },
+  gitignore: ['/dist/', '/runtime/lib/', '/runtime/.build-test/', '/.sim-failures/', '*.bench.json'],
+  githubOptions: { mergify: false },
+  buildWorkflow: false,
+  release: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+});
+
+project.npmignore?.exclude('/runtime/', '/examples/', '/docs/', '/.ci/', '/scripts/', '/bench/');
+
+for (const [k, v] of Object.entries(offlineEnv)) project.tasks.addEnvironment(k, v);
+
+// --- runtime (Raft KV server, router, ring): its own tsconfig, outside the jsii build ---
+project.addTask('runtime:build', {
+  description: 'Compile the runtime image sources (runtime/src -> runtime/lib)',
+  exec: 'tsc -p runtime/tsconfig.json',
+});
+project.addTask('runtime:build-test', {
+  description: 'Compile the runtime tests (runtime/{src,test} -> runtime/.build-test)',
+  exec: 'tsc -p runtime/tsconfig.test.json',
+});
+const runtimeTest = project.addTask('runtime:test', {
+  description: 'Run the runtime unit, simulation and multi-process tests',
+});
+runtimeTest.spawn(project.tasks.tryFind('runtime:build')!);
+runtimeTest.spawn(project.tasks.tryFind('runtime:build-test')!);
+runtimeTest.exec('node scripts/run-runtime-tests.js', { receiveArgs: true });
+
+project.addTask('sim', {
+  description: 'Explore the Raft simulator: npm run sim -- --seeds N [--from S] [--seed S]',
+  steps: [{ spawn: 'runtime:build-test' }, { exec: 'node runtime/.build-test/test/sim/cli.js', receiveArgs: true }],
+});
+project.addTask('lincheck', {
+  description: 'Check a JSON Lines history for linearizability',
+  steps: [{ spawn: 'runtime:build' }, { exec: 'node runtime/bin/ha-runtime lincheck', receiveArgs: true }],
+});
+for (const [name, desc] of [
+  ['ring', 'HashRing vs the hashring package (lookups/s, balance, movement, memory)'],
+  ['raft', 'Our Raft KV vs etcd (puts at 1/8/64 clients, gets, leader-kill unavailability)'],
+  ['router', 'Router added latency vs direct access, nginx consistent hash as reference'],
+  ['lincheck', 'Linearizability checker speed on large histories'],
+]) {
+  project.addTask(`bench:${name}`, {
+    description: desc,
+    steps: [{ spawn: 'runtime:build' }, { spawn: 'runtime:build-test' }, { exec: `node runtime/.build-test/bench/${name}.js`, receiveArgs: true }],
+  });
+}
+project.addTask('bench:synth', {
+  description: 'Synthesis time of N HighlyAvailableServices',
+  exec: 'ts-node --project tsconfig.dev.json bench/synth.ts',
+  receiveArgs: true,
+});
+
+// --- examples: every examples/<name>/main.ts is a cdk8s app synthesized to dist/examples/<name>/ ---
+project.addTask('synth', {
+  description: 'Synthesize every example to dist/examples/<name>/',
+  exec: 'node scripts/synth-examples.js',
+  receiveArgs: true,
+});
+
+project.testTask.spawn(project.tasks.tryFind('runtime:test')!);
+// A test run must never rewrite a tracked file (snapshots, API.md) unnoticed.
+project.testTask.exec('node scripts/check-clean-tree.js');
+
+project.synth();

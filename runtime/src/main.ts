@@ -1,0 +1,40 @@
+/**
+ * The `ha-runtime` command line: the only place that wires the runtime's parts together.
+ * Each subcommand lives in its own module and is loaded lazily, so `lincheck` never pays
+ * for the server's start-up.
+ */
+type Command = (argv: string[]) => Promise<number> | number;
+
+const commands: Record<string, { summary: string; load: () => Command }> = {
+  lincheck: {
+    summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input)',
+    load: () => require('./lincheck/cli').lincheckCommand,
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: ha-runtime <command> [flags]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+export function main(argv: string[]): void {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    process.exitCode = name ? 0 : 2;
+    return;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`ha-runtime: unknown command '${name}'\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  Promise.resolve()
+    .then(() => command.load()(rest))
+    .then((code) => { process.exitCode = code; })
+    .catch((err: unknown) => {
+      process.stderr.write(`ha-runtime ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 2;
+    });
+}

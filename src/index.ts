@@ -1,0 +1,1 @@
+// The public API of cdk8s-ha: this file only re-exports, one concept per module.
