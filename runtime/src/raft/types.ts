@@ -50,3 +50,51 @@ export interface Snapshot {
   readonly metadata: SnapshotMetadata;
   readonly data: Uint8Array;
 }
+
+/** Raft message kinds (names follow etcd-io/raft so readers of either recognise them). */
+export enum MessageType {
+  /** Pre-vote request (Raft thesis 9.6): asks whether a campaign could win, without bumping terms. */
+  PRE_VOTE = 0,
+  PRE_VOTE_RESP = 1,
+  VOTE = 2,
+  VOTE_RESP = 3,
+  /** AppendEntries; with no entries it doubles as a heartbeat-with-log-position probe. */
+  APPEND = 4,
+  APPEND_RESP = 5,
+  HEARTBEAT = 6,
+  HEARTBEAT_RESP = 7,
+  /** InstallSnapshot for a follower whose next entry was compacted away. */
+  SNAPSHOT = 8,
+  /** Leadership transfer: tells the target to campaign at once (Raft thesis 3.10). */
+  TIMEOUT_NOW = 9,
+  /** ReadIndex forwarded from a follower to the leader, and the leader's answer. */
+  READ_INDEX = 10,
+  READ_INDEX_RESP = 11,
+  /** A proposal forwarded from a follower to the leader. */
+  PROPOSE = 12,
+}
+
+/**
+ * A message between two Raft nodes. Fields not used by a message type are 0 / empty.
+ * Only the transport serialises it; only the core interprets it.
+ */
+export interface Message {
+  readonly type: MessageType;
+  readonly from: number;
+  readonly to: number;
+  readonly term: number;
+  /** APPEND: term of the entry at `index` (the entry preceding `entries`). VOTE: last log term. */
+  readonly logTerm: number;
+  /** APPEND: index preceding `entries`. VOTE: last log index. *_RESP: the index acknowledged or rejected. */
+  readonly index: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+  readonly reject: boolean;
+  /** On a rejected APPEND: the follower's hint for fast backtracking (a likely matching index). */
+  readonly rejectHint: number;
+  /** On a rejected APPEND: the term of the follower's entry at `rejectHint`. */
+  readonly logTermHint: number;
+  readonly snapshot?: Snapshot;
+  /** Opaque request context: ReadIndex request ids, or a campaign-transfer marker on VOTE. */
+  readonly context: Uint8Array;
+}
