@@ -38,7 +38,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     },
   },
   tsconfigDev: { compilerOptions: {}, exclude: ['runtime'] },
-  gitignore: ['/dist/', '/runtime/lib/', '/runtime/.build-test/', '/.sim-failures/', '*.bench.json'],
+  gitignore: ['/node_modules', '/dist/', '/runtime/lib/', '/runtime/.build-test/', '/.sim-failures/', '*.bench.json'],
   githubOptions: { mergify: false },
   buildWorkflow: false,
   release: false,
