@@ -30,15 +30,20 @@ export interface FaultOptions {
   readonly snapshotEvery: number;
   /** Probability a node skips a tick (clock drift). */
   readonly clockSkew: number;
+  /**
+   * Probability per tick that a node's clock stalls for up to 3 election timeouts while it keeps
+   * handling messages (a VM pause or a stuck timer): what breaks lease-based reads.
+   */
+  readonly clockStall: number;
 }
 
 export const ALL_FAULTS: FaultOptions = {
   loss: 0.05, duplicate: 0.03, maxDelay: 3, partition: 0.02, crash: 0.01, membership: 0.01, transfer: 0.01,
-  snapshotEvery: 15, clockSkew: 0.05,
+  snapshotEvery: 15, clockSkew: 0.05, clockStall: 0.005,
 };
 
 export const NO_FAULTS: FaultOptions = {
-  loss: 0, duplicate: 0, maxDelay: 0, partition: 0, crash: 0, membership: 0, transfer: 0, snapshotEvery: 0, clockSkew: 0,
+  loss: 0, duplicate: 0, maxDelay: 0, partition: 0, crash: 0, membership: 0, transfer: 0, snapshotEvery: 0, clockSkew: 0, clockStall: 0,
 };
 
 /** What one simulation run did. */
@@ -122,6 +127,7 @@ export class Simulation {
   private okOps = 0;
   private faultsOn = true;
   private leaderTerms = new Set<number>();
+  private readonly stalledUntil = new Map<number, number>();
 
   constructor(options: SimOptions) {
     this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, ...options };
@@ -381,6 +387,15 @@ export class Simulation {
         this.count('crash');
       }
     }
+    if (this.rng.chance(f.clockStall)) {
+      const live = this.live();
+      if (live.length > 0) {
+        const victim = this.rng.chance(0.5) ? (this.leader() ?? this.rng.pick(live)) : this.rng.pick(live);
+        this.stalledUntil.set(victim.id, this.now + this.rng.int(ELECTION_TICK, 3 * ELECTION_TICK));
+        this.count('clock-stall');
+        this.trace(`clock of node ${victim.id} stalls`);
+      }
+    }
     if (this.rng.chance(f.membership)) this.changeMembership();
     if (this.rng.chance(f.transfer)) {
       const lead = this.leader();
@@ -464,6 +479,7 @@ export class Simulation {
   private tickAll(skew: number): void {
     for (const node of this.live()) {
       if (this.rng.chance(skew)) continue;
+      if ((this.stalledUntil.get(node.id) ?? 0) > this.now) continue;
       node.raw!.tick();
       this.steps++;
       this.handleReady(node);
@@ -498,6 +514,7 @@ export class Simulation {
     // Heal: no new faults, partitions lifted, crashed nodes restarted.
     this.faultsOn = false;
     this.blocked.clear();
+    this.stalledUntil.clear();
     for (const id of this.restartAt.keys()) this.start(id);
     this.restartAt.clear();
     this.trace('healed: all faults off');
