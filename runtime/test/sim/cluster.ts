@@ -128,12 +128,17 @@ export class Simulation {
   private faultsOn = true;
   private leaderTerms = new Set<number>();
   private readonly stalledUntil = new Map<number, number>();
+  /** Flow-control settings drawn per seed: small batches expose ordering bugs big ones hide. */
+  private readonly maxEntriesPerMsg: number;
+  private readonly maxInflightMsgs: number;
 
   constructor(options: SimOptions) {
     this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, ...options };
     this.rng = new Rng(options.seed);
     this.netRng = this.rng.fork();
     const n = this.rng.pick([3, 3, 5]);
+    this.maxEntriesPerMsg = this.rng.pick([1, 2, 8, 64]);
+    this.maxInflightMsgs = this.rng.pick([1, 4, 256]);
     const ids: number[] = [];
     for (let i = 0; i < n; i++) ids.push(this.nextNodeId++);
     for (const id of ids) {
@@ -162,7 +167,7 @@ export class Simulation {
     node.sm = KvStateMachine.restore(snap.data, snap.metadata.index);
     node.raw = new RawNode({
       id, electionTick: ELECTION_TICK, heartbeatTick: 1, random: () => nodeRng.next(),
-      maxInflightMsgs: 4, maxEntriesPerMsg: 8, applied: snap.metadata.index,
+      maxInflightMsgs: this.maxInflightMsgs, maxEntriesPerMsg: this.maxEntriesPerMsg, applied: snap.metadata.index,
     }, node.storage);
     node.readsReady = [];
     this.checker.checkDigest(id, snap.metadata.index, node.sm.digest);
