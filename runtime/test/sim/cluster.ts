@@ -1,19 +1,18 @@
 import {
   ConfChangeType, EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role,
 } from '../../src/raft';
+import { HistoryEvent } from '../../src/lincheck';
 import { InvariantViolation, SafetyChecker } from './invariants';
 import { KvCommand, KvFunction, KvStateMachine } from './kv';
 import { Rng } from './rng';
 
-/** One client history event, in the JSON Lines format of issue 3 (read by the linearizability checker). */
-export interface HistoryEvent {
-  readonly process: number;
-  readonly type: 'invoke' | 'ok' | 'fail' | 'info';
-  readonly f: KvFunction;
-  readonly key: string;
-  readonly value: number | null | [number | null, number];
-  /** Simulated time (ticks) at which it happened; informational. */
-  readonly time: number;
+/** A value as the linearizability checker sees it (strings; null = absent). */
+type CheckerValue = HistoryEvent['value'];
+
+function toCheckerValue(v: number | null | [number | null, number]): CheckerValue {
+  if (v === null) return null;
+  if (Array.isArray(v)) return [v[0] === null ? null : String(v[0]), String(v[1])];
+  return String(v);
 }
 
 /** Which faults a run injects. Every probability is per tick. */
@@ -333,7 +332,7 @@ export class Simulation {
     if (f === 'cas') value = [this.rng.chance(0.2) ? null : this.rng.int(Math.max(1, this.nextValue - 5), this.nextValue), this.nextValue++];
     const id = `p${process}-${this.now}-${this.order++}`;
     const op: PendingOp = { process, f, key, value, node: node.id, deadline: this.now + 4 * ELECTION_TICK, id };
-    this.history.push({ process, type: 'invoke', f, key, value, time: this.now });
+    this.history.push({ process, type: 'invoke', f, key, value: f === 'get' || f === 'delete' ? undefined : toCheckerValue(value) });
     this.pending.set(id, op);
     try {
       if (f === 'get') node.raw!.readIndex(ENC.encode(id));
@@ -350,9 +349,11 @@ export class Simulation {
     this.handleReady(node);
   }
 
-  private complete(op: PendingOp, type: 'ok' | 'fail' | 'info', value: HistoryEvent['value']): void {
+  private complete(op: PendingOp, type: 'ok' | 'fail' | 'info', value: number | null | [number | null, number]): void {
     if (!this.pending.delete(op.id)) return;
-    this.history.push({ process: op.process, type, f: op.f, key: op.key, value, time: this.now });
+    // Only a successful get reports a value: the one it read.
+    const reported = op.f === 'get' && type === 'ok' ? toCheckerValue(value) : undefined;
+    this.history.push({ process: op.process, type, f: op.f, key: op.key, value: reported });
     if (type === 'ok') this.okOps++;
     // After an indeterminate outcome the process may still be running its op: it never issues another.
     this.idleProcesses.push(type === 'info' ? this.nextProcess++ : op.process);
