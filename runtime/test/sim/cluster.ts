@@ -1,5 +1,5 @@
 import {
-  ConfChangeType, EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role,
+  ConfChangeType, EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, ReadOnlyOption, Role,
 } from '../../src/raft';
 import { HistoryEvent } from '../../src/lincheck';
 import { InvariantViolation, SafetyChecker } from './invariants';
@@ -63,6 +63,8 @@ export interface SimOptions {
   readonly ticks?: number;
   readonly faults?: FaultOptions;
   readonly clients?: number;
+  /** How reads are confirmed. LEASE_BASED is clock dependent: clock stalls break it (see sim.test.ts). @default SAFE */
+  readonly readOnlyOption?: ReadOnlyOption;
   /** Called with one line per notable event (replay with --seed S for a trace). */
   readonly trace?: (line: string) => void;
 }
@@ -130,14 +132,19 @@ export class Simulation {
   /** Flow-control settings drawn per seed: small batches expose ordering bugs big ones hide. */
   private readonly maxEntriesPerMsg: number;
   private readonly maxInflightMsgs: number;
+  private readonly checkQuorum: boolean;
+  private readonly preVote: boolean;
 
   constructor(options: SimOptions) {
-    this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, ...options };
+    this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, readOnlyOption: ReadOnlyOption.SAFE, ...options };
     this.rng = new Rng(options.seed);
     this.netRng = this.rng.fork();
     const n = this.rng.pick([3, 3, 5]);
     this.maxEntriesPerMsg = this.rng.pick([1, 2, 8, 64]);
     this.maxInflightMsgs = this.rng.pick([1, 4, 256]);
+    // LEASE_BASED requires checkQuorum; otherwise both protections are drawn per seed.
+    this.checkQuorum = this.opts.readOnlyOption === ReadOnlyOption.LEASE_BASED || this.rng.chance(0.75);
+    this.preVote = this.rng.chance(0.75);
     const ids: number[] = [];
     for (let i = 0; i < n; i++) ids.push(this.nextNodeId++);
     for (const id of ids) {
@@ -167,6 +174,7 @@ export class Simulation {
     node.raw = new RawNode({
       id, electionTick: ELECTION_TICK, heartbeatTick: 1, random: () => nodeRng.next(),
       maxInflightMsgs: this.maxInflightMsgs, maxEntriesPerMsg: this.maxEntriesPerMsg, applied: snap.metadata.index,
+      checkQuorum: this.checkQuorum, preVote: this.preVote, readOnlyOption: this.opts.readOnlyOption,
     }, node.storage);
     node.readsReady = [];
     this.checker.checkDigest(id, snap.metadata.index, node.sm.digest);
