@@ -212,6 +212,8 @@ export class Simulation {
       for (const m of rd.messages) this.send(m);
       this.apply(node, rd);
       raw.advance(rd);
+      // Only after advance: status().confState then matches the applied index (seed 11722).
+      this.maybeSnapshot(node);
     }
   }
 
@@ -246,6 +248,7 @@ export class Simulation {
       if (e.index <= cur.appliedIndex) continue;
       let cmd: KvCommand | undefined;
       if (e.type === EntryType.NORMAL && e.data.byteLength > 0) cmd = JSON.parse(DEC.decode(e.data)) as KvCommand;
+      if (e.type === EntryType.CONF_CHANGE) this.trace(`node ${node.id} applies conf change at ${e.index}: ${DEC.decode(e.data)}`);
       const result = cur.apply(e.index, cmd);
       this.checker.applied(node.id, e, cur.digest);
       if (cmd && !result.duplicate) {
@@ -259,7 +262,6 @@ export class Simulation {
     void sm;
     for (const rs of rd.readStates) node.readsReady.push({ ctx: DEC.decode(rs.context), index: rs.index });
     this.serveReads(node);
-    this.maybeSnapshot(node);
   }
 
   private serveReads(node: SimNode): void {
@@ -488,6 +490,16 @@ export class Simulation {
     this.handleReady(lead);
   }
 
+  /** One line per node: role, term, log position and membership, for failure reports. */
+  describeNodes(): string[] {
+    return [...this.nodes.values()].map((n) => {
+      if (!n.raw) return `node ${n.id}: down (durable last ${n.storage.lastIndex()}, hard ${JSON.stringify(n.storage.getHardState())})`;
+      const st = n.raw.status();
+      return `node ${n.id}: ${Role[st.role]} term ${st.term} vote ${st.vote} lead ${st.leader} commit ${st.commit} applied ${st.applied} last ${st.lastIndex} ` +
+        `voters [${st.confState.voters}] learners [${st.confState.learners}]`;
+    });
+  }
+
   // ------------------------------------------------------------------ main loop
 
   private tickAll(skew: number): void {
@@ -550,6 +562,7 @@ export function runSeed(options: SimOptions): SimResult {
   try {
     return sim.run();
   } catch (e) {
+    for (const line of sim.describeNodes()) options.trace?.(line);
     if (e instanceof Error) e.message = `seed ${options.seed}: ${e.message}`;
     throw e;
   }

@@ -34,9 +34,9 @@ describe('deterministic simulation', { timeout: 90_000 }, () => {
     assert.ok(ops > CI_SEED_RANGE.count * 20, `only ${ops} client operations completed`);
   });
 
-  for (const { seed, note } of REGRESSION_SEEDS) {
+  for (const { seed, note, ticks } of REGRESSION_SEEDS) {
     it(`regression seed ${seed}: ${note}`, () => {
-      const { lin } = runChecked(seed);
+      const { lin } = runChecked(seed, { ticks });
       assert.equal(lin.status, 'linearizable');
     });
   }
