@@ -44,7 +44,7 @@ export function main(argv: string[]): number {
     try {
       const r = runSeed({ seed: flags.seed, ticks: flags.ticks, trace: (l) => process.stdout.write(`${l}\n`) });
       if (flags.history) writeFileSync(flags.history, r.history.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      const lin = checkHistory(r.history, { timeoutMs: 20_000 });
+      const lin = checkHistory(r.history, { timeoutMs: 60_000 });
       process.stdout.write(`seed ${r.seed}: ok, ${r.steps} steps, ${r.okOps} ok ops, commit ${r.maxCommitted}, linearizability ${lin.status}, faults ${JSON.stringify(r.faults)}\n`);
       if (!lin.ok) process.stdout.write(`${'explanation' in lin ? lin.explanation : ''}\n`);
       return lin.ok ? 0 : 1;
@@ -60,7 +60,7 @@ export function main(argv: string[]): number {
   for (let s = flags.from; s < flags.from + flags.seeds; s++) {
     try {
       const r = runSeed({ seed: s, ticks: flags.ticks });
-      const lin = checkHistory(r.history, { timeoutMs: 20_000 });
+      const lin = checkHistory(r.history, { timeoutMs: 60_000 });
       if (!lin.ok) throw new Error(`seed ${s}: linearizability check: ${lin.status}: ${'explanation' in lin ? lin.explanation : ''}`);
       steps += r.steps;
       ops += r.okOps;
