@@ -77,6 +77,8 @@ interface SimNode {
   /** Reads whose ReadState arrived, waiting for applied >= index. */
   readsReady: { ctx: string; index: number }[];
   removed: boolean;
+  /** Asynchronous disk: the Ready being written, and when the write completes. */
+  pendingReady?: { rd: Ready; at: number; sentEarly: boolean };
 }
 
 interface InFlight {
@@ -134,6 +136,8 @@ export class Simulation {
   private readonly maxInflightMsgs: number;
   private readonly checkQuorum: boolean;
   private readonly preVote: boolean;
+  /** Whether Ready writes take time (and overlap with message handling), drawn per seed. */
+  private readonly asyncDisk: boolean;
 
   constructor(options: SimOptions) {
     this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, readOnlyOption: ReadOnlyOption.SAFE, ...options };
@@ -145,6 +149,7 @@ export class Simulation {
     // LEASE_BASED requires checkQuorum; otherwise both protections are drawn per seed.
     this.checkQuorum = this.opts.readOnlyOption === ReadOnlyOption.LEASE_BASED || this.rng.chance(0.75);
     this.preVote = this.rng.chance(0.75);
+    this.asyncDisk = this.rng.chance(0.5);
     const ids: number[] = [];
     for (let i = 0; i < n; i++) ids.push(this.nextNodeId++);
     for (const id of ids) {
@@ -185,6 +190,7 @@ export class Simulation {
     const node = this.nodes.get(id)!;
     node.raw = undefined;
     node.sm = undefined;
+    node.pendingReady = undefined; // the write in progress is lost
     node.readsReady = [];
     this.trace(`crash node ${id}`);
   }
@@ -206,6 +212,20 @@ export class Simulation {
 
   private handleReady(node: SimNode): void {
     const raw = node.raw!;
+    if (this.asyncDisk) {
+      // Like a server with an asynchronous disk: one Ready at a time, written over 0..2 ticks while
+      // the node keeps receiving messages and ticks; a crash meanwhile loses the whole Ready.
+      if (node.pendingReady || !raw.hasReady()) return;
+      const rd = raw.ready();
+      const hs = node.storage.getHardState();
+      const termOrVote = rd.hardState !== undefined && (rd.hardState.term !== hs.term || rd.hardState.vote !== hs.vote);
+      // A leader may send its appends before its own write completes (thesis 10.2.1).
+      const sentEarly = raw.status().role === Role.LEADER && !termOrVote && !rd.snapshot;
+      if (sentEarly) for (const m of rd.messages) this.send(m);
+      node.pendingReady = { rd, at: this.now + this.rng.int(0, 2), sentEarly };
+      if (node.pendingReady.at <= this.now) this.completeReady(node);
+      return;
+    }
     while (raw.hasReady()) {
       const rd = raw.ready();
       this.persist(node, rd);
@@ -215,6 +235,20 @@ export class Simulation {
       // Only after advance: status().confState then matches the applied index (seed 11722).
       this.maybeSnapshot(node);
     }
+  }
+
+  /** Asynchronous disk: the pending Ready is durable now; send, apply, advance. */
+  private completeReady(node: SimNode): void {
+    const pending = node.pendingReady;
+    if (!pending || !node.raw) return;
+    node.pendingReady = undefined;
+    const { rd, sentEarly } = pending;
+    this.persist(node, rd);
+    if (!sentEarly) for (const m of rd.messages) this.send(m);
+    this.apply(node, rd);
+    node.raw.advance(rd);
+    this.maybeSnapshot(node);
+    this.handleReady(node);
   }
 
   private persist(node: SimNode, rd: Ready): void {
@@ -517,6 +551,7 @@ export class Simulation {
 
   private oneTick(): void {
     this.now++;
+    for (const node of this.live()) if (node.pendingReady && node.pendingReady.at <= this.now) this.completeReady(node);
     this.tickAll(this.faultsOn ? this.opts.faults.clockSkew : 0);
     this.deliverDue();
     if (this.faultsOn) this.injectFaults();
