@@ -95,6 +95,8 @@ interface PendingOp {
   readonly node: number;
   readonly deadline: number;
   readonly id: string;
+  /** The client gave up waiting; its process was replaced, the outcome is recorded if it is ever applied. */
+  retired?: boolean;
 }
 
 const ELECTION_TICK = 10;
@@ -402,15 +404,22 @@ export class Simulation {
     const reported = op.f === 'get' && type === 'ok' ? toCheckerValue(value) : undefined;
     this.history.push({ process: op.process, type, f: op.f, key: op.key, value: reported });
     if (type === 'ok') this.okOps++;
-    // After an indeterminate outcome the process may still be running its op: it never issues another.
-    this.idleProcesses.push(type === 'info' ? this.nextProcess++ : op.process);
+    if (!op.retired) this.idleProcesses.push(op.process);
   }
 
   private expireOps(): void {
     for (const op of [...this.pending.values()]) {
-      if (op.deadline > this.now) continue;
-      // A read that timed out had no effect, so it failed; a write may still be applied later.
-      this.complete(op, op.f === 'get' ? 'fail' : 'info', op.value);
+      if (op.deadline > this.now || op.retired) continue;
+      if (op.f === 'get') {
+        this.complete(op, 'fail', null); // a read that timed out had no effect
+        continue;
+      }
+      // A write may still be applied later. Its client gives up, and a new process takes its place
+      // (a process never has two operations open); if the write is ever applied, the outcome is
+      // recorded then, as an observer of every node would see it; if not, the history ends with it
+      // open, which the checker reads as unknown (info).
+      op.retired = true;
+      this.idleProcesses.push(this.nextProcess++);
     }
   }
 
@@ -583,7 +592,7 @@ export class Simulation {
     this.restartAt.clear();
     this.trace('healed: all faults off');
     const okBefore = this.okOps;
-    for (let i = 0; i < 30 * ELECTION_TICK && (this.okOps - okBefore < 3 || this.pending.size > 0); i++) this.oneTick();
+    for (let i = 0; i < 30 * ELECTION_TICK && (this.okOps - okBefore < 3 || [...this.pending.values()].some((o) => !o.retired)); i++) this.oneTick();
     if (this.okOps - okBefore < 3) {
       throw new InvariantViolation('liveness', `no progress within ${30 * ELECTION_TICK} ticks after healing (leader: ${this.leader()?.id ?? 'none'})`);
     }
