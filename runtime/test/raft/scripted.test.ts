@@ -18,19 +18,22 @@ import { Network } from './harness';
 const dir = join(__dirname, '..', '..', '..', 'test', 'raft', 'testdata');
 const enc = (s: string) => new TextEncoder().encode(s);
 
-interface Block { command: string; expected: string }
+interface Block { comments: string[]; command: string; expected: string }
 
 function parse(text: string): Block[] {
   const blocks: Block[] = [];
   const lines = text.split('\n');
+  let comments: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
+    if (line.startsWith('#')) comments.push(line);
     if (line.trim() === '' || line.startsWith('#')) continue;
     if (lines[i + 1] !== '----') throw new Error(`line ${i + 2}: expected '----' after command '${line}'`);
     const out: string[] = [];
     i += 2;
     while (i < lines.length && lines[i] !== '') out.push(lines[i++]);
-    blocks.push({ command: line, expected: out.join('\n') });
+    blocks.push({ comments, command: line, expected: out.join('\n') });
+    comments = [];
   }
   return blocks;
 }
@@ -115,9 +118,9 @@ describe('scripted interactions (testdata/*.txt)', () => {
       const path = join(dir, file);
       const blocks = parse(readFileSync(path, 'utf8'));
       const state: { net?: Network } = {};
-      const actual = blocks.map((b) => ({ command: b.command, expected: b.expected, got: run(state, b.command) }));
+      const actual = blocks.map((b) => ({ ...b, got: run(state, b.command) }));
       if (process.env.REWRITE === '1') {
-        writeFileSync(path, actual.map((a) => `${a.command}\n----\n${a.got}\n`).join('\n'));
+        writeFileSync(path, actual.map((a) => [...a.comments, a.command, '----', a.got, ''].join('\n')).join('\n'));
         return;
       }
       for (const a of actual) assert.equal(a.got, a.expected, `${file}: ${a.command}`);
