@@ -280,8 +280,33 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
   for (let i = 0; i < n; i++) { zLo[i] = rand(); zHi[i] = rand(); }
   let hLo = 0;
   let hHi = 0;
-  interface Snapshot { hi: number; state: number; first: number; known: Uint32Array; info: Uint32Array }
-  const cache = new Map<number, Snapshot[]>();
+  // The memo is a chained hash table in flat typed arrays (no per-entry objects: the garbage
+  // collector otherwise dominates long searches). Entry e occupies ent[e*7 .. e*7+6]:
+  // hash, next in chain, hi hash, state, first, number of known words, offset in `arena`
+  // (known words, then the info words).
+  const infoWords = infoBits.length;
+  let tableMask = 1023;
+  let table = new Int32Array(tableMask + 1).fill(-1);
+  let ent = new Int32Array(7 * 1024);
+  let entries = 0;
+  let arena = new Uint32Array(4096);
+  let arenaUsed = 0;
+  const grow = (): void => {
+    if (7 * (entries + 1) > ent.length) {
+      const bigger = new Int32Array(ent.length * 2);
+      bigger.set(ent);
+      ent = bigger;
+    }
+    if (entries + 1 > (tableMask + 1) * 0.75) {
+      tableMask = tableMask * 2 + 1;
+      table = new Int32Array(tableMask + 1).fill(-1);
+      for (let e = 0; e < entries; e++) {
+        const slot = ent[e * 7] & tableMask;
+        ent[e * 7 + 1] = table[slot];
+        table[slot] = e;
+      }
+    }
+  };
   /** Records the configuration reached by placing `op`; false if it (or one that dominates it) was seen. */
   const remember = (lo: number, hi: number, state: number, op: number): boolean => {
     let first = next[head] >>> 1;
@@ -298,39 +323,59 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     const knownLength = first > last ? 0 : (last >>> 5) + 1 - from;
     const opWord = op < n ? (op >>> 5) - from : (op - n) >>> 5;
     const opMask = 1 << (op < n ? op & 31 : (op - n) & 31);
-    // Kept in the small-integer range so that V8 does not box the Map key.
-    const k = (lo ^ Math.imul(state + 1, 0x9e3779b1)) & 0x3fffffff;
-    let bucket = cache.get(k);
-    if (bucket) {
-      for (const c of bucket) {
-        if (c.hi !== hi || c.state !== state || c.first !== first || c.known.length !== knownLength) continue;
-        let dominated = true;
-        for (let j = 0; j < knownLength; j++) {
-          const mine = op < n && j === opWord ? (bits[from + j] | opMask) >>> 0 : bits[from + j];
-          if (c.known[j] !== mine) { dominated = false; break; }
-        }
-        for (let j = 0; dominated && j < infoBits.length; j++) {
-          const mine = op >= n && j === opWord ? infoBits[j] | opMask : infoBits[j];
-          if ((c.info[j] & ~mine) !== 0) dominated = false;
-        }
-        if (dominated) return false;
+    const k = (lo ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
+    hi |= 0;
+    for (let e = table[k & tableMask]; e !== -1; e = ent[e * 7 + 1]) {
+      const b = e * 7;
+      if (ent[b] !== k || ent[b + 2] !== hi || ent[b + 3] !== state || ent[b + 4] !== first || ent[b + 5] !== knownLength) continue;
+      const at = ent[b + 6];
+      let dominated = true;
+      for (let j = 0; j < knownLength; j++) {
+        const mine = op < n && j === opWord ? (bits[from + j] | opMask) >>> 0 : bits[from + j];
+        if (arena[at + j] !== mine) { dominated = false; break; }
       }
-    } else {
-      cache.set(k, (bucket = []));
+      for (let j = 0; dominated && j < infoWords; j++) {
+        const mine = op >= n && j === opWord ? infoBits[j] | opMask : infoBits[j];
+        if ((arena[at + knownLength + j] & ~mine) !== 0) dominated = false;
+      }
+      if (dominated) return false;
     }
-    const known = bits.slice(from, from + knownLength);
-    if (op < n && op >= first) known[opWord] |= opMask;
-    const info = infoBits.slice();
-    if (op >= n) info[opWord] |= opMask;
-    bucket.push({ hi, state, first, known, info });
+    grow();
+    const size = knownLength + infoWords;
+    if (arenaUsed + size > arena.length) {
+      const bigger = new Uint32Array(Math.max(arena.length * 2, arenaUsed + size));
+      bigger.set(arena);
+      arena = bigger;
+    }
+    const at = arenaUsed;
+    arena.set(bits.subarray(from, from + knownLength), at);
+    if (op < n && op >= first) arena[at + opWord] |= opMask;
+    arena.set(infoBits, at + knownLength);
+    if (op >= n) arena[at + knownLength + opWord] |= opMask;
+    arenaUsed += size;
+    const b = entries * 7;
+    const slot = k & tableMask;
+    ent[b] = k;
+    ent[b + 1] = table[slot];
+    ent[b + 2] = hi;
+    ent[b + 3] = state;
+    ent[b + 4] = first;
+    ent[b + 5] = knownLength;
+    ent[b + 6] = at;
+    table[slot] = entries;
+    entries++;
     stats.cacheEntries++;
     return true;
   };
 
   // Observers of each value, in invocation order, for the info-op rule in tryLinearize.
-  const observersOf: number[][] = p.values.map(() => []);
-  for (let i = 0; i < total; i++) if (p.kind[i] !== KIND_PUT) observersOf[p.arg[i]].push(i);
-  for (const list of observersOf) list.sort((a, b) => p.ops[a].invokeIndex - p.ops[b].invokeIndex);
+  // Known observers (in invocation order, which is their index order) and info observers
+  // (info cas ops) of each value.
+  const knownObservers: number[][] = p.values.map(() => []);
+  const infoObservers: number[][] = p.values.map(() => []);
+  for (let i = 0; i < total; i++) {
+    if (p.kind[i] !== KIND_PUT) (i < n ? knownObservers : infoObservers)[p.arg[i]].push(i);
+  }
   const isPlaced = (op: number): boolean => (op < n ? bits[op >>> 5] & (1 << (op & 31)) : infoBits[(op - n) >>> 5] & (1 << ((op - n) & 31))) !== 0;
   /**
    * Whether writing `value` now can matter: some unplaced observer of it must be able to go
@@ -341,9 +386,23 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     for (let e = next[head]; e !== -1; e = next[e]) {
       if ((e & 1) === 1 && p.kind[e >>> 1] === KIND_PUT) { firstWriteReturn = time[e]; break; }
     }
-    for (const o of observersOf[value]) {
-      if (p.ops[o].invokeIndex > firstWriteReturn) return false;
+    // Known operations before the first unplaced one are all placed: binary search past them.
+    const list = knownObservers[value];
+    const first = next[head] >>> 1;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid] < first) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let j = lo; j < list.length; j++) {
+      const o = list[j];
+      if (p.ops[o].invokeIndex > firstWriteReturn) break;
       if (!isPlaced(o)) return true;
+    }
+    for (const o of infoObservers[value]) {
+      if (p.ops[o].invokeIndex < firstWriteReturn && !isPlaced(o)) return true;
     }
     return false;
   };
@@ -351,14 +410,17 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
   // Info ops with the same effect (kind and values) are interchangeable once both are invoked
   // (neither ever returns), so only the earliest unplaced one of each effect is tried.
   const effectIds = new Map<string, number>();
-  const effect = new Int32Array(total);
+  const lastOfEffect = new Map<number, number>();
+  const previousTwin = new Int32Array(total).fill(-1);
   for (let i = n; i < total; i++) {
     const id = `${p.kind[i]}:${p.arg[i]}:${p.arg2[i]}`;
     if (!effectIds.has(id)) effectIds.set(id, effectIds.size);
-    effect[i] = effectIds.get(id) as number;
+    const effect = effectIds.get(id) as number;
+    previousTwin[i] = lastOfEffect.get(effect) ?? -1;
+    lastOfEffect.set(effect, i);
   }
   const hasTwinBefore = (op: number): boolean => {
-    for (let i = pNext[pHead]; i !== op && i !== -1; i = pNext[i]) if (effect[i] === effect[op]) return true;
+    for (let t = previousTwin[op]; t !== -1; t = previousTwin[t]) if (!isPlaced(t)) return true;
     return false;
   };
 
@@ -396,7 +458,7 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     // the linearization (always legal: it never returns) changes nothing anyone sees. Same
     // argument as the up-front drop in keyProblem, applied to the rest of the history; it stops
     // info ops from multiplying the search space.
-    if (op >= n && (newState === state || !worthWriting(newState))) return false;
+    if (op >= n && (newState === state || hasTwinBefore(op) || !worthWriting(newState))) return false;
     const lo = (hLo ^ zLo[op]) >>> 0;
     const hi = (hHi ^ zHi[op]) >>> 0;
     if (!remember(lo, hi, newState, op)) return false;
@@ -469,7 +531,7 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     }
     if (pCursor !== -1 && p.ops[pCursor].invokeIndex < bound) {
       const op = pCursor;
-      if (!hasTwinBefore(op) && tryLinearize(op)) continue;
+      if (tryLinearize(op)) continue;
       pCursor = pNext[op];
       continue;
     }
