@@ -10,36 +10,11 @@ import { Logger } from './logger';
 import { MetricsRegistry, Counter, Histogram } from './metrics';
 import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from './state-machine';
 import {
-  EntryType, HardState, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Snapshot, Entry,
+  EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
 } from '../raft';
 import { RaftServerConfig } from './config';
-
-/** What the server needs from durable storage (implemented by the storage module's FileLogStore via an adapter). */
-export interface ServerLogStore {
-  /** Resolves only once everything in `update` is durable (fdatasync); rejects forever after a write error. */
-  save(update: { hardState?: HardState; entries?: readonly Entry[]; snapshot?: Snapshot }): Promise<void>;
-  /** Drops log records covered by the durable snapshot at `snapshotIndex`. */
-  compact(snapshotIndex: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** What the server needs from the peer transport (implemented by TcpTransport via an adapter). */
-export interface ServerTransport {
-  /** Queues messages for their peers; never blocks; may drop when a peer's queue is full (Raft retransmits). */
-  send(messages: readonly Message[]): void;
-  onMessage(handler: (m: Message) => void): void;
-  onUnreachable(handler: (peerId: number) => void): void;
-  /** The handshake metadata a connected peer sent (the server puts `clientUrl` there). */
-  peerMetadata(peerId: number): Readonly<Record<string, string>> | undefined;
-  close(): Promise<void>;
-}
-
-/** What storage recovered at start-up. */
-export interface RecoveredState {
-  readonly hardState?: HardState;
-  readonly snapshot?: Snapshot;
-  readonly entries: readonly Entry[];
-}
+import { LogStore, RecoveredState } from '../storage';
+import { Transport } from '../transport';
 
 interface PendingProposal {
   resolve(r: KvResult): void;
@@ -102,8 +77,8 @@ export class RaftKvServer implements KvBackend {
 
   private constructor(
     readonly config: RaftServerConfig,
-    private readonly store: ServerLogStore,
-    private readonly transport: ServerTransport,
+    private readonly store: LogStore,
+    private readonly transport: Transport,
     recovered: RecoveredState,
     logger: Logger,
   ) {
@@ -117,7 +92,7 @@ export class RaftKvServer implements KvBackend {
       // Same voters on every member and on every restart: the ids are positions in --initial-cluster.
       RawNode.bootstrap(this.storage, config.members.map((m) => m.id));
     }
-    if (recovered.hardState) this.storage.setHardState(recovered.hardState);
+    this.storage.setHardState(recovered.hardState);
     const snapshotIndex = this.storage.snapshot().metadata.index;
     const entries = recovered.entries.filter((e) => e.index > snapshotIndex);
     if (entries.length > 0) this.storage.append(entries);
@@ -152,7 +127,7 @@ export class RaftKvServer implements KvBackend {
   }
 
   /** Builds a member from recovered storage; nothing runs until {@link start}. */
-  static create(config: RaftServerConfig, store: ServerLogStore, transport: ServerTransport, recovered: RecoveredState,
+  static create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
     logger: Logger): RaftKvServer {
     return new RaftKvServer(config, store, transport, recovered, logger);
   }
@@ -364,7 +339,7 @@ export class RaftKvServer implements KvBackend {
   private async takeSnapshot(index: number): Promise<void> {
     const started = Date.now();
     const snap = this.storage.createSnapshot(index, this.node.status().confState, this.stateMachine.snapshot());
-    await this.store.save({ snapshot: snap });
+    await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
     const compactTo = index - KEEP_ENTRIES_AFTER_SNAPSHOT;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
