@@ -1,9 +1,9 @@
 import { RaftConfig, resolveConfig } from './config';
-import { ConfChange } from './confchange';
+import { ConfChange, ConfChangeType, encodeConfChange } from './confchange';
 import { RaftConfigError } from './errors';
 import { ProgressState } from './progress';
 import { Raft, ReadState, Role } from './raft';
-import { EMPTY_CONF_STATE, MemoryStorage, RaftStorage } from './storage';
+import { MemoryStorage, RaftStorage } from './storage';
 import { ConfState, Entry, EntryType, HardState, Message, Snapshot } from './types';
 
 /** Volatile state worth reporting: who leads and what this node is. */
@@ -75,9 +75,11 @@ export class RawNode {
   }
 
   /**
-   * Prepares empty storage for a brand-new cluster whose initial voters are `voters`. Every initial
-   * member bootstraps with the same list; nodes added later start with empty storage and learn the
-   * membership from the leader (snapshot or log).
+   * Prepares empty storage for a brand-new cluster whose initial voters are `voters`: writes one
+   * committed ADD_NODE entry per voter at term 1 (like etcd-io/raft), so the initial membership is in
+   * the log and nodes added later learn it by replication. Every initial member bootstraps with the
+   * same list; nodes added later start with empty storage. The application sees these entries as
+   * CONF_CHANGE committed entries and should skip them.
    */
   static bootstrap(storage: MemoryStorage, voters: number[]): void {
     if (voters.length === 0) throw new RaftConfigError('RawNode.bootstrap: voters must not be empty');
@@ -85,13 +87,14 @@ export class RawNode {
       if (!Number.isInteger(v) || v <= 0) throw new RaftConfigError(`RawNode.bootstrap: voter id ${v} must be a positive integer`);
     }
     if (new Set(voters).size !== voters.length) throw new RaftConfigError(`RawNode.bootstrap: duplicate voter ids in [${voters.join(',')}]`);
-    if (storage.lastIndex() !== 0 || storage.snapshot().metadata.confState.voters.length > 0) {
+    if (storage.lastIndex() !== 0 || storage.initialState().hardState.term !== 0) {
       throw new RaftConfigError('RawNode.bootstrap: storage is not empty; bootstrap only a brand-new node');
     }
-    storage.applySnapshot({
-      metadata: { index: 0, term: 0, confState: { ...EMPTY_CONF_STATE, voters: [...voters].sort((a, b) => a - b) } },
-      data: new Uint8Array(),
-    });
+    const sorted = [...voters].sort((a, b) => a - b);
+    storage.append(sorted.map((v, i) => ({
+      term: 1, index: i + 1, type: EntryType.CONF_CHANGE, data: encodeConfChange({ type: ConfChangeType.ADD_NODE, nodeId: v }),
+    })));
+    storage.setHardState({ term: 1, vote: 0, commit: sorted.length });
   }
 
   /** Advances logical time by one tick (drives election timeouts and heartbeats). */

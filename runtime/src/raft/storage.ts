@@ -96,9 +96,7 @@ export class MemoryStorage implements RaftStorage {
 
   /** Replaces the whole log with a snapshot received from the leader (call once it is durable). */
   applySnapshot(snap: Snapshot): void {
-    // Older than what we have (index 0 is accepted once: the bootstrap membership of an empty node).
-    const bootstrap = snap.metadata.index === 0 && this.lastIndex() === 0;
-    if (snap.metadata.index <= this.snap.metadata.index && !bootstrap) return;
+    if (snap.metadata.index <= this.snap.metadata.index) return; // older than what we have
     this.snap = snap;
     this.ents = [{ index: snap.metadata.index, term: snap.metadata.term, type: 0, data: new Uint8Array() }];
   }
