@@ -7,7 +7,7 @@
  *
  * usage: node runtime/.build-test/bench/raft.js [--short] [--rounds N] [--seconds S] [--no-etcd]
  *        [--base-port P] [--json FILE]
- * Ports: ours P..P+5, etcd P+100..P+105 (default P = 22100).
+ * Ports: ours P..P+5, etcd P+100..P+105 (default P = 23100).
  */
 import { Agent } from 'http';
 import { cpus } from 'os';
@@ -154,7 +154,7 @@ async function leaderKill(target: Target, agent: Agent): Promise<number> {
 interface Args { short: boolean; rounds: number; seconds: number; etcd: boolean; basePort: number; json?: string }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { short: false, rounds: 3, seconds: 4, etcd: true, basePort: 22100 };
+  const a: Args = { short: false, rounds: 3, seconds: 4, etcd: true, basePort: 23100 };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     const num = (): number => {

@@ -50,6 +50,8 @@ export interface RaftServerConfig {
   readonly snapshotEntries: number;
   /** SIGTERM: the most time spent transferring leadership and draining before closing anyway. */
   readonly shutdownTimeoutMs: number;
+  /** Write-ahead log segment size in bytes. */
+  readonly walSegmentBytes: number;
   readonly limits: KvLimits;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -74,6 +76,7 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'request-timeout-ms': { help: 'fail a pending write or read with 503 after this long', default: '5000' },
   'snapshot-entries': { help: 'snapshot and compact the log every N applied entries', default: '10000' },
   'shutdown-timeout-ms': { help: 'SIGTERM: bound on leadership transfer plus draining', default: '5000' },
+  'wal-segment-bytes': { help: 'start a new write-ahead log segment file at this size', default: '67108864' },
   'max-key-bytes': { help: 'longest key in UTF-8 bytes', default: '1024' },
   'max-value-bytes': { help: 'largest value in bytes', default: '1048576' },
   'max-list-items': { help: 'most items one prefix listing returns', default: '1000' },
@@ -199,6 +202,7 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     requestTimeoutMs: positiveInt('request-timeout-ms', required('request-timeout-ms')),
     snapshotEntries: positiveInt('snapshot-entries', required('snapshot-entries'), 2),
     shutdownTimeoutMs: positiveInt('shutdown-timeout-ms', required('shutdown-timeout-ms')),
+    walSegmentBytes: positiveInt('wal-segment-bytes', required('wal-segment-bytes'), 4096),
     limits: {
       maxKeyBytes: positiveInt('max-key-bytes', required('max-key-bytes')),
       maxValueBytes: positiveInt('max-value-bytes', required('max-value-bytes'), 0),

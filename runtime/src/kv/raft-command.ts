@@ -39,6 +39,7 @@ export async function raftCommand(argv: string[]): Promise<number> {
 
   let server: RaftKvServer | undefined;
   const { store, recovered } = await FileLogStore.open(config.dataDir, {
+    segmentSizeBytes: config.walSegmentBytes,
     metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
   });
   const peers = new Map(config.members.filter((m) => m.id !== config.id)
