@@ -70,7 +70,7 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'advertise-client': { help: 'client URL other members redirect writes to (default: http://<hostname>:<client port>)' },
   'initial-cluster': { help: 'NAME=HOST:PEERPORT,... every voter, in the same order on every member' },
   'initial-cluster-token': { help: 'cluster identity checked in the peer handshake', default: 'ha-raft' },
-  'tick-ms': { help: 'Raft tick interval in milliseconds', default: '100' },
+  'tick-ms': { help: 'Raft tick interval in milliseconds (heartbeat = heartbeat-ticks x tick)', default: '50' },
   'election-ticks': { help: 'election timeout in ticks (randomized in [n, 2n))', default: '10' },
   'heartbeat-ticks': { help: 'heartbeat interval in ticks', default: '1' },
   'request-timeout-ms': { help: 'fail a pending write or read with 503 after this long', default: '5000' },

@@ -3,6 +3,7 @@
  * before sending its messages (the persistence contract in docs/raft.md), applies committed
  * entries to the {@link KvStateMachine}, and answers the HTTP layer's proposals and reads.
  */
+import { randomInt } from 'crypto';
 import { Server } from 'http';
 import { KvBackend } from './http-api';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from './errors';
@@ -49,6 +50,7 @@ export class RaftKvServer implements KvBackend {
   private readonly metrics = new MetricsRegistry();
   private readonly pending = new Map<number, PendingProposal>();
   private requestCounter = 0;
+  private readonly requestEpoch = randomInt(2 ** 24);
   private readQueue: ReadWaiter[] = [];
   private readBatch: ReadBatch | undefined;
   private readBatchCounter = 0;
@@ -93,6 +95,8 @@ export class RaftKvServer implements KvBackend {
       RawNode.bootstrap(this.storage, config.members.map((m) => m.id));
     }
     this.storage.setHardState(recovered.hardState);
+    this.persistedTerm = recovered.hardState.term;
+    this.persistedVote = recovered.hardState.vote;
     const snapshotIndex = this.storage.snapshot().metadata.index;
     const entries = recovered.entries.filter((e) => e.index > snapshotIndex);
     if (entries.length > 0) this.storage.append(entries);
@@ -161,7 +165,10 @@ export class RaftKvServer implements KvBackend {
   propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult> {
     this.checkServing();
     if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
-    const requestId = this.config.id * 2 ** 32 + (this.requestCounter = (this.requestCounter + 1) % 2 ** 32);
+    // member (8 bits) | process epoch (24 bits) | counter (21 bits): unique across members and
+    // restarts, so an entry proposed by a previous incarnation never resolves a new waiter.
+    this.requestCounter = (this.requestCounter + 1) % 2 ** 21;
+    const requestId = (this.config.id % 256) * 2 ** 45 + this.requestEpoch * 2 ** 21 + this.requestCounter;
     const data = encodeCommand({ ...cmd, requestId });
     try {
       this.node.propose(data);
