@@ -491,7 +491,8 @@ function applyRecord(result: ReplayResult, record: WalRecord, path: string, offs
       result.markerIndex = Math.max(result.markerIndex, record.index);
       return;
     case RecordType.ENTRY: {
-      const { entry } = record;
+      // Copy the data out of the segment buffer: a view would pin the whole segment in memory.
+      const entry = { ...record.entry, data: Buffer.from(record.entry.data) };
       const entries = result.entries;
       if (entries.length > 0) {
         const first = entries[0].index;
