@@ -157,11 +157,12 @@ export class Raft {
     this.role = Role.LEADER;
     const self = this.prs.get(this.id);
     if (self) self.becomeReplicate();
-    // Conf changes wait until everything up to here is applied: with one-server-at-a-time changes
-    // a leader must commit an entry of its own term first (the fix for the single-server change bug).
-    this.pendingConfIndex = this.log.lastIndex();
     // The empty entry lets the leader commit everything before it (paper 8, thesis 6.4).
     this.appendEntries([{ type: EntryType.NORMAL, data: EMPTY }]);
+    // Conf changes wait until this empty entry is applied: with one-server-at-a-time changes a
+    // leader must commit an entry of its own term first (Ongaro's fix for the single-server change
+    // bug, raft-dev 2015), and any conf change left by the previous leader is applied by then.
+    this.pendingConfIndex = this.log.lastIndex();
   }
 
   private resetProgress(): void {

@@ -21,7 +21,9 @@ export interface SoftState {
  *     a node deny a vote it gave or lose an entry a quorum counted.
  *  3. Apply `snapshot` then `committedEntries`, in order, to the state machine.
  *  4. Serve each `readStates` item once the applied index reaches its `index`.
- *  5. Call `advance(ready)` before asking for the next Ready.
+ *  5. Call `advance(ready)` before asking for the next Ready. CONF_CHANGE entries take effect in
+ *     advance(); so take a snapshot (createSnapshot(applied, status().confState, ...)) only after
+ *     advance, when status().confState is the membership as of the applied index.
  * `mustSync` says whether step 1 needs an fsync (false when only the commit index changed).
  */
 export interface Ready {

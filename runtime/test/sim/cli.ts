@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'fs';
 import { runSeed } from './cluster';
-import { checkLinearizable } from './linearizable';
+import { checkHistory } from '../../src/lincheck';
 
 interface Flags { seeds: number; from: number; seed?: number; ticks: number; history?: string }
 
@@ -44,8 +44,9 @@ export function main(argv: string[]): number {
     try {
       const r = runSeed({ seed: flags.seed, ticks: flags.ticks, trace: (l) => process.stdout.write(`${l}\n`) });
       if (flags.history) writeFileSync(flags.history, r.history.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      const lin = checkLinearizable(r.history);
-      process.stdout.write(`seed ${r.seed}: ok, ${r.steps} steps, ${r.okOps} ok ops, commit ${r.maxCommitted}, linearizable ${lin.ok}, faults ${JSON.stringify(r.faults)}\n`);
+      const lin = checkHistory(r.history, { timeoutMs: 20_000 });
+      process.stdout.write(`seed ${r.seed}: ok, ${r.steps} steps, ${r.okOps} ok ops, commit ${r.maxCommitted}, linearizability ${lin.status}, faults ${JSON.stringify(r.faults)}\n`);
+      if (!lin.ok) process.stdout.write(`${'explanation' in lin ? lin.explanation : ''}\n`);
       return lin.ok ? 0 : 1;
     } catch (e) {
       process.stdout.write(`FAIL ${(e as Error).stack}\n`);
@@ -59,8 +60,8 @@ export function main(argv: string[]): number {
   for (let s = flags.from; s < flags.from + flags.seeds; s++) {
     try {
       const r = runSeed({ seed: s, ticks: flags.ticks });
-      const lin = checkLinearizable(r.history);
-      if (!lin.ok) throw new Error(`seed ${s}: history not linearizable: ${lin.reason}`);
+      const lin = checkHistory(r.history, { timeoutMs: 20_000 });
+      if (!lin.ok) throw new Error(`seed ${s}: linearizability check: ${lin.status}: ${'explanation' in lin ? lin.explanation : ''}`);
       steps += r.steps;
       ops += r.okOps;
       for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;

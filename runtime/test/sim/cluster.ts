@@ -1,19 +1,18 @@
 import {
-  ConfChangeType, EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role,
+  ConfChangeType, EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, ReadOnlyOption, Role,
 } from '../../src/raft';
+import { HistoryEvent } from '../../src/lincheck';
 import { InvariantViolation, SafetyChecker } from './invariants';
 import { KvCommand, KvFunction, KvStateMachine } from './kv';
 import { Rng } from './rng';
 
-/** One client history event, in the JSON Lines format of issue 3 (read by the linearizability checker). */
-export interface HistoryEvent {
-  readonly process: number;
-  readonly type: 'invoke' | 'ok' | 'fail' | 'info';
-  readonly f: KvFunction;
-  readonly key: string;
-  readonly value: number | null | [number | null, number];
-  /** Simulated time (ticks) at which it happened; informational. */
-  readonly time: number;
+/** A value as the linearizability checker sees it (strings; null = absent). */
+type CheckerValue = HistoryEvent['value'];
+
+function toCheckerValue(v: number | null | [number | null, number]): CheckerValue {
+  if (v === null) return null;
+  if (Array.isArray(v)) return [v[0] === null ? null : String(v[0]), String(v[1])];
+  return String(v);
 }
 
 /** Which faults a run injects. Every probability is per tick. */
@@ -30,15 +29,20 @@ export interface FaultOptions {
   readonly snapshotEvery: number;
   /** Probability a node skips a tick (clock drift). */
   readonly clockSkew: number;
+  /**
+   * Probability per tick that a node's clock stalls for up to 3 election timeouts while it keeps
+   * handling messages (a VM pause or a stuck timer): what breaks lease-based reads.
+   */
+  readonly clockStall: number;
 }
 
 export const ALL_FAULTS: FaultOptions = {
   loss: 0.05, duplicate: 0.03, maxDelay: 3, partition: 0.02, crash: 0.01, membership: 0.01, transfer: 0.01,
-  snapshotEvery: 15, clockSkew: 0.05,
+  snapshotEvery: 15, clockSkew: 0.05, clockStall: 0.005,
 };
 
 export const NO_FAULTS: FaultOptions = {
-  loss: 0, duplicate: 0, maxDelay: 0, partition: 0, crash: 0, membership: 0, transfer: 0, snapshotEvery: 0, clockSkew: 0,
+  loss: 0, duplicate: 0, maxDelay: 0, partition: 0, crash: 0, membership: 0, transfer: 0, snapshotEvery: 0, clockSkew: 0, clockStall: 0,
 };
 
 /** What one simulation run did. */
@@ -59,6 +63,8 @@ export interface SimOptions {
   readonly ticks?: number;
   readonly faults?: FaultOptions;
   readonly clients?: number;
+  /** How reads are confirmed. LEASE_BASED is clock dependent: clock stalls break it (see sim.test.ts). @default SAFE */
+  readonly readOnlyOption?: ReadOnlyOption;
   /** Called with one line per notable event (replay with --seed S for a trace). */
   readonly trace?: (line: string) => void;
 }
@@ -122,12 +128,23 @@ export class Simulation {
   private okOps = 0;
   private faultsOn = true;
   private leaderTerms = new Set<number>();
+  private readonly stalledUntil = new Map<number, number>();
+  /** Flow-control settings drawn per seed: small batches expose ordering bugs big ones hide. */
+  private readonly maxEntriesPerMsg: number;
+  private readonly maxInflightMsgs: number;
+  private readonly checkQuorum: boolean;
+  private readonly preVote: boolean;
 
   constructor(options: SimOptions) {
-    this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, ...options };
+    this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, readOnlyOption: ReadOnlyOption.SAFE, ...options };
     this.rng = new Rng(options.seed);
     this.netRng = this.rng.fork();
     const n = this.rng.pick([3, 3, 5]);
+    this.maxEntriesPerMsg = this.rng.pick([1, 2, 8, 64]);
+    this.maxInflightMsgs = this.rng.pick([1, 4, 256]);
+    // LEASE_BASED requires checkQuorum; otherwise both protections are drawn per seed.
+    this.checkQuorum = this.opts.readOnlyOption === ReadOnlyOption.LEASE_BASED || this.rng.chance(0.75);
+    this.preVote = this.rng.chance(0.75);
     const ids: number[] = [];
     for (let i = 0; i < n; i++) ids.push(this.nextNodeId++);
     for (const id of ids) {
@@ -156,7 +173,8 @@ export class Simulation {
     node.sm = KvStateMachine.restore(snap.data, snap.metadata.index);
     node.raw = new RawNode({
       id, electionTick: ELECTION_TICK, heartbeatTick: 1, random: () => nodeRng.next(),
-      maxInflightMsgs: 4, maxEntriesPerMsg: 8, applied: snap.metadata.index,
+      maxInflightMsgs: this.maxInflightMsgs, maxEntriesPerMsg: this.maxEntriesPerMsg, applied: snap.metadata.index,
+      checkQuorum: this.checkQuorum, preVote: this.preVote, readOnlyOption: this.opts.readOnlyOption,
     }, node.storage);
     node.readsReady = [];
     this.checker.checkDigest(id, snap.metadata.index, node.sm.digest);
@@ -194,6 +212,8 @@ export class Simulation {
       for (const m of rd.messages) this.send(m);
       this.apply(node, rd);
       raw.advance(rd);
+      // Only after advance: status().confState then matches the applied index (seed 11722).
+      this.maybeSnapshot(node);
     }
   }
 
@@ -228,6 +248,7 @@ export class Simulation {
       if (e.index <= cur.appliedIndex) continue;
       let cmd: KvCommand | undefined;
       if (e.type === EntryType.NORMAL && e.data.byteLength > 0) cmd = JSON.parse(DEC.decode(e.data)) as KvCommand;
+      if (e.type === EntryType.CONF_CHANGE) this.trace(`node ${node.id} applies conf change at ${e.index}: ${DEC.decode(e.data)}`);
       const result = cur.apply(e.index, cmd);
       this.checker.applied(node.id, e, cur.digest);
       if (cmd && !result.duplicate) {
@@ -241,7 +262,6 @@ export class Simulation {
     void sm;
     for (const rs of rd.readStates) node.readsReady.push({ ctx: DEC.decode(rs.context), index: rs.index });
     this.serveReads(node);
-    this.maybeSnapshot(node);
   }
 
   private serveReads(node: SimNode): void {
@@ -322,7 +342,7 @@ export class Simulation {
     if (f === 'cas') value = [this.rng.chance(0.2) ? null : this.rng.int(Math.max(1, this.nextValue - 5), this.nextValue), this.nextValue++];
     const id = `p${process}-${this.now}-${this.order++}`;
     const op: PendingOp = { process, f, key, value, node: node.id, deadline: this.now + 4 * ELECTION_TICK, id };
-    this.history.push({ process, type: 'invoke', f, key, value, time: this.now });
+    this.history.push({ process, type: 'invoke', f, key, value: f === 'get' || f === 'delete' ? undefined : toCheckerValue(value) });
     this.pending.set(id, op);
     try {
       if (f === 'get') node.raw!.readIndex(ENC.encode(id));
@@ -339,9 +359,11 @@ export class Simulation {
     this.handleReady(node);
   }
 
-  private complete(op: PendingOp, type: 'ok' | 'fail' | 'info', value: HistoryEvent['value']): void {
+  private complete(op: PendingOp, type: 'ok' | 'fail' | 'info', value: number | null | [number | null, number]): void {
     if (!this.pending.delete(op.id)) return;
-    this.history.push({ process: op.process, type, f: op.f, key: op.key, value, time: this.now });
+    // Only a successful get reports a value: the one it read.
+    const reported = op.f === 'get' && type === 'ok' ? toCheckerValue(value) : undefined;
+    this.history.push({ process: op.process, type, f: op.f, key: op.key, value: reported });
     if (type === 'ok') this.okOps++;
     // After an indeterminate outcome the process may still be running its op: it never issues another.
     this.idleProcesses.push(type === 'info' ? this.nextProcess++ : op.process);
@@ -379,6 +401,15 @@ export class Simulation {
         this.crash(victim.id);
         this.restartAt.set(victim.id, this.now + this.rng.int(1, 4 * ELECTION_TICK));
         this.count('crash');
+      }
+    }
+    if (this.rng.chance(f.clockStall)) {
+      const live = this.live();
+      if (live.length > 0) {
+        const victim = this.rng.chance(0.5) ? (this.leader() ?? this.rng.pick(live)) : this.rng.pick(live);
+        this.stalledUntil.set(victim.id, this.now + this.rng.int(ELECTION_TICK, 3 * ELECTION_TICK));
+        this.count('clock-stall');
+        this.trace(`clock of node ${victim.id} stalls`);
       }
     }
     if (this.rng.chance(f.membership)) this.changeMembership();
@@ -459,11 +490,22 @@ export class Simulation {
     this.handleReady(lead);
   }
 
+  /** One line per node: role, term, log position and membership, for failure reports. */
+  describeNodes(): string[] {
+    return [...this.nodes.values()].map((n) => {
+      if (!n.raw) return `node ${n.id}: down (durable last ${n.storage.lastIndex()}, hard ${JSON.stringify(n.storage.getHardState())})`;
+      const st = n.raw.status();
+      return `node ${n.id}: ${Role[st.role]} term ${st.term} vote ${st.vote} lead ${st.leader} commit ${st.commit} applied ${st.applied} last ${st.lastIndex} ` +
+        `voters [${st.confState.voters}] learners [${st.confState.learners}]`;
+    });
+  }
+
   // ------------------------------------------------------------------ main loop
 
   private tickAll(skew: number): void {
     for (const node of this.live()) {
       if (this.rng.chance(skew)) continue;
+      if ((this.stalledUntil.get(node.id) ?? 0) > this.now) continue;
       node.raw!.tick();
       this.steps++;
       this.handleReady(node);
@@ -498,6 +540,7 @@ export class Simulation {
     // Heal: no new faults, partitions lifted, crashed nodes restarted.
     this.faultsOn = false;
     this.blocked.clear();
+    this.stalledUntil.clear();
     for (const id of this.restartAt.keys()) this.start(id);
     this.restartAt.clear();
     this.trace('healed: all faults off');
@@ -519,6 +562,7 @@ export function runSeed(options: SimOptions): SimResult {
   try {
     return sim.run();
   } catch (e) {
+    for (const line of sim.describeNodes()) options.trace?.(line);
     if (e instanceof Error) e.message = `seed ${options.seed}: ${e.message}`;
     throw e;
   }
