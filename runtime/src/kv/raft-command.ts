@@ -51,7 +51,7 @@ export async function raftCommand(argv: string[]): Promise<number> {
     peers,
     metadata: { clientUrl: config.advertiseClient, name: config.name },
   });
-  server = RaftKvServer.create(config, store, transport, recovered, log);
+  server = await RaftKvServer.create(config, store, transport, recovered, log);
   const kv = server;
   const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits));
   await new Promise<void>((resolve, reject) => {

@@ -90,9 +90,6 @@ export class RaftKvServer implements KvBackend {
       this.storage.applySnapshot(snap);
       this.stateMachine.restore(snap.metadata.index, snap.data);
       this.lastSnapshotIndex = snap.metadata.index;
-    } else {
-      // Same voters on every member and on every restart: the ids are positions in --initial-cluster.
-      RawNode.bootstrap(this.storage, config.members.map((m) => m.id));
     }
     this.storage.setHardState(recovered.hardState);
     this.persistedTerm = recovered.hardState.term;
@@ -130,9 +127,24 @@ export class RaftKvServer implements KvBackend {
     transport.onUnreachable((id) => { this.node.reportUnreachable(id); this.scheduleLoop(); });
   }
 
-  /** Builds a member from recovered storage; nothing runs until {@link start}. */
-  static create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
-    logger: Logger): RaftKvServer {
+  /**
+   * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
+   * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
+   * durable first, so a restart finds the same log on every member.
+   */
+  static async create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
+    logger: Logger): Promise<RaftKvServer> {
+    const fresh = !recovered.snapshot && recovered.entries.length === 0 && recovered.hardState.term === 0;
+    if (fresh) {
+      const boot = new MemoryStorage();
+      // Same voters on every member: the ids are positions in --initial-cluster.
+      RawNode.bootstrap(boot, config.members.map((m) => m.id));
+      const hardState = boot.getHardState();
+      const entries = boot.entries(boot.firstIndex(), boot.lastIndex() + 1);
+      await store.save({ hardState, entries });
+      recovered = { hardState, entries };
+      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id) });
+    }
     return new RaftKvServer(config, store, transport, recovered, logger);
   }
 
