@@ -64,7 +64,7 @@ export async function raftCommand(argv: string[]): Promise<number> {
   });
   kv.start();
 
-  return new Promise<number>((resolve) => {
+  const exitCode = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
@@ -83,4 +83,8 @@ export async function raftCommand(argv: string[]): Promise<number> {
       transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
     };
   });
+  // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
+  // member alive: the supervisor restarts on exit, not on silence.
+  setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
+  return exitCode;
 }

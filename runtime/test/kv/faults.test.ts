@@ -39,6 +39,7 @@ async function underWorkload(cluster: KvCluster, seed: number, faults: () => Pro
     writeFileSync(file, toJsonLines(result.events));
     throw new Error(`history is not linearizable (${JSON.stringify(verdict).slice(0, 2000)}); history in ${file}\n${cluster.logTails()}`);
   }
+  process.stderr.write(`workload: ${result.events.length} events, ${JSON.stringify(result.counts)}, ${result.acknowledgedWrites} acknowledged writes: linearizable\n`);
   assert.ok(result.acknowledgedWrites >= 20, `only ${result.acknowledgedWrites} writes were acknowledged: the cluster barely served (${JSON.stringify(result.counts)})`);
   return result;
 }
