@@ -123,7 +123,7 @@ async function drive(clients: number, seconds: number, op: (client: number, seq:
   return { ops: latencies.length, errors, seconds: elapsed, opsPerSec: latencies.length / elapsed, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
 }
 
-/** Write unavailability after SIGKILL of the leader: kill time to the first acknowledged put after it. */
+/** Write unavailability after SIGKILL of the leader: kill time to the first acknowledgement of a put sent after it. */
 async function leaderKill(target: Target, agent: Agent): Promise<number> {
   const value = Buffer.alloc(256, 0x61);
   let killedAt = 0n;
@@ -134,9 +134,11 @@ async function leaderKill(target: Target, agent: Agent): Promise<number> {
       const urls = target.memberUrls();
       const base = urls[(c + seq) % urls.length];
       let ok = false;
+      const started = process.hrtime.bigint();
       try { ok = await target.put(agent, base, `kill-${c}-${seq}`, value, 1000); } catch { ok = false; }
       const now = process.hrtime.bigint();
-      if (ok && killedAt !== 0n && now > killedAt && firstAfter === 0n) firstAfter = now;
+      // Only a write sent after the kill proves a new leader serves (one in flight may have committed before).
+      if (ok && killedAt !== 0n && started > killedAt && firstAfter === 0n) firstAfter = now;
       if (!ok) await sleep(10);
     }
   });

@@ -300,9 +300,13 @@ export class RaftKvServer implements KvBackend {
     const termOrVoteChanged = rd.hardState !== undefined && (this.persistedTerm !== rd.hardState.term || this.persistedVote !== rd.hardState.vote);
     const sendEarly = this.role === Role.LEADER && !termOrVoteChanged && rd.snapshot === undefined;
     if (sendEarly) this.sendMessages(rd.messages);
-    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+    if (rd.snapshot || rd.entries.length > 0 || termOrVoteChanged) {
       await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
       if (rd.hardState) { this.persistedTerm = rd.hardState.term; this.persistedVote = rd.hardState.vote; }
+    } else if (rd.hardState) {
+      // Only the commit index moved: nothing anyone relies on (a restart re-learns commit from the
+      // leader), so do not wait for a sync on the commit path; the store orders it before the next save.
+      this.store.save({ hardState: rd.hardState }).catch((e) => this.fail(e instanceof Error ? e : new Error(String(e))));
     }
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
