@@ -6,6 +6,10 @@
 type Command = (argv: string[]) => Promise<number> | number;
 
 const commands: Record<string, { summary: string; load: () => Command }> = {
+  raft: {
+    summary: 'run a member of the Raft replicated key-value store (see ha-runtime raft --help)',
+    load: () => require('./kv/raft-command').raftCommand,
+  },
   lincheck: {
     summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input)',
     load: () => require('./lincheck/cli').lincheckCommand,

@@ -1,0 +1,37 @@
+/** Errors the Raft core and its storage raise. Each names what happened and what the caller can do. */
+
+/**
+ * Thrown by `propose`, `proposeConfChange` and `readIndex` when the node cannot accept the request
+ * right now: no known leader, a leadership transfer in progress, or too many uncommitted entries.
+ * The request was NOT appended anywhere; the caller may retry (ideally on the leader).
+ */
+export class ProposalDroppedError extends Error {
+  constructor(reason: string) {
+    super(`proposal dropped: ${reason}`);
+    this.name = 'ProposalDroppedError';
+  }
+}
+
+/** Thrown by storage when the requested index has been compacted into a snapshot. */
+export class CompactedError extends Error {
+  constructor(index: number, firstIndex: number) {
+    super(`index ${index} is compacted (first available index is ${firstIndex}); send or use a snapshot`);
+    this.name = 'CompactedError';
+  }
+}
+
+/** Thrown by storage when the requested index is beyond the last stored entry. */
+export class UnavailableError extends Error {
+  constructor(index: number, lastIndex: number) {
+    super(`index ${index} is not available (last index is ${lastIndex})`);
+    this.name = 'UnavailableError';
+  }
+}
+
+/** Thrown when an argument breaks the API contract (bad config, out-of-order append, ...). */
+export class RaftConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RaftConfigError';
+  }
+}
