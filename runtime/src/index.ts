@@ -4,3 +4,4 @@
  */
 export * from './lincheck';
 export * from './ring';
+export * from './router';
