@@ -1,0 +1,275 @@
+/**
+ * The client HTTP/1.1 API (`/v1/kv/...`) and the operations endpoints (`/livez`, `/readyz`,
+ * `/metrics`, `/v1/status`). It knows HTTP, not Raft: everything consistent goes through
+ * {@link KvBackend}. Every status code and error body is documented in docs/api.md.
+ */
+import { IncomingMessage, ServerResponse } from 'http';
+import { KvLimits } from './config';
+import { KvError, NotLeaderError } from './errors';
+import { KvCommand, KvOp, KvResult, KvStateMachine } from './state-machine';
+
+/** What the HTTP layer needs from the server. */
+export interface KvBackend {
+  /** Replicates `cmd` and resolves with its applied result; rejects with a {@link KvError}. Leader only. */
+  propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult>;
+  /** Resolves once a linearizable read may be served from the local state machine (ReadIndex). */
+  linearizableBarrier(): Promise<void>;
+  /** The applied state; read it only after the barrier (or for serializable reads). */
+  readonly stateMachine: KvStateMachine;
+  isLeader(): boolean;
+  /** The leader's advertised client URL, if a leader is known and has told us its URL. */
+  leaderClientUrl(): string | undefined;
+  /** `/readyz`: ready when a member of a quorum with a known leader that applied up to its commit index. */
+  readiness(): { ready: boolean; reason: string };
+  /** `/livez`: false once the member cannot make progress (storage failed). */
+  liveness(): { live: boolean; reason: string };
+  metricsText(): string;
+  status(): Record<string, unknown>;
+  /** Counts one answered request by route and status, for /metrics. */
+  countRequest(route: string, status: number): void;
+}
+
+const KV_PREFIX = '/v1/kv/';
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: KvError, headers: Record<string, string> = {}): void {
+  const h: Record<string, string> = { ...headers };
+  if (err.retryable && err.status === 503) h['Retry-After'] = '1';
+  sendJson(res, err.status, { error: err.code, message: err.message, retryable: err.retryable, ...err.details }, h);
+}
+
+/**
+ * Percent-decodes to raw bytes (so values with any bytes can be compared in CAS);
+ * rejects a `%` not followed by two hex digits. `+` stays `+`.
+ */
+export function percentDecodeBytes(s: string, what: string): Buffer {
+  if (!s.includes('%')) return Buffer.from(s, 'utf8');
+  const out: number[] = [];
+  const raw = Buffer.from(s, 'utf8');
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c !== 0x25) { out.push(c); continue; }
+    const hex = raw.toString('latin1', i + 1, i + 3);
+    if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
+      throw new KvError(400, 'bad_encoding', `${what}: '%${hex}' at byte ${i} is not a percent-encoded byte (%XX)`);
+    }
+    out.push(parseInt(hex, 16));
+    i += 2;
+  }
+  return Buffer.from(out);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes a key from its URL path form; enforces UTF-8 and the length limit. */
+export function decodeKey(raw: string, limits: KvLimits): string {
+  const bytes = percentDecodeBytes(raw, 'key');
+  if (bytes.length === 0) throw new KvError(400, 'bad_key', 'the key is empty: use /v1/kv/<key>, or /v1/kv/?prefix=P to list');
+  if (bytes.length > limits.maxKeyBytes) {
+    throw new KvError(400, 'key_too_long', `the key is ${bytes.length} bytes; the limit is ${limits.maxKeyBytes} (--max-key-bytes)`);
+  }
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new KvError(400, 'bad_encoding', 'the key is not valid UTF-8 after percent-decoding');
+  }
+}
+
+/** Splits a raw query string into name -> raw (still percent-encoded) value; repeated names are rejected. */
+function parseQuery(raw: string): Map<string, string> {
+  const q = new Map<string, string>();
+  if (!raw) return q;
+  for (const part of raw.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = eq >= 0 ? part.slice(0, eq) : part;
+    if (q.has(name)) throw new KvError(400, 'bad_query', `query parameter '${name}' is given twice`);
+    q.set(name, eq >= 0 ? part.slice(eq + 1) : '');
+  }
+  return q;
+}
+
+const KNOWN_PARAMS: Record<string, readonly string[]> = {
+  GET: ['consistency', 'prefix', 'limit'],
+  PUT: ['prev', 'prev_exist'],
+  DELETE: ['prev'],
+};
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) {
+    return Promise.reject(new KvError(413, 'value_too_large', `the value is ${declared} bytes; the limit is ${max} (--max-value-bytes)`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > max) {
+        failed = true;
+        reject(new KvError(413, 'value_too_large', `the value exceeds the limit of ${max} bytes (--max-value-bytes)`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => { if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)); });
+    req.on('error', (e) => { if (!failed) { failed = true; reject(e); } });
+  });
+}
+
+/** Creates the request handler for `http.createServer`. */
+export function createKvHandler(backend: KvBackend, limits: KvLimits): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    let route = 'other';
+    res.on('finish', () => backend.countRequest(route, res.statusCode));
+    const url = req.url ?? '/';
+    const qpos = url.indexOf('?');
+    const path = qpos >= 0 ? url.slice(0, qpos) : url;
+    const rawQuery = qpos >= 0 ? url.slice(qpos + 1) : '';
+    const method = req.method ?? 'GET';
+
+    const fail = (err: unknown): void => {
+      const e = err instanceof KvError ? err
+        : new KvError(500, 'internal', `internal error: ${err instanceof Error ? err.message : String(err)}`);
+      if (res.headersSent) { res.destroy(); return; }
+      const headers: Record<string, string> = {};
+      if (e instanceof NotLeaderError && e.leaderUrl) headers.Location = e.leaderUrl + url;
+      if (e.status === 413) headers.Connection = 'close'; // the unread body would otherwise be parsed as the next request
+      sendError(res, e, headers);
+    };
+
+    try {
+      if (path === '/livez' || path === '/readyz') {
+        route = path.slice(1);
+        if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(method, ['GET', 'HEAD']);
+        const r = path === '/livez' ? backend.liveness() : backend.readiness();
+        const ok = 'live' in r ? r.live : r.ready;
+        sendJson(res, ok ? 200 : 503, { ok, reason: r.reason });
+        return;
+      }
+      if (path === '/metrics') {
+        route = 'metrics';
+        if (method !== 'GET') throw methodNotAllowed(method, ['GET']);
+        const text = backend.metricsText();
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+      if (path === '/v1/status') {
+        route = 'status';
+        if (method !== 'GET') throw methodNotAllowed(method, ['GET']);
+        sendJson(res, 200, backend.status());
+        return;
+      }
+      if (path !== '/v1/kv' && !path.startsWith(KV_PREFIX)) {
+        throw new KvError(404, 'not_found', `no route for ${method} ${path}; the API is under /v1/kv/<key> (see docs/api.md)`);
+      }
+      const query = parseQuery(rawQuery);
+      const known = KNOWN_PARAMS[method];
+      if (!known) throw methodNotAllowed(method, ['GET', 'PUT', 'DELETE']);
+      for (const name of query.keys()) {
+        if (!known.includes(name)) {
+          throw new KvError(400, 'bad_query', `unknown query parameter '${name}' for ${method}; allowed: ${known.join(', ') || 'none'}`);
+        }
+      }
+      const rawKey = path === '/v1/kv' ? '' : path.slice(KV_PREFIX.length);
+      if (method === 'GET') {
+        route = rawKey === '' ? 'list' : 'get';
+        handleRead(backend, limits, rawKey, query, res).catch(fail);
+      } else {
+        route = method === 'PUT' ? 'put' : 'delete';
+        handleWrite(backend, limits, method, rawKey, query, req, res).catch(fail);
+      }
+    } catch (err) {
+      fail(err);
+    }
+  };
+}
+
+function methodNotAllowed(method: string, allowed: string[]): KvError {
+  return new KvError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}`, false, { allow: allowed });
+}
+
+async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, query: Map<string, string>,
+  res: ServerResponse): Promise<void> {
+  const consistency = query.get('consistency') ?? 'linearizable';
+  if (consistency !== 'linearizable' && consistency !== 'serializable') {
+    throw new KvError(400, 'bad_query', `consistency='${consistency}' must be linearizable (default) or serializable`);
+  }
+  let listing: { prefix: string; limit: number } | undefined;
+  if (rawKey === '') {
+    if (!query.has('prefix')) throw new KvError(400, 'bad_key', 'the key is empty: use /v1/kv/<key>, or /v1/kv/?prefix=P to list');
+    const prefix = utf8.decode(percentDecodeBytes(query.get('prefix')!, 'prefix'));
+    const rawLimit = query.get('limit') ?? String(limits.maxListItems);
+    const limit = Number(rawLimit);
+    if (!/^\d+$/.test(rawLimit) || limit < 1 || limit > limits.maxListItems) {
+      throw new KvError(400, 'bad_query', `limit='${rawLimit}' must be an integer in 1..${limits.maxListItems} (--max-list-items)`);
+    }
+    listing = { prefix, limit };
+  } else if (query.has('prefix') || query.has('limit')) {
+    throw new KvError(400, 'bad_query', 'prefix and limit apply to listings: GET /v1/kv/?prefix=P');
+  }
+  const key = listing ? '' : decodeKey(rawKey, limits);
+  if (consistency === 'linearizable') await backend.linearizableBarrier();
+  const sm = backend.stateMachine;
+  const headers = { 'X-Raft-Applied-Index': String(sm.appliedIndex) };
+  if (listing) {
+    const { items, more } = sm.list(listing.prefix, listing.limit);
+    sendJson(res, 200, {
+      items: items.map((i) => ({ key: i.key, value: Buffer.from(i.value.buffer, i.value.byteOffset, i.value.byteLength).toString('base64') })),
+      more,
+      index: sm.appliedIndex,
+    }, headers);
+    return;
+  }
+  const value = sm.get(key);
+  if (value === undefined) {
+    sendJson(res, 404, { error: 'key_not_found', message: `key '${key}' does not exist`, retryable: false }, headers);
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': value.length, ...headers });
+  res.end(value);
+}
+
+async function handleWrite(backend: KvBackend, limits: KvLimits, method: string, rawKey: string,
+  query: Map<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const key = decodeKey(rawKey, limits);
+  const prevRaw = query.get('prev');
+  const prevExist = query.get('prev_exist');
+  if (prevExist !== undefined && prevExist !== 'false') {
+    throw new KvError(400, 'bad_query', `prev_exist='${prevExist}' is not supported: only prev_exist=false (create if absent); use prev=VALUE to compare`);
+  }
+  if (prevExist !== undefined && prevRaw !== undefined) throw new KvError(400, 'bad_query', 'give prev or prev_exist=false, not both');
+  const prev = prevRaw !== undefined ? percentDecodeBytes(prevRaw, 'prev') : undefined;
+  if (prev && prev.length > limits.maxValueBytes) throw new KvError(413, 'value_too_large', `prev exceeds --max-value-bytes (${limits.maxValueBytes})`);
+  // Redirect before reading the body: a follower never buffers a value it will not replicate.
+  if (!backend.isLeader()) {
+    req.resume();
+    throw new NotLeaderError(backend.leaderClientUrl());
+  }
+  let cmd: Omit<KvCommand, 'requestId'>;
+  if (method === 'PUT') {
+    const value = await readBody(req, limits.maxValueBytes);
+    if (prevExist === 'false') cmd = { op: KvOp.CAS, key, value, prevAbsent: true };
+    else if (prev) cmd = { op: KvOp.CAS, key, value, prev };
+    else cmd = { op: KvOp.PUT, key, value };
+  } else {
+    req.resume();
+    cmd = prev ? { op: KvOp.CAS_DELETE, key, prev } : { op: KvOp.DELETE, key };
+  }
+  const result = await backend.propose(cmd);
+  const headers = { 'X-Raft-Index': String(result.index) };
+  if (!result.succeeded) {
+    const current = result.current ? Buffer.from(result.current.buffer, result.current.byteOffset, result.current.byteLength).toString('base64') : null;
+    sendJson(res, 412, { error: 'precondition_failed', message: `compare-and-swap on '${key}' failed: the current value differs`, retryable: false, current, index: result.index }, headers);
+    return;
+  }
+  sendJson(res, 200, method === 'PUT' ? { index: result.index, existed: result.existed } : { index: result.index, deleted: result.existed }, headers);
+}

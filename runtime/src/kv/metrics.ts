@@ -1,0 +1,88 @@
+/**
+ * A minimal Prometheus registry (text exposition format 0.0.4): counters, gauges and
+ * cumulative histograms, enough for /metrics without a dependency.
+ * @see https://prometheus.io/docs/instrumenting/exposition_formats/
+ */
+
+type Labels = Record<string, string>;
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+interface Metric {
+  render(): string;
+}
+
+/** A monotonically increasing count, optionally split by labels. */
+export class Counter implements Metric {
+  private readonly values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+  /** Adds `n` (default 1) to the series with `labels`. */
+  inc(labels: Labels = {}, n = 1): void {
+    const key = labelText(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + n);
+  }
+  /** The current value of one series (for tests and logs). */
+  value(labels: Labels = {}): number { return this.values.get(labelText(labels)) ?? 0; }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    if (this.values.size === 0) lines.push(`${this.name} 0`);
+    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`);
+    return lines.join('\n');
+  }
+}
+
+/** A value read at scrape time from a callback, so it is never stale. */
+export class Gauge implements Metric {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  render(): string {
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.name} ${this.read()}`;
+  }
+}
+
+/** Default latency buckets in seconds: 0.5 ms to 10 s. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A cumulative histogram of observations in seconds. */
+export class Histogram implements Metric {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+  constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[] = LATENCY_BUCKETS) {
+    this.counts = new Array(buckets.length).fill(0);
+  }
+  /** Records one observation (seconds). */
+  observe(seconds: number): void {
+    this.sum += seconds;
+    this.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (seconds <= this.buckets[i]) { this.counts[i]++; break; }
+  }
+  /** Number of observations so far. */
+  get observations(): number { return this.count; }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    let cumulative = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      cumulative += this.counts[i];
+      lines.push(`${this.name}_bucket{le="${this.buckets[i]}"} ${cumulative}`);
+    }
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    return lines.join('\n');
+  }
+}
+
+/** Holds metrics in registration order and renders them for a scrape. */
+export class MetricsRegistry {
+  private readonly metrics: Metric[] = [];
+  /** Registers and returns a counter. */
+  counter(name: string, help: string): Counter { return this.add(new Counter(name, help)); }
+  /** Registers and returns a gauge read by `read` at scrape time. */
+  gauge(name: string, help: string, read: () => number): Gauge { return this.add(new Gauge(name, help, read)); }
+  /** Registers and returns a histogram. */
+  histogram(name: string, help: string, buckets?: readonly number[]): Histogram { return this.add(new Histogram(name, help, buckets)); }
+  /** The text exposition of every metric. */
+  render(): string { return this.metrics.map((m) => m.render()).join('\n') + '\n'; }
+  private add<T extends Metric>(m: T): T { this.metrics.push(m); return m; }
+}

@@ -1,0 +1,90 @@
+/**
+ * `ha-runtime raft`: starts one member of the replicated key-value store. Parses flags/env,
+ * opens the write-ahead log, starts the peer transport and the HTTP API, and handles SIGTERM
+ * (transfer leadership, drain, exit 0). Exit codes: 0 clean stop, 1 runtime failure (storage),
+ * 2 bad flags.
+ */
+import { createServer } from 'http';
+import { mkdirSync } from 'fs';
+import { parseRaftConfig, raftUsage, UsageError } from './config';
+import { createKvHandler } from './http-api';
+import { Logger } from './logger';
+import { RaftKvServer } from './server';
+import { FileLogStore } from '../storage';
+import { TcpTransport } from '../transport';
+
+/** Runs a member until SIGTERM/SIGINT or a fatal error; resolves with the process exit code. */
+export async function raftCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(raftUsage());
+    return 0;
+  }
+  let config;
+  try {
+    config = parseRaftConfig(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`ha-runtime raft: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const log = new Logger(config.logLevel, { member: config.name });
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+  } catch (e) {
+    log.error('cannot create --data-dir', { dir: config.dataDir, err: e });
+    return 1;
+  }
+
+  let server: RaftKvServer | undefined;
+  const { store, recovered } = await FileLogStore.open(config.dataDir, {
+    segmentSizeBytes: config.walSegmentBytes,
+    metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
+  });
+  const peers = new Map(config.members.filter((m) => m.id !== config.id)
+    .map((m) => [m.id, `${m.peerHost.includes(':') ? `[${m.peerHost}]` : m.peerHost}:${m.peerPort}`]));
+  const transport = await TcpTransport.start({
+    clusterId: config.clusterToken,
+    localId: config.id,
+    listen: `${config.listenPeer.host.includes(':') ? `[${config.listenPeer.host}]` : config.listenPeer.host}:${config.listenPeer.port}`,
+    peers,
+    metadata: { clientUrl: config.advertiseClient, name: config.name },
+  });
+  server = await RaftKvServer.create(config, store, transport, recovered, log);
+  const kv = server;
+  const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits));
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
+  });
+  log.info('listening', {
+    client: `${config.listenClient.host}:${config.listenClient.port}`, peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
+    advertiseClient: config.advertiseClient,
+  });
+  kv.start();
+
+  const exitCode = await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info('signal received: graceful stop', { signal });
+      kv.shutdown(http).then(() => resolve(0), (e) => { log.error('shutdown failed', { err: e }); resolve(1); });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    kv.onFatal = (err) => {
+      if (stopping) return;
+      stopping = true;
+      // Exit so the supervisor (kubelet) restarts us: recovery re-reads what really reached the disk.
+      http.closeAllConnections();
+      http.close();
+      transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
+    };
+  });
+  // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
+  // member alive: the supervisor restarts on exit, not on silence.
+  setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
+  return exitCode;
+}

@@ -1,0 +1,521 @@
+/**
+ * The Raft KV member: drives a RawNode with a ticker, persists each Ready through a LogStore
+ * before sending its messages (the persistence contract in docs/raft.md), applies committed
+ * entries to the {@link KvStateMachine}, and answers the HTTP layer's proposals and reads.
+ */
+import { randomInt } from 'crypto';
+import { Server } from 'http';
+import { KvBackend } from './http-api';
+import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from './errors';
+import { Logger } from './logger';
+import { MetricsRegistry, Counter, Histogram } from './metrics';
+import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from './state-machine';
+import {
+  EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
+} from '../raft';
+import { RaftServerConfig } from './config';
+import { LogStore, RecoveredState } from '../storage';
+import { Transport } from '../transport';
+
+interface PendingProposal {
+  resolve(r: KvResult): void;
+  reject(e: KvError): void;
+  started: bigint;
+  timer: NodeJS.Timeout;
+}
+
+interface ReadWaiter {
+  resolve(): void;
+  reject(e: KvError): void;
+  timer: NodeJS.Timeout;
+  done: boolean;
+}
+
+interface ReadBatch {
+  readonly id: number;
+  readonly waiters: ReadWaiter[];
+  readonly startedTick: number;
+  /** Set once the ReadState arrived: serve when applied reaches it. */
+  index?: number;
+}
+
+/** Entries kept in memory behind a snapshot so a briefly lagging follower catches up without one. */
+const KEEP_ENTRIES_AFTER_SNAPSHOT = 5000;
+
+/** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
+export class RaftKvServer implements KvBackend {
+  readonly stateMachine = new KvStateMachine();
+  private readonly node: RawNode;
+  private readonly storage = new MemoryStorage();
+  private readonly metrics = new MetricsRegistry();
+  private readonly pending = new Map<number, PendingProposal>();
+  private requestCounter = 0;
+  private readonly requestEpoch = randomInt(2 ** 24);
+  private readQueue: ReadWaiter[] = [];
+  private readBatch: ReadBatch | undefined;
+  private readBatchCounter = 0;
+  private readonly servedBatches: ReadBatch[] = [];
+  private ticker: NodeJS.Timeout | undefined;
+  private tickCount = 0;
+  private loopScheduled = false;
+  private loopRunning = false;
+  private loopIdle: Promise<void> = Promise.resolve();
+  private leader = 0;
+  private role: Role = Role.FOLLOWER;
+  private stopping = false;
+  private failed: Error | undefined;
+  private readyCommitTarget: number | undefined;
+  private lastSnapshotIndex = 0;
+  private snapshotting = false;
+  private readonly log: Logger;
+  private readonly proposalLatency: Histogram;
+  readonly fsyncLatency: Histogram;
+  private readonly leaderChanges: Counter;
+  private readonly proposalsFailed: Counter;
+  private readonly httpRequests: Counter;
+  private readonly readIndexRounds: Counter;
+  /** Set by the CLI: called once when the member must stop (storage failure). */
+  onFatal: (err: Error) => void = () => undefined;
+
+  private constructor(
+    readonly config: RaftServerConfig,
+    private readonly store: LogStore,
+    private readonly transport: Transport,
+    recovered: RecoveredState,
+    logger: Logger,
+  ) {
+    this.log = logger;
+    const snap = recovered.snapshot;
+    if (snap && snap.metadata.index > 0) {
+      this.storage.applySnapshot(snap);
+      this.stateMachine.restore(snap.metadata.index, snap.data);
+      this.lastSnapshotIndex = snap.metadata.index;
+    }
+    this.storage.setHardState(recovered.hardState);
+    this.persistedTerm = recovered.hardState.term;
+    this.persistedVote = recovered.hardState.vote;
+    const snapshotIndex = this.storage.snapshot().metadata.index;
+    const entries = recovered.entries.filter((e) => e.index > snapshotIndex);
+    if (entries.length > 0) this.storage.append(entries);
+    this.node = new RawNode({
+      id: config.id,
+      electionTick: config.electionTicks,
+      heartbeatTick: config.heartbeatTicks,
+      random: Math.random,
+      applied: this.stateMachine.appliedIndex,
+      maxUncommittedEntries: 50_000,
+    }, this.storage);
+
+    const m = this.metrics;
+    m.gauge('ha_raft_term', 'Current Raft term.', () => this.node.status().term);
+    m.gauge('ha_raft_commit_index', 'Highest log index known committed.', () => this.node.status().commit);
+    m.gauge('ha_raft_applied_index', 'Highest log index applied to the key-value state machine.', () => this.stateMachine.appliedIndex);
+    m.gauge('ha_raft_last_index', 'Last log index on this member.', () => this.node.status().lastIndex);
+    m.gauge('ha_raft_is_leader', '1 if this member is the leader.', () => (this.role === Role.LEADER ? 1 : 0));
+    m.gauge('ha_raft_has_leader', '1 if a leader is known.', () => (this.leader !== 0 ? 1 : 0));
+    m.gauge('ha_raft_snapshot_index', 'Index of the latest durable snapshot.', () => this.lastSnapshotIndex);
+    m.gauge('ha_kv_keys', 'Number of keys in the state machine.', () => this.stateMachine.size);
+    m.gauge('ha_raft_pending_proposals', 'Proposals waiting to be applied.', () => this.pending.size);
+    this.leaderChanges = m.counter('ha_raft_leader_changes_total', 'Times the known leader changed.');
+    this.proposalsFailed = m.counter('ha_raft_proposals_failed_total', 'Proposals that failed, by reason.');
+    this.readIndexRounds = m.counter('ha_raft_read_index_total', 'ReadIndex rounds started (each serves a batch of reads).');
+    this.httpRequests = m.counter('ha_http_requests_total', 'HTTP requests answered, by route and status code.');
+    this.proposalLatency = m.histogram('ha_raft_proposal_duration_seconds', 'Time from proposal to applied result on the leader.');
+    this.fsyncLatency = m.histogram('ha_raft_fsync_duration_seconds', 'Write-ahead log fdatasync latency.');
+
+    transport.onMessage((msg) => this.receive(msg));
+    transport.onUnreachable((id) => { this.node.reportUnreachable(id); this.scheduleLoop(); });
+  }
+
+  /**
+   * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
+   * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
+   * durable first, so a restart finds the same log on every member.
+   */
+  static async create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
+    logger: Logger): Promise<RaftKvServer> {
+    const fresh = !recovered.snapshot && recovered.entries.length === 0 && recovered.hardState.term === 0;
+    if (fresh) {
+      const boot = new MemoryStorage();
+      // Same voters on every member: the ids are positions in --initial-cluster.
+      RawNode.bootstrap(boot, config.members.map((m) => m.id));
+      const hardState = boot.getHardState();
+      const entries = boot.entries(boot.firstIndex(), boot.lastIndex() + 1);
+      await store.save({ hardState, entries });
+      recovered = { hardState, entries };
+      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id) });
+    }
+    return new RaftKvServer(config, store, transport, recovered, logger);
+  }
+
+  /** Starts the ticker. */
+  start(): void {
+    this.log.info('raft member starting', {
+      id: this.config.id, applied: this.stateMachine.appliedIndex, lastIndex: this.storage.lastIndex(),
+      members: this.config.members.map((m) => `${m.name}=${m.id}`),
+    });
+    this.ticker = setInterval(() => {
+      this.tickCount++;
+      this.node.tick();
+      this.expireReadBatch();
+      this.scheduleLoop();
+    }, this.config.tickMs);
+  }
+
+  // ------------------------------------------------------------------ KvBackend
+
+  isLeader(): boolean {
+    return this.role === Role.LEADER && !this.stopping;
+  }
+
+  leaderClientUrl(): string | undefined {
+    if (this.leader === 0) return undefined;
+    if (this.leader === this.config.id) return this.stopping ? undefined : this.config.advertiseClient;
+    return this.transport.peerMetadata(this.leader)?.clientUrl;
+  }
+
+  propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult> {
+    this.checkServing();
+    if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
+    // member (8 bits) | process epoch (24 bits) | counter (21 bits): unique across members and
+    // restarts, so an entry proposed by a previous incarnation never resolves a new waiter.
+    this.requestCounter = (this.requestCounter + 1) % 2 ** 21;
+    const requestId = (this.config.id % 256) * 2 ** 45 + this.requestEpoch * 2 ** 21 + this.requestCounter;
+    const data = encodeCommand({ ...cmd, requestId });
+    try {
+      this.node.propose(data);
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) {
+        this.proposalsFailed.inc({ reason: 'dropped' });
+        return Promise.reject(new UnavailableError('proposal_dropped', `${e.message}; retry`));
+      }
+      throw e;
+    }
+    this.scheduleLoop();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(requestId)) {
+          this.proposalsFailed.inc({ reason: 'timeout' });
+          reject(new OutcomeUnknownError('timeout', `not applied within ${this.config.requestTimeoutMs} ms (--request-timeout-ms); it may still apply`));
+        }
+      }, this.config.requestTimeoutMs);
+      this.pending.set(requestId, { resolve, reject, started: process.hrtime.bigint(), timer });
+    });
+  }
+
+  linearizableBarrier(): Promise<void> {
+    try { this.checkServing(); } catch (e) { return Promise.reject(e); }
+    if (this.leader === 0) return Promise.reject(new NotLeaderError(undefined));
+    return new Promise((resolve, reject) => {
+      const waiter: ReadWaiter = {
+        resolve, reject, done: false,
+        timer: setTimeout(() => {
+          if (waiter.done) return;
+          waiter.done = true;
+          reject(new UnavailableError('timeout', `read not confirmed by a quorum within ${this.config.requestTimeoutMs} ms; retry`));
+        }, this.config.requestTimeoutMs),
+      };
+      this.readQueue.push(waiter);
+      this.startReadBatch();
+    });
+  }
+
+  readiness(): { ready: boolean; reason: string } {
+    if (this.failed) return { ready: false, reason: `storage failed: ${this.failed.message}` };
+    if (this.stopping) return { ready: false, reason: 'shutting down' };
+    if (this.leader === 0) return { ready: false, reason: 'no known leader' };
+    const st = this.node.status();
+    if (this.readyCommitTarget === undefined) this.readyCommitTarget = st.commit;
+    if (this.stateMachine.appliedIndex < this.readyCommitTarget) {
+      return { ready: false, reason: `applied ${this.stateMachine.appliedIndex} of commit ${this.readyCommitTarget}` };
+    }
+    return { ready: true, reason: `leader ${this.leader}, term ${st.term}, applied ${this.stateMachine.appliedIndex}` };
+  }
+
+  liveness(): { live: boolean; reason: string } {
+    return this.failed ? { live: false, reason: `storage failed: ${this.failed.message}` } : { live: true, reason: 'ok' };
+  }
+
+  metricsText(): string {
+    return this.metrics.render();
+  }
+
+  status(): Record<string, unknown> {
+    const st = this.node.status();
+    return {
+      name: this.config.name, id: st.id, term: st.term, role: Role[st.role].toLowerCase(), leader: st.leader,
+      leaderName: this.config.members.find((m) => m.id === st.leader)?.name ?? null,
+      leaderClientUrl: this.leaderClientUrl() ?? null, commit: st.commit, applied: this.stateMachine.appliedIndex,
+      lastIndex: st.lastIndex, snapshotIndex: this.lastSnapshotIndex, keys: this.stateMachine.size,
+      voters: st.confState.voters,
+    };
+  }
+
+  countRequest(route: string, status: number): void {
+    this.httpRequests.inc({ route, code: String(status) });
+  }
+
+  // ------------------------------------------------------------------ the Ready loop
+
+  private receive(m: Message): void {
+    if (this.failed) return;
+    try {
+      this.node.step(m);
+    } catch (e) {
+      this.log.warn('dropped a peer message the core rejected', { from: m.from, type: MessageType[m.type], err: e });
+      return;
+    }
+    this.scheduleLoop();
+  }
+
+  private scheduleLoop(): void {
+    if (this.loopScheduled || this.failed) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      if (this.loopRunning) return; // the running loop re-checks hasReady before it exits
+      this.loopRunning = true;
+      this.loopIdle = this.runLoop().finally(() => { this.loopRunning = false; });
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (!this.failed && this.node.hasReady()) {
+        const rd = this.node.ready();
+        await this.handleReady(rd);
+        this.node.advance(rd);
+        this.afterAdvance();
+      }
+    } catch (e) {
+      this.fail(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
+    // A leader may send its appends while its own write is in flight (Raft thesis 10.2.1): it only
+    // counts itself toward commit once advance() reports its entries durable. Anything that carries
+    // a new term or vote must wait for the disk.
+    const termOrVoteChanged = rd.hardState !== undefined && (this.persistedTerm !== rd.hardState.term || this.persistedVote !== rd.hardState.vote);
+    const sendEarly = this.role === Role.LEADER && !termOrVoteChanged && rd.snapshot === undefined;
+    if (sendEarly) this.sendMessages(rd.messages);
+    if (rd.snapshot || rd.entries.length > 0 || termOrVoteChanged) {
+      await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+      if (rd.hardState) { this.persistedTerm = rd.hardState.term; this.persistedVote = rd.hardState.vote; }
+    } else if (rd.hardState) {
+      // Only the commit index moved: nothing anyone relies on (a restart re-learns commit from the
+      // leader), so do not wait for a sync on the commit path; the store orders it before the next save.
+      this.store.save({ hardState: rd.hardState }).catch((e) => this.fail(e instanceof Error ? e : new Error(String(e))));
+    }
+    if (rd.snapshot) {
+      this.storage.applySnapshot(rd.snapshot);
+      this.stateMachine.restore(rd.snapshot.metadata.index, rd.snapshot.data);
+      this.lastSnapshotIndex = rd.snapshot.metadata.index;
+      this.log.info('installed snapshot from leader', { index: rd.snapshot.metadata.index });
+    }
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (!sendEarly) this.sendMessages(rd.messages);
+    this.applyEntries(rd.committedEntries);
+    for (const rs of rd.readStates) this.onReadState(rs.index, rs.context);
+    this.serveReads();
+  }
+
+  private persistedTerm = -1;
+  private persistedVote = -1;
+
+  private sendMessages(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    this.transport.send(messages);
+    for (const m of messages) if (m.type === MessageType.SNAPSHOT) this.node.reportSnapshot(m.to, true);
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.index <= this.stateMachine.appliedIndex) continue;
+      if (e.type !== EntryType.NORMAL || e.data.length === 0) {
+        this.stateMachine.skip(e.index);
+        continue;
+      }
+      const cmd = decodeCommand(e.data);
+      const result = this.stateMachine.apply(e.index, cmd);
+      const waiter = this.pending.get(cmd.requestId);
+      if (waiter) {
+        this.pending.delete(cmd.requestId);
+        clearTimeout(waiter.timer);
+        this.proposalLatency.observe(Number(process.hrtime.bigint() - waiter.started) / 1e9);
+        waiter.resolve(result);
+      }
+    }
+  }
+
+  private afterAdvance(): void {
+    const applied = this.stateMachine.appliedIndex;
+    if (!this.snapshotting && applied - this.lastSnapshotIndex >= this.config.snapshotEntries) {
+      this.snapshotting = true;
+      this.takeSnapshot(applied).catch((e) => this.fail(e)).finally(() => { this.snapshotting = false; });
+    }
+  }
+
+  /** Snapshots the state machine at `index`, makes it durable, then compacts memory and the WAL. */
+  private async takeSnapshot(index: number): Promise<void> {
+    const started = Date.now();
+    const snap = this.storage.createSnapshot(index, this.node.status().confState, this.stateMachine.snapshot());
+    await this.store.saveSnapshot(snap);
+    this.lastSnapshotIndex = index;
+    const compactTo = index - KEEP_ENTRIES_AFTER_SNAPSHOT;
+    if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
+    await this.store.compact(index);
+    this.log.info('snapshot taken', { index, bytes: snap.data.length, ms: Date.now() - started });
+  }
+
+  private onSoftState(leader: number, role: Role): void {
+    const wasLeader = this.role === Role.LEADER;
+    if (leader !== this.leader) {
+      this.leaderChanges.inc();
+      this.log.info('leader changed', { from: this.leader, to: leader, role: Role[role] });
+      this.readyCommitTarget = undefined;
+    }
+    this.leader = leader;
+    this.role = role;
+    if (wasLeader && role !== Role.LEADER) {
+      this.failPending(new OutcomeUnknownError('leadership_lost', 'leadership was lost before this write applied; it may still apply'), 'leadership_lost');
+    }
+    if (leader === 0 || (wasLeader && role !== Role.LEADER)) this.restartReadBatch();
+  }
+
+  private failPending(err: KvError, reason: string): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      this.proposalsFailed.inc({ reason });
+      p.reject(err);
+    }
+  }
+
+  // ------------------------------------------------------------------ ReadIndex batching
+
+  /** One ReadIndex round serves every read queued before it started (etcd batches the same way). */
+  private startReadBatch(): void {
+    if (this.readBatch || this.readQueue.length === 0 || this.failed) return;
+    const waiters = this.readQueue.filter((w) => !w.done);
+    this.readQueue = [];
+    if (waiters.length === 0) return;
+    const id = ++this.readBatchCounter;
+    const ctx = Buffer.allocUnsafe(12);
+    ctx.writeUInt32BE(this.config.id, 0);
+    ctx.writeDoubleBE(id, 4);
+    try {
+      this.node.readIndex(ctx);
+    } catch (e) {
+      const err = e instanceof ProposalDroppedError ? new NotLeaderError(undefined) : e as Error;
+      for (const w of waiters) this.settleRead(w, err as KvError);
+      return;
+    }
+    this.readIndexRounds.inc();
+    this.readBatch = { id, waiters, startedTick: this.tickCount };
+    this.scheduleLoop();
+  }
+
+  private onReadState(index: number, context: Uint8Array): void {
+    if (!this.readBatch || context.length !== 12) return;
+    const ctx = Buffer.from(context.buffer, context.byteOffset, context.byteLength);
+    if (ctx.readUInt32BE(0) !== this.config.id || ctx.readDoubleBE(4) !== this.readBatch.id) return;
+    this.readBatch.index = index;
+    this.servedBatches.push(this.readBatch);
+    this.readBatch = undefined;
+    this.startReadBatch();
+  }
+
+  private serveReads(): void {
+    const applied = this.stateMachine.appliedIndex;
+    for (let i = 0; i < this.servedBatches.length;) {
+      const b = this.servedBatches[i];
+      if (b.index! <= applied) {
+        for (const w of b.waiters) this.settleRead(w);
+        this.servedBatches.splice(i, 1);
+      } else i++;
+    }
+  }
+
+  private settleRead(w: ReadWaiter, err?: KvError): void {
+    if (w.done) return;
+    w.done = true;
+    clearTimeout(w.timer);
+    if (err) w.reject(err); else w.resolve();
+  }
+
+  /** A ReadIndex answer can be lost (leader change, dropped message): re-issue after an election timeout. */
+  private expireReadBatch(): void {
+    if (this.readBatch && this.tickCount - this.readBatch.startedTick >= this.config.electionTicks) this.restartReadBatch();
+  }
+
+  private restartReadBatch(): void {
+    if (!this.readBatch) return;
+    // Waiters move to a fresh round started now, which is after each of them arrived: still linearizable.
+    this.readQueue = [...this.readBatch.waiters, ...this.readQueue];
+    this.readBatch = undefined;
+    if (this.leader !== 0) this.startReadBatch();
+  }
+
+  // ------------------------------------------------------------------ failure and shutdown
+
+  private checkServing(): void {
+    if (this.failed) throw new UnavailableError('storage_failed', `this member stopped after a storage failure: ${this.failed.message}`);
+    if (this.stopping) throw new UnavailableError('stopping', 'this member is shutting down; retry on another member');
+  }
+
+  /** Storage failed (ENOSPC, EIO) or the loop broke an invariant: stop acknowledging anything, tell the CLI. */
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.log.error('member failed: no further acknowledgements', { err: err.message });
+    if (this.ticker) clearInterval(this.ticker);
+    this.failPending(new OutcomeUnknownError('storage_failed', `storage failed: ${err.message}`), 'storage_failed');
+    for (const w of this.readQueue) this.settleRead(w, new UnavailableError('storage_failed', err.message));
+    this.onFatal(err);
+  }
+
+  /**
+   * Graceful stop (SIGTERM): hand leadership to the most caught-up voter, wait for in-flight
+   * requests on `httpServer` to finish, then close the transport and the store. Bounded by
+   * --shutdown-timeout-ms.
+   */
+  async shutdown(httpServer?: Server): Promise<void> {
+    const deadline = Date.now() + this.config.shutdownTimeoutMs;
+    this.log.info('shutting down', { role: Role[this.role] });
+    if (this.role === Role.LEADER && !this.failed) {
+      const st = this.node.status();
+      const target = [...(st.progress ?? new Map()).entries()]
+        .filter(([id]) => id !== this.config.id && st.confState.voters.includes(id))
+        .sort((a, b) => b[1].match - a[1].match)[0];
+      if (target) {
+        this.node.transferLeadership(target[0]);
+        this.scheduleLoop();
+        const transferDeadline = Math.min(deadline, Date.now() + Math.max(1000, this.config.shutdownTimeoutMs / 2));
+        while (this.role === Role.LEADER && Date.now() < transferDeadline) await sleep(this.config.tickMs / 2);
+        this.log.info(this.role === Role.LEADER ? 'leadership transfer timed out' : 'leadership transferred', { to: target[0] });
+      }
+    }
+    this.stopping = true;
+    if (httpServer) {
+      const closed = new Promise<void>((r) => httpServer.close(() => r()));
+      httpServer.closeIdleConnections();
+      const remaining = Math.max(0, deadline - Date.now());
+      await Promise.race([closed, sleep(remaining)]);
+      httpServer.closeAllConnections();
+    }
+    if (this.ticker) clearInterval(this.ticker);
+    this.failPending(new OutcomeUnknownError('stopping', 'the member stopped before this write applied; it may still apply'), 'stopping');
+    for (const w of this.readQueue) this.settleRead(w, new UnavailableError('stopping', 'member stopping'));
+    await Promise.race([this.loopIdle, sleep(Math.max(0, deadline - Date.now()))]);
+    await this.transport.close();
+    await this.store.close();
+    this.log.info('stopped');
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,520 @@
+/**
+ * FileLogStore: the shipping LogStore. A write-ahead log in segment files with CRC32C records and
+ * group commit, atomic snapshot files, and recovery that truncates a torn tail but refuses
+ * corruption. File format and recovery rules: see docs/storage.md.
+ */
+import { promises as fsp } from 'fs';
+import { join } from 'path';
+import type { Entry, HardState, Snapshot } from '../raft/types';
+import {
+  CorruptionError, EMPTY_HARD_STATE, StorageFailedError,
+  type LogStore, type OpenedLogStore, type RecoveredState, type StorageMetrics, type StorageUpdate,
+} from './log-store';
+import {
+  HARD_STATE_RECORD_SIZE, MARKER_RECORD_SIZE, RecordType, SEGMENT_HEADER_SIZE,
+  checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeader, entryRecordSize,
+  parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
+} from './wal-format';
+
+/** Options for {@link FileLogStore.open}. */
+export interface FileLogStoreOptions {
+  /**
+   * A segment is closed and a new one started once it reaches this size (a batch never spans
+   * segments, so a segment may exceed it by one batch).
+   * @default 64 MiB
+   */
+  readonly segmentSizeBytes?: number;
+  /** How many snapshot files to keep (newest first). @default 2 */
+  readonly snapshotsToKeep?: number;
+  /** Observability hooks (fsync latency, bytes written). */
+  readonly metrics?: StorageMetrics;
+}
+
+const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+const SEGMENT_NAME = /^([0-9a-f]{16})\.wal$/;
+const SNAPSHOT_NAME = /^snap-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+
+function hex16(n: number): string {
+  return n.toString(16).padStart(16, '0');
+}
+function segmentName(seq: number): string {
+  return `${hex16(seq)}.wal`;
+}
+function snapshotName(index: number, term: number): string {
+  return `snap-${hex16(index)}-${hex16(term)}.snap`;
+}
+
+/** fsync a directory so that a create, rename or unlink in it is durable. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+interface SegmentInfo {
+  readonly seq: number;
+  readonly path: string;
+  /** Highest entry index written in this segment (0 if none): compaction drops it when covered. */
+  maxEntryIndex: number;
+}
+
+interface PendingSave {
+  readonly update: StorageUpdate;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** A durable LogStore in a directory it owns exclusively. */
+export class FileLogStore implements LogStore {
+  /**
+   * Opens (creating if needed) the store in `dir` and recovers its state. A torn tail of the last
+   * segment is truncated; anything else damaged rejects with a CorruptionError naming the file.
+   */
+  static async open(dir: string, options: FileLogStoreOptions = {}): Promise<OpenedLogStore<FileLogStore>> {
+    const segmentSize = options.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE;
+    if (!Number.isSafeInteger(segmentSize) || segmentSize < 4096) {
+      throw new RangeError(`FileLogStore: segmentSizeBytes (${segmentSize}) must be an integer >= 4096`);
+    }
+    const keep = options.snapshotsToKeep ?? 2;
+    if (!Number.isInteger(keep) || keep < 1) {
+      throw new RangeError(`FileLogStore: snapshotsToKeep (${keep}) must be an integer >= 1`);
+    }
+    await fsp.mkdir(dir, { recursive: true });
+    const names = await fsp.readdir(dir);
+    // Leftovers of an interrupted snapshot write or segment creation: never renamed, so never live.
+    for (const name of names.filter((n) => n.endsWith('.tmp'))) await fsp.unlink(join(dir, name));
+
+    const snapshot = await loadNewestSnapshot(dir, names);
+    const replay = await replaySegments(dir, names);
+
+    const snapshotIndex = snapshot?.metadata.index ?? 0;
+    if (replay.markerIndex > snapshotIndex) {
+      throw new CorruptionError(
+        `${dir}: the WAL records a snapshot installed at index ${replay.markerIndex}, but the newest snapshot file is at index ${snapshotIndex}. ` +
+        'The snapshot file was lost; restore the data directory from a backup or remove this member and re-add it empty.',
+        dir, 0);
+    }
+    const entries = replay.entries.filter((e) => e.index > snapshotIndex);
+    if (entries.length > 0 && entries[0].index !== snapshotIndex + 1) {
+      throw new CorruptionError(
+        `${dir}: the log starts at index ${entries[0].index} but the snapshot ends at ${snapshotIndex}: entries are missing ` +
+        '(a segment was deleted?). Restore the data directory from a backup or remove this member and re-add it empty.',
+        dir, 0);
+    }
+    const lastIndex = entries.length > 0 ? entries[entries.length - 1].index : Math.max(snapshotIndex, lastOf(replay.entries));
+
+    const store = new FileLogStore(dir, segmentSize, keep, options.metrics ?? {}, replay.segments, replay.hardState, lastIndex, snapshotIndex);
+    if (replay.segments.length === 0) {
+      await store.createSegment(0);
+    } else {
+      const last = replay.segments[replay.segments.length - 1];
+      store.handle = await fsp.open(last.path, 'r+');
+      store.writeOffset = replay.lastSegmentEnd;
+      if (replay.truncatedAt !== undefined) {
+        // Truncate the torn tail durably now, so a later, shorter batch cannot leave stale bytes behind it.
+        await store.handle.truncate(replay.truncatedAt);
+        await store.handle.sync();
+      }
+    }
+    const recovered: RecoveredState = {
+      hardState: replay.hardState,
+      ...(snapshot ? { snapshot } : {}),
+      entries,
+    };
+    return { store, recovered };
+  }
+
+  private handle: fsp.FileHandle | undefined;
+  private writeOffset = 0;
+  private pending: PendingSave[] = [];
+  private flushing: Promise<void> | undefined;
+  private failed: StorageFailedError | undefined;
+  private closed = false;
+  private snapshotQueue: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly dir: string,
+    private readonly segmentSize: number,
+    private readonly snapshotsToKeep: number,
+    private readonly metrics: StorageMetrics,
+    private readonly segments: SegmentInfo[],
+    /** The hard state as of the last queued save (rewritten at the head of every new segment). */
+    private hardState: HardState,
+    /** The last log index as of the last queued save: validates that new entries connect. */
+    private queuedLastIndex: number,
+    /** The index of the newest durable snapshot: compaction may not pass it. */
+    private snapshotIndex: number,
+  ) { }
+
+  /** The error that failed the store, or undefined while it is healthy. */
+  get failure(): Error | undefined {
+    return this.failed;
+  }
+
+  /** The directory this store owns. */
+  get directory(): string {
+    return this.dir;
+  }
+
+  /** Makes `update` durable; resolves after the fdatasync that covers it. See LogStore. */
+  save(update: StorageUpdate): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closed) return Promise.reject(new Error(`FileLogStore(${this.dir}): save after close`));
+    try {
+      this.validate(update);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ update, resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  /** Makes a locally taken snapshot durable (atomically), keeping the newest few. See LogStore. */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closed) return Promise.reject(new Error(`FileLogStore(${this.dir}): saveSnapshot after close`));
+    return this.writeSnapshotSerialized(snapshot).catch((e) => {
+      throw this.fail(e, 'writing a snapshot');
+    });
+  }
+
+  /** Snapshot writes (local and installed) run one at a time, so pruning never races a write. */
+  private writeSnapshotSerialized(snapshot: Snapshot): Promise<void> {
+    const run = this.snapshotQueue.then(() => {
+      if (this.failed) throw this.failed;
+      return this.writeSnapshotFile(snapshot);
+    });
+    this.snapshotQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Deletes whole non-active segments whose entries all lie at or below `snapshotIndex`. */
+  async compact(snapshotIndex: number): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (!Number.isSafeInteger(snapshotIndex) || snapshotIndex < 0) {
+      throw new RangeError(`compact: snapshotIndex (${snapshotIndex}) must be a non-negative integer`);
+    }
+    if (snapshotIndex > this.snapshotIndex) {
+      throw new RangeError(
+        `compact: snapshotIndex ${snapshotIndex} is past the newest durable snapshot (${this.snapshotIndex}); ` +
+        'save a snapshot covering it first, or those entries would be lost');
+    }
+    let dropped = 0;
+    // A prefix only: a later segment may truncate back into an earlier one's range.
+    while (this.segments.length > 1 && this.segments[0].maxEntryIndex <= snapshotIndex) {
+      const segment = this.segments.shift()!;
+      await fsp.unlink(segment.path);
+      dropped++;
+    }
+    if (dropped > 0) await syncDir(this.dir);
+  }
+
+  /** Waits for in-flight saves and snapshot writes, then closes the active segment. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flushing;
+    await this.snapshotQueue;
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+
+  /** Number of live segment files (for tests and metrics). */
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  private validate(update: StorageUpdate): void {
+    let last = this.queuedLastIndex;
+    if (update.snapshot) {
+      const { index, term } = update.snapshot.metadata;
+      if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger(term) || term < 0) {
+        throw new RangeError(`save: snapshot index/term (${index}/${term}) must be non-negative integers`);
+      }
+      last = index;
+    }
+    const entries = update.entries ?? [];
+    if (entries.length > 0) {
+      const first = entries[0].index;
+      if (!Number.isSafeInteger(first) || first < 1) throw new RangeError(`save: entry index ${first} must be a positive integer`);
+      if (first > last + 1) {
+        throw new RangeError(`save: first entry index ${first} leaves a gap after the last index ${last}; entries must connect to the log`);
+      }
+      const floor = update.snapshot ? update.snapshot.metadata.index : this.snapshotIndex;
+      if (first <= floor) {
+        throw new RangeError(`save: entry index ${first} is at or below the snapshot index ${floor}; compacted entries cannot be overwritten`);
+      }
+      for (let i = 1; i < entries.length; i++) {
+        if (entries[i].index !== first + i) {
+          throw new RangeError(`save: entries must be contiguous; index ${entries[i].index} follows ${entries[i - 1].index}`);
+        }
+      }
+      last = entries[entries.length - 1].index;
+    }
+    this.queuedLastIndex = last;
+    if (update.hardState) this.hardState = update.hardState;
+  }
+
+  private fail(error: unknown, what: string): StorageFailedError {
+    if (!this.failed) {
+      const msg = error instanceof Error ? error.message : String(error);
+      this.failed = new StorageFailedError(
+        `FileLogStore(${this.dir}) failed while ${what}: ${msg}. Nothing after the last acknowledged save is durable; ` +
+        'stop serving and restart the process (recovery reads what reached the disk).', error);
+    }
+    return this.failed;
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        if (this.failed) {
+          for (const p of batch) p.reject(this.failed);
+          continue;
+        }
+        try {
+          await this.writeBatch(batch);
+        } catch (e) {
+          const failure = this.fail(e, 'writing the WAL');
+          for (const p of batch) p.reject(failure);
+          continue;
+        }
+        for (const p of batch) p.resolve();
+        if (this.writeOffset >= this.segmentSize && !this.failed) {
+          try {
+            await this.createSegment(this.segments[this.segments.length - 1].seq + 1);
+          } catch (e) {
+            this.fail(e, 'starting a new WAL segment');
+          }
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** Writes one group-commit batch: snapshot files first, then all records in one write, then one fdatasync. */
+  private async writeBatch(batch: readonly PendingSave[]): Promise<void> {
+    let size = 0;
+    let records = 0;
+    for (const { update } of batch) {
+      if (update.snapshot) {
+        // The snapshot file must be durable before the marker that makes replay depend on it.
+        await this.writeSnapshotSerialized(update.snapshot);
+        size += MARKER_RECORD_SIZE;
+        records++;
+      }
+      for (const entry of update.entries ?? []) size += entryRecordSize(entry);
+      records += update.entries?.length ?? 0;
+      if (update.hardState) { size += HARD_STATE_RECORD_SIZE; records++; }
+    }
+    const buf = Buffer.allocUnsafe(size);
+    let offset = 0;
+    const segment = this.segments[this.segments.length - 1];
+    for (const { update } of batch) {
+      if (update.snapshot) offset = writeMarkerRecord(buf, update.snapshot.metadata.index, update.snapshot.metadata.term, offset);
+      for (const entry of update.entries ?? []) {
+        offset = writeEntryRecord(buf, entry, offset);
+        if (entry.index > segment.maxEntryIndex) segment.maxEntryIndex = entry.index;
+      }
+      if (update.hardState) offset = writeHardStateRecord(buf, update.hardState, offset);
+    }
+    const handle = this.handle!;
+    await writeFully(handle, buf, this.writeOffset);
+    this.writeOffset += size;
+    this.metrics.onBytesWritten?.(size);
+    const started = performance.now();
+    await handle.datasync();
+    this.metrics.onSync?.(performance.now() - started, size, records, batch.length);
+  }
+
+  /** Creates segment `seq` atomically (tmp, header, hard state, fsync, rename, fsync dir) and makes it active. */
+  private async createSegment(seq: number): Promise<void> {
+    const path = join(this.dir, segmentName(seq));
+    const tmp = `${path}.tmp`;
+    const buf = Buffer.alloc(SEGMENT_HEADER_SIZE + HARD_STATE_RECORD_SIZE);
+    encodeSegmentHeader(seq).copy(buf, 0);
+    // Every segment opens with the current hard state, so compaction never deletes the only copy.
+    writeHardStateRecord(buf, this.hardState, SEGMENT_HEADER_SIZE);
+    const handle = await fsp.open(tmp, 'w+');
+    try {
+      await writeFully(handle, buf, 0);
+      await handle.sync();
+      await fsp.rename(tmp, path);
+      await syncDir(this.dir);
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw e;
+    }
+    this.metrics.onBytesWritten?.(buf.length);
+    const previous = this.handle;
+    this.handle = handle;
+    this.writeOffset = buf.length;
+    this.segments.push({ seq, path, maxEntryIndex: 0 });
+    await previous?.close();
+  }
+
+  private async writeSnapshotFile(snapshot: Snapshot): Promise<void> {
+    const { index, term } = snapshot.metadata;
+    const path = join(this.dir, snapshotName(index, term));
+    const tmp = `${path}.tmp`;
+    const header = encodeSnapshotHeader(snapshot);
+    const handle = await fsp.open(tmp, 'w');
+    try {
+      const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);
+      await writeFully(handle, header, 0);
+      await writeFully(handle, data, header.length);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, path);
+    await syncDir(this.dir);
+    this.metrics.onBytesWritten?.(header.length + snapshot.data.length);
+    if (index > this.snapshotIndex) this.snapshotIndex = index;
+    await this.pruneSnapshots();
+  }
+
+  private async pruneSnapshots(): Promise<void> {
+    const files = (await fsp.readdir(this.dir))
+      .map((name) => ({ name, m: SNAPSHOT_NAME.exec(name) }))
+      .filter((f) => f.m)
+      .sort((a, b) => (a.name < b.name ? 1 : -1)); // hex names sort by index, newest first
+    const stale = files.slice(this.snapshotsToKeep);
+    for (const f of stale) await fsp.unlink(join(this.dir, f.name));
+    if (stale.length > 0) await syncDir(this.dir);
+  }
+}
+
+function lastOf(entries: readonly Entry[]): number {
+  return entries.length > 0 ? entries[entries.length - 1].index : 0;
+}
+
+async function writeFully(handle: fsp.FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await handle.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw new Error(`short write at offset ${position + done}`);
+    done += bytesWritten;
+  }
+}
+
+async function loadNewestSnapshot(dir: string, names: readonly string[]): Promise<Snapshot | undefined> {
+  const snaps = names.filter((n) => SNAPSHOT_NAME.test(n)).sort().reverse();
+  if (snaps.length === 0) return undefined;
+  const path = join(dir, snaps[0]);
+  const decoded = decodeSnapshotFile(await fsp.readFile(path));
+  if (typeof decoded === 'string') {
+    throw new CorruptionError(
+      `${path}: ${decoded}. Snapshots are written atomically, so this is media corruption, not a crash. ` +
+      'Restore the data directory from a backup, or remove this member from the cluster and re-add it with an empty directory.',
+      path, 0);
+  }
+  const m = SNAPSHOT_NAME.exec(snaps[0])!;
+  if (decoded.metadata.index !== parseInt(m[1], 16) || decoded.metadata.term !== parseInt(m[2], 16)) {
+    throw new CorruptionError(`${path}: contents (index ${decoded.metadata.index}, term ${decoded.metadata.term}) do not match the file name`, path, 0);
+  }
+  return decoded;
+}
+
+interface ReplayResult {
+  segments: SegmentInfo[];
+  entries: Entry[];
+  hardState: HardState;
+  markerIndex: number;
+  lastSegmentEnd: number;
+  truncatedAt?: number;
+}
+
+async function replaySegments(dir: string, names: readonly string[]): Promise<ReplayResult> {
+  const seqs = names.map((n) => SEGMENT_NAME.exec(n)).filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => parseInt(m[1], 16)).sort((a, b) => a - b);
+  const result: ReplayResult = { segments: [], entries: [], hardState: EMPTY_HARD_STATE, markerIndex: 0, lastSegmentEnd: 0 };
+  for (let s = 0; s < seqs.length; s++) {
+    const seq = seqs[s];
+    const path = join(dir, segmentName(seq));
+    const isLast = s === seqs.length - 1;
+    if (s > 0 && seq !== seqs[s - 1] + 1) {
+      throw new CorruptionError(
+        `${path}: segment ${seq} follows segment ${seqs[s - 1]}; the segments in between are missing. ` +
+        'Restore the data directory from a backup, or remove this member and re-add it with an empty directory.', path, 0);
+    }
+    const buf = await fsp.readFile(path);
+    const bad = checkSegmentHeader(buf, seq);
+    if (bad) {
+      throw new CorruptionError(
+        `${path} at offset 0: bad segment header (${bad}). Segments are created atomically, so this is corruption. ` +
+        'Restore the data directory from a backup, or remove this member and re-add it with an empty directory.', path, 0);
+    }
+    const segment: SegmentInfo = { seq, path, maxEntryIndex: 0 };
+    let offset = SEGMENT_HEADER_SIZE;
+    while (offset < buf.length) {
+      const parsed = parseRecord(buf, offset);
+      if (!parsed.ok) {
+        const validAfter = isLast ? findValidRecordAfter(buf, offset) : offset;
+        if (validAfter !== undefined) {
+          throw new CorruptionError(
+            `${path} at offset ${offset}: ${parsed.reason}, ` +
+            (isLast ? `but a valid record follows at offset ${validAfter}` : 'in a segment that was complete and synced') +
+            '. This is not a torn write; durable records would be lost by truncating. ' +
+            'Restore the data directory from a backup, or remove this member and re-add it with an empty directory ' +
+            '(it will catch up from the leader).', path, offset);
+        }
+        // A torn tail: the crash interrupted the last batch, which was never acknowledged.
+        result.truncatedAt = offset;
+        break;
+      }
+      applyRecord(result, parsed.record, path, offset, segment);
+      offset = parsed.next;
+    }
+    result.segments.push(segment);
+    if (isLast) result.lastSegmentEnd = offset;
+  }
+  return result;
+}
+
+function applyRecord(result: ReplayResult, record: WalRecord, path: string, offset: number, segment: SegmentInfo): void {
+  switch (record.type) {
+    case RecordType.HARD_STATE:
+      result.hardState = record.hardState;
+      return;
+    case RecordType.SNAPSHOT_MARKER:
+      result.entries = [];
+      result.markerIndex = Math.max(result.markerIndex, record.index);
+      return;
+    case RecordType.ENTRY: {
+      // Copy the data out of the segment buffer: a view would pin the whole segment in memory.
+      const entry = { ...record.entry, data: Buffer.from(record.entry.data) };
+      const entries = result.entries;
+      if (entries.length > 0) {
+        const first = entries[0].index;
+        const last = entries[entries.length - 1].index;
+        if (entry.index > last + 1) {
+          throw new CorruptionError(`${path} at offset ${offset}: entry ${entry.index} leaves a gap after entry ${last}`, path, offset);
+        }
+        if (entry.index <= last) entries.length = Math.max(0, entry.index - first); // Raft overwrote a conflicting suffix
+      }
+      entries.push(entry);
+      if (entry.index > segment.maxEntryIndex) segment.maxEntryIndex = entry.index;
+    }
+  }
+}
+
+/** Looks for any well-formed record at any byte offset after `from`; returns its offset. */
+function findValidRecordAfter(buf: Buffer, from: number): number | undefined {
+  for (let o = from + 1; o + 12 <= buf.length; o++) {
+    // Cheap filters first: a valid type byte and three zero bytes.
+    const t = buf[o + 4];
+    if (t < 1 || t > 3 || buf[o + 5] !== 0 || buf[o + 6] !== 0 || buf[o + 7] !== 0) continue;
+    if (parseRecord(buf, o).ok) return o;
+  }
+  return undefined;
+}

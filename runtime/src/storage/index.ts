@@ -1,0 +1,5 @@
+/** Durable storage for the Raft server: the LogStore contract, a file WAL and an in-memory store. */
+export * from './log-store';
+export * from './file-log-store';
+export * from './memory-log-store';
+export { crc32c } from './crc32c';

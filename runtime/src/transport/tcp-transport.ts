@@ -1,0 +1,499 @@
+/**
+ * TcpTransport: the shipping Transport. One outbound, pipelined TCP connection per peer carrying
+ * length-prefixed binary frames; a handshake that names the cluster, the sender and its metadata;
+ * reconnect with bounded exponential backoff and jitter; bounded per-peer queues.
+ *
+ * Each node dials its own connection to every peer and only sends on it (the peer answers only
+ * the handshake), so messages from A to B share one ordered stream, and a one-way network fault
+ * affects one direction only, as it would in the network.
+ */
+import * as net from 'net';
+import type { Message } from '../raft/types';
+import {
+  FrameDecoder, FrameKind, PROTOCOL_VERSION, decodeHandshake, decodeMessage,
+  encodeHandshakeFrame, encodeMessageFrame, encodeRejectFrame, type Frame,
+} from './codec';
+import type { MessageHandler, PeerStats, Transport, UnreachableHandler } from './transport';
+
+/** Options for {@link TcpTransport.start}. */
+export interface TcpTransportOptions {
+  /** Cluster identity: connections whose handshake names another cluster are refused. */
+  readonly clusterId: string;
+  /** This node's id (positive integer). */
+  readonly localId: number;
+  /** `host:port` to listen on for peers (port 0 picks a free port; see `TcpTransport.address`). */
+  readonly listen: string;
+  /** Initial peers, id -> `host:port`. @default no peers */
+  readonly peers?: ReadonlyMap<number, string>;
+  /** Small string map sent to peers in the handshake (e.g. `clientUrl`). @default {} */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Per-peer outbound queue bound, in messages. @default 4096 */
+  readonly maxQueuedMessages?: number;
+  /** Per-peer outbound queue bound, in encoded bytes. @default 64 MiB */
+  readonly maxQueuedBytes?: number;
+  /** Largest frame accepted from a peer; bigger ones close the connection. @default 512 MiB */
+  readonly maxFrameBytes?: number;
+  /** First reconnect delay. @default 50 ms */
+  readonly minBackoffMs?: number;
+  /** Reconnect delay cap. @default 2000 ms */
+  readonly maxBackoffMs?: number;
+  /** Connect + handshake timeout. @default 2000 ms */
+  readonly dialTimeoutMs?: number;
+  /**
+   * A connection whose peer has not drained our writes for this long is closed and redialled
+   * (a half-dead peer or a silent partition; TCP alone would wait many minutes).
+   * @default 5000 ms
+   */
+  readonly writeStallTimeoutMs?: number;
+  /** Randomness for backoff jitter, in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** Called with a one-line description of connection problems (refused handshakes, bad frames). @default ignore */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Bytes we let the kernel socket buffer and Node's writable buffer hold before we stop moving
+ * frames out of the bounded queue: a peer that stops reading then fills our queue (bounded,
+ * counted drops) instead of Node's unbounded write buffer.
+ */
+const SOCKET_HIGH_WATER = 1 << 20;
+/** Minimum gap between two unreachable reports for the same peer, so drops do not storm the core. */
+const UNREACHABLE_REPORT_INTERVAL_MS = 100;
+
+/** Splits `host:port`, accepting `[v6]:port`; throws naming the value. */
+export function parseHostPort(address: string, what: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !m[1] || !(port >= 0 && port <= 65535)) {
+    throw new RangeError(`${what} '${address}' is not host:port (for example 10.0.0.7:2380 or [::1]:2380)`);
+  }
+  return { host: m[1], port };
+}
+
+function checkId(id: number, what: string): void {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new RangeError(`${what} (${id}) must be a positive integer`);
+}
+
+enum LinkState { IDLE, DIALING, CONNECTED, BACKOFF }
+
+/** The outbound side of one peer: its queue, its connection, its backoff. */
+class PeerLink {
+  state = LinkState.IDLE;
+  socket: net.Socket | undefined;
+  queue: Buffer[] = [];
+  queueHead = 0;
+  queuedBytes = 0;
+  attempt = 0;
+  timer: NodeJS.Timeout | undefined;
+  stallTimer: NodeJS.Timeout | undefined;
+  flushScheduled = false;
+  lastUnreachableReport = -Infinity;
+  sentMessages = 0;
+  sentBytes = 0;
+  droppedMessages = 0;
+  connects = 0;
+  lastError: string | undefined;
+  closed = false;
+
+  constructor(readonly peerId: number, readonly address: string) { }
+
+  get queuedMessages(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  dropQueue(): number {
+    const n = this.queuedMessages;
+    this.droppedMessages += n;
+    this.queue = [];
+    this.queueHead = 0;
+    this.queuedBytes = 0;
+    return n;
+  }
+}
+
+/** A Transport over TCP; see the module comment. */
+export class TcpTransport implements Transport {
+  /** Starts listening and returns the transport. Rejects if the address cannot be bound. */
+  static async start(options: TcpTransportOptions): Promise<TcpTransport> {
+    checkId(options.localId, 'TcpTransport: localId');
+    if (!options.clusterId) throw new RangeError('TcpTransport: clusterId must be a non-empty string');
+    const { host, port } = parseHostPort(options.listen, 'TcpTransport: listen');
+    const transport = new TcpTransport(options);
+    await new Promise<void>((resolve, reject) => {
+      transport.server.once('error', reject);
+      transport.server.listen({ host, port }, () => {
+        transport.server.off('error', reject);
+        resolve();
+      });
+    });
+    return transport;
+  }
+
+  readonly localId: number;
+  private readonly clusterId: string;
+  private readonly metadata: Readonly<Record<string, string>>;
+  private readonly maxQueuedMessages: number;
+  private readonly maxQueuedBytes: number;
+  private readonly maxFrameBytes: number;
+  private readonly minBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly dialTimeoutMs: number;
+  private readonly writeStallTimeoutMs: number;
+  private readonly random: () => number;
+  private readonly log: (line: string) => void;
+  private readonly server: net.Server;
+  private readonly links = new Map<number, PeerLink>();
+  private readonly inbound = new Set<net.Socket>();
+  private readonly metadataByPeer = new Map<number, Readonly<Record<string, string>>>();
+  private readonly receivedByPeer = new Map<number, number>();
+  private messageHandler: MessageHandler | undefined;
+  private unreachableHandler: UnreachableHandler | undefined;
+  private closed = false;
+  /** Messages addressed to ids not in the peer set. */
+  unknownPeerDrops = 0;
+
+  private constructor(options: TcpTransportOptions) {
+    this.localId = options.localId;
+    this.clusterId = options.clusterId;
+    this.metadata = { ...(options.metadata ?? {}) };
+    this.maxQueuedMessages = positive(options.maxQueuedMessages ?? 4096, 'maxQueuedMessages');
+    this.maxQueuedBytes = positive(options.maxQueuedBytes ?? 64 * 1024 * 1024, 'maxQueuedBytes');
+    this.maxFrameBytes = positive(options.maxFrameBytes ?? 512 * 1024 * 1024, 'maxFrameBytes');
+    this.minBackoffMs = positive(options.minBackoffMs ?? 50, 'minBackoffMs');
+    this.maxBackoffMs = positive(options.maxBackoffMs ?? 2000, 'maxBackoffMs');
+    this.dialTimeoutMs = positive(options.dialTimeoutMs ?? 2000, 'dialTimeoutMs');
+    this.writeStallTimeoutMs = positive(options.writeStallTimeoutMs ?? 5000, 'writeStallTimeoutMs');
+    if (this.maxBackoffMs < this.minBackoffMs) {
+      throw new RangeError(`TcpTransport: maxBackoffMs (${this.maxBackoffMs}) must be >= minBackoffMs (${this.minBackoffMs})`);
+    }
+    this.random = options.random ?? Math.random;
+    this.log = options.log ?? (() => undefined);
+    this.server = net.createServer((socket) => this.accept(socket));
+    if (options.peers) this.setPeers(options.peers);
+  }
+
+  /** The bound `host:port` (useful with port 0). */
+  get address(): string {
+    const a = this.server.address();
+    if (!a || typeof a === 'string') return '';
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandler = handler;
+  }
+
+  onUnreachable(handler: UnreachableHandler): void {
+    this.unreachableHandler = handler;
+  }
+
+  peerMetadata(peerId: number): Readonly<Record<string, string>> | undefined {
+    return this.metadataByPeer.get(peerId);
+  }
+
+  setPeers(peers: ReadonlyMap<number, string>): void {
+    for (const [id, address] of peers) {
+      checkId(id, 'setPeers: peer id');
+      parseHostPort(address, `setPeers: address of peer ${id}`);
+    }
+    for (const [id, link] of this.links) {
+      if (peers.get(id) !== link.address) {
+        this.closeLink(link);
+        this.links.delete(id);
+      }
+    }
+    for (const [id, address] of peers) {
+      if (id !== this.localId && !this.links.has(id)) this.links.set(id, new PeerLink(id, address));
+    }
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    for (const message of messages) {
+      const link = this.links.get(message.to);
+      if (!link) {
+        this.unknownPeerDrops++;
+        continue;
+      }
+      if (link.state === LinkState.BACKOFF) {
+        // The peer is known to be down: queueing stale messages would only delay fresh ones.
+        link.droppedMessages++;
+        this.reportUnreachable(link);
+        continue;
+      }
+      const frame = encodeMessageFrame(message);
+      if (link.queuedMessages >= this.maxQueuedMessages || link.queuedBytes + frame.length > this.maxQueuedBytes) {
+        link.droppedMessages++;
+        this.reportUnreachable(link);
+        continue;
+      }
+      link.queue.push(frame);
+      link.queuedBytes += frame.length;
+      if (link.state === LinkState.IDLE) this.dial(link);
+      else if (link.state === LinkState.CONNECTED) this.scheduleFlush(link);
+    }
+  }
+
+  stats(): PeerStats[] {
+    return [...this.links.values()].map((l) => ({
+      peerId: l.peerId,
+      address: l.address,
+      connected: l.state === LinkState.CONNECTED,
+      queuedMessages: l.queuedMessages,
+      queuedBytes: l.queuedBytes,
+      sentMessages: l.sentMessages,
+      sentBytes: l.sentBytes,
+      droppedMessages: l.droppedMessages,
+      connects: l.connects,
+      receivedMessages: this.receivedByPeer.get(l.peerId) ?? 0,
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links.values()) this.closeLink(link);
+    for (const socket of this.inbound) socket.destroy();
+    this.inbound.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- outbound ----
+
+  private dial(link: PeerLink): void {
+    link.state = LinkState.DIALING;
+    const { host, port } = parseHostPort(link.address, `address of peer ${link.peerId}`);
+    const socket = net.connect({ host, port });
+    link.socket = socket;
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder(64 * 1024);
+    const timeout = setTimeout(() => fail(`no handshake answer within ${this.dialTimeoutMs} ms`), this.dialTimeoutMs);
+    let done = false;
+    const fail = (reason: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timeout);
+      socket.destroy();
+      if (link.socket === socket) this.linkDown(link, reason);
+    };
+    socket.on('connect', () => {
+      socket.write(encodeHandshakeFrame(FrameKind.HELLO, {
+        version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: link.peerId, metadata: this.metadata,
+      }));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (e) {
+        fail(`bad frame from peer: ${(e as Error).message}`);
+        return;
+      }
+      for (const frame of frames) {
+        if (link.state !== LinkState.DIALING || link.socket !== socket) {
+          fail(`unexpected frame kind ${frame.kind} after the handshake`);
+          return;
+        }
+        if (frame.kind === FrameKind.REJECT) {
+          fail(`peer refused the handshake: ${frame.body.toString('utf8')}`);
+          return;
+        }
+        if (frame.kind !== FrameKind.WELCOME) {
+          fail(`expected a handshake answer, got frame kind ${frame.kind}`);
+          return;
+        }
+        let welcome;
+        try {
+          welcome = decodeHandshake(frame.body);
+        } catch (e) {
+          fail((e as Error).message);
+          return;
+        }
+        if (welcome.clusterId !== this.clusterId || welcome.senderId !== link.peerId) {
+          fail(`reached node ${welcome.senderId} of cluster '${welcome.clusterId}', expected node ${link.peerId} of '${this.clusterId}'`);
+          return;
+        }
+        clearTimeout(timeout);
+        this.metadataByPeer.set(link.peerId, welcome.metadata);
+        link.state = LinkState.CONNECTED;
+        link.attempt = 0;
+        link.connects++;
+        link.lastError = undefined;
+        this.scheduleFlush(link);
+      }
+    });
+    socket.on('drain', () => {
+      if (link.stallTimer) clearTimeout(link.stallTimer);
+      link.stallTimer = undefined;
+      this.scheduleFlush(link);
+    });
+    socket.on('error', (e) => fail(e.message));
+    socket.on('close', () => fail('connection closed'));
+  }
+
+  private scheduleFlush(link: PeerLink): void {
+    if (link.flushScheduled) return;
+    link.flushScheduled = true;
+    // One flush per event-loop turn: every message the server sends in this turn goes out in one
+    // corked write (a writev), not one syscall each.
+    setImmediate(() => {
+      link.flushScheduled = false;
+      this.flush(link);
+    });
+  }
+
+  private flush(link: PeerLink): void {
+    const socket = link.socket;
+    if (link.state !== LinkState.CONNECTED || !socket || link.queuedMessages === 0) return;
+    socket.cork();
+    while (link.queueHead < link.queue.length && socket.writableLength < SOCKET_HIGH_WATER) {
+      const frame = link.queue[link.queueHead++];
+      link.queuedBytes -= frame.length;
+      link.sentMessages++;
+      link.sentBytes += frame.length;
+      socket.write(frame);
+    }
+    socket.uncork();
+    if (link.queueHead === link.queue.length) {
+      link.queue = [];
+      link.queueHead = 0;
+    } else if (link.queueHead > 1024) {
+      link.queue = link.queue.slice(link.queueHead);
+      link.queueHead = 0;
+    }
+    // The rest waits for 'drain': the queue, not Node's write buffer, absorbs a slow reader.
+    if (socket.writableLength >= SOCKET_HIGH_WATER && !link.stallTimer) {
+      link.stallTimer = setTimeout(() => {
+        link.stallTimer = undefined;
+        if (link.socket === socket) socket.destroy(new Error(`peer read nothing for ${this.writeStallTimeoutMs} ms`));
+      }, this.writeStallTimeoutMs);
+    }
+  }
+
+  private linkDown(link: PeerLink, reason: string): void {
+    link.socket = undefined;
+    if (link.stallTimer) clearTimeout(link.stallTimer);
+    link.stallTimer = undefined;
+    if (link.closed || this.closed) return;
+    if (link.lastError !== reason) this.log(`transport ${this.localId}: link to ${link.peerId} (${link.address}) down: ${reason}`);
+    link.lastError = reason;
+    link.dropQueue();
+    this.reportUnreachable(link, true);
+    link.state = LinkState.BACKOFF;
+    const ceiling = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(link.attempt, 30));
+    link.attempt++;
+    // "Equal jitter": at least half the ceiling, so a flapping peer is not hammered, and spread
+    // so that nodes restarting together do not reconnect in lockstep.
+    const delay = ceiling / 2 + (this.random() * ceiling) / 2;
+    link.timer = setTimeout(() => {
+      link.timer = undefined;
+      if (link.closed || this.closed) return;
+      // Dial again right away: Raft sends heartbeats continuously, so an idle link would be dialled
+      // on the next send anyway, and dialling now keeps peerMetadata fresh.
+      this.dial(link);
+    }, delay);
+  }
+
+  private reportUnreachable(link: PeerLink, force = false): void {
+    const now = performance.now();
+    if (!force && now - link.lastUnreachableReport < UNREACHABLE_REPORT_INTERVAL_MS) return;
+    link.lastUnreachableReport = now;
+    const handler = this.unreachableHandler;
+    if (handler) queueMicrotask(() => handler(link.peerId));
+  }
+
+  private closeLink(link: PeerLink): void {
+    link.closed = true;
+    if (link.timer) clearTimeout(link.timer);
+    if (link.stallTimer) clearTimeout(link.stallTimer);
+    link.timer = link.stallTimer = undefined;
+    link.socket?.destroy();
+    link.socket = undefined;
+    link.dropQueue();
+  }
+
+  // ---- inbound ----
+
+  private accept(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.inbound.add(socket);
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder(this.maxFrameBytes);
+    let peerId = 0;
+    const timeout = setTimeout(() => socket.destroy(), this.dialTimeoutMs);
+    const refuse = (reason: string): void => {
+      this.log(`transport ${this.localId}: refused a connection from ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
+      socket.end(encodeRejectFrame(reason));
+      socket.destroySoon();
+      clearTimeout(timeout);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (e) {
+        this.log(`transport ${this.localId}: closing the connection from ${peerId || socket.remoteAddress}: ${(e as Error).message}`);
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        if (socket.destroyed) return;
+        if (peerId === 0) {
+          if (frame.kind !== FrameKind.HELLO) return refuse(`expected a handshake, got frame kind ${frame.kind}`);
+          let hello;
+          try {
+            hello = decodeHandshake(frame.body);
+          } catch (e) {
+            return refuse((e as Error).message);
+          }
+          if (hello.version !== PROTOCOL_VERSION) return refuse(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`);
+          if (hello.clusterId !== this.clusterId) return refuse(`cluster '${hello.clusterId}' is not this node's cluster '${this.clusterId}'`);
+          if (hello.targetId !== this.localId) return refuse(`you dialled node ${hello.targetId}, this is node ${this.localId}: check the peer addresses`);
+          if (!Number.isSafeInteger(hello.senderId) || hello.senderId <= 0 || hello.senderId === this.localId) {
+            return refuse(`sender id ${hello.senderId} is not a valid peer id`);
+          }
+          clearTimeout(timeout);
+          peerId = hello.senderId;
+          this.metadataByPeer.set(peerId, hello.metadata);
+          socket.write(encodeHandshakeFrame(FrameKind.WELCOME, {
+            version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: peerId, metadata: this.metadata,
+          }));
+          continue;
+        }
+        if (frame.kind !== FrameKind.MESSAGE) {
+          this.log(`transport ${this.localId}: closing the connection from ${peerId}: unexpected frame kind ${frame.kind}`);
+          socket.destroy();
+          return;
+        }
+        let message: Message;
+        try {
+          message = decodeMessage(frame.body);
+        } catch (e) {
+          this.log(`transport ${this.localId}: closing the connection from ${peerId}: ${(e as Error).message}`);
+          socket.destroy();
+          return;
+        }
+        if (message.from !== peerId || message.to !== this.localId) {
+          this.log(`transport ${this.localId}: closing the connection from ${peerId}: message ${message.from} -> ${message.to} does not belong on it`);
+          socket.destroy();
+          return;
+        }
+        this.receivedByPeer.set(peerId, (this.receivedByPeer.get(peerId) ?? 0) + 1);
+        this.messageHandler?.(message);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      clearTimeout(timeout);
+      this.inbound.delete(socket);
+    });
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`TcpTransport: ${name} (${value}) must be a positive number`);
+  return value;
+}
