@@ -141,8 +141,11 @@ export class FileLogStore implements LogStore {
     private readonly snapshotsToKeep: number,
     private readonly metrics: StorageMetrics,
     private readonly segments: SegmentInfo[],
-    /** The hard state as of the last queued save (rewritten at the head of every new segment). */
-    private hardState: HardState,
+    /**
+     * The last durable hard state, rewritten at the head of every new segment. Never a queued
+     * one: its commit could point past entries that are not durable yet.
+     */
+    private durableHardState: HardState,
     /** The last log index as of the last queued save: validates that new entries connect. */
     private queuedLastIndex: number,
     /** The index of the newest durable snapshot: compaction may not pass it. */
@@ -258,7 +261,6 @@ export class FileLogStore implements LogStore {
       last = entries[entries.length - 1].index;
     }
     this.queuedLastIndex = last;
-    if (update.hardState) this.hardState = update.hardState;
   }
 
   private fail(error: unknown, what: string): StorageFailedError {
@@ -337,6 +339,7 @@ export class FileLogStore implements LogStore {
     const started = performance.now();
     await handle.datasync();
     this.metrics.onSync?.(performance.now() - started, size, records, batch.length);
+    for (const { update } of batch) if (update.hardState) this.durableHardState = update.hardState;
   }
 
   /** Creates segment `seq` atomically (tmp, header, hard state, fsync, rename, fsync dir) and makes it active. */
@@ -346,7 +349,7 @@ export class FileLogStore implements LogStore {
     const buf = Buffer.alloc(SEGMENT_HEADER_SIZE + HARD_STATE_RECORD_SIZE);
     encodeSegmentHeader(seq).copy(buf, 0);
     // Every segment opens with the current hard state, so compaction never deletes the only copy.
-    writeHardStateRecord(buf, this.hardState, SEGMENT_HEADER_SIZE);
+    writeHardStateRecord(buf, this.durableHardState, SEGMENT_HEADER_SIZE);
     const handle = await fsp.open(tmp, 'w+');
     try {
       await writeFully(handle, buf, 0);

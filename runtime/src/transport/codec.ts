@@ -246,8 +246,11 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  /** @param maxFrameBytes frames larger than this throw (a corrupt or hostile length prefix). */
-  constructor(private readonly maxFrameBytes: number) { }
+  /**
+   * @param maxFrameBytes frames larger than this throw (a corrupt or hostile length prefix). It
+   * may be raised later, e.g. from a small pre-handshake limit to the full one after it.
+   */
+  constructor(public maxFrameBytes: number) { }
 
   /** Bytes received but not yet returned as frames. */
   get bufferedBytes(): number {

@@ -57,6 +57,8 @@ export interface TcpTransportOptions {
  * counted drops) instead of Node's unbounded write buffer.
  */
 const SOCKET_HIGH_WATER = 1 << 20;
+/** Largest handshake frame (cluster id + metadata) accepted. */
+const HANDSHAKE_MAX_BYTES = 64 * 1024;
 /** Minimum gap between two unreachable reports for the same peer, so drops do not storm the core. */
 const UNREACHABLE_REPORT_INTERVAL_MS = 100;
 
@@ -266,7 +268,7 @@ export class TcpTransport implements Transport {
     const socket = net.connect({ host, port });
     link.socket = socket;
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(64 * 1024);
+    const decoder = new FrameDecoder(HANDSHAKE_MAX_BYTES);
     const timeout = setTimeout(() => fail(`no handshake answer within ${this.dialTimeoutMs} ms`), this.dialTimeoutMs);
     let done = false;
     const fail = (reason: string): void => {
@@ -421,7 +423,9 @@ export class TcpTransport implements Transport {
     }
     this.inbound.add(socket);
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(this.maxFrameBytes);
+    // Until the peer has identified itself, accept only handshake-sized frames: an unauthenticated
+    // connection must not make us buffer a 512 MiB "frame".
+    const decoder = new FrameDecoder(HANDSHAKE_MAX_BYTES);
     let peerId = 0;
     const timeout = setTimeout(() => socket.destroy(), this.dialTimeoutMs);
     const refuse = (reason: string): void => {
@@ -457,6 +461,7 @@ export class TcpTransport implements Transport {
           }
           clearTimeout(timeout);
           peerId = hello.senderId;
+          decoder.maxFrameBytes = this.maxFrameBytes;
           this.metadataByPeer.set(peerId, hello.metadata);
           socket.write(encodeHandshakeFrame(FrameKind.WELCOME, {
             version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: peerId, metadata: this.metadata,
