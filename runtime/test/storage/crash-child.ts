@@ -1,0 +1,21 @@
+/**
+ * Child process for the kill -9 test: appends entries from 16 concurrent writers to the store in
+ * argv[2] and prints "ack <index>" once each save has resolved (i.e. is claimed durable).
+ */
+import { EntryType } from '../../src/raft/types';
+import { FileLogStore } from '../../src/storage';
+
+async function main(): Promise<void> {
+  const { store, recovered } = await FileLogStore.open(process.argv[2], { segmentSizeBytes: 64 * 1024 });
+  let next = (recovered.entries.at(-1)?.index ?? 0) + 1;
+  process.stdout.write(`ready ${next - 1}\n`);
+  const writer = async (): Promise<void> => {
+    for (;;) {
+      const index = next++;
+      await store.save({ entries: [{ term: 1, index, type: EntryType.NORMAL, data: Buffer.from(`value-${index}`.padEnd(200, '#')) }], hardState: { term: 1, vote: 1, commit: index - 1 } });
+      process.stdout.write(`ack ${index}\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, writer));
+}
+void main();
