@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'fs';
 import { join } from 'path';
-import type { Entry, HardState, Snapshot } from '../raft/types';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
 import {
   CorruptionError, EMPTY_HARD_STATE, StorageFailedError,
   type LogStore, type OpenedLogStore, type RecoveredState, type StorageMetrics, type StorageUpdate,
@@ -59,6 +59,27 @@ interface SegmentInfo {
   readonly path: string;
   /** Highest entry index written in this segment (0 if none): compaction drops it when covered. */
   maxEntryIndex: number;
+  /** Valid records and bytes found at recovery (not maintained while writing). */
+  records: number;
+  bytes: number;
+}
+
+/** What `FileLogStore.inspect` reports about a data directory. */
+export interface LogInspection {
+  /** The hard state recovery would return. */
+  readonly hardState: HardState;
+  /** Snapshot file names, oldest first. */
+  readonly snapshots: readonly string[];
+  readonly newestSnapshot?: { readonly index: number; readonly term: number; readonly confState: ConfState; readonly bytes: number };
+  readonly segments: readonly { readonly file: string; readonly records: number; readonly bytes: number; readonly maxEntryIndex: number }[];
+  /** The log range recovery would return (after the snapshot); undefined when empty. */
+  readonly firstIndex?: number;
+  readonly lastIndex?: number;
+  readonly lastTerm?: number;
+  /** Where `open` would truncate a torn tail, if there is one. */
+  readonly tornTailAt?: { readonly file: string; readonly offset: number };
+  /** Leftover temporaries `open` would delete. */
+  readonly temporaryFiles: readonly string[];
 }
 
 interface PendingSave {
@@ -69,6 +90,30 @@ interface PendingSave {
 
 /** A durable LogStore in a directory it owns exclusively. */
 export class FileLogStore implements LogStore {
+  /**
+   * Reads the store in `dir` without changing anything (no truncation, no clean-up) and describes
+   * it: for operators (`ha-runtime wal-inspect`) and tests. Rejects with a CorruptionError exactly
+   * when `open` would.
+   */
+  static async inspect(dir: string): Promise<LogInspection> {
+    const names = await fsp.readdir(dir);
+    const snapshot = await loadNewestSnapshot(dir, names);
+    const replay = await replaySegments(dir, names);
+    const snapshotIndex = snapshot?.metadata.index ?? 0;
+    const entries = replay.entries.filter((e) => e.index > snapshotIndex);
+    return {
+      hardState: replay.hardState,
+      snapshots: names.filter((n) => SNAPSHOT_NAME.test(n)).sort(),
+      newestSnapshot: snapshot ? { index: snapshot.metadata.index, term: snapshot.metadata.term, confState: snapshot.metadata.confState, bytes: snapshot.data.length } : undefined,
+      segments: replay.segments.map((seg) => ({ file: seg.path, records: seg.records, bytes: seg.bytes, maxEntryIndex: seg.maxEntryIndex })),
+      firstIndex: entries[0]?.index,
+      lastIndex: entries.at(-1)?.index,
+      lastTerm: entries.at(-1)?.term,
+      tornTailAt: replay.truncatedAt === undefined ? undefined : { file: replay.segments.at(-1)!.path, offset: replay.truncatedAt },
+      temporaryFiles: names.filter((n) => n.endsWith('.tmp')),
+    };
+  }
+
   /**
    * Opens (creating if needed) the store in `dir` and recovers its state. A torn tail of the last
    * segment is truncated; anything else damaged rejects with a CorruptionError naming the file.
@@ -364,7 +409,7 @@ export class FileLogStore implements LogStore {
     const previous = this.handle;
     this.handle = handle;
     this.writeOffset = buf.length;
-    this.segments.push({ seq, path, maxEntryIndex: 0 });
+    this.segments.push({ seq, path, maxEntryIndex: 0, records: 1, bytes: buf.length });
     await previous?.close();
   }
 
@@ -460,7 +505,7 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
         `${path} at offset 0: bad segment header (${bad}). Segments are created atomically, so this is corruption. ` +
         'Restore the data directory from a backup, or remove this member and re-add it with an empty directory.', path, 0);
     }
-    const segment: SegmentInfo = { seq, path, maxEntryIndex: 0 };
+    const segment: SegmentInfo = { seq, path, maxEntryIndex: 0, records: 0, bytes: buf.length };
     let offset = SEGMENT_HEADER_SIZE;
     while (offset < buf.length) {
       const parsed = parseRecord(buf, offset);
@@ -479,6 +524,7 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
         break;
       }
       applyRecord(result, parsed.record, path, offset, segment);
+      segment.records++;
       offset = parsed.next;
     }
     result.segments.push(segment);
