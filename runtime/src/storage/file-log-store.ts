@@ -4,7 +4,7 @@
  * corruption. File format and recovery rules: see docs/storage.md.
  */
 import { promises as fsp } from 'fs';
-import { join } from 'path';
+import { dirname, join } from 'path';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
 import {
   CorruptionError, EMPTY_HARD_STATE, StorageFailedError,
@@ -127,7 +127,9 @@ export class FileLogStore implements LogStore {
     if (!Number.isInteger(keep) || keep < 1) {
       throw new RangeError(`FileLogStore: snapshotsToKeep (${keep}) must be an integer >= 1`);
     }
-    await fsp.mkdir(dir, { recursive: true });
+    const created = await fsp.mkdir(dir, { recursive: true });
+    // A new data directory must itself survive a crash, or the first "durable" save could vanish.
+    if (created !== undefined) await syncDir(dirname(created));
     const names = await fsp.readdir(dir);
     // Leftovers of an interrupted snapshot write or segment creation: never renamed, so never live.
     for (const name of names.filter((n) => n.endsWith('.tmp'))) await fsp.unlink(join(dir, name));

@@ -29,7 +29,11 @@ export interface TcpTransportOptions {
   readonly metadata?: Readonly<Record<string, string>>;
   /** Per-peer outbound queue bound, in messages. @default 4096 */
   readonly maxQueuedMessages?: number;
-  /** Per-peer outbound queue bound, in encoded bytes. @default 64 MiB */
+  /**
+   * Per-peer outbound queue bound, in encoded bytes. A single message larger than this is still
+   * accepted into an empty queue (a big snapshot must be able to go out).
+   * @default 64 MiB
+   */
   readonly maxQueuedBytes?: number;
   /** Largest frame accepted from a peer; bigger ones close the connection. @default 512 MiB */
   readonly maxFrameBytes?: number;
@@ -224,7 +228,11 @@ export class TcpTransport implements Transport {
         continue;
       }
       const frame = encodeMessageFrame(message);
-      if (link.queuedMessages >= this.maxQueuedMessages || link.queuedBytes + frame.length > this.maxQueuedBytes) {
+      // An empty queue takes any one message, so a snapshot larger than the byte bound can still
+      // be sent (alone); the bound is then max(maxQueuedBytes, that message).
+      const full = link.queuedMessages >= this.maxQueuedMessages
+        || (link.queuedMessages > 0 && link.queuedBytes + frame.length > this.maxQueuedBytes);
+      if (full) {
         link.droppedMessages++;
         this.reportUnreachable(link);
         continue;
