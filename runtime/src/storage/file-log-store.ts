@@ -5,7 +5,6 @@
  */
 import { promises as fsp } from 'fs';
 import { dirname, join } from 'path';
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
 import {
   CorruptionError, EMPTY_HARD_STATE, StorageFailedError,
   type LogStore, type OpenedLogStore, type RecoveredState, type StorageMetrics, type StorageUpdate,
@@ -15,6 +14,7 @@ import {
   checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeader, entryRecordSize,
   parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
 } from './wal-format';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
 
 /** Options for {@link FileLogStore.open}. */
 export interface FileLogStoreOptions {
@@ -104,7 +104,9 @@ export class FileLogStore implements LogStore {
     return {
       hardState: replay.hardState,
       snapshots: names.filter((n) => SNAPSHOT_NAME.test(n)).sort(),
-      newestSnapshot: snapshot ? { index: snapshot.metadata.index, term: snapshot.metadata.term, confState: snapshot.metadata.confState, bytes: snapshot.data.length } : undefined,
+      newestSnapshot: snapshot
+        ? { ...snapshot.metadata, bytes: snapshot.data.length }
+        : undefined,
       segments: replay.segments.map((seg) => ({ file: seg.path, records: seg.records, bytes: seg.bytes, maxEntryIndex: seg.maxEntryIndex })),
       firstIndex: entries[0]?.index,
       lastIndex: entries.at(-1)?.index,

@@ -12,8 +12,8 @@
  * Hello/Welcome: version u16 | clusterId (string) | senderId u64 | targetId u64 |
  *          metadata count u32 | (key string, value string)*      strings: u32 length + UTF-8
  */
-import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types';
 import { confStateSize, readConfState, readU64, writeConfState, writeU64 } from '../encoding/binary';
+import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types';
 
 /** Frame kinds. */
 export enum FrameKind {

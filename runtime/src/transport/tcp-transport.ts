@@ -8,12 +8,12 @@
  * affects one direction only, as it would in the network.
  */
 import * as net from 'net';
-import type { Message } from '../raft/types';
 import {
   FrameDecoder, FrameKind, PROTOCOL_VERSION, decodeHandshake, decodeMessage,
   encodeHandshakeFrame, encodeMessageFrame, encodeRejectFrame, type Frame,
 } from './codec';
 import type { MessageHandler, PeerStats, Transport, UnreachableHandler } from './transport';
+import type { Message } from '../raft/types';
 
 /** Options for {@link TcpTransport.start}. */
 export interface TcpTransportOptions {
