@@ -86,7 +86,15 @@ interface PendingSave {
   readonly update: StorageUpdate;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+  /** Encoded WAL bytes of this save (snapshot files not counted). */
+  readonly bytes: number;
 }
+
+/**
+ * Upper bound on one group-commit write. Past it the batch ends (a single larger save still goes
+ * alone), so a burst of big saves never needs one huge contiguous buffer.
+ */
+const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 
 /** A durable LogStore in a directory it owns exclusively. */
 export class FileLogStore implements LogStore {
@@ -221,7 +229,7 @@ export class FileLogStore implements LogStore {
       return Promise.reject(e);
     }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ update, resolve, reject });
+      this.pending.push({ update, resolve, reject, bytes: walBytes(update) });
       if (!this.flushing) this.flushing = this.flushLoop();
     });
   }
@@ -325,8 +333,13 @@ export class FileLogStore implements LogStore {
   private async flushLoop(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending;
-        this.pending = [];
+        let take = 0;
+        let bytes = 0;
+        while (take < this.pending.length && (take === 0 || bytes + this.pending[take].bytes <= MAX_BATCH_BYTES)) {
+          bytes += this.pending[take].bytes;
+          take++;
+        }
+        const batch = this.pending.splice(0, take);
         if (this.failed) {
           for (const p of batch) p.reject(this.failed);
           continue;
@@ -359,16 +372,11 @@ export class FileLogStore implements LogStore {
   private async writeBatch(batch: readonly PendingSave[]): Promise<void> {
     let size = 0;
     let records = 0;
-    for (const { update } of batch) {
-      if (update.snapshot) {
-        // The snapshot file must be durable before the marker that makes replay depend on it.
-        await this.writeSnapshotSerialized(update.snapshot);
-        size += MARKER_RECORD_SIZE;
-        records++;
-      }
-      for (const entry of update.entries ?? []) size += entryRecordSize(entry);
-      records += update.entries?.length ?? 0;
-      if (update.hardState) { size += HARD_STATE_RECORD_SIZE; records++; }
+    for (const { update, bytes } of batch) {
+      // The snapshot file must be durable before the marker that makes replay depend on it.
+      if (update.snapshot) await this.writeSnapshotSerialized(update.snapshot);
+      size += bytes;
+      records += (update.snapshot ? 1 : 0) + (update.entries?.length ?? 0) + (update.hardState ? 1 : 0);
     }
     const buf = Buffer.allocUnsafe(size);
     let offset = 0;
@@ -447,6 +455,12 @@ export class FileLogStore implements LogStore {
     for (const f of stale) await fsp.unlink(join(this.dir, f.name));
     if (stale.length > 0) await syncDir(this.dir);
   }
+}
+
+function walBytes(update: StorageUpdate): number {
+  let size = update.snapshot ? MARKER_RECORD_SIZE : 0;
+  for (const entry of update.entries ?? []) size += entryRecordSize(entry);
+  return size + (update.hardState ? HARD_STATE_RECORD_SIZE : 0);
 }
 
 function lastOf(entries: readonly Entry[]): number {

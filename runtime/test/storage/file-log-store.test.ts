@@ -200,6 +200,22 @@ describe('FileLogStore group commit', () => {
   });
 });
 
+describe('FileLogStore batch bound', () => {
+  it('splits a burst of big saves into writes of at most 32 MiB, in order', async () => {
+    const dir = tempDir();
+    const batches: number[] = [];
+    const { store } = await FileLogStore.open(dir, { metrics: { onSync: (_ms, bytes) => batches.push(bytes) } });
+    const big = 'b'.repeat(4 * 1024 * 1024);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.save({ entries: [entry(i + 1, 1, `${i + 1}:${big}`)] })));
+    assert.ok(batches.every((b) => b <= 32 * 1024 * 1024), `batch sizes ${batches.join(', ')}`);
+    assert.ok(batches.length >= 3 && batches.length < 20, `${batches.length} batches`);
+    await store.close();
+    const { store: s2, recovered } = await FileLogStore.open(dir);
+    assert.deepEqual(recovered.entries.map((e) => Buffer.from(e.data.subarray(0, 3)).toString().split(':')[0]), Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    await s2.close();
+  });
+});
+
 describe('FileLogStore snapshots and compaction', () => {
   it('writes snapshots atomically, keeps the newest two, ignores leftover temporaries', async () => {
     const dir = tempDir();
