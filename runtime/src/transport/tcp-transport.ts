@@ -14,7 +14,7 @@ import {
   encodeHandshakeFrame, encodeMessageFrame, encodeRejectFrame, type Frame,
 } from './codec';
 import type { MessageHandler, PeerStats, Transport, UnreachableHandler } from './transport';
-import type { Message } from '../raft/types';
+import { MessageType, type Message } from '../raft/types';
 
 /**
  * Mutual TLS between peers: each side presents `cert` and accepts only peers whose certificate
@@ -533,7 +533,12 @@ export class TcpTransport implements Transport {
           return;
         }
         this.receivedByPeer.set(peerId, (this.receivedByPeer.get(peerId) ?? 0) + 1);
-        this.messageHandler?.(message);
+        try {
+          this.messageHandler?.(message);
+        } catch (e) {
+          // A throwing handler is a bug upstream; keep the link (and the other messages) alive.
+          this.log(`transport ${this.localId}: message handler threw on ${MessageType[message.type]} from ${peerId}: ${(e as Error).message}`);
+        }
       }
     });
     socket.on('error', () => socket.destroy());
