@@ -44,7 +44,7 @@ before(async () => {
   for (const id of ids) {
     const t = await TcpTransport.start({
       clusterId: 'proxy-test', localId: id, listen: realAddress(id), peers: proxy.peersFor(id),
-      minBackoffMs: 20, maxBackoffMs: 150, dialTimeoutMs: 300, writeStallTimeoutMs: 500,
+      minBackoffMs: 20, maxBackoffMs: 150, dialTimeoutMs: 300, writeStallTimeoutMs: 500, keepaliveIntervalMs: 100, peerIdleTimeoutMs: 400,
     });
     received.set(id, []);
     t.onMessage((m) => received.get(id)!.push({ from: m.from, at: performance.now(), sentAt: Buffer.from(m.context).readDoubleLE(0) }));
@@ -96,6 +96,25 @@ describe('FaultProxy', () => {
     await reaches(1, 3);
     await reaches(3, 2);
     nodes.get(1)!.onUnreachable(() => undefined);
+  });
+
+  it('keepalive detects a silent partition on an established link, and the link redials after heal', async () => {
+    await reaches(2, 3);
+    const before = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
+    assert.equal(before.connected, true);
+    const unreachable: number[] = [];
+    nodes.get(2)!.onUnreachable((id) => unreachable.push(id));
+    // The established connection 2 -> 3 goes silent (nothing passes either way, nothing errors).
+    // Light traffic never fills a buffer, so only the keepalive can notice.
+    await proxy.setLink(2, 3, { kind: 'blackhole' });
+    await traffic(2, 3, 800);
+    const during = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
+    assert.ok(unreachable.includes(3), 'reported unreachable once the peer went silent');
+    assert.ok(during.droppedMessages > before.droppedMessages, 'messages dropped while the link is down');
+    await proxy.heal();
+    await reaches(2, 3);
+    assert.ok(nodes.get(2)!.stats().find((s) => s.peerId === 3)!.connects > before.connects, 'redialled');
+    nodes.get(2)!.onUnreachable(() => undefined);
   });
 
   it('delay holds each chunk for the given time, in order', async () => {
