@@ -137,7 +137,8 @@ export class FileLogStore implements LogStore {
     if (!Number.isInteger(keep) || keep < 1) {
       throw new RangeError(`FileLogStore: snapshotsToKeep (${keep}) must be an integer >= 1`);
     }
-    const created = await fsp.mkdir(dir, { recursive: true });
+    // Owner-only, like etcd: the log holds every client value, in the clear.
+    const created = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     // A new data directory must itself survive a crash, or the first "durable" save could vanish.
     if (created !== undefined) await syncDir(dirname(created));
     const names = await fsp.readdir(dir);
@@ -407,7 +408,7 @@ export class FileLogStore implements LogStore {
     encodeSegmentHeader(seq).copy(buf, 0);
     // Every segment opens with the current hard state, so compaction never deletes the only copy.
     writeHardStateRecord(buf, this.durableHardState, SEGMENT_HEADER_SIZE);
-    const handle = await fsp.open(tmp, 'w+');
+    const handle = await fsp.open(tmp, 'w+', 0o600);
     try {
       await writeFully(handle, buf, 0);
       await handle.sync();
@@ -430,7 +431,7 @@ export class FileLogStore implements LogStore {
     const path = join(this.dir, snapshotName(index, term));
     const tmp = `${path}.tmp`;
     const header = encodeSnapshotHeader(snapshot);
-    const handle = await fsp.open(tmp, 'w');
+    const handle = await fsp.open(tmp, 'w', 0o600);
     try {
       const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);
       await writeFully(handle, header, 0);
