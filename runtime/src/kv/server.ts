@@ -11,7 +11,7 @@ import { Logger } from './logger';
 import { MetricsRegistry, Counter, Histogram } from './metrics';
 import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from './state-machine';
 import {
-  EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
+  EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
 } from '../raft';
 import { RaftServerConfig } from './config';
 import { LogStore, RecoveredState } from '../storage';
@@ -124,7 +124,8 @@ export class RaftKvServer implements KvBackend {
     this.fsyncLatency = m.histogram('ha_raft_fsync_duration_seconds', 'Write-ahead log fdatasync latency.');
 
     transport.onMessage((msg) => this.receive(msg));
-    transport.onUnreachable((id) => { this.node.reportUnreachable(id); this.scheduleLoop(); });
+    const unreachable = m.counter('ha_raft_peer_unreachable_total', 'Times the transport reported a peer unreachable.');
+    transport.onUnreachable((id) => { unreachable.inc(); this.node.reportUnreachable(id); this.scheduleLoop(); });
   }
 
   /**
@@ -248,6 +249,7 @@ export class RaftKvServer implements KvBackend {
       leaderClientUrl: this.leaderClientUrl() ?? null, commit: st.commit, applied: this.stateMachine.appliedIndex,
       lastIndex: st.lastIndex, snapshotIndex: this.lastSnapshotIndex, keys: this.stateMachine.size,
       voters: st.confState.voters,
+      progress: st.progress ? Object.fromEntries([...st.progress].map(([id, p]) => [id, { match: p.match, next: p.next, state: ProgressState[p.state].toLowerCase() }])) : undefined,
     };
   }
 
@@ -300,14 +302,22 @@ export class RaftKvServer implements KvBackend {
     const termOrVoteChanged = rd.hardState !== undefined && (this.persistedTerm !== rd.hardState.term || this.persistedVote !== rd.hardState.vote);
     const sendEarly = this.role === Role.LEADER && !termOrVoteChanged && rd.snapshot === undefined;
     if (sendEarly) this.sendMessages(rd.messages);
+    // Committed entries are durable on a quorum already: apply them (and answer their clients) now,
+    // not after this Ready's unrelated new entries are synced, which would add an fsync to every
+    // write's latency. A snapshot must be installed first, so that case keeps the strict order.
+    const applyEarly = rd.snapshot === undefined;
+    if (applyEarly) this.applyAndServe(rd);
+    if (rd.hardState) this.latestHardState = rd.hardState;
     if (rd.snapshot || rd.entries.length > 0 || termOrVoteChanged) {
-      await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-      if (rd.hardState) { this.persistedTerm = rd.hardState.term; this.persistedVote = rd.hardState.vote; }
-    } else if (rd.hardState) {
-      // Only the commit index moved: nothing anyone relies on (a restart re-learns commit from the
-      // leader), so do not wait for a sync on the commit path; the store orders it before the next save.
-      this.store.save({ hardState: rd.hardState }).catch((e) => this.fail(e instanceof Error ? e : new Error(String(e))));
+      const hardState = this.latestHardState;
+      await this.store.save({ hardState, entries: rd.entries, snapshot: rd.snapshot });
+      if (hardState) { this.persistedTerm = hardState.term; this.persistedVote = hardState.vote; }
+      this.latestHardState = undefined;
     }
+    // A Ready where only the commit index moved is not synced on its own: nobody relies on a durable
+    // commit index (a restart re-learns it from the leader), so it rides along with the next save
+    // instead of costing an fsync per commit on the write path.
+
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
       this.stateMachine.restore(rd.snapshot.metadata.index, rd.snapshot.data);
@@ -317,12 +327,17 @@ export class RaftKvServer implements KvBackend {
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (!sendEarly) this.sendMessages(rd.messages);
+    if (!applyEarly) this.applyAndServe(rd);
+  }
+
+  private applyAndServe(rd: Ready): void {
     this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) this.onReadState(rs.index, rs.context);
     this.serveReads();
   }
 
   private persistedTerm = -1;
+  private latestHardState: HardState | undefined;
   private persistedVote = -1;
 
   private sendMessages(messages: readonly Message[]): void {
