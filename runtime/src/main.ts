@@ -14,10 +14,14 @@ const commands: Record<string, { summary: string; load: () => Command }> = {
     summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input)',
     load: () => require('./lincheck/cli').lincheckCommand,
   },
+  'wal-inspect': {
+    summary: 'describe a Raft data directory read-only; exit 0 would start, 1 corrupt (says what to do), 2 bad usage',
+    load: () => require('./storage/inspect-cli').walInspectCommand,
+  },
 };
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
   return `usage: ha-runtime <command> [flags]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 

@@ -4,8 +4,7 @@
  * corruption. File format and recovery rules: see docs/storage.md.
  */
 import { promises as fsp } from 'fs';
-import { join } from 'path';
-import type { Entry, HardState, Snapshot } from '../raft/types';
+import { dirname, join } from 'path';
 import {
   CorruptionError, EMPTY_HARD_STATE, StorageFailedError,
   type LogStore, type OpenedLogStore, type RecoveredState, type StorageMetrics, type StorageUpdate,
@@ -15,6 +14,7 @@ import {
   checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeader, entryRecordSize,
   parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
 } from './wal-format';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
 
 /** Options for {@link FileLogStore.open}. */
 export interface FileLogStoreOptions {
@@ -59,6 +59,27 @@ interface SegmentInfo {
   readonly path: string;
   /** Highest entry index written in this segment (0 if none): compaction drops it when covered. */
   maxEntryIndex: number;
+  /** Valid records and bytes found at recovery (not maintained while writing). */
+  records: number;
+  bytes: number;
+}
+
+/** What `FileLogStore.inspect` reports about a data directory. */
+export interface LogInspection {
+  /** The hard state recovery would return. */
+  readonly hardState: HardState;
+  /** Snapshot file names, oldest first. */
+  readonly snapshots: readonly string[];
+  readonly newestSnapshot?: { readonly index: number; readonly term: number; readonly confState: ConfState; readonly bytes: number };
+  readonly segments: readonly { readonly file: string; readonly records: number; readonly bytes: number; readonly maxEntryIndex: number }[];
+  /** The log range recovery would return (after the snapshot); undefined when empty. */
+  readonly firstIndex?: number;
+  readonly lastIndex?: number;
+  readonly lastTerm?: number;
+  /** Where `open` would truncate a torn tail, if there is one. */
+  readonly tornTailAt?: { readonly file: string; readonly offset: number };
+  /** Leftover temporaries `open` would delete. */
+  readonly temporaryFiles: readonly string[];
 }
 
 interface PendingSave {
@@ -69,6 +90,32 @@ interface PendingSave {
 
 /** A durable LogStore in a directory it owns exclusively. */
 export class FileLogStore implements LogStore {
+  /**
+   * Reads the store in `dir` without changing anything (no truncation, no clean-up) and describes
+   * it: for operators (`ha-runtime wal-inspect`) and tests. Rejects with a CorruptionError exactly
+   * when `open` would.
+   */
+  static async inspect(dir: string): Promise<LogInspection> {
+    const names = await fsp.readdir(dir);
+    const snapshot = await loadNewestSnapshot(dir, names);
+    const replay = await replaySegments(dir, names);
+    const snapshotIndex = snapshot?.metadata.index ?? 0;
+    const entries = replay.entries.filter((e) => e.index > snapshotIndex);
+    return {
+      hardState: replay.hardState,
+      snapshots: names.filter((n) => SNAPSHOT_NAME.test(n)).sort(),
+      newestSnapshot: snapshot
+        ? { ...snapshot.metadata, bytes: snapshot.data.length }
+        : undefined,
+      segments: replay.segments.map((seg) => ({ file: seg.path, records: seg.records, bytes: seg.bytes, maxEntryIndex: seg.maxEntryIndex })),
+      firstIndex: entries[0]?.index,
+      lastIndex: entries.at(-1)?.index,
+      lastTerm: entries.at(-1)?.term,
+      tornTailAt: replay.truncatedAt === undefined ? undefined : { file: replay.segments.at(-1)!.path, offset: replay.truncatedAt },
+      temporaryFiles: names.filter((n) => n.endsWith('.tmp')),
+    };
+  }
+
   /**
    * Opens (creating if needed) the store in `dir` and recovers its state. A torn tail of the last
    * segment is truncated; anything else damaged rejects with a CorruptionError naming the file.
@@ -82,7 +129,9 @@ export class FileLogStore implements LogStore {
     if (!Number.isInteger(keep) || keep < 1) {
       throw new RangeError(`FileLogStore: snapshotsToKeep (${keep}) must be an integer >= 1`);
     }
-    await fsp.mkdir(dir, { recursive: true });
+    const created = await fsp.mkdir(dir, { recursive: true });
+    // A new data directory must itself survive a crash, or the first "durable" save could vanish.
+    if (created !== undefined) await syncDir(dirname(created));
     const names = await fsp.readdir(dir);
     // Leftovers of an interrupted snapshot write or segment creation: never renamed, so never live.
     for (const name of names.filter((n) => n.endsWith('.tmp'))) await fsp.unlink(join(dir, name));
@@ -141,8 +190,11 @@ export class FileLogStore implements LogStore {
     private readonly snapshotsToKeep: number,
     private readonly metrics: StorageMetrics,
     private readonly segments: SegmentInfo[],
-    /** The hard state as of the last queued save (rewritten at the head of every new segment). */
-    private hardState: HardState,
+    /**
+     * The last durable hard state, rewritten at the head of every new segment. Never a queued
+     * one: its commit could point past entries that are not durable yet.
+     */
+    private durableHardState: HardState,
     /** The last log index as of the last queued save: validates that new entries connect. */
     private queuedLastIndex: number,
     /** The index of the newest durable snapshot: compaction may not pass it. */
@@ -258,7 +310,6 @@ export class FileLogStore implements LogStore {
       last = entries[entries.length - 1].index;
     }
     this.queuedLastIndex = last;
-    if (update.hardState) this.hardState = update.hardState;
   }
 
   private fail(error: unknown, what: string): StorageFailedError {
@@ -288,6 +339,9 @@ export class FileLogStore implements LogStore {
           continue;
         }
         for (const p of batch) p.resolve();
+        // Let the callers just acknowledged run (they are promise continuations) so their next
+        // saves join the coming batch instead of waiting a whole extra sync for the one after.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.writeOffset >= this.segmentSize && !this.failed) {
           try {
             await this.createSegment(this.segments[this.segments.length - 1].seq + 1);
@@ -334,6 +388,7 @@ export class FileLogStore implements LogStore {
     const started = performance.now();
     await handle.datasync();
     this.metrics.onSync?.(performance.now() - started, size, records, batch.length);
+    for (const { update } of batch) if (update.hardState) this.durableHardState = update.hardState;
   }
 
   /** Creates segment `seq` atomically (tmp, header, hard state, fsync, rename, fsync dir) and makes it active. */
@@ -343,7 +398,7 @@ export class FileLogStore implements LogStore {
     const buf = Buffer.alloc(SEGMENT_HEADER_SIZE + HARD_STATE_RECORD_SIZE);
     encodeSegmentHeader(seq).copy(buf, 0);
     // Every segment opens with the current hard state, so compaction never deletes the only copy.
-    writeHardStateRecord(buf, this.hardState, SEGMENT_HEADER_SIZE);
+    writeHardStateRecord(buf, this.durableHardState, SEGMENT_HEADER_SIZE);
     const handle = await fsp.open(tmp, 'w+');
     try {
       await writeFully(handle, buf, 0);
@@ -358,7 +413,7 @@ export class FileLogStore implements LogStore {
     const previous = this.handle;
     this.handle = handle;
     this.writeOffset = buf.length;
-    this.segments.push({ seq, path, maxEntryIndex: 0 });
+    this.segments.push({ seq, path, maxEntryIndex: 0, records: 1, bytes: buf.length });
     await previous?.close();
   }
 
@@ -454,7 +509,7 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
         `${path} at offset 0: bad segment header (${bad}). Segments are created atomically, so this is corruption. ` +
         'Restore the data directory from a backup, or remove this member and re-add it with an empty directory.', path, 0);
     }
-    const segment: SegmentInfo = { seq, path, maxEntryIndex: 0 };
+    const segment: SegmentInfo = { seq, path, maxEntryIndex: 0, records: 0, bytes: buf.length };
     let offset = SEGMENT_HEADER_SIZE;
     while (offset < buf.length) {
       const parsed = parseRecord(buf, offset);
@@ -473,6 +528,7 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
         break;
       }
       applyRecord(result, parsed.record, path, offset, segment);
+      segment.records++;
       offset = parsed.next;
     }
     result.segments.push(segment);

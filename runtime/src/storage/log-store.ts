@@ -64,6 +64,8 @@ export interface StorageMetrics {
  *   server must stop acknowledging and restart (recovery reads what really reached the disk).
  */
 export interface LogStore {
+  /** The error that failed the store, or undefined while it is healthy. */
+  readonly failure: Error | undefined;
   /** Makes `update` durable; see the interface contract for ordering and failure. */
   save(update: StorageUpdate): Promise<void>;
   /**
@@ -77,8 +79,6 @@ export interface LogStore {
    * newest snapshot would lose committed entries).
    */
   compact(snapshotIndex: number): Promise<void>;
-  /** The error that failed the store, or undefined while it is healthy. */
-  readonly failure: Error | undefined;
   /** Waits for in-flight saves, then releases files. Later saves reject. Idempotent. */
   close(): Promise<void>;
 }

@@ -3,8 +3,8 @@
  * FileLogStore (ordering, truncation, snapshot install, compaction floor, failure is sticky), so
  * code tested against it behaves the same on disk.
  */
-import type { Entry, HardState, Snapshot } from '../raft/types';
 import { EMPTY_HARD_STATE, StorageFailedError, type LogStore, type OpenedLogStore, type RecoveredState, type StorageUpdate } from './log-store';
+import type { Entry, HardState, Snapshot } from '../raft/types';
 
 /** The state a MemoryLogStore has made "durable"; shared by the stores a `reopen` chain creates. */
 interface DurableState {

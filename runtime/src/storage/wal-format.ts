@@ -2,9 +2,9 @@
  * The on-disk formats of FileLogStore: WAL segment headers, WAL records and snapshot files.
  * Everything is little endian; every record and header carries a CRC32C. See docs/storage.md.
  */
-import type { Entry, EntryType, HardState, Snapshot } from '../raft/types';
-import { confStateSize, readConfState, readU64, writeConfState, writeU64 } from '../encoding/binary';
 import { crc32c } from './crc32c';
+import { confStateSize, readConfState, readU64, writeConfState, writeU64 } from '../encoding/binary';
+import type { Entry, EntryType, HardState, Snapshot } from '../raft/types';
 
 /** Segment header: magic(8) version(u32) reserved(u32) seq(u64) crc32c(u32, of bytes 0..24) pad(u32). */
 export const SEGMENT_MAGIC = Buffer.from('HAWALSEG', 'latin1');
@@ -148,7 +148,10 @@ export function parseRecord(buf: Buffer, offset: number): ParseResult {
       return {
         ok: true,
         next: end,
-        record: { type: RecordType.HARD_STATE, hardState: { term: readU64(buf, start), vote: readU64(buf, start + 8), commit: readU64(buf, start + 16) } },
+        record: {
+          type: RecordType.HARD_STATE,
+          hardState: { term: readU64(buf, start), vote: readU64(buf, start + 8), commit: readU64(buf, start + 16) },
+        },
       };
     default:
       if (length !== MARKER_SIZE) return { ok: false, reason: `snapshot marker record of ${length} bytes` };

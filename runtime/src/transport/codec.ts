@@ -12,8 +12,8 @@
  * Hello/Welcome: version u16 | clusterId (string) | senderId u64 | targetId u64 |
  *          metadata count u32 | (key string, value string)*      strings: u32 length + UTF-8
  */
-import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types';
 import { confStateSize, readConfState, readU64, writeConfState, writeU64 } from '../encoding/binary';
+import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types';
 
 /** Frame kinds. */
 export enum FrameKind {
@@ -246,8 +246,11 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  /** @param maxFrameBytes frames larger than this throw (a corrupt or hostile length prefix). */
-  constructor(private readonly maxFrameBytes: number) { }
+  /**
+   * @param maxFrameBytes frames larger than this throw (a corrupt or hostile length prefix). It
+   * may be raised later, e.g. from a small pre-handshake limit to the full one after it.
+   */
+  constructor(public maxFrameBytes: number) { }
 
   /** Bytes received but not yet returned as frames. */
   get bufferedBytes(): number {

@@ -3,8 +3,8 @@
  * asynchronous (a microtask later, like a socket) and ordered per link; the network can cut links
  * one way, so server tests can partition without sockets.
  */
-import type { Message } from '../raft/types';
 import type { MessageHandler, PeerStats, Transport, UnreachableHandler } from './transport';
+import type { Message } from '../raft/types';
 
 /** A set of in-memory transports that can reach each other. */
 export class MemoryNetwork {
@@ -113,8 +113,16 @@ export class MemoryTransport implements Transport {
     return [...this.peers].map(([peerId, address]) => {
       const c = this.counter(peerId);
       return {
-        peerId, address, connected: this.network.route(this.localId, peerId) !== undefined,
-        queuedMessages: 0, queuedBytes: 0, sentMessages: c.sent, sentBytes: 0, droppedMessages: c.dropped, connects: 0, receivedMessages: c.received,
+        peerId,
+        address,
+        connected: this.network.route(this.localId, peerId) !== undefined,
+        queuedMessages: 0,
+        queuedBytes: 0,
+        sentMessages: c.sent,
+        sentBytes: 0,
+        droppedMessages: c.dropped,
+        connects: 0,
+        receivedMessages: c.received,
       };
     });
   }

@@ -8,12 +8,29 @@
  * affects one direction only, as it would in the network.
  */
 import * as net from 'net';
-import type { Message } from '../raft/types';
+import * as tls from 'tls';
 import {
   FrameDecoder, FrameKind, PROTOCOL_VERSION, decodeHandshake, decodeMessage,
   encodeHandshakeFrame, encodeMessageFrame, encodeRejectFrame, type Frame,
 } from './codec';
 import type { MessageHandler, PeerStats, Transport, UnreachableHandler } from './transport';
+import type { Message } from '../raft/types';
+
+/**
+ * Mutual TLS between peers: each side presents `cert` and accepts only peers whose certificate
+ * chains to `ca`. PEM strings or buffers.
+ */
+export interface PeerTlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly ca: string | Buffer;
+  /**
+   * Also check that the peer's certificate names the host we dialled (a DNS or IP SAN).
+   * Membership is additionally pinned by the handshake's cluster id and node id.
+   * @default true
+   */
+  readonly verifyHostname?: boolean;
+}
 
 /** Options for {@link TcpTransport.start}. */
 export interface TcpTransportOptions {
@@ -29,7 +46,11 @@ export interface TcpTransportOptions {
   readonly metadata?: Readonly<Record<string, string>>;
   /** Per-peer outbound queue bound, in messages. @default 4096 */
   readonly maxQueuedMessages?: number;
-  /** Per-peer outbound queue bound, in encoded bytes. @default 64 MiB */
+  /**
+   * Per-peer outbound queue bound, in encoded bytes. A single message larger than this is still
+   * accepted into an empty queue (a big snapshot must be able to go out).
+   * @default 64 MiB
+   */
   readonly maxQueuedBytes?: number;
   /** Largest frame accepted from a peer; bigger ones close the connection. @default 512 MiB */
   readonly maxFrameBytes?: number;
@@ -45,6 +66,8 @@ export interface TcpTransportOptions {
    * @default 5000 ms
    */
   readonly writeStallTimeoutMs?: number;
+  /** Mutual TLS for peer connections. @default plain TCP */
+  readonly tls?: PeerTlsOptions;
   /** Randomness for backoff jitter, in [0, 1). @default Math.random */
   readonly random?: () => number;
   /** Called with a one-line description of connection problems (refused handshakes, bad frames). @default ignore */
@@ -57,6 +80,8 @@ export interface TcpTransportOptions {
  * counted drops) instead of Node's unbounded write buffer.
  */
 const SOCKET_HIGH_WATER = 1 << 20;
+/** Largest handshake frame (cluster id + metadata) accepted. */
+const HANDSHAKE_MAX_BYTES = 64 * 1024;
 /** Minimum gap between two unreachable reports for the same peer, so drops do not storm the core. */
 const UNREACHABLE_REPORT_INTERVAL_MS = 100;
 
@@ -142,6 +167,7 @@ export class TcpTransport implements Transport {
   private readonly random: () => number;
   private readonly log: (line: string) => void;
   private readonly server: net.Server;
+  private readonly tls: PeerTlsOptions | undefined;
   private readonly links = new Map<number, PeerLink>();
   private readonly inbound = new Set<net.Socket>();
   private readonly metadataByPeer = new Map<number, Readonly<Record<string, string>>>();
@@ -168,7 +194,18 @@ export class TcpTransport implements Transport {
     }
     this.random = options.random ?? Math.random;
     this.log = options.log ?? (() => undefined);
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.tls = options.tls;
+    if (this.tls) {
+      const { key, cert, ca } = this.tls;
+      this.server = tls.createServer({ key, cert, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+        (socket) => this.accept(socket));
+      // A peer that fails TLS verification never reaches accept(); say why instead of staying silent.
+      this.server.on('tlsClientError', (err, socket) => {
+        this.log(`transport ${this.localId}: TLS handshake with ${socket.remoteAddress}:${socket.remotePort} failed: ${err.message}`);
+      });
+    } else {
+      this.server = net.createServer((socket) => this.accept(socket));
+    }
     if (options.peers) this.setPeers(options.peers);
   }
 
@@ -222,7 +259,11 @@ export class TcpTransport implements Transport {
         continue;
       }
       const frame = encodeMessageFrame(message);
-      if (link.queuedMessages >= this.maxQueuedMessages || link.queuedBytes + frame.length > this.maxQueuedBytes) {
+      // An empty queue takes any one message, so a snapshot larger than the byte bound can still
+      // be sent (alone); the bound is then max(maxQueuedBytes, that message).
+      const full = link.queuedMessages >= this.maxQueuedMessages
+        || (link.queuedMessages > 0 && link.queuedBytes + frame.length > this.maxQueuedBytes);
+      if (full) {
         link.droppedMessages++;
         this.reportUnreachable(link);
         continue;
@@ -263,10 +304,17 @@ export class TcpTransport implements Transport {
   private dial(link: PeerLink): void {
     link.state = LinkState.DIALING;
     const { host, port } = parseHostPort(link.address, `address of peer ${link.peerId}`);
-    const socket = net.connect({ host, port });
+    const peerTls = this.tls;
+    const socket: net.Socket = peerTls
+      ? tls.connect({
+        host, port, key: peerTls.key, cert: peerTls.cert, ca: peerTls.ca, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+        ...(net.isIP(host) ? {} : { servername: host }),
+        ...(peerTls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
+      })
+      : net.connect({ host, port });
     link.socket = socket;
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(64 * 1024);
+    const decoder = new FrameDecoder(HANDSHAKE_MAX_BYTES);
     const timeout = setTimeout(() => fail(`no handshake answer within ${this.dialTimeoutMs} ms`), this.dialTimeoutMs);
     let done = false;
     const fail = (reason: string): void => {
@@ -276,7 +324,7 @@ export class TcpTransport implements Transport {
       socket.destroy();
       if (link.socket === socket) this.linkDown(link, reason);
     };
-    socket.on('connect', () => {
+    socket.on(peerTls ? 'secureConnect' : 'connect', () => {
       socket.write(encodeHandshakeFrame(FrameKind.HELLO, {
         version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: link.peerId, metadata: this.metadata,
       }));
@@ -421,7 +469,9 @@ export class TcpTransport implements Transport {
     }
     this.inbound.add(socket);
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(this.maxFrameBytes);
+    // Until the peer has identified itself, accept only handshake-sized frames: an unauthenticated
+    // connection must not make us buffer a 512 MiB "frame".
+    const decoder = new FrameDecoder(HANDSHAKE_MAX_BYTES);
     let peerId = 0;
     const timeout = setTimeout(() => socket.destroy(), this.dialTimeoutMs);
     const refuse = (reason: string): void => {
@@ -457,6 +507,7 @@ export class TcpTransport implements Transport {
           }
           clearTimeout(timeout);
           peerId = hello.senderId;
+          decoder.maxFrameBytes = this.maxFrameBytes;
           this.metadataByPeer.set(peerId, hello.metadata);
           socket.write(encodeHandshakeFrame(FrameKind.WELCOME, {
             version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: peerId, metadata: this.metadata,

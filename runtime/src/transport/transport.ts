@@ -40,6 +40,8 @@ export interface Transport {
    * Queues each message for `message.to`. Never blocks and never throws for delivery problems:
    * messages to unknown peers, or beyond a peer's queue bounds, are dropped and counted.
    * Messages to one peer are delivered in the order they were passed (or not at all).
+   * A message whose fields cannot be encoded (negative or unsafe integers) is a caller bug:
+   * TcpTransport throws a RangeError for it, after queueing the messages before it.
    */
   send(messages: readonly Message[]): void;
   /** Sets the (single) handler for received messages. Messages arriving before it is set are dropped. */

@@ -386,3 +386,40 @@ describe('config validation', () => {
     assert.throws(() => new RawNode(config(1, { maxInflightMsgs: 0 }), s), /maxInflightMsgs/);
   });
 });
+
+describe('driving RawNode with an asynchronous disk', () => {
+  it('an entry overwritten between ready() and advance() stays unstable and is handed out again', () => {
+    const storage = new MemoryStorage();
+    RawNode.bootstrap(storage, [1, 2, 3]);
+    const raw = new RawNode(config(1, { preVote: false }), storage);
+    const first = raw.ready();
+    storage.append(first.entries);
+    raw.advance(first);
+    raw.step(msg({ type: MessageType.APPEND, from: 2, to: 1, term: 2, index: 3, logTerm: 1, entries: [{ index: 4, term: 2, type: 0, data: enc('old') }] }));
+    const rd1 = raw.ready();
+    assert.deepEqual(rd1.entries.map((e) => [e.index, e.term]), [[4, 2]]);
+    // While rd1 is being written, a newer leader overwrites index 4.
+    raw.step(msg({ type: MessageType.APPEND, from: 3, to: 1, term: 3, index: 3, logTerm: 1, entries: [{ index: 4, term: 3, type: 0, data: enc('new') }] }));
+    storage.append(rd1.entries);
+    if (rd1.hardState) storage.setHardState(rd1.hardState);
+    raw.advance(rd1);
+    const rd2 = raw.ready();
+    assert.deepEqual(rd2.entries.map((e) => [e.index, e.term, dec(e.data)]), [[4, 3, 'new']]);
+    assert.ok(rd2.messages.some((m) => m.type === MessageType.APPEND_RESP && m.to === 3 && m.index === 4 && !m.reject),
+      'the acknowledgement of the new entry leaves with the Ready that persists it');
+  });
+
+  it('messages produced while a Ready is outstanding leave only with a later Ready', () => {
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    const f = net.node(2);
+    f.raw.step(msg({ type: MessageType.APPEND, from: 1, to: 2, term: 2, index: 4, logTerm: 2, entries: [{ index: 5, term: 2, type: 0, data: enc('x') }] }));
+    const rd1 = f.raw.ready();
+    assert.equal(rd1.entries.length, 1);
+    f.raw.step(msg({ type: MessageType.HEARTBEAT, from: 1, to: 2, term: 2, commit: 4 }));
+    assert.equal(rd1.messages.filter((m) => m.type === MessageType.HEARTBEAT_RESP).length, 0);
+    f.storage.append(rd1.entries);
+    f.raw.advance(rd1);
+    assert.equal(f.raw.ready().messages.filter((m) => m.type === MessageType.HEARTBEAT_RESP).length, 1);
+  });
+});

@@ -44,7 +44,7 @@ export function main(argv: string[]): number {
     try {
       const r = runSeed({ seed: flags.seed, ticks: flags.ticks, trace: (l) => process.stdout.write(`${l}\n`) });
       if (flags.history) writeFileSync(flags.history, r.history.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      const lin = checkHistory(r.history, { timeoutMs: 20_000 });
+      const lin = checkHistory(r.history, { timeoutMs: 60_000 });
       process.stdout.write(`seed ${r.seed}: ok, ${r.steps} steps, ${r.okOps} ok ops, commit ${r.maxCommitted}, linearizability ${lin.status}, faults ${JSON.stringify(r.faults)}\n`);
       if (!lin.ok) process.stdout.write(`${'explanation' in lin ? lin.explanation : ''}\n`);
       return lin.ok ? 0 : 1;
@@ -57,10 +57,14 @@ export function main(argv: string[]): number {
   let steps = 0;
   let ops = 0;
   const faults: Record<string, number> = {};
+  let slowestCheck = { ms: 0, seed: 0 };
   for (let s = flags.from; s < flags.from + flags.seeds; s++) {
     try {
       const r = runSeed({ seed: s, ticks: flags.ticks });
-      const lin = checkHistory(r.history, { timeoutMs: 20_000 });
+      const checkStarted = Date.now();
+      const lin = checkHistory(r.history, { timeoutMs: 60_000 });
+      const checkMs = Date.now() - checkStarted;
+      if (checkMs > slowestCheck.ms) slowestCheck = { ms: checkMs, seed: s };
       if (!lin.ok) throw new Error(`seed ${s}: linearizability check: ${lin.status}: ${'explanation' in lin ? lin.explanation : ''}`);
       steps += r.steps;
       ops += r.okOps;
@@ -72,7 +76,7 @@ export function main(argv: string[]): number {
   }
   const secs = (Date.now() - started) / 1000;
   process.stdout.write(`${flags.seeds} seeds (${flags.from}..${flags.from + flags.seeds - 1}) passed: ${steps} steps, ${ops} ok client ops, ` +
-    `${secs.toFixed(1)} s\nfaults: ${JSON.stringify(faults)}\n`);
+    `${secs.toFixed(1)} s (slowest linearizability check ${slowestCheck.ms} ms, seed ${slowestCheck.seed})\nfaults: ${JSON.stringify(faults)}\n`);
   return 0;
 }
 

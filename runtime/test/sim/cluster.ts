@@ -77,6 +77,8 @@ interface SimNode {
   /** Reads whose ReadState arrived, waiting for applied >= index. */
   readsReady: { ctx: string; index: number }[];
   removed: boolean;
+  /** Asynchronous disk: the Ready being written, and when the write completes. */
+  pendingReady?: { rd: Ready; at: number; sentEarly: boolean };
 }
 
 interface InFlight {
@@ -93,6 +95,8 @@ interface PendingOp {
   readonly node: number;
   readonly deadline: number;
   readonly id: string;
+  /** The client gave up waiting; its process was replaced, the outcome is recorded if it is ever applied. */
+  retired?: boolean;
 }
 
 const ELECTION_TICK = 10;
@@ -134,6 +138,8 @@ export class Simulation {
   private readonly maxInflightMsgs: number;
   private readonly checkQuorum: boolean;
   private readonly preVote: boolean;
+  /** Whether Ready writes take time (and overlap with message handling), drawn per seed. */
+  private readonly asyncDisk: boolean;
 
   constructor(options: SimOptions) {
     this.opts = { ticks: 400, faults: ALL_FAULTS, clients: 4, readOnlyOption: ReadOnlyOption.SAFE, ...options };
@@ -145,6 +151,7 @@ export class Simulation {
     // LEASE_BASED requires checkQuorum; otherwise both protections are drawn per seed.
     this.checkQuorum = this.opts.readOnlyOption === ReadOnlyOption.LEASE_BASED || this.rng.chance(0.75);
     this.preVote = this.rng.chance(0.75);
+    this.asyncDisk = this.rng.chance(0.5);
     const ids: number[] = [];
     for (let i = 0; i < n; i++) ids.push(this.nextNodeId++);
     for (const id of ids) {
@@ -185,6 +192,7 @@ export class Simulation {
     const node = this.nodes.get(id)!;
     node.raw = undefined;
     node.sm = undefined;
+    node.pendingReady = undefined; // the write in progress is lost
     node.readsReady = [];
     this.trace(`crash node ${id}`);
   }
@@ -206,6 +214,20 @@ export class Simulation {
 
   private handleReady(node: SimNode): void {
     const raw = node.raw!;
+    if (this.asyncDisk) {
+      // Like a server with an asynchronous disk: one Ready at a time, written over 0..2 ticks while
+      // the node keeps receiving messages and ticks; a crash meanwhile loses the whole Ready.
+      if (node.pendingReady || !raw.hasReady()) return;
+      const rd = raw.ready();
+      const hs = node.storage.getHardState();
+      const termOrVote = rd.hardState !== undefined && (rd.hardState.term !== hs.term || rd.hardState.vote !== hs.vote);
+      // A leader may send its appends before its own write completes (thesis 10.2.1).
+      const sentEarly = raw.status().role === Role.LEADER && !termOrVote && !rd.snapshot;
+      if (sentEarly) for (const m of rd.messages) this.send(m);
+      node.pendingReady = { rd, at: this.now + this.rng.int(0, 2), sentEarly };
+      if (node.pendingReady.at <= this.now) this.completeReady(node);
+      return;
+    }
     while (raw.hasReady()) {
       const rd = raw.ready();
       this.persist(node, rd);
@@ -215,6 +237,20 @@ export class Simulation {
       // Only after advance: status().confState then matches the applied index (seed 11722).
       this.maybeSnapshot(node);
     }
+  }
+
+  /** Asynchronous disk: the pending Ready is durable now; send, apply, advance. */
+  private completeReady(node: SimNode): void {
+    const pending = node.pendingReady;
+    if (!pending || !node.raw) return;
+    node.pendingReady = undefined;
+    const { rd, sentEarly } = pending;
+    this.persist(node, rd);
+    if (!sentEarly) for (const m of rd.messages) this.send(m);
+    this.apply(node, rd);
+    node.raw.advance(rd);
+    this.maybeSnapshot(node);
+    this.handleReady(node);
   }
 
   private persist(node: SimNode, rd: Ready): void {
@@ -252,8 +288,11 @@ export class Simulation {
       const result = cur.apply(e.index, cmd);
       this.checker.applied(node.id, e, cur.digest);
       if (cmd && !result.duplicate) {
+        // The client learns the outcome when any node first applies its command (as if every node
+        // notified it): commit precedes that first apply, so the reported window still contains the
+        // write's linearization point, and fewer unknown outcomes keep the check tractable.
         const op = this.pending.get(cmd.id);
-        if (op && op.node === node.id) {
+        if (op) {
           const ok = op.f !== 'cas' || result.ok;
           this.complete(op, ok ? 'ok' : 'fail', op.value);
         }
@@ -365,15 +404,22 @@ export class Simulation {
     const reported = op.f === 'get' && type === 'ok' ? toCheckerValue(value) : undefined;
     this.history.push({ process: op.process, type, f: op.f, key: op.key, value: reported });
     if (type === 'ok') this.okOps++;
-    // After an indeterminate outcome the process may still be running its op: it never issues another.
-    this.idleProcesses.push(type === 'info' ? this.nextProcess++ : op.process);
+    if (!op.retired) this.idleProcesses.push(op.process);
   }
 
   private expireOps(): void {
     for (const op of [...this.pending.values()]) {
-      if (op.deadline > this.now) continue;
-      // A read that timed out had no effect, so it failed; a write may still be applied later.
-      this.complete(op, op.f === 'get' ? 'fail' : 'info', op.value);
+      if (op.deadline > this.now || op.retired) continue;
+      if (op.f === 'get') {
+        this.complete(op, 'fail', null); // a read that timed out had no effect
+        continue;
+      }
+      // A write may still be applied later. Its client gives up, and a new process takes its place
+      // (a process never has two operations open); if the write is ever applied, the outcome is
+      // recorded then, as an observer of every node would see it; if not, the history ends with it
+      // open, which the checker reads as unknown (info).
+      op.retired = true;
+      this.idleProcesses.push(this.nextProcess++);
     }
   }
 
@@ -514,6 +560,7 @@ export class Simulation {
 
   private oneTick(): void {
     this.now++;
+    for (const node of this.live()) if (node.pendingReady && node.pendingReady.at <= this.now) this.completeReady(node);
     this.tickAll(this.faultsOn ? this.opts.faults.clockSkew : 0);
     this.deliverDue();
     if (this.faultsOn) this.injectFaults();
@@ -545,7 +592,7 @@ export class Simulation {
     this.restartAt.clear();
     this.trace('healed: all faults off');
     const okBefore = this.okOps;
-    for (let i = 0; i < 30 * ELECTION_TICK && (this.okOps - okBefore < 3 || this.pending.size > 0); i++) this.oneTick();
+    for (let i = 0; i < 30 * ELECTION_TICK && (this.okOps - okBefore < 3 || [...this.pending.values()].some((o) => !o.retired)); i++) this.oneTick();
     if (this.okOps - okBefore < 3) {
       throw new InvariantViolation('liveness', `no progress within ${30 * ELECTION_TICK} ticks after healing (leader: ${this.leader()?.id ?? 'none'})`);
     }

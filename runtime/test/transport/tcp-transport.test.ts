@@ -149,6 +149,26 @@ describe('TcpTransport', () => {
     await eventually('a reconnect after the write stall', () => sockets.length >= 2, 5000);
   });
 
+  it('follows an address change and sends one message bigger than the byte bound', async () => {
+    const a = await start({ localId: 1, port: 21160, peers: new Map([[2, addr(21161)]]), maxQueuedBytes: 64 * 1024 });
+    const b1 = await start({ localId: 2, port: 21161 });
+    const b2 = await start({ localId: 2, port: 21162, metadata: { where: 'new home' } });
+    const at1: number[] = [];
+    const at2: number[] = [];
+    b1.onMessage((m) => at1.push(m.index));
+    b2.onMessage((m) => at2.push(m.entries[0].data.length));
+    a.send([message(1, 2, 1)]);
+    await eventually('delivery to the old address', () => at1.length === 1);
+    a.setPeers(new Map([[2, addr(21162)]]));
+    a.send([message(1, 2, 2, 1024 * 1024)]); // 1 MiB > the 64 KiB bound, into an empty queue
+    a.send([message(1, 2, 3, 1024 * 1024)]); // while the first waits, this one exceeds the bound: dropped
+    await eventually('delivery to the new address', () => at2.length === 1);
+    assert.deepEqual(at2, [1024 * 1024]);
+    assert.deepEqual(at1, [1]);
+    assert.equal(a.stats()[0].droppedMessages, 1);
+    assert.deepEqual(a.peerMetadata(2), { where: 'new home' });
+  });
+
   it('drops messages to unknown peers and forgets removed peers', async () => {
     const a = await start({ localId: 1, port: 21150, peers: new Map([[2, addr(21151)], [3, addr(21152)]]) });
     a.send([message(1, 9, 1)]);

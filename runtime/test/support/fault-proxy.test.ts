@@ -1,0 +1,114 @@
+import { strict as assert } from 'node:assert';
+import * as net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { MessageType, type Message } from '../../src/raft/types';
+import { TcpTransport } from '../../src/transport';
+import { FaultProxy } from './fault-proxy';
+
+// Ports 21200-21229 belong to this file: nodes on 21200-21202, proxy links from 21210.
+const HOST = '127.0.0.1';
+const ids = [1, 2, 3];
+const realAddress = (id: number): string => `${HOST}:${21199 + id}`;
+
+let proxy: FaultProxy;
+const nodes = new Map<number, TcpTransport>();
+/** received.get(to) lists `from` of each message delivered to `to`, with its arrival time. */
+const received = new Map<number, { from: number; at: number; sentAt: number }[]>();
+
+function ping(from: number, to: number): Message {
+  const ctx = Buffer.alloc(8);
+  ctx.writeDoubleLE(performance.now());
+  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, logTermHint: 0, context: ctx };
+}
+
+/** Sends `from -> to` pings every 10 ms for `ms`; returns how many arrived. */
+async function traffic(from: number, to: number, ms: number): Promise<number> {
+  const before = received.get(to)!.filter((r) => r.from === from).length;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    nodes.get(from)!.send([ping(from, to)]);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return received.get(to)!.filter((r) => r.from === from).length - before;
+}
+
+/** Sends pings until one arrives (fails after `timeoutMs`). */
+async function reaches(from: number, to: number, timeoutMs = 4000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) if ((await traffic(from, to, 50)) > 0) return;
+  assert.fail(`${from} -> ${to} never delivered within ${timeoutMs} ms`);
+}
+
+before(async () => {
+  proxy = await FaultProxy.start({ nodes: new Map(ids.map((id) => [id, realAddress(id)])), basePort: 21210 });
+  for (const id of ids) {
+    const t = await TcpTransport.start({
+      clusterId: 'proxy-test', localId: id, listen: realAddress(id), peers: proxy.peersFor(id),
+      minBackoffMs: 20, maxBackoffMs: 150, dialTimeoutMs: 300, writeStallTimeoutMs: 500,
+    });
+    received.set(id, []);
+    t.onMessage((m) => received.get(id)!.push({ from: m.from, at: performance.now(), sentAt: Buffer.from(m.context).readDoubleLE(0) }));
+    nodes.set(id, t);
+  }
+});
+after(async () => {
+  for (const t of nodes.values()) await t.close();
+  await proxy.close();
+});
+
+describe('FaultProxy', () => {
+  it('routes every directed link through its own port', async () => {
+    assert.deepEqual([...proxy.peersFor(1).keys()], [2, 3]);
+    assert.ok(![...proxy.peersFor(1).values()].includes(realAddress(2)));
+    for (const from of ids) for (const to of ids) if (from !== to) await reaches(from, to);
+    assert.ok(proxy.linkStats(1, 2).forwardedBytes > 0);
+  });
+
+  it('partition blackholes both directions between the groups and heal restores them', async () => {
+    await proxy.partition([1], [2, 3]);
+    assert.equal(await traffic(1, 2, 300), 0);
+    assert.equal(await traffic(3, 1, 300), 0);
+    assert.ok((await traffic(2, 3, 200)) > 0, 'inside the majority side traffic flows');
+    await proxy.heal();
+    await reaches(1, 2);
+    await reaches(3, 1);
+  });
+
+  it('a one-way partition blocks only the named direction', async () => {
+    await proxy.partition([1], [2], { oneWay: true });
+    assert.equal(await traffic(1, 2, 300), 0);
+    assert.ok((await traffic(2, 1, 300)) > 0, '2 -> 1 still flows');
+    await proxy.heal();
+    await reaches(1, 2);
+  });
+
+  it('refuse makes connects fail fast (the transport reports the peer unreachable)', async () => {
+    const unreachable: number[] = [];
+    nodes.get(1)!.onUnreachable((id) => unreachable.push(id));
+    await proxy.isolate(3, 'refuse');
+    await assert.rejects(new Promise((resolve, reject) => {
+      const s = net.connect({ host: HOST, port: Number(proxy.peersFor(1).get(3)!.split(':')[1]) }, () => { s.destroy(); resolve(undefined); });
+      s.on('error', reject);
+    }), /ECONNREFUSED/);
+    assert.equal(await traffic(1, 3, 300), 0);
+    assert.ok(unreachable.includes(3));
+    await proxy.heal();
+    await reaches(1, 3);
+    await reaches(3, 2);
+    nodes.get(1)!.onUnreachable(() => undefined);
+  });
+
+  it('delay holds each chunk for the given time, in order', async () => {
+    await reaches(1, 2);
+    await proxy.setLink(1, 2, { kind: 'delay', delayMs: 150 });
+    const start = received.get(2)!.length;
+    await traffic(1, 2, 300);
+    await new Promise((r) => setTimeout(r, 300));
+    const delayed = received.get(2)!.slice(start).filter((r) => r.from === 1);
+    assert.ok(delayed.length > 5, `only ${delayed.length} delayed messages arrived`);
+    for (const r of delayed) assert.ok(r.at - r.sentAt >= 140, `latency ${(r.at - r.sentAt).toFixed(1)} ms < 150 ms`);
+    const sentTimes = delayed.map((r) => r.sentAt);
+    assert.deepEqual(sentTimes, [...sentTimes].sort((a, b) => a - b), 'order preserved');
+    await proxy.heal();
+  });
+});
