@@ -39,9 +39,6 @@ interface ReadBatch {
   index?: number;
 }
 
-/** Entries kept in memory behind a snapshot so a briefly lagging follower catches up without one. */
-const KEEP_ENTRIES_AFTER_SNAPSHOT = 5000;
-
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
 export class RaftKvServer implements KvBackend {
   readonly stateMachine = new KvStateMachine();
@@ -379,7 +376,7 @@ export class RaftKvServer implements KvBackend {
     const snap = this.storage.createSnapshot(index, this.node.status().confState, this.stateMachine.snapshot());
     await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
-    const compactTo = index - KEEP_ENTRIES_AFTER_SNAPSHOT;
+    const compactTo = index - this.config.snapshotCatchupEntries;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.store.compact(index);
     this.log.info('snapshot taken', { index, bytes: snap.data.length, ms: Date.now() - started });
