@@ -67,6 +67,8 @@ export class RaftKvServer implements KvBackend {
   private readonly log: Logger;
   private readonly proposalLatency: Histogram;
   readonly fsyncLatency: Histogram;
+  private readonly persistLatency: Histogram;
+  private readonly entriesPersisted: Counter;
   private readonly leaderChanges: Counter;
   private readonly proposalsFailed: Counter;
   private readonly httpRequests: Counter;
@@ -118,6 +120,8 @@ export class RaftKvServer implements KvBackend {
     this.readIndexRounds = m.counter('ha_raft_read_index_total', 'ReadIndex rounds started (each serves a batch of reads).');
     this.httpRequests = m.counter('ha_http_requests_total', 'HTTP requests answered, by route and status code.');
     this.proposalLatency = m.histogram('ha_raft_proposal_duration_seconds', 'Time from proposal to applied result on the leader.');
+    this.persistLatency = m.histogram('ha_raft_persist_duration_seconds', 'Time to make one Ready durable (write, group commit, fdatasync).');
+    this.entriesPersisted = m.counter('ha_raft_entries_persisted_total', 'Log entries made durable (divide by persist count for the batch size).');
     this.fsyncLatency = m.histogram('ha_raft_fsync_duration_seconds', 'Write-ahead log fdatasync latency.');
 
     transport.onMessage((msg) => this.receive(msg));
@@ -307,7 +311,10 @@ export class RaftKvServer implements KvBackend {
     if (rd.hardState) this.latestHardState = rd.hardState;
     if (rd.snapshot || rd.entries.length > 0 || termOrVoteChanged) {
       const hardState = this.latestHardState;
+      const saveStarted = process.hrtime.bigint();
       await this.store.save({ hardState, entries: rd.entries, snapshot: rd.snapshot });
+      this.persistLatency.observe(Number(process.hrtime.bigint() - saveStarted) / 1e9);
+      this.entriesPersisted.inc({}, rd.entries.length);
       if (hardState) { this.persistedTerm = hardState.term; this.persistedVote = hardState.vote; }
       this.latestHardState = undefined;
     }
