@@ -48,6 +48,8 @@ export interface RaftServerConfig {
   readonly requestTimeoutMs: number;
   /** Take a state machine snapshot and compact the log every this many applied entries. */
   readonly snapshotEntries: number;
+  /** Entries kept in memory behind a snapshot for lagging followers (beyond them, the leader sends the snapshot). */
+  readonly snapshotCatchupEntries: number;
   /** SIGTERM: the most time spent transferring leadership and draining before closing anyway. */
   readonly shutdownTimeoutMs: number;
   /** Write-ahead log segment size in bytes. */
@@ -75,6 +77,7 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'heartbeat-ticks': { help: 'heartbeat interval in ticks', default: '1' },
   'request-timeout-ms': { help: 'fail a pending write or read with 503 after this long', default: '5000' },
   'snapshot-entries': { help: 'snapshot and compact the log every N applied entries', default: '10000' },
+  'snapshot-catchup-entries': { help: 'log entries kept behind a snapshot so a lagging follower catches up without one', default: '5000' },
   'shutdown-timeout-ms': { help: 'SIGTERM: bound on leadership transfer plus draining', default: '5000' },
   'wal-segment-bytes': { help: 'start a new write-ahead log segment file at this size', default: '67108864' },
   'max-key-bytes': { help: 'longest key in UTF-8 bytes', default: '1024' },
@@ -201,6 +204,7 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     heartbeatTicks,
     requestTimeoutMs: positiveInt('request-timeout-ms', required('request-timeout-ms')),
     snapshotEntries: positiveInt('snapshot-entries', required('snapshot-entries'), 2),
+    snapshotCatchupEntries: positiveInt('snapshot-catchup-entries', required('snapshot-catchup-entries'), 0),
     shutdownTimeoutMs: positiveInt('shutdown-timeout-ms', required('shutdown-timeout-ms')),
     walSegmentBytes: positiveInt('wal-segment-bytes', required('wal-segment-bytes'), 4096),
     limits: {

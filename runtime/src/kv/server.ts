@@ -11,7 +11,7 @@ import { Logger } from './logger';
 import { MetricsRegistry, Counter, Histogram } from './metrics';
 import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from './state-machine';
 import {
-  EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
+  EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
 } from '../raft';
 import { RaftServerConfig } from './config';
 import { LogStore, RecoveredState } from '../storage';
@@ -38,9 +38,6 @@ interface ReadBatch {
   /** Set once the ReadState arrived: serve when applied reaches it. */
   index?: number;
 }
-
-/** Entries kept in memory behind a snapshot so a briefly lagging follower catches up without one. */
-const KEEP_ENTRIES_AFTER_SNAPSHOT = 5000;
 
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
 export class RaftKvServer implements KvBackend {
@@ -70,6 +67,8 @@ export class RaftKvServer implements KvBackend {
   private readonly log: Logger;
   private readonly proposalLatency: Histogram;
   readonly fsyncLatency: Histogram;
+  private readonly persistLatency: Histogram;
+  private readonly entriesPersisted: Counter;
   private readonly leaderChanges: Counter;
   private readonly proposalsFailed: Counter;
   private readonly httpRequests: Counter;
@@ -121,10 +120,13 @@ export class RaftKvServer implements KvBackend {
     this.readIndexRounds = m.counter('ha_raft_read_index_total', 'ReadIndex rounds started (each serves a batch of reads).');
     this.httpRequests = m.counter('ha_http_requests_total', 'HTTP requests answered, by route and status code.');
     this.proposalLatency = m.histogram('ha_raft_proposal_duration_seconds', 'Time from proposal to applied result on the leader.');
+    this.persistLatency = m.histogram('ha_raft_persist_duration_seconds', 'Time to make one Ready durable (write, group commit, fdatasync).');
+    this.entriesPersisted = m.counter('ha_raft_entries_persisted_total', 'Log entries made durable (divide by persist count for the batch size).');
     this.fsyncLatency = m.histogram('ha_raft_fsync_duration_seconds', 'Write-ahead log fdatasync latency.');
 
     transport.onMessage((msg) => this.receive(msg));
-    transport.onUnreachable((id) => { this.node.reportUnreachable(id); this.scheduleLoop(); });
+    const unreachable = m.counter('ha_raft_peer_unreachable_total', 'Times the transport reported a peer unreachable.');
+    transport.onUnreachable((id) => { unreachable.inc(); this.node.reportUnreachable(id); this.scheduleLoop(); });
   }
 
   /**
@@ -248,6 +250,7 @@ export class RaftKvServer implements KvBackend {
       leaderClientUrl: this.leaderClientUrl() ?? null, commit: st.commit, applied: this.stateMachine.appliedIndex,
       lastIndex: st.lastIndex, snapshotIndex: this.lastSnapshotIndex, keys: this.stateMachine.size,
       voters: st.confState.voters,
+      progress: st.progress ? Object.fromEntries([...st.progress].map(([id, p]) => [id, { match: p.match, next: p.next, state: ProgressState[p.state].toLowerCase() }])) : undefined,
     };
   }
 
@@ -300,14 +303,25 @@ export class RaftKvServer implements KvBackend {
     const termOrVoteChanged = rd.hardState !== undefined && (this.persistedTerm !== rd.hardState.term || this.persistedVote !== rd.hardState.vote);
     const sendEarly = this.role === Role.LEADER && !termOrVoteChanged && rd.snapshot === undefined;
     if (sendEarly) this.sendMessages(rd.messages);
+    // Committed entries are durable on a quorum already: apply them (and answer their clients) now,
+    // not after this Ready's unrelated new entries are synced, which would add an fsync to every
+    // write's latency. A snapshot must be installed first, so that case keeps the strict order.
+    const applyEarly = rd.snapshot === undefined;
+    if (applyEarly) this.applyAndServe(rd);
+    if (rd.hardState) this.latestHardState = rd.hardState;
     if (rd.snapshot || rd.entries.length > 0 || termOrVoteChanged) {
-      await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-      if (rd.hardState) { this.persistedTerm = rd.hardState.term; this.persistedVote = rd.hardState.vote; }
-    } else if (rd.hardState) {
-      // Only the commit index moved: nothing anyone relies on (a restart re-learns commit from the
-      // leader), so do not wait for a sync on the commit path; the store orders it before the next save.
-      this.store.save({ hardState: rd.hardState }).catch((e) => this.fail(e instanceof Error ? e : new Error(String(e))));
+      const hardState = this.latestHardState;
+      const saveStarted = process.hrtime.bigint();
+      await this.store.save({ hardState, entries: rd.entries, snapshot: rd.snapshot });
+      this.persistLatency.observe(Number(process.hrtime.bigint() - saveStarted) / 1e9);
+      this.entriesPersisted.inc({}, rd.entries.length);
+      if (hardState) { this.persistedTerm = hardState.term; this.persistedVote = hardState.vote; }
+      this.latestHardState = undefined;
     }
+    // A Ready where only the commit index moved is not synced on its own: nobody relies on a durable
+    // commit index (a restart re-learns it from the leader), so it rides along with the next save
+    // instead of costing an fsync per commit on the write path.
+
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
       this.stateMachine.restore(rd.snapshot.metadata.index, rd.snapshot.data);
@@ -317,12 +331,17 @@ export class RaftKvServer implements KvBackend {
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (!sendEarly) this.sendMessages(rd.messages);
+    if (!applyEarly) this.applyAndServe(rd);
+  }
+
+  private applyAndServe(rd: Ready): void {
     this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) this.onReadState(rs.index, rs.context);
     this.serveReads();
   }
 
   private persistedTerm = -1;
+  private latestHardState: HardState | undefined;
   private persistedVote = -1;
 
   private sendMessages(messages: readonly Message[]): void {
@@ -364,7 +383,7 @@ export class RaftKvServer implements KvBackend {
     const snap = this.storage.createSnapshot(index, this.node.status().confState, this.stateMachine.snapshot());
     await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
-    const compactTo = index - KEEP_ENTRIES_AFTER_SNAPSHOT;
+    const compactTo = index - this.config.snapshotCatchupEntries;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.store.compact(index);
     this.log.info('snapshot taken', { index, bytes: snap.data.length, ms: Date.now() - started });

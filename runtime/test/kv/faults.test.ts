@@ -29,9 +29,12 @@ async function underWorkload(cluster: KvCluster, seed: number, faults: () => Pro
     await sleep(800);
     await faults();
     await sleep(800);
-  } finally {
+  } catch (e) {
     release();
+    await workload.catch(() => undefined);
+    throw e;
   }
+  release();
   const result = await workload;
   const verdict = checkHistory(result.events, { timeoutMs: 30_000 });
   if (!verdict.ok) {
@@ -178,7 +181,7 @@ test('a member whose disk fills up stops acknowledging and exits; the others kee
         const value = Buffer.alloc(1024, 0x66);
         const deadline = Date.now() + 20_000;
         for (let i = 0; victim.running && Date.now() < deadline; i++) {
-          const leader = await cluster.waitForLeader(10_000, cluster.members.filter((m) => m.running));
+          const leader = await cluster.waitForLeader(10_000);
           await kvRequest(keyUrl(leader.url, `fill-${i % 50}`), { method: 'PUT', body: value, timeoutMs: 3000 }).catch(() => undefined);
         }
         await victim.waitExit(5000);

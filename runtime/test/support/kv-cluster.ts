@@ -14,6 +14,12 @@ import { keepAliveAgent, kvRequest } from './kv-client';
 /** The compiled CLI entry, relative to this file once compiled into runtime/.build-test/test/support. */
 const MAIN_JS = join(__dirname, '..', '..', 'src', 'main.js');
 
+/** Every member process alive: killed synchronously if the test process exits without cleaning up. */
+const liveProcesses = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of liveProcesses) { try { p.kill('SIGKILL'); } catch { /* already gone */ } }
+});
+
 /** One member process. */
 export class KvMember {
   proc: ChildProcess | undefined;
@@ -44,14 +50,18 @@ export class KvMember {
     this.exitCode = null;
     this.exitSignal = null;
     this.logStream = createWriteStream(this.logFile, { flags: 'a' });
-    const proc = spawn(process.execPath, ['-e', `require(${JSON.stringify(MAIN_JS)}).main(process.argv.slice(1))`, 'raft', ...this.args()], {
+    // HA_TEST_MEMBER_NODE_ARGS: extra node flags for members, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` when profiling.
+    const nodeArgs = (process.env.HA_TEST_MEMBER_NODE_ARGS ?? '').split(' ').filter((a) => a);
+    const proc = spawn(process.execPath, [...nodeArgs, '-e', `require(${JSON.stringify(MAIN_JS)}).main(process.argv.slice(1))`, 'raft', ...this.args()], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.env },
     });
     proc.stdout!.pipe(this.logStream, { end: false });
     proc.stderr!.pipe(this.logStream, { end: false });
     this.proc = proc;
+    liveProcesses.add(proc);
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
+      liveProcesses.delete(proc);
       this.exitCode = code;
       this.exitSignal = signal;
       resolve();
@@ -165,13 +175,15 @@ export class KvCluster {
   }
 
   /**
-   * Waits until every running member (or those in `among`) reports the same leader, which is
+   * Waits until every running member (or those in `only`) reports the same leader, which is
    * itself running; returns it.
    */
-  async waitForLeader(timeoutMs: number, among: KvMember[] = this.members.filter((m) => m.running)): Promise<KvMember> {
+  async waitForLeader(timeoutMs: number, only?: KvMember[]): Promise<KvMember> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
+      // Without `only`, re-read which members run on every poll: one may die while we wait.
+      const among = only ?? this.members.filter((m) => m.running);
       const statuses = await Promise.all(among.map((m) => m.status(500)));
       const leaders = new Set(statuses.map((s) => s?.leader ?? 0));
       last = JSON.stringify(statuses.map((s) => s && { name: s.name, leader: s.leader, term: s.term, role: s.role }));
