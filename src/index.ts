@@ -1,1 +1,8 @@
 // The public API of cdk8s-ha: this file only re-exports, one concept per module.
+export * from './probes';
+export * from './pre-stop';
+export * from './topology-spread';
+export * from './service-exposure';
+export * from './network-policy';
+export * from './disruption-budget';
+export * from './highly-available-service';

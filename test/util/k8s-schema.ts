@@ -9,15 +9,15 @@ import { join } from 'path';
 import { SUPPLEMENTARY_ENUMS, SUPPLEMENTARY_ITEM_ENUMS } from './k8s-enums';
 
 interface SchemaNode {
-  readonly type?: string;
-  readonly format?: string;
-  readonly $ref?: string;
-  readonly properties?: Record<string, SchemaNode>;
-  readonly additionalProperties?: SchemaNode | boolean;
-  readonly items?: SchemaNode;
-  readonly required?: string[];
-  readonly enum?: unknown[];
-  readonly oneOf?: SchemaNode[];
+  readonly 'type'?: string;
+  readonly 'format'?: string;
+  readonly '$ref'?: string;
+  readonly 'properties'?: Record<string, SchemaNode>;
+  readonly 'additionalProperties'?: SchemaNode | boolean;
+  readonly 'items'?: SchemaNode;
+  readonly 'required'?: string[];
+  readonly 'enum'?: unknown[];
+  readonly 'oneOf'?: SchemaNode[];
   readonly 'x-kubernetes-list-type'?: string;
   readonly 'x-kubernetes-list-map-keys'?: string[];
   readonly 'x-kubernetes-patch-merge-key'?: string;
