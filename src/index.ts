@@ -6,3 +6,5 @@ export * from './service-exposure';
 export * from './network-policy';
 export * from './disruption-budget';
 export * from './highly-available-service';
+export * from './raft-runtime';
+export * from './raft-cluster';

@@ -1,18 +1,22 @@
-import { Testing } from 'cdk8s';
+import { Chart, Testing } from 'cdk8s';
 import { assertValidManifests } from './util';
 import { buildChart as myService } from '../examples/my-service/main';
+import { buildChart as raftKv } from '../examples/raft-kv/main';
 
-// One snapshot per example; built in memory, so snapshots depend on neither the outdir nor the clock.
-describe.each([
+// One snapshot per example chart; built in memory, so snapshots depend on neither the outdir nor the clock.
+const examples: [string, (app: any) => Chart | Chart[]][] = [
   ['my-service', myService],
-])('examples/%s', (_name, build) => {
-  const objects = Testing.synth(build(Testing.app()));
+  ['raft-kv', raftKv],
+];
 
-  test('passes strict 1.28 schema validation and the cross-object checks', () => {
-    assertValidManifests(objects);
+describe.each(examples)('examples/%s', (_name, build) => {
+  const charts = [build(Testing.app())].flat();
+
+  test.each(charts.map((c) => [c.node.id, c] as const))('chart %s passes strict 1.28 validation and cross-object checks', (_id, chart) => {
+    assertValidManifests(Testing.synth(chart));
   });
 
-  test('matches its snapshot', () => {
-    expect(objects).toMatchSnapshot();
+  test.each(charts.map((c) => [c.node.id, c] as const))('chart %s matches its snapshot', (_id, chart) => {
+    expect(Testing.synth(chart)).toMatchSnapshot();
   });
 });

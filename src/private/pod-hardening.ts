@@ -1,6 +1,7 @@
 // Shared by every pattern: the restricted Pod Security Standard, plus defaults a senior SRE expects.
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
 
 /** uid/gid of the distroless "nonroot" user: above 10000, so it never collides with a host user. */
 export const DEFAULT_NON_ROOT_ID = 65532;
@@ -58,4 +59,29 @@ export function checkPort(owner: string, prop: string, port: number): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new Error(`${owner}: ${prop} (${port}) must be an integer in 1..65535`);
   }
+}
+
+/** The same restricted container security context, typed for L1 (`k8s.*`) objects. */
+export function restrictedContainerSecurityContextL1(user: number, group: number): k8s.SecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: user,
+    runAsGroup: group,
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** Converts cdk8s-plus resources to the L1 `ResourceRequirements`. */
+export function resourcesToL1(r: kplus.ContainerResources): k8s.ResourceRequirements {
+  const requests: Record<string, k8s.Quantity> = {};
+  const limits: Record<string, k8s.Quantity> = {};
+  if (r.cpu?.request) requests.cpu = k8s.Quantity.fromString(r.cpu.request.amount);
+  if (r.cpu?.limit) limits.cpu = k8s.Quantity.fromString(r.cpu.limit.amount);
+  if (r.memory?.request) requests.memory = k8s.Quantity.fromString(`${r.memory.request.toMebibytes()}Mi`);
+  if (r.memory?.limit) limits.memory = k8s.Quantity.fromString(`${r.memory.limit.toMebibytes()}Mi`);
+  return { requests, limits: Object.keys(limits).length > 0 ? limits : undefined };
 }
