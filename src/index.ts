@@ -8,3 +8,4 @@ export * from './disruption-budget';
 export * from './highly-available-service';
 export * from './raft-runtime';
 export * from './raft-cluster';
+export * from './sharded-key-value-store';
