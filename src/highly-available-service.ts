@@ -143,8 +143,8 @@ export interface HighlyAvailableServiceProps {
   readonly terminationGracePeriodSeconds?: number;
   /**
    * Container resources; requests for CPU and memory and a memory limit are required.
-   * @default - cpu request 100m, memory request 128Mi, memory limit 256Mi, no CPU limit (throttling adds
-   * latency; the request already reserves the share)
+   * @default - cpu request 100m, memory request 128Mi, memory limit 256Mi, ephemeral-storage request 1Gi and
+   * limit 2Gi, no CPU limit (throttling adds latency; the request already reserves the share)
    */
   readonly resources?: kplus.ContainerResources;
   /**

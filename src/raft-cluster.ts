@@ -117,7 +117,8 @@ export interface RaftClusterProps {
   readonly minReadySeconds?: number;
   /**
    * Container resources; CPU and memory requests and a memory limit are required.
-   * @default - cpu request 250m, memory request 256Mi, memory limit 512Mi
+   * @default - cpu request 250m, memory request 256Mi, memory limit 512Mi, ephemeral-storage request 1Gi and
+   * limit 2Gi (the data is on the volume), no CPU limit
    */
   readonly resources?: kplus.ContainerResources;
   /**
@@ -209,6 +210,7 @@ export class RaftCluster extends Construct {
     const resources = props.resources ?? {
       cpu: { request: kplus.Cpu.millis(250) },
       memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
+      ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(2) },
     };
     checkResources(owner, resources);
     const uid = props.runAsUser ?? DEFAULT_NON_ROOT_ID;

@@ -96,7 +96,7 @@ describe('HighlyAvailableService defaults', () => {
     });
     expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 });
     expect(c.imagePullPolicy).toBe('IfNotPresent');
-    expect(c.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } });
+    expect(c.resources).toEqual({ requests: { 'cpu': '100m', 'memory': '128Mi', 'ephemeral-storage': '1Gi' }, limits: { 'memory': '256Mi', 'ephemeral-storage': '2Gi' } });
     expect(podSpec.automountServiceAccountToken).toBe(false);
     expect(c.volumeMounts).toEqual([{ mountPath: '/tmp', name: 'writable-0' }]);
     expect(podSpec.priorityClassName).toBeUndefined();

@@ -133,7 +133,10 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(pod.securityContext).toMatchObject({ fsGroup: 65532, fsGroupChangePolicy: 'OnRootMismatch' });
-    expect(member(objects).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    expect(member(objects).resources).toEqual({
+      requests: { 'cpu': '250m', 'memory': '256Mi', 'ephemeral-storage': '1Gi' },
+      limits: { 'memory': '512Mi', 'ephemeral-storage': '2Gi' },
+    });
     expect(pod.automountServiceAccountToken).toBe(false);
   });
 });

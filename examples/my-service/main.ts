@@ -5,7 +5,7 @@ import { HaProbe, HighlyAvailableService } from '../../src';
 
 /** Builds the example chart into `app` (the snapshot test calls this without synthesizing to disk). */
 export function buildChart(app: App): Chart {
-  const chart = new Chart(app, 'my-service', { namespace: 'default' });
+  const chart = new Chart(app, 'my-service', { namespace: 'my-service' });
   new HighlyAvailableService(chart, 'my-service', {
     image: 'my-service:1.0',
     containerPort: 8080,

@@ -22,12 +22,14 @@ export function restrictedContainerSecurityContext(user: number, group: number):
 
 /**
  * Requests so the scheduler places pods honestly, a memory limit so a leak kills one pod and not its node,
- * and no CPU limit: CFS throttling adds tail latency while idle cores exist (the request already guarantees
- * the share).
+ * an ephemeral-storage request and limit (logs and emptyDir: a runaway writer is evicted alone instead of
+ * putting its node under disk pressure), and no CPU limit: CFS throttling adds tail latency while idle cores
+ * exist (the request already guarantees the share).
  */
 export const DEFAULT_RESOURCES: kplus.ContainerResources = {
   cpu: { request: kplus.Cpu.millis(100) },
   memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
+  ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(2) },
 };
 
 /** Rejects resources without the requests and memory limit every HA pattern relies on. */
@@ -83,5 +85,8 @@ export function resourcesToL1(r: kplus.ContainerResources): k8s.ResourceRequirem
   if (r.cpu?.limit) limits.cpu = k8s.Quantity.fromString(r.cpu.limit.amount);
   if (r.memory?.request) requests.memory = k8s.Quantity.fromString(`${r.memory.request.toMebibytes()}Mi`);
   if (r.memory?.limit) limits.memory = k8s.Quantity.fromString(`${r.memory.limit.toMebibytes()}Mi`);
+  // Whole gibibytes, as cdk8s-plus renders them for Deployments.
+  if (r.ephemeralStorage?.request) requests['ephemeral-storage'] = k8s.Quantity.fromString(`${r.ephemeralStorage.request.toGibibytes()}Gi`);
+  if (r.ephemeralStorage?.limit) limits['ephemeral-storage'] = k8s.Quantity.fromString(`${r.ephemeralStorage.limit.toGibibytes()}Gi`);
   return { requests, limits: Object.keys(limits).length > 0 ? limits : undefined };
 }
