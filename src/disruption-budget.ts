@@ -1,4 +1,3 @@
-import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 
@@ -25,6 +24,11 @@ export interface HaPodDisruptionBudgetProps {
    * @default - unset (maxUnavailable is used)
    */
   readonly minAvailable?: number;
+  /**
+   * metadata.name of the PodDisruptionBudget.
+   * @default - a unique generated name
+   */
+  readonly name?: string;
   /**
    * Name of the owning construct, used in error messages.
    * @default - the construct id
@@ -67,7 +71,7 @@ export class HaPodDisruptionBudget extends Construct {
       throw new Error(`${owner}: the disruption budget allows ${this.allowedDisruptions} of ${replicas} pods down, leaving fewer than the ${minimumHealthy} required (quorum); use maxUnavailable: ${Math.max(1, replicas - minimumHealthy)}`);
     }
     this.apiObject = new k8s.KubePodDisruptionBudget(this, 'Resource', {
-      metadata: {},
+      metadata: props.name === undefined ? {} : { name: props.name },
       spec: {
         selector: { matchLabels: { ...props.matchLabels } },
         maxUnavailable: maxUnavailable !== undefined ? k8s.IntOrString.fromNumber(maxUnavailable) : undefined,
@@ -77,8 +81,8 @@ export class HaPodDisruptionBudget extends Construct {
     });
   }
 
-  /** The PodDisruptionBudget's generated name. */
+  /** The PodDisruptionBudget's name. */
   public get name(): string {
-    return ApiObject.of(this.apiObject).name;
+    return this.apiObject.name;
   }
 }

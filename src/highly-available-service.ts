@@ -34,6 +34,12 @@ export interface HighlyAvailableServiceProps {
   /** Container image, pinned by tag or digest (`latest` and untagged images are rejected). */
   readonly image: string;
   /**
+   * metadata.name of every object (Deployment, Service, PDB, NetworkPolicy, HPA): the Service's DNS name.
+   * A DNS-1035 label of at most 63 characters.
+   * @default - unique generated names (the Service DNS name then contains a hash)
+   */
+  readonly name?: string;
+  /**
    * Port the container listens on.
    * @default 8080
    */
@@ -214,6 +220,12 @@ export class HighlyAvailableService extends Construct {
       throw new Error(`${owner}: portName '${portName}' must be an IANA_SVC_NAME (1-15 lowercase letters, digits, '-', with a letter), e.g. 'http'`);
     }
     this.containerPort = containerPort;
+    const name = props.name;
+    // An explicit `name: undefined` would override cdk8s's generated name: omit the key instead.
+    const named = name === undefined ? {} : { name };
+    if (name !== undefined && (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)) {
+      throw new Error(`${owner}: name '${name}' must be a DNS-1035 label (lowercase letters, digits, '-', starting with a letter, at most 63 characters)`);
+    }
 
     const allowSingle = props.allowSingleReplica ?? false;
     const minimum = allowSingle ? 1 : 2;
@@ -272,10 +284,10 @@ export class HighlyAvailableService extends Construct {
     if (windowOf(renderedProbes.livenessProbe) <= windowOf(renderedProbes.readinessProbe)) {
       throw new Error(`${owner}: liveness acts after ${windowOf(renderedProbes.livenessProbe)}s of failure, not later than readiness (${windowOf(renderedProbes.readinessProbe)}s); a liveness probe must be more lenient or a slow dependency restarts every pod. Raise liveness periodSeconds x failureThreshold`);
     }
-    for (const [name, probe] of [['readiness', readiness], ['liveness', liveness], ['startup', startup]] as const) {
+    for (const [purpose, probe] of [['readiness', readiness], ['liveness', liveness], ['startup', startup]] as const) {
       const port = probe.portFor(containerPort);
       if (port !== undefined && port !== containerPort) {
-        throw new Error(`${owner}: ${name} probe port (${port}) is not the containerPort (${containerPort}); probe the port the container listens on`);
+        throw new Error(`${owner}: ${purpose} probe port (${port}) is not the containerPort (${containerPort}); probe the port the container listens on`);
       }
     }
 
@@ -290,7 +302,7 @@ export class HighlyAvailableService extends Construct {
 
     const labels = { 'app.kubernetes.io/name': id, 'app.kubernetes.io/part-of': 'cdk8s-ha' };
     this.deployment = new kplus.Deployment(this, 'deployment', {
-      metadata: { labels },
+      metadata: { ...named, labels },
       podMetadata: { labels },
       replicas: autoscaling ? undefined : replicas,
       minReady: Duration.seconds(minReadySeconds),
@@ -338,7 +350,7 @@ export class HighlyAvailableService extends Construct {
 
     const exposure = props.exposure ?? ServiceExposure.loadBalancer();
     this.service = new kplus.Service(this, 'service', {
-      metadata: { labels },
+      metadata: { ...named, labels },
       type: exposure.type,
       selector: this.deployment,
       ports: [{ name: portName, port: servicePort, targetPort: containerPort, protocol: kplus.Protocol.TCP }],
@@ -359,6 +371,7 @@ export class HighlyAvailableService extends Construct {
         replicas: this.replicas,
         maxUnavailable: props.maxUnavailable,
         minAvailable: props.minAvailable,
+        name,
         ownerName: owner,
       });
     } else if (props.maxUnavailable !== undefined || props.minAvailable !== undefined) {
@@ -368,11 +381,13 @@ export class HighlyAvailableService extends Construct {
     this.networkPolicy = new HaNetworkPolicy(this, 'network-policy', {
       matchLabels,
       ingress: [{ port: containerPort, from: props.allowedClients }],
+      name,
       ownerName: owner,
     });
 
     if (autoscaling) {
       this.autoscaler = new kplus.HorizontalPodAutoscaler(this, 'autoscaler', {
+        metadata: { ...named },
         target: this.deployment,
         minReplicas: this.replicas,
         maxReplicas: autoscaling.maxReplicas,

@@ -41,6 +41,11 @@ export interface HaNetworkPolicyProps {
   /** Admitted ports; every other ingress to the pods is denied. */
   readonly ingress: NetworkIngressRule[];
   /**
+   * metadata.name of the NetworkPolicy.
+   * @default - a unique generated name
+   */
+  readonly name?: string;
+  /**
    * Name of the owning construct, used in error messages.
    * @default - the construct id
    */
@@ -74,7 +79,7 @@ export class HaNetworkPolicy extends Construct {
       };
     };
     this.apiObject = new k8s.KubeNetworkPolicy(this, 'Resource', {
-      metadata: {},
+      metadata: props.name === undefined ? {} : { name: props.name },
       spec: {
         podSelector: { matchLabels: { ...props.matchLabels } },
         policyTypes: ['Ingress'],

@@ -408,6 +408,7 @@ export class RaftCluster extends Construct {
         replicas: members,
         minimumHealthy: this.quorum,
         maxUnavailable,
+        name,
         ownerName: owner,
       });
     }
@@ -418,6 +419,7 @@ export class RaftCluster extends Construct {
         { port: clientPort, from: props.allowedClients },
         { port: peerPort, from: [{ podLabels: selector }] },
       ],
+      name,
       ownerName: owner,
     });
   }

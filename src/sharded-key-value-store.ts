@@ -22,7 +22,8 @@ export interface ShardedKeyValueStoreProps {
    */
   readonly membersPerShard?: number;
   /**
-   * Base name: shards are `<name>-s0` .. `<name>-s<shards-1>`. A DNS-1035 label of at most 40 characters.
+   * Base name: the router objects (and Service DNS name) are `<name>`, shards `<name>-s0` .. `<name>-s<shards-1>`.
+   * A DNS-1035 label of at most 40 characters.
    * @default - a unique name derived from the construct path
    */
   readonly name?: string;
@@ -110,6 +111,7 @@ export class ShardedKeyValueStore extends Construct {
       `${s.name}=${s.memberNames.map((_, i) => `http://${s.memberDnsName(i)}.$(HA_ROUTER_NAMESPACE).svc:${clientPort}`).join(',')}`,
     ]);
     this.router = new HighlyAvailableService(this, 'router', {
+      name,
       image: props.routerImage ?? RaftRuntime.HA_RUNTIME_IMAGE,
       containerPort: routerPort,
       servicePort: routerPort,

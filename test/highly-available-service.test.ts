@@ -183,6 +183,14 @@ describe('HighlyAvailableService options', () => {
     expect(single.svc.podDisruptionBudget).toBeUndefined();
   });
 
+  test('a name gives every object, and the Service DNS name, that name', () => {
+    const { objects } = synth({ name: 'checkout', autoscaling: { maxReplicas: 6 } });
+    expect(objects.map((o) => [o.kind, o.metadata.name]).sort()).toEqual([
+      ['Deployment', 'checkout'], ['HorizontalPodAutoscaler', 'checkout'], ['NetworkPolicy', 'checkout'],
+      ['PodDisruptionBudget', 'checkout'], ['Service', 'checkout'],
+    ]);
+  });
+
   test('minAvailable instead of maxUnavailable', () => {
     const { objects } = synth({ replicas: 5, minAvailable: 3 });
     expect(one(objects, 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 3 });
@@ -229,6 +237,7 @@ describe('HighlyAvailableService validation errors name the prop, the value and 
     ['PDB both set', { maxUnavailable: 1, minAvailable: 1 }, 'set only one of maxUnavailable (1) and minAvailable (1)'],
     ['PDB takes every pod', { replicas: 2, maxUnavailable: 2 }, 'the disruption budget allows 2 of 2 pods down, leaving fewer than the 1 required (quorum); use maxUnavailable: 1'],
     ['PDB on one replica', { replicas: 1, allowSingleReplica: true, maxUnavailable: 1 }, 'maxUnavailable/minAvailable need at least 2 replicas'],
+    ['name', { name: 'Checkout' }, "name 'Checkout' must be a DNS-1035 label"],
     ['writable path', { writablePaths: ['tmp'] }, "writablePaths[0] 'tmp' must be an absolute path"],
     ['empty peer', { allowedClients: [{}] }, 'network peer #0 is empty; set podLabels, namespaceLabels or cidr'],
     ['cidr with labels', { allowedClients: [{ cidr: '10.0.0.0/8', podLabels: { a: 'b' } }] }, 'network peer #0 sets cidr (10.0.0.0/8) and labels'],

@@ -7,6 +7,7 @@ import { HaProbe, HighlyAvailableService } from '../../src';
 export function buildChart(app: App): Chart {
   const chart = new Chart(app, 'my-service', { namespace: 'my-service' });
   new HighlyAvailableService(chart, 'my-service', {
+    name: 'my-service',
     image: 'my-service:1.0',
     containerPort: 8080,
     servicePort: 80,

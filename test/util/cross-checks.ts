@@ -91,6 +91,12 @@ function probePorts(c: Manifest): { probe: string; port: number | string }[] {
  */
 export function crossCheck(objects: Manifest[]): string[] {
   const errors: string[] = [];
+  const seen = new Set<string>();
+  for (const o of objects) {
+    const key = `${o.apiVersion}/${o.kind}/${ns(o)}/${o.metadata?.name}`;
+    if (seen.has(key)) errors.push(`${id(o)}: two objects of this kind share the name in namespace ${ns(o)}`);
+    seen.add(key);
+  }
   const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
   const podsOf = (w: Manifest) => w.spec?.template?.metadata?.labels ?? {};
   const selected = (o: Manifest, selector: LabelSelector | undefined) =>

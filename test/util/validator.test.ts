@@ -116,6 +116,10 @@ describe('cross-object checks', () => {
     ]);
   });
 
+  test('two objects with one kind, namespace and name', () => {
+    expect(crossCheck([deployment(), service(), service()])).toEqual(['Service/web: two objects of this kind share the name in namespace default']);
+  });
+
   test('an autoscaler fighting spec.replicas', () => {
     const hpa = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 2, maxReplicas: 5 } };
     expect(crossCheck([deployment(), hpa])).toEqual(['HorizontalPodAutoscaler/web: Deployment/web sets spec.replicas, which fights the autoscaler']);
