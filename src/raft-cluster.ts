@@ -229,7 +229,7 @@ export class RaftCluster extends Construct {
     // --- container wiring: the runtime contract ---
     const placeholders: Record<string, string> = {
       id: '$(HA_RAFT_ID)',
-      namespace: '$(HA_RAFT_NAMESPACE)',
+      namespace: '$(POD_NAMESPACE)',
       peerService: peerServiceName,
       clientService: name,
       dataDir,
@@ -252,7 +252,7 @@ export class RaftCluster extends Construct {
     const env: k8s.EnvVar[] = [
       // Declared first: later values reference them as $(VAR), which the kubelet expands in order.
       { name: 'HA_RAFT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'HA_RAFT_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     ];
     let args: string[] | undefined;
     let command: string[] | undefined;
@@ -261,7 +261,7 @@ export class RaftCluster extends Construct {
       args = generic.args.map((a, i) => fill(a, `args[${i}]`));
       command = generic.command?.map((c, i) => fill(c, `command[${i}]`));
       for (const [k, v] of Object.entries(generic.env ?? {})) {
-        if (k === 'HA_RAFT_ID' || k === 'HA_RAFT_NAMESPACE') throw new Error(`${owner}: env ${k} is reserved (the member id and namespace)`);
+        if (k === 'HA_RAFT_ID' || k === 'POD_NAMESPACE') throw new Error(`${owner}: env ${k} is reserved (the member id and namespace)`);
         env.push({ name: k, value: fill(v, `env ${k}`) });
       }
       probes = {
@@ -277,6 +277,8 @@ export class RaftCluster extends Construct {
         { name: 'HA_RAFT_LISTEN_PEER', value: `0.0.0.0:${peerPort}` },
         { name: 'HA_RAFT_ADVERTISE_CLIENT', value: fill('http://{id}.{peerService}.{namespace}.svc:{clientPort}', 'advertise') },
         { name: 'HA_RAFT_INITIAL_CLUSTER', value: placeholders.initialCluster },
+        // Checked in the peer handshake: two clusters in one namespace can never join each other.
+        { name: 'HA_RAFT_INITIAL_CLUSTER_TOKEN', value: name },
       );
       probes = {
         readiness: HaProbe.http('/readyz'),

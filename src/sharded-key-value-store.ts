@@ -108,7 +108,7 @@ export class ShardedKeyValueStore extends Construct {
     const routerPort = props.routerPort ?? 8080;
     const shardArgs = this.shards.flatMap((s) => [
       '--shard',
-      `${s.name}=${s.memberNames.map((_, i) => `http://${s.memberDnsName(i)}.$(HA_ROUTER_NAMESPACE).svc:${clientPort}`).join(',')}`,
+      `${s.name}=${s.memberNames.map((_, i) => `http://${s.memberDnsName(i)}.$(POD_NAMESPACE).svc:${clientPort}`).join(',')}`,
     ]);
     this.router = new HighlyAvailableService(this, 'router', {
       name,
@@ -128,7 +128,7 @@ export class ShardedKeyValueStore extends Construct {
       writablePaths: [],
     });
     this.router.deployment.podMetadata.addLabel('ha.cdk8s.io/kv-router', name);
-    this.router.deployment.containers[0].env.addVariable('HA_ROUTER_NAMESPACE',
+    this.router.deployment.containers[0].env.addVariable('POD_NAMESPACE',
       kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE));
   }
 }

@@ -40,7 +40,7 @@ describe('RaftCluster quorum math, 1 to 9 members', () => {
       expect(allowedDisruptions(pdbs[0].spec, members)).toBeGreaterThanOrEqual(1);
     }
     const initial = envOf(member(objects)).HA_RAFT_INITIAL_CLUSTER;
-    expect(initial.split(',')).toEqual(Array.from({ length: members }, (_, i) => `kv-${i}=kv-${i}.kv-peers.$(HA_RAFT_NAMESPACE).svc:7380`));
+    expect(initial.split(',')).toEqual(Array.from({ length: members }, (_, i) => `kv-${i}=kv-${i}.kv-peers.$(POD_NAMESPACE).svc:7380`));
   });
 });
 
@@ -70,15 +70,16 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
     expect(c.image).toBe('ghcr.io/cdk8s-ha/ha-runtime:0.1.0');
     expect(c.args).toEqual(['raft']);
     expect(c.command).toBeUndefined();
-    expect(c.env.slice(0, 2).map((e: Manifest) => e.name)).toEqual(['HA_RAFT_ID', 'HA_RAFT_NAMESPACE']);
+    expect(c.env.slice(0, 2).map((e: Manifest) => e.name)).toEqual(['HA_RAFT_ID', 'POD_NAMESPACE']);
     expect(envOf(c)).toEqual({
       HA_RAFT_ID: { fieldRef: { fieldPath: 'metadata.name' } },
-      HA_RAFT_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
+      POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
       HA_RAFT_DATA_DIR: '/var/lib/ha-runtime',
       HA_RAFT_LISTEN_CLIENT: '0.0.0.0:7379',
       HA_RAFT_LISTEN_PEER: '0.0.0.0:7380',
-      HA_RAFT_ADVERTISE_CLIENT: 'http://$(HA_RAFT_ID).kv-peers.$(HA_RAFT_NAMESPACE).svc:7379',
-      HA_RAFT_INITIAL_CLUSTER: 'kv-0=kv-0.kv-peers.$(HA_RAFT_NAMESPACE).svc:7380,kv-1=kv-1.kv-peers.$(HA_RAFT_NAMESPACE).svc:7380,kv-2=kv-2.kv-peers.$(HA_RAFT_NAMESPACE).svc:7380',
+      HA_RAFT_ADVERTISE_CLIENT: 'http://$(HA_RAFT_ID).kv-peers.$(POD_NAMESPACE).svc:7379',
+      HA_RAFT_INITIAL_CLUSTER: 'kv-0=kv-0.kv-peers.$(POD_NAMESPACE).svc:7380,kv-1=kv-1.kv-peers.$(POD_NAMESPACE).svc:7380,kv-2=kv-2.kv-peers.$(POD_NAMESPACE).svc:7380',
+      HA_RAFT_INITIAL_CLUSTER_TOKEN: 'kv',
     });
   });
 
@@ -172,9 +173,9 @@ describe('RaftCluster options', () => {
     const c = member(objects);
     expect(c.command).toEqual(['etcd']);
     expect(c.args).toContain('--name=$(HA_RAFT_ID)');
-    expect(c.args).toContain('--initial-cluster=etcd-0=http://etcd-0.etcd-peers.$(HA_RAFT_NAMESPACE).svc:2380,'
-      + 'etcd-1=http://etcd-1.etcd-peers.$(HA_RAFT_NAMESPACE).svc:2380,etcd-2=http://etcd-2.etcd-peers.$(HA_RAFT_NAMESPACE).svc:2380');
-    expect(c.args).toContain('--advertise-client-urls=http://$(HA_RAFT_ID).etcd-peers.$(HA_RAFT_NAMESPACE).svc:2379');
+    expect(c.args).toContain('--initial-cluster=etcd-0=http://etcd-0.etcd-peers.$(POD_NAMESPACE).svc:2380,'
+      + 'etcd-1=http://etcd-1.etcd-peers.$(POD_NAMESPACE).svc:2380,etcd-2=http://etcd-2.etcd-peers.$(POD_NAMESPACE).svc:2380');
+    expect(c.args).toContain('--advertise-client-urls=http://$(HA_RAFT_ID).etcd-peers.$(POD_NAMESPACE).svc:2379');
     expect(envOf(c).ETCD_AUTO_COMPACTION_RETENTION).toBe('1');
     expect(envOf(c).HA_RAFT_INITIAL_CLUSTER).toBeUndefined();
     expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: '/var/lib/etcd' }]);

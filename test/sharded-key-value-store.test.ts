@@ -22,8 +22,8 @@ describe('ShardedKeyValueStore', () => {
     expect(c.args.slice(0, 2)).toEqual(['router', '--listen=0.0.0.0:8080']);
     const shardFlags = c.args.slice(2).filter((_: string, i: number) => i % 2 === 1);
     expect(shardFlags).toHaveLength(3);
-    expect(shardFlags[1]).toBe(['0', '1', '2'].map((i) => `http://kv-s1-${i}.kv-s1-peers.$(HA_ROUTER_NAMESPACE).svc:7379`).join(',').replace(/^/, 'kv-s1='));
-    expect(c.env).toEqual([{ name: 'HA_ROUTER_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }]);
+    expect(shardFlags[1]).toBe(['0', '1', '2'].map((i) => `http://kv-s1-${i}.kv-s1-peers.$(POD_NAMESPACE).svc:7379`).join(',').replace(/^/, 'kv-s1='));
+    expect(c.env).toEqual([{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }]);
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
     expect(c.lifecycle).toBeUndefined(); // no shell in the runtime image
     expect(store.shards.map((s) => s.quorum)).toEqual([2, 2, 2]);
@@ -51,7 +51,7 @@ describe('ShardedKeyValueStore', () => {
     expect(sts.map((s) => s.spec.volumeClaimTemplates[0].spec.resources.requests.storage)).toEqual(['1Gi', '1Gi']);
     const c = ofKind(objects, 'Deployment')[0].spec.template.spec.containers[0];
     expect(c.args[1]).toBe('--listen=0.0.0.0:9000');
-    expect(c.args[3]).toContain('http://kv-s0-4.kv-s0-peers.$(HA_ROUTER_NAMESPACE).svc:9379');
+    expect(c.args[3]).toContain('http://kv-s0-4.kv-s0-peers.$(POD_NAMESPACE).svc:9379');
   });
 
   const errors: [string, ShardedKeyValueStoreProps, string][] = [
