@@ -259,6 +259,11 @@ export class HighlyAvailableService extends Construct {
       throw new Error(`${owner}: progressDeadlineSeconds (${progressDeadlineSeconds}) must be an integer greater than minReadySeconds (${minReadySeconds})`);
     }
 
+    const maxSurge = props.maxSurge ?? kplus.PercentOrAbsolute.percent(25);
+    if (maxSurge.isZero()) {
+      throw new Error(`${owner}: maxSurge (${maxSurge.value}) is zero; with maxUnavailable 0 a rollout could never start. Use PercentOrAbsolute.percent(25) or absolute(1)`);
+    }
+
     const preStop = props.preStop ?? PreStopHook.sleep(5);
     const grace = props.terminationGracePeriodSeconds ?? 30;
     if (!Number.isInteger(grace) || grace <= preStop.delaySeconds) {
@@ -308,7 +313,7 @@ export class HighlyAvailableService extends Construct {
       minReady: Duration.seconds(minReadySeconds),
       progressDeadline: Duration.seconds(progressDeadlineSeconds),
       strategy: kplus.DeploymentStrategy.rollingUpdate({
-        maxSurge: props.maxSurge ?? kplus.PercentOrAbsolute.percent(25),
+        maxSurge,
         maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
       }),
       securityContext: { ensureNonRoot: true, user: uid, group: uid, fsGroup: uid },

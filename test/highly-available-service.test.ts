@@ -191,6 +191,11 @@ describe('HighlyAvailableService options', () => {
     ]);
   });
 
+  test('an absolute surge of one pod', () => {
+    const { objects } = synth({ maxSurge: kplus.PercentOrAbsolute.absolute(1) });
+    expect(one(objects, 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+  });
+
   test('minAvailable instead of maxUnavailable', () => {
     const { objects } = synth({ replicas: 5, minAvailable: 3 });
     expect(one(objects, 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 3 });
@@ -220,6 +225,7 @@ describe('HighlyAvailableService validation errors name the prop, the value and 
     ['autoscaler min', { autoscaling: { minReplicas: 1, maxReplicas: 5 } }, 'autoscaling.minReplicas (1) must be an integer >= 2; set allowSingleReplica: true'],
     ['autoscaler max', { autoscaling: { minReplicas: 3, maxReplicas: 2 } }, 'autoscaling.maxReplicas (2) must be an integer >= minReplicas (3)'],
     ['autoscaler target', { autoscaling: { maxReplicas: 5, targetCpuUtilizationPercent: 150 } }, 'autoscaling.targetCpuUtilizationPercent (150) must be an integer in 1..100'],
+    ['zero surge', { maxSurge: kplus.PercentOrAbsolute.absolute(0) }, 'maxSurge (0) is zero; with maxUnavailable 0 a rollout could never start'],
     ['minReady', { minReadySeconds: -1 }, 'minReadySeconds (-1) must be a non-negative integer'],
     ['progress deadline', { minReadySeconds: 60, progressDeadlineSeconds: 30 }, 'progressDeadlineSeconds (30) must be an integer greater than minReadySeconds (60)'],
     ['grace vs preStop', { preStop: PreStopHook.sleep(30), terminationGracePeriodSeconds: 30 }, 'terminationGracePeriodSeconds (30) must be an integer greater than the preStop delay (30s)'],
