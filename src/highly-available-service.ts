@@ -174,7 +174,8 @@ export interface HighlyAvailableServiceProps {
    */
   readonly args?: string[];
   /**
-   * Clients admitted to the container port by the NetworkPolicy.
+   * Clients admitted to the container port by the NetworkPolicy. Behind a LoadBalancer with
+   * `ExternalTrafficPolicy.CLUSTER`, traffic arrives from node addresses: admit the node CIDR too.
    * @default - every source (a LoadBalancer's traffic arrives from node or external addresses)
    */
   readonly allowedClients?: NetworkPeer[];

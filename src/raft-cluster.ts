@@ -24,7 +24,9 @@ export enum VolumeRetention {
 /** Props of `RaftCluster`. */
 export interface RaftClusterProps {
   /**
-   * Member count: odd and >= 3, so the cluster tolerates floor((members-1)/2) failures.
+   * Member count: odd and >= 3, so the cluster tolerates floor((members-1)/2) failures. This is the initial
+   * membership: changing it on a running cluster also needs a Raft membership change in the runtime (the
+   * initial cluster is only read at bootstrap, from an empty data dir).
    * @default 3
    */
   readonly members?: number;
