@@ -1,7 +1,7 @@
 // The HA audit rules (internal): each rule reads plain manifest objects and reports the objects that break it.
 import { DisruptionBudgetLimit } from '../availability/inputs';
 import {
-  allContainersOf, containersOf, flatten, HOSTNAME_KEY, hpasFor, isQuorumWorkload, namespaceOf, pdbsFor,
+  allContainersOf, containersOf, flatten, HOSTNAME_KEY, hpasFor, isQuorumWorkload, namespaceOf, pdbsFor, quorumRequirement,
   REPLICATED_KINDS, refOf, selectorMatches, serviceSelects, spreadOn, Workload, workloadsOf,
 } from '../availability/workloads';
 import { SpreadStrictness } from '../availability/inputs';
@@ -121,13 +121,25 @@ export const RULES: RuleDefinition[] = [
   },
   {
     id: 'HA004', severity: 'error', title: 'a quorum workload\'s PodDisruptionBudget keeps a quorum',
-    rationale: 'If a drain may evict more members than the quorum tolerates, a routine upgrade takes the cluster down.',
+    rationale: 'If a drain may evict more members than the quorum tolerates, a routine upgrade takes the cluster down; a declared quorum below a majority allows split brain.',
     fix: 'set maxUnavailable to members - (floor(members/2)+1), e.g. 1 for 3 or 4 members, 2 for 5',
     check: (ctx) => {
       const out: RawFinding[] = [];
       for (const w of ctx.replicated.filter(isQuorumWorkload)) {
         const n = effectiveReplicas(w, ctx);
-        const quorum = Math.floor(n / 2) + 1;
+        const majority = Math.floor(n / 2) + 1;
+        let quorum: number;
+        try {
+          quorum = quorumRequirement(w, n) ?? majority;
+        } catch (e) {
+          out.push(finding(w.obj, (e as Error).message));
+          continue;
+        }
+        if (quorum < majority) {
+          out.push(finding(w.obj, `declares a quorum of ${quorum} of ${n} members, not a majority (${majority}): two partitions could both make progress`));
+        } else if (quorum > n) {
+          out.push(finding(w.obj, `declares a quorum of ${quorum} but runs ${n} members: it can never make progress`));
+        }
         for (const pdb of pdbsFor(w, ctx.objects)) {
           const limit = pdbLimit(pdb);
           if (!limit || limit instanceof Error) continue;

@@ -1,6 +1,6 @@
 import { DisruptionBudgetLimit } from './inputs';
 import { AvailabilityModel, AvailabilityReport } from './model';
-import { flatten, hpasFor, HOSTNAME_KEY, isQuorumWorkload, pdbsFor, spreadOn, workloadsOf, ZONE_KEY } from './workloads';
+import { flatten, hpasFor, HOSTNAME_KEY, isQuorumWorkload, pdbsFor, quorumRequirement, spreadOn, workloadsOf, ZONE_KEY } from './workloads';
 
 /** Options for modelling the workloads of a set of manifests. */
 export interface ManifestAvailabilityOptions {
@@ -38,7 +38,8 @@ export interface WorkloadAvailability {
  * HorizontalPodAutoscaler and the spreading that apply to it.
  *
  * - replicas: an HPA's `minReplicas` (the worst steady state) when one targets the workload, else `spec.replicas`;
- * - quorum: the `ha.cdk8s.io/quorum` annotation, or a StatefulSet running etcd, zookeeper, consul or `ha-runtime raft`;
+ * - quorum: the `ha.cdk8s.io/quorum` annotation (`"true"` for a majority, or the quorum size), or a StatefulSet running
+ *   etcd, zookeeper, consul or `ha-runtime raft` (majority);
  * - PDB: the first PodDisruptionBudget in the namespace selecting the pod template's labels (several overlapping
  *   PDBs are an error the audit reports, since the Eviction API then refuses every eviction);
  * - spread: pod anti-affinity and topologySpreadConstraints on `kubernetes.io/hostname` and
@@ -65,6 +66,12 @@ export class ManifestAvailability {
       } catch {
         disruptionBudget = undefined; // an invalid PDB protects nothing; the audit reports it
       }
+      let requiredReady: number | undefined;
+      try {
+        requiredReady = quorumRequirement(w, replicas);
+      } catch {
+        requiredReady = undefined; // a malformed annotation falls back to the majority; the audit reports it
+      }
       const host = spreadOn(w, HOSTNAME_KEY);
       const zone = spreadOn(w, ZONE_KEY);
       result.push({
@@ -76,6 +83,7 @@ export class ManifestAvailability {
         report: AvailabilityModel.analyze({
           replicas,
           quorum: isQuorumWorkload(w),
+          requiredReady,
           disruptionBudget,
           hostnameSpread: host.strictness,
           hostnameMaxSkew: host.maxSkew,

@@ -125,19 +125,41 @@ export function imageBaseName(image: string): string {
 }
 
 /**
- * Whether a workload is a majority-quorum system: the `ha.cdk8s.io/quorum` annotation on the object or its pod
- * template decides when present; otherwise a StatefulSet running a known quorum image (etcd, zookeeper, consul,
- * ha-runtime with the `raft` argument) is one.
+ * Whether a workload is a quorum system: the `ha.cdk8s.io/quorum` annotation on the object or its pod template
+ * decides when present (`"true"`: majority quorum; an integer: that many members form a quorum; `"false"`: not a
+ * quorum system); otherwise a StatefulSet running a known quorum image (etcd, zookeeper, consul, `ha-runtime raft`) is.
  */
 export function isQuorumWorkload(w: Workload): boolean {
-  const annotated = w.obj.metadata?.annotations?.[QUORUM_ANNOTATION] ?? w.podMetadata?.annotations?.[QUORUM_ANNOTATION];
-  if (annotated !== undefined) return String(annotated).toLowerCase() === 'true';
+  const annotated = quorumAnnotation(w);
+  if (annotated !== undefined) return annotated.toLowerCase() !== 'false';
   if (w.kind !== 'StatefulSet') return false;
   return containersOf(w.podSpec).some((c) => {
     const base = imageBaseName(String(c.image ?? ''));
     if (base === 'ha-runtime') return [...(c.command ?? []), ...(c.args ?? [])].includes('raft');
     return QUORUM_IMAGES.includes(base);
   });
+}
+
+export function quorumAnnotation(w: Workload): string | undefined {
+  const v = w.obj.metadata?.annotations?.[QUORUM_ANNOTATION] ?? w.podMetadata?.annotations?.[QUORUM_ANNOTATION];
+  return v === undefined || v === null ? undefined : String(v).trim();
+}
+
+/**
+ * Members a quorum workload needs with `replicas` members: the annotated integer, else the majority
+ * `floor(replicas/2)+1`; undefined when it is not a quorum workload.
+ * @throws when the annotation is neither true/false nor a positive integer
+ */
+export function quorumRequirement(w: Workload, replicas: number): number | undefined {
+  if (!isQuorumWorkload(w)) return undefined;
+  const annotated = quorumAnnotation(w);
+  if (annotated !== undefined && annotated.toLowerCase() !== 'true') {
+    if (!/^\d+$/.test(annotated) || Number(annotated) < 1) {
+      throw new Error(`${w.ref}: annotation ${QUORUM_ANNOTATION} ("${annotated}") must be "true", "false" or the quorum size as a positive integer`);
+    }
+    return Number(annotated);
+  }
+  return Math.floor(replicas / 2) + 1;
 }
 
 /** The spreading a pod template asks for on one topology key. */
