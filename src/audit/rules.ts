@@ -89,8 +89,9 @@ export const RULES: RuleDefinition[] = [
     id: 'HA001', severity: 'error', title: 'replicated workload runs at least 2 replicas',
     rationale: 'One replica is a single point of failure: every node drain, rollout or crash is an outage.',
     fix: 'set spec.replicas (or the HPA minReplicas) to 2 or more; 3 for a quorum workload',
-    check: (ctx) => ctx.replicated.filter((w) => effectiveReplicas(w, ctx) < 2)
-      .map((w) => finding(w.obj, `runs ${effectiveReplicas(w, ctx)} replica(s)`)),
+    // an autoscaled workload's floor is the HPA's minReplicas, which HA019 reports on the HPA itself
+    check: (ctx) => ctx.replicated.filter((w) => hpasFor(w, ctx.objects).length === 0 && (w.replicas ?? 1) < 2)
+      .map((w) => finding(w.obj, `runs ${w.replicas ?? 1} replica(s)`)),
   },
   {
     id: 'HA002', severity: 'error', title: 'a PodDisruptionBudget selects each replicated workload',
