@@ -1,10 +1,9 @@
 // The HA audit rules (internal): each rule reads plain manifest objects and reports the objects that break it.
-import { DisruptionBudgetLimit } from '../availability/inputs';
+import { DisruptionBudgetLimit, SpreadStrictness } from '../availability/inputs';
 import {
   allContainersOf, containersOf, flatten, HOSTNAME_KEY, hpasFor, isQuorumWorkload, namespaceOf, pdbsFor, quorumRequirement,
   REPLICATED_KINDS, refOf, selectorMatches, serviceSelects, spreadOn, Workload, workloadsOf,
 } from '../availability/workloads';
-import { SpreadStrictness } from '../availability/inputs';
 
 /** What a rule reports about one object before skips and severities apply. */
 export interface RawFinding {
@@ -86,7 +85,9 @@ function pdbLimit(pdb: any): DisruptionBudgetLimit | undefined | Error {
 /** Every rule, in id order. Ids are stable: never reuse or renumber one. */
 export const RULES: RuleDefinition[] = [
   {
-    id: 'HA001', severity: 'error', title: 'replicated workload runs at least 2 replicas',
+    id: 'HA001',
+    severity: 'error',
+    title: 'replicated workload runs at least 2 replicas',
     rationale: 'One replica is a single point of failure: every node drain, rollout or crash is an outage.',
     fix: 'set spec.replicas (or the HPA minReplicas) to 2 or more; 3 for a quorum workload',
     // an autoscaled workload's floor is the HPA's minReplicas, which HA019 reports on the HPA itself
@@ -94,14 +95,18 @@ export const RULES: RuleDefinition[] = [
       .map((w) => finding(w.obj, `runs ${w.replicas ?? 1} replica(s)`)),
   },
   {
-    id: 'HA002', severity: 'error', title: 'a PodDisruptionBudget selects each replicated workload',
+    id: 'HA002',
+    severity: 'error',
+    title: 'a PodDisruptionBudget selects each replicated workload',
     rationale: 'Without a PDB a node drain may evict every replica at once.',
     fix: 'add a PodDisruptionBudget whose selector matches the pod template labels (maxUnavailable: 1)',
     check: (ctx) => ctx.replicated.filter((w) => pdbsFor(w, ctx.objects).length === 0)
       .map((w) => finding(w.obj, 'no PodDisruptionBudget selects its pods')),
   },
   {
-    id: 'HA003', severity: 'error', title: 'each PodDisruptionBudget allows at least one disruption',
+    id: 'HA003',
+    severity: 'error',
+    title: 'each PodDisruptionBudget allows at least one disruption',
     rationale: 'A PDB that allows 0 evictions blocks every node drain and cluster upgrade until someone deletes it.',
     fix: 'use maxUnavailable: 1 (or minAvailable below the replica count)',
     check: (ctx) => {
@@ -121,7 +126,9 @@ export const RULES: RuleDefinition[] = [
     },
   },
   {
-    id: 'HA004', severity: 'error', title: 'a quorum workload\'s PodDisruptionBudget keeps a quorum',
+    id: 'HA004',
+    severity: 'error',
+    title: 'a quorum workload\'s PodDisruptionBudget keeps a quorum',
     rationale: 'If a drain may evict more members than the quorum tolerates, a routine upgrade takes the cluster down; a declared quorum below a majority allows split brain.',
     fix: 'set maxUnavailable to members - (floor(members/2)+1), e.g. 1 for 3 or 4 members, 2 for 5',
     check: (ctx) => {
@@ -154,21 +161,27 @@ export const RULES: RuleDefinition[] = [
     },
   },
   {
-    id: 'HA005', severity: 'error', title: 'no pod is selected by two PodDisruptionBudgets',
+    id: 'HA005',
+    severity: 'error',
+    title: 'no pod is selected by two PodDisruptionBudgets',
     rationale: 'The Eviction API refuses to evict a pod covered by more than one PDB, so drains hang.',
     fix: 'narrow the selectors so each workload has exactly one PodDisruptionBudget',
     check: (ctx) => ctx.workloads.map((w) => ({ w, pdbs: pdbsFor(w, ctx.objects) })).filter((x) => x.pdbs.length > 1)
       .map((x) => finding(x.w.obj, `selected by ${x.pdbs.length} PodDisruptionBudgets: ${x.pdbs.map((p) => p.metadata?.name).join(', ')}`)),
   },
   {
-    id: 'HA006', severity: 'warning', title: 'replicas spread over nodes',
+    id: 'HA006',
+    severity: 'warning',
+    title: 'replicas spread over nodes',
     rationale: 'Without hostname anti-affinity or a topology spread constraint every replica may land on one node.',
     fix: 'add a topologySpreadConstraint on kubernetes.io/hostname (maxSkew 1) or pod anti-affinity on it',
     check: (ctx) => ctx.replicated.filter((w) => effectiveReplicas(w, ctx) >= 2 && spreadOn(w, HOSTNAME_KEY).strictness === SpreadStrictness.NONE)
       .map((w) => finding(w.obj, 'no anti-affinity or topology spread on kubernetes.io/hostname selects its own pods')),
   },
   {
-    id: 'HA007', severity: 'error', title: 'quorum members are required to run on different nodes',
+    id: 'HA007',
+    severity: 'error',
+    title: 'quorum members are required to run on different nodes',
     rationale: 'Two members on one node turn one node failure into a lost quorum (3 members) or a lost majority margin.',
     fix: 'add requiredDuringScheduling pod anti-affinity on kubernetes.io/hostname, or a DoNotSchedule spread with maxSkew 1',
     check: (ctx) => ctx.replicated.filter((w) => isQuorumWorkload(w)).filter((w) => {
@@ -177,26 +190,34 @@ export const RULES: RuleDefinition[] = [
     }).map((w) => finding(w.obj, `hostname spreading is ${spreadOn(w, HOSTNAME_KEY).strictness.toLowerCase()}, not required with maxSkew 1`)),
   },
   {
-    id: 'HA008', severity: 'error', title: 'containers of replicated workloads have a readiness probe',
+    id: 'HA008',
+    severity: 'error',
+    title: 'containers of replicated workloads have a readiness probe',
     rationale: 'Without one, a Service sends traffic to pods that are starting or stuck.',
     fix: 'add a readinessProbe on the serving port (an endpoint that reflects the ability to serve)',
     check: (ctx) => eachContainer({ ...ctx, workloads: ctx.replicated }, (_w, c) => (c.readinessProbe ? undefined : 'no readinessProbe'), false),
   },
   {
-    id: 'HA009', severity: 'warning', title: 'containers of replicated workloads have a liveness probe',
+    id: 'HA009',
+    severity: 'warning',
+    title: 'containers of replicated workloads have a liveness probe',
     rationale: 'Without one, a deadlocked process is never restarted.',
     fix: 'add a livenessProbe on a cheap endpoint that fails only when a restart helps',
     check: (ctx) => eachContainer({ ...ctx, workloads: ctx.replicated }, (_w, c) => (c.livenessProbe ? undefined : 'no livenessProbe'), false),
   },
   {
-    id: 'HA010', severity: 'error', title: 'readiness and liveness probes differ',
+    id: 'HA010',
+    severity: 'error',
+    title: 'readiness and liveness probes differ',
     rationale: 'Identical probes restart a pod whenever it is merely busy or not ready, cascading an overload into restarts.',
     fix: 'point livenessProbe at a different endpoint (e.g. /livez vs /readyz) or give it a higher failureThreshold',
     check: (ctx) => eachContainer(ctx, (_w, c) => (c.readinessProbe && c.livenessProbe
       && JSON.stringify(c.readinessProbe) === JSON.stringify(c.livenessProbe) ? 'readinessProbe and livenessProbe are identical' : undefined), false),
   },
   {
-    id: 'HA011', severity: 'error', title: 'probes target a declared container port',
+    id: 'HA011',
+    severity: 'error',
+    title: 'probes target a declared container port',
     rationale: 'A probe on a port nothing listens on fails forever: the pod never becomes ready or restarts in a loop.',
     fix: 'use a containerPort number or name declared in the pod template',
     check: (ctx) => eachContainer(ctx, (w, c) => {
@@ -208,7 +229,9 @@ export const RULES: RuleDefinition[] = [
     }, false),
   },
   {
-    id: 'HA012', severity: 'error', title: 'containers request CPU and memory',
+    id: 'HA012',
+    severity: 'error',
+    title: 'containers request CPU and memory',
     rationale: 'Without requests the scheduler packs pods blindly and they are the first evicted under node pressure.',
     fix: 'set resources.requests.cpu and resources.requests.memory',
     check: (ctx) => eachContainer(ctx, (_w, c) => {
@@ -217,13 +240,17 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA013', severity: 'error', title: 'containers set a memory limit',
+    id: 'HA013',
+    severity: 'error',
+    title: 'containers set a memory limit',
     rationale: 'An unbounded container can exhaust its node and take every co-located replica with it.',
     fix: 'set resources.limits.memory',
     check: (ctx) => eachContainer(ctx, (_w, c) => (c.resources?.limits?.memory === undefined ? 'no resources.limits.memory' : undefined)),
   },
   {
-    id: 'HA014', severity: 'error', title: 'rolling updates',
+    id: 'HA014',
+    severity: 'error',
+    title: 'rolling updates',
     rationale: 'Recreate (or OnDelete) replaces every pod at once (or never): a rollout becomes an outage (or never happens).',
     fix: 'use strategy.type RollingUpdate (Deployment) or updateStrategy.type RollingUpdate (StatefulSet)',
     check: (ctx) => ctx.replicated.flatMap((w) => {
@@ -233,7 +260,9 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA015', severity: 'error', title: 'the workload selector matches its pod template',
+    id: 'HA015',
+    severity: 'error',
+    title: 'the workload selector matches its pod template',
     rationale: 'The API server rejects a selector that does not match the template; an empty one adopts foreign pods.',
     fix: 'make spec.selector.matchLabels a subset of spec.template.metadata.labels',
     check: (ctx) => ctx.workloads.filter((w) => ['Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet'].includes(w.kind))
@@ -241,7 +270,9 @@ export const RULES: RuleDefinition[] = [
       .map((w) => finding(w.obj, `spec.selector ${JSON.stringify(w.obj.spec?.selector ?? null)} does not select the template labels ${JSON.stringify(w.podLabels)}`)),
   },
   {
-    id: 'HA016', severity: 'error', title: 'each Service with a selector selects pods',
+    id: 'HA016',
+    severity: 'error',
+    title: 'each Service with a selector selects pods',
     rationale: 'A Service that selects no pod template has no endpoints: every request fails.',
     fix: 'make spec.selector match the labels of a workload\'s pod template in the same namespace',
     check: (ctx) => ctx.objects.filter((o) => o.kind === 'Service' && o.spec?.selector && Object.keys(o.spec.selector).length > 0)
@@ -249,7 +280,9 @@ export const RULES: RuleDefinition[] = [
       .map((svc) => finding(svc, `selector ${JSON.stringify(svc.spec.selector)} matches no pod template in namespace ${namespaceOf(svc)}`)),
   },
   {
-    id: 'HA017', severity: 'error', title: 'Service targetPorts match container ports',
+    id: 'HA017',
+    severity: 'error',
+    title: 'Service targetPorts match container ports',
     rationale: 'A targetPort no selected container declares sends traffic to a closed port.',
     fix: 'set targetPort to a containerPort number or name of the selected pods',
     check: (ctx) => {
@@ -267,7 +300,9 @@ export const RULES: RuleDefinition[] = [
     },
   },
   {
-    id: 'HA018', severity: 'error', title: 'each StatefulSet has a headless governing Service',
+    id: 'HA018',
+    severity: 'error',
+    title: 'each StatefulSet has a headless governing Service',
     rationale: 'Members need stable DNS names (pod.service) to find each other; that requires a headless Service.',
     fix: 'set spec.serviceName to a Service with clusterIP: None selecting the pods (publishNotReadyAddresses: true for quorum peers)',
     check: (ctx) => ctx.workloads.filter((w) => w.kind === 'StatefulSet').flatMap((w) => {
@@ -283,14 +318,18 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA019', severity: 'error', title: 'HorizontalPodAutoscaler minReplicas >= 2',
+    id: 'HA019',
+    severity: 'error',
+    title: 'HorizontalPodAutoscaler minReplicas >= 2',
     rationale: 'An HPA scales down to minReplicas at night: 1 is a single point of failure (and minReplicas defaults to 1).',
     fix: 'set spec.minReplicas to 2 or more',
     check: (ctx) => ctx.objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && !((o.spec?.minReplicas ?? 1) >= 2))
       .map((o) => finding(o, `minReplicas is ${o.spec?.minReplicas ?? '1 (default)'}`)),
   },
   {
-    id: 'HA020', severity: 'error', title: 'HorizontalPodAutoscaler targets an existing workload',
+    id: 'HA020',
+    severity: 'error',
+    title: 'HorizontalPodAutoscaler targets an existing workload',
     rationale: 'An HPA whose target is missing scales nothing.',
     fix: 'set scaleTargetRef kind/name to a Deployment or StatefulSet in the same namespace',
     check: (ctx) => ctx.objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').filter((o) => !ctx.objects.some((t) =>
@@ -298,14 +337,18 @@ export const RULES: RuleDefinition[] = [
       .map((o) => finding(o, `scaleTargetRef ${o.spec?.scaleTargetRef?.kind}/${o.spec?.scaleTargetRef?.name} does not exist in namespace ${namespaceOf(o)}`)),
   },
   {
-    id: 'HA021', severity: 'warning', title: 'an autoscaled workload leaves spec.replicas unset',
+    id: 'HA021',
+    severity: 'warning',
+    title: 'an autoscaled workload leaves spec.replicas unset',
     rationale: 'Every apply resets spec.replicas, fighting the HPA: a deploy at peak load scales the service down.',
     fix: 'remove spec.replicas from workloads an HPA manages',
     check: (ctx) => ctx.replicated.filter((w) => hpasFor(w, ctx.objects).length > 0 && w.obj.spec?.replicas !== undefined)
       .map((w) => finding(w.obj, `sets spec.replicas (${w.obj.spec.replicas}) although an HPA manages it`)),
   },
   {
-    id: 'HA022', severity: 'error', title: 'images are pinned (no latest, no missing tag)',
+    id: 'HA022',
+    severity: 'error',
+    title: 'images are pinned (no latest, no missing tag)',
     rationale: 'A moving tag makes replicas run different code after a reschedule and rollbacks impossible.',
     fix: 'use an immutable version tag or a digest (image:1.2.3 or image@sha256:...)',
     check: (ctx) => eachContainer(ctx, (_w, c) => {
@@ -317,7 +360,9 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA023', severity: 'error', title: 'containers run as non-root',
+    id: 'HA023',
+    severity: 'error',
+    title: 'containers run as non-root',
     rationale: 'A root container turns any escape into root on the node.',
     fix: 'set securityContext.runAsNonRoot: true (and a non-zero runAsUser)',
     check: (ctx) => eachContainer(ctx, (w, c) => {
@@ -329,13 +374,17 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA024', severity: 'warning', title: 'read-only root filesystem',
+    id: 'HA024',
+    severity: 'warning',
+    title: 'read-only root filesystem',
     rationale: 'A writable root filesystem lets an attacker or a bug persist changes the next replica will not have.',
     fix: 'set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the process writes',
     check: (ctx) => eachContainer(ctx, (_w, c) => (c.securityContext?.readOnlyRootFilesystem === true ? undefined : 'readOnlyRootFilesystem is not true')),
   },
   {
-    id: 'HA025', severity: 'error', title: 'no privilege escalation, not privileged',
+    id: 'HA025',
+    severity: 'error',
+    title: 'no privilege escalation, not privileged',
     rationale: 'Privileged containers and setuid escalation defeat every other isolation control.',
     fix: 'set securityContext.allowPrivilegeEscalation: false and privileged: false',
     check: (ctx) => eachContainer(ctx, (_w, c) => {
@@ -344,13 +393,17 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA026', severity: 'warning', title: 'all capabilities dropped',
+    id: 'HA026',
+    severity: 'warning',
+    title: 'all capabilities dropped',
     rationale: 'Default capabilities (NET_RAW, ...) are rarely needed and widen the attack surface.',
     fix: 'set securityContext.capabilities.drop: ["ALL"] and add back only what is needed',
     check: (ctx) => eachContainer(ctx, (_w, c) => ((c.securityContext?.capabilities?.drop ?? []).includes('ALL') ? undefined : 'capabilities.drop does not include ALL')),
   },
   {
-    id: 'HA027', severity: 'warning', title: 'seccomp profile set',
+    id: 'HA027',
+    severity: 'warning',
+    title: 'seccomp profile set',
     rationale: 'Unconfined seccomp exposes every syscall of the node kernel.',
     fix: 'set securityContext.seccompProfile.type: RuntimeDefault (pod or container)',
     check: (ctx) => eachContainer(ctx, (w, c) => {
@@ -359,7 +412,9 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA028', severity: 'error', title: 'no host namespaces',
+    id: 'HA028',
+    severity: 'error',
+    title: 'no host namespaces',
     rationale: 'hostNetwork/hostPID/hostIPC give a pod the node\'s network and processes, and pin ports per node.',
     fix: 'remove hostNetwork, hostPID and hostIPC (or set them false)',
     check: (ctx) => ctx.workloads.flatMap((w) => {
@@ -368,7 +423,9 @@ export const RULES: RuleDefinition[] = [
     }),
   },
   {
-    id: 'HA029', severity: 'warning', title: 'a NetworkPolicy selects each workload',
+    id: 'HA029',
+    severity: 'warning',
+    title: 'a NetworkPolicy selects each workload',
     rationale: 'Without one every pod in the cluster can reach the workload; a compromised neighbour reaches the data.',
     fix: 'add a NetworkPolicy whose podSelector matches the pod template labels, admitting only the clients it needs',
     check: (ctx) => ctx.workloads.filter((w) => !ctx.objects.some((np) => np.kind === 'NetworkPolicy' && namespaceOf(np) === w.namespace

@@ -151,7 +151,8 @@ export class AvailabilityModel {
     const tolerated = replicas - requiredReady;
     const memberFailuresTolerated = Math.max(0, tolerated);
     // Nodes: assume at least `replicas` nodes exist, so the emptiest node holds 0 pods.
-    const nodeFailuresTolerated = AvailabilityModel.domainFailuresTolerated(replicas, tolerated, hostnameSpread, hostnameMaxSkew, Math.max(replicas, 1));
+    const nodeFailuresTolerated = AvailabilityModel.domainFailuresTolerated(
+      replicas, tolerated, hostnameSpread, hostnameMaxSkew, Math.max(replicas, 1));
     const zoneFailuresTolerated = AvailabilityModel.domainFailuresTolerated(replicas, tolerated, zoneSpread, zoneMaxSkew, zones);
 
     const budget = input.disruptionBudget;

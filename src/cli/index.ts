@@ -1,8 +1,8 @@
 // `cdk8s-ha` command line: `audit` and `availability` over YAML/JSON manifests. Not part of the jsii API.
 import * as fs from 'fs';
 import * as path from 'path';
-import { ManifestAvailability } from '../availability/manifests';
 import { AuditSeverity, HaAuditor } from '../audit/engine';
+import { ManifestAvailability } from '../availability/manifests';
 
 /** Where the CLI reads and writes; injectable so tests run it in-process. */
 export interface CliIo {
@@ -22,6 +22,7 @@ class InputError extends Error {}
 /** The YAML parser cdk8s bundles (cdk8s ships it in its own node_modules), so the CLI adds no dependency. */
 function yamlParser(): any {
   const cdk8sDir = path.dirname(require.resolve('cdk8s'));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(require.resolve('yaml', { paths: [cdk8sDir] }));
 }
 
@@ -107,16 +108,11 @@ export function main(argv: string[], io: CliIo): number {
         if (i + 1 >= rest.length) throw new InputError(`${a} needs a value`);
         return rest[++i];
       };
-      if (a === '--json') json = true;
-      else if (a === '--warnings-as-errors') warningsAsErrors = true;
-      else if (a === '--zones') zones = Number(value());
-      else if (a === '--pod-availability') podAvailability = Number(value());
-      else if (a === '--skip') {
+      if (a === '--json') {json = true;} else if (a === '--warnings-as-errors') {warningsAsErrors = true;} else if (a === '--zones') {zones = Number(value());} else if (a === '--pod-availability') {podAvailability = Number(value());} else if (a === '--skip') {
         const v = value();
         const eq = v.indexOf('=');
         skip.push({ ruleId: eq < 0 ? v : v.slice(0, eq), reason: eq < 0 ? '' : v.slice(eq + 1) });
-      } else if (a === '-h' || a === '--help') { io.stdout(USAGE); return 0; } else if (a.startsWith('--')) throw new InputError(`unknown option ${a}`);
-      else paths.push(a);
+      } else if (a === '-h' || a === '--help') { io.stdout(USAGE); return 0; } else if (a.startsWith('--')) {throw new InputError(`unknown option ${a}`);} else {paths.push(a);}
     }
     if (command !== 'audit' && command !== 'availability') throw new InputError(command ? `unknown command '${command}'` : 'missing command');
     if (paths.length === 0) throw new InputError('no PATH given (use - for stdin)');

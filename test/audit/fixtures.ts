@@ -32,7 +32,9 @@ export function cleanStateless(): any[] {
   const labels = { app: 'web' };
   return [
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'shop' },
       spec: {
         selector: { matchLabels: labels },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
@@ -42,7 +44,9 @@ export function cleanStateless(): any[] {
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: labels, ports: [{ port: 80, targetPort: 'http' }] } },
     { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'shop' }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
     {
-      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', namespace: 'shop' },
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web', namespace: 'shop' },
       spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 3, maxReplicas: 10 },
     },
     { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web', namespace: 'shop' }, spec: { podSelector: { matchLabels: labels }, policyTypes: ['Ingress'] } },
@@ -54,9 +58,13 @@ export function cleanQuorum(): any[] {
   const labels = { app: 'etcd' };
   return [
     {
-      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'etcd', namespace: 'db' },
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'etcd', namespace: 'db' },
       spec: {
-        replicas: 3, serviceName: 'etcd-peers', podManagementPolicy: 'Parallel',
+        replicas: 3,
+        serviceName: 'etcd-peers',
+        podManagementPolicy: 'Parallel',
         selector: { matchLabels: labels },
         template: { metadata: { labels }, spec: { ...spread(labels), containers: [secureContainer('etcd', 'quay.io/coreos/etcd:v3.5.9', 2379, 'client')] } },
       },

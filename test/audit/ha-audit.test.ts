@@ -1,9 +1,11 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { ApiObject, App, Chart, Include, Testing } from 'cdk8s';
+import { ApiObject, App, Chart, Include, Testing, Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { main } from '../../src/cli';
 import { HaAudit, HaAuditor } from '../../src';
+import { main } from '../../src/cli';
 
 const fixture = path.join(__dirname, 'fixtures', 'my-service.yaml');
 
@@ -45,7 +47,7 @@ describe('HaAudit in a cdk8s app', () => {
     new ApiObject(chart, 'hpa', { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'ghost' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ghost' }, maxReplicas: 3 } });
     const audit = HaAudit.addTo(app, { printWarnings: false });
     expect(() => app.synth()).toThrow(/Validation failed/);
-    const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'cdk8s-ha-audit-'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-ha-audit-'));
     try {
       // the same objects the Aspect saw (chart.toJson() would run the validation again and throw)
       const objects = chart.node.findAll().filter(ApiObject.isApiObject).map((o) => (o as ApiObject).toJson());
@@ -70,7 +72,7 @@ describe('cdk8s-ha CLI', () => {
   test('stdin, --json, and the availability table', () => {
     const yaml = fs.readFileSync(fixture, 'utf-8');
     const r = runCli(['audit', '--json', '-'], yaml);
-    expect(JSON.parse(r.out)).toEqual(HaAuditor.audit(require('cdk8s').Yaml.load(fixture)));
+    expect(JSON.parse(r.out)).toEqual(HaAuditor.audit(Yaml.load(fixture)));
     const a = runCli(['availability', '--pod-availability', '0.999', fixture]);
     expect(a.code).toBe(0);
     expect(a.out).toMatchSnapshot();
@@ -92,7 +94,6 @@ describe('cdk8s-ha CLI', () => {
   });
 
   test('the shipped bin runs as a subprocess (compiled lib/ when present, else ts-node)', () => {
-    const { spawnSync } = require('child_process');
     const root = path.join(__dirname, '..', '..');
     const compiled = fs.existsSync(path.join(root, 'lib', 'cli', 'index.js'));
     const args = compiled
