@@ -1,0 +1,67 @@
+import { Size, Testing } from 'cdk8s';
+import { ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
+import { assertValidManifests, Manifest } from './util';
+
+function synth(props: ShardedKeyValueStoreProps = {}): { objects: Manifest[]; store: ShardedKeyValueStore } {
+  const chart = Testing.chart();
+  const store = new ShardedKeyValueStore(chart, 'store', { name: 'kv', ...props });
+  const objects = Testing.synth(chart);
+  assertValidManifests(objects);
+  return { objects, store };
+}
+const ofKind = (objects: Manifest[], kind: string) => objects.filter((o) => o.kind === kind);
+
+describe('ShardedKeyValueStore', () => {
+  test('GIVEN defaults THEN 3 shards of 3 members and 3 routers wired to every member', () => {
+    const { objects, store } = synth();
+    expect(ofKind(objects, 'StatefulSet').map((s) => [s.metadata.name, s.spec.replicas])).toEqual([['kv-s0', 3], ['kv-s1', 3], ['kv-s2', 3]]);
+    expect(ofKind(objects, 'PodDisruptionBudget')).toHaveLength(4); // one per shard + the routers
+    const router = ofKind(objects, 'Deployment')[0];
+    expect(router.spec.replicas).toBe(3);
+    const c = router.spec.template.spec.containers[0];
+    expect(c.args.slice(0, 2)).toEqual(['router', '--listen=0.0.0.0:8080']);
+    const shardFlags = c.args.slice(2).filter((_: string, i: number) => i % 2 === 1);
+    expect(shardFlags).toHaveLength(3);
+    expect(shardFlags[1]).toBe(['0', '1', '2'].map((i) => `http://kv-s1-${i}.kv-s1-peers.$(POD_NAMESPACE).svc:7379`).join(',').replace(/^/, 'kv-s1='));
+    expect(c.env).toEqual([{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }]);
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(c.lifecycle).toBeUndefined(); // no shell in the runtime image
+    expect(store.shards.map((s) => s.quorum)).toEqual([2, 2, 2]);
+  });
+
+  test('GIVEN defaults THEN shards admit clients only from the routers', () => {
+    const { objects } = synth();
+    const routerLabels = ofKind(objects, 'Deployment')[0].spec.template.metadata.labels;
+    for (const np of ofKind(objects, 'NetworkPolicy').filter((n) => n.spec.podSelector.matchLabels['app.kubernetes.io/name'] === 'raft-cluster')) {
+      const clientRule = np.spec.ingress.find((r: Manifest) => r.ports[0].port === 7379);
+      expect(clientRule.from).toEqual([{ podSelector: { matchLabels: { 'ha.cdk8s.io/kv-router': 'kv' } } }]);
+      expect(routerLabels['ha.cdk8s.io/kv-router']).toBe('kv');
+    }
+  });
+
+  test('WHEN shard options and sizes are given THEN every shard gets them', () => {
+    const { objects } = synth({
+      shards: 2,
+      membersPerShard: 5,
+      shard: { storageSize: Size.gibibytes(1), clientPort: 9379, peerPort: 9380 },
+      routerPort: 9000,
+    });
+    const sts = ofKind(objects, 'StatefulSet');
+    expect(sts.map((s) => s.spec.replicas)).toEqual([5, 5]);
+    expect(sts.map((s) => s.spec.volumeClaimTemplates[0].spec.resources.requests.storage)).toEqual(['1Gi', '1Gi']);
+    const c = ofKind(objects, 'Deployment')[0].spec.template.spec.containers[0];
+    expect(c.args[1]).toBe('--listen=0.0.0.0:9000');
+    expect(c.args[3]).toContain('http://kv-s0-4.kv-s0-peers.$(POD_NAMESPACE).svc:9379');
+  });
+
+  const errors: [string, ShardedKeyValueStoreProps, string][] = [
+    ['shards', { shards: 0 }, "ShardedKeyValueStore 'store': shards (0) must be an integer in 1..64"],
+    ['shard name', { shard: { name: 'x' } }, 'shard.name/shard.members are set by the store; use name and membersPerShard instead'],
+    ['name', { name: 'K' }, "name 'K' must be a DNS-1035 label of at most 40 characters"],
+    ['even shard', { membersPerShard: 4 }, "RaftCluster 'shard-0': members (4) tolerates no more failures than 3 members"],
+    ['router replicas', { routerReplicas: 1 }, "HighlyAvailableService 'router': replicas (1) must be an integer >= 2"],
+  ];
+  test.each(errors)('error: %s', (_n, props, message) => {
+    expect(() => new ShardedKeyValueStore(Testing.chart(), 'store', { name: 'kv', ...props })).toThrow(message);
+  });
+});
