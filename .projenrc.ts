@@ -79,6 +79,8 @@ for (const [name, desc] of [
   ['raft', 'Our Raft KV vs etcd (puts at 1/8/64 clients, gets, leader-kill unavailability)'],
   ['router', 'Router added latency vs direct access, nginx consistent hash as reference'],
   ['lincheck', 'Linearizability checker speed on large histories'],
+  ['storage', 'WAL group commit: durable saves/s and saves per fdatasync at 1-256 callers'],
+  ['transport', 'TcpTransport message throughput between two peers on loopback'],
 ]) {
   project.addTask(`bench:${name}`, {
     description: desc,
