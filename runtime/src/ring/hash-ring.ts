@@ -30,7 +30,7 @@ export interface HashRingOptions {
    * Points per unit of weight. A node's share of the hash space deviates from its fair share by
    * about 1/sqrt(points) (relative standard deviation), so the most loaded of 100 equal nodes
    * sits about 2.5/sqrt(points) above the mean: the default keeps it near 3% and below 5% with
-   * high probability, at about 6.5 bytes per point (4 hash, 2 owner, at most 1 index).
+   * high probability, at about 5 bytes per point (4 for hash bits and owner, at most 1 of index).
    * Lower it for rings of thousands of nodes if memory matters more than balance.
    * @default 6144
    */
@@ -57,13 +57,16 @@ export class HashRing {
   private weights: number[] = [];
   private freeSlots: number[] = [];
   private totalWeight = 0;
-  /** Point hashes, ascending (ties by node id). */
-  private points = new Uint32Array(0);
-  /** Slot of the node owning each point. */
-  private owners = new Uint16Array(0);
-  /** index[b] = first point whose top `indexBits` bits are >= b; index[2^k] = points.length. */
+  /**
+   * The points, ascending by hash (ties by node id), one 32-bit word each: the owner's slot in
+   * the high 16 bits, the low bits of the hash in the low 16. The high bits of the hash are the
+   * point's bucket in `index`, so they need not be stored: one word, one memory access, per point.
+   */
+  private packed = new Uint32Array(0);
+  /** index[b] = first point whose top `32 - indexShift` bits are >= b; index[last] = packed.length. */
   private index = new Uint32Array(2);
-  private indexShift = 32;
+  /** At most 16: the low bits of a hash must fit in 16. */
+  private indexShift = 16;
   /** Requests in flight per slot, for bounded-load routing. */
   private loads: number[] = [];
   private totalLoad = 0;
@@ -101,7 +104,7 @@ export class HashRing {
 
   /** Number of points on the ring (for memory accounting). */
   public get pointCount(): number {
-    return this.points.length;
+    return this.packed.length;
   }
 
   /** The nodes, in no particular order. */
@@ -116,7 +119,7 @@ export class HashRing {
 
   /** The node owning `key`. Throws if the ring is empty. */
   public get(key: string): string {
-    return this.ids[this.owners[this.pointIndex(key)]];
+    return this.ids[this.packed[this.pointIndex(key)] >>> 16];
   }
 
   /**
@@ -135,24 +138,23 @@ export class HashRing {
     const slot = this.slots.get(id);
     if (slot === undefined) throw new Error(`node ${JSON.stringify(id)} is not on the ring (members: ${this.describeMembers()})`);
     const count = pointsFor(this.weights[slot], this.virtualNodes);
-    const points = new Uint32Array(this.points.length - count);
+    const old = this.decode();
+    const points = new Uint32Array(old.points.length - count);
     const owners = new Uint16Array(points.length);
     let j = 0;
-    for (let i = 0; i < this.points.length; i++) {
-      if (this.owners[i] === slot) continue;
-      points[j] = this.points[i];
-      owners[j] = this.owners[i];
+    for (let i = 0; i < old.points.length; i++) {
+      if (old.owners[i] === slot) continue;
+      points[j] = old.points[i];
+      owners[j] = old.owners[i];
       j++;
     }
-    this.points = points;
-    this.owners = owners;
+    this.encode(points, owners);
     this.slots.delete(id);
     this.totalWeight -= this.weights[slot];
     this.totalLoad -= this.loads[slot];
     this.loads[slot] = 0;
     this.ids[slot] = '';
     this.freeSlots.push(slot);
-    this.rebuildIndex();
   }
 
   /**
@@ -161,12 +163,13 @@ export class HashRing {
    */
   public shares(): Map<string, number> {
     const owned = new Float64Array(this.ids.length);
-    const n = this.points.length;
+    const { points, owners } = this.decode();
+    const n = points.length;
     for (let i = 0; i < n; i++) {
-      const from = i === 0 ? this.points[n - 1] : this.points[i - 1];
+      const from = i === 0 ? points[n - 1] : points[i - 1];
       // The wrap-around arc (last point to 2^32, then 0 to the first point) belongs to the first point.
-      const arc = i === 0 ? this.points[0] + 4294967296 - from : this.points[i] - from;
-      owned[this.owners[i]] += arc;
+      const arc = i === 0 ? points[0] + 4294967296 - from : points[i] - from;
+      owned[owners[i]] += arc;
     }
     const result = new Map<string, number>();
     for (const [id, slot] of this.slots) result.set(id, owned[slot] / 4294967296);
@@ -180,12 +183,12 @@ export class HashRing {
    */
   public acquire(key: string): string {
     let i = this.pointIndex(key);
-    const n = this.points.length;
+    const n = this.packed.length;
     const scale = (this.loadFactor * (this.totalLoad + 1)) / this.totalWeight;
     // Walking every point visits every node, and some node is always under its cap
     // (the caps sum to more than the load), so this terminates within n steps.
     for (let step = 0; step < n; step++) {
-      const slot = this.owners[i];
+      const slot = this.packed[i] >>> 16;
       if (this.loads[slot] < Math.ceil(scale * this.weights[slot])) {
         this.loads[slot]++;
         this.totalLoad++;
@@ -213,14 +216,15 @@ export class HashRing {
   }
 
   private pointIndex(key: string): number {
-    const n = this.points.length;
+    const n = this.packed.length;
     if (n === 0) throw new Error(`cannot place key ${JSON.stringify(key)}: the ring has no nodes`);
     const h = murmur3(key);
     const b = h >>> this.indexShift;
+    const low = h & ((1 << this.indexShift) - 1);
     let i = this.index[b];
     const end = this.index[b + 1];
-    const points = this.points;
-    while (i < end && points[i] < h) i++;
+    const packed = this.packed;
+    while (i < end && (packed[i] & 0xffff) < low) i++;
     return i === n ? 0 : i;
   }
 
@@ -256,8 +260,7 @@ export class HashRing {
       freshOwners[i] = fresh[i] % 65536;
     }
     this.sortTies(freshPoints, freshOwners);
-    const old = this.points;
-    const oldOwners = this.owners;
+    const { points: old, owners: oldOwners } = this.decode();
     const points = new Uint32Array(old.length + count);
     const owners = new Uint16Array(points.length);
     let i = 0;
@@ -272,9 +275,7 @@ export class HashRing {
         owners[k] = freshOwners[j++];
       }
     }
-    this.points = points;
-    this.owners = owners;
-    this.rebuildIndex();
+    this.encode(points, owners);
   }
 
   /** Within runs of equal hashes, orders owners by node id. */
@@ -291,20 +292,42 @@ export class HashRing {
     }
   }
 
-  private rebuildIndex(): void {
-    const n = this.points.length;
-    // Four to eight points per bucket: the scan after the index read stays within a cache line
-    // or two, and the index costs at most one byte per point.
-    let bits = 1;
-    while (bits < 24 && 1 << (bits + 3) <= n) bits++;
+  /** The full point hashes and owner slots, rebuilt from the packed form (for changes and shares). */
+  private decode(): { points: Uint32Array; owners: Uint16Array } {
+    const n = this.packed.length;
+    const points = new Uint32Array(n);
+    const owners = new Uint16Array(n);
+    const shift = this.indexShift;
+    const buckets = this.index.length - 1;
+    for (let b = 0; b < buckets; b++) {
+      const high = b * 2 ** shift;
+      for (let i = this.index[b]; i < this.index[b + 1]; i++) {
+        points[i] = high + (this.packed[i] & 0xffff);
+        owners[i] = this.packed[i] >>> 16;
+      }
+    }
+    return { points, owners };
+  }
+
+  /** Stores sorted points in the packed form and builds the bucket index over them. */
+  private encode(points: Uint32Array, owners: Uint16Array): void {
+    const n = points.length;
+    // Four to eight points per bucket (the scan after the index read stays within a cache line),
+    // but at least 2^16 buckets so that the low hash bits fit in 16.
+    let bits = 16;
+    while (bits < 24 && 2 ** (bits + 3) <= n) bits++;
     const buckets = 2 ** bits;
-    const index = new Uint32Array(buckets + 1);
     const shift = 32 - bits;
+    const index = new Uint32Array(buckets + 1);
+    const packed = new Uint32Array(n);
+    const lowMask = 2 ** shift - 1;
     let p = 0;
     for (let b = 0; b <= buckets; b++) {
-      while (p < n && this.points[p] >>> shift < b) p++;
+      while (p < n && points[p] >>> shift < b) p++;
       index[b] = p;
     }
+    for (let i = 0; i < n; i++) packed[i] = ((owners[i] << 16) | (points[i] & lowMask)) >>> 0;
+    this.packed = packed;
     this.index = index;
     this.indexShift = shift;
   }

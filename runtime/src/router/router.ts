@@ -213,8 +213,10 @@ export class Router {
           tried.delete(leader);
           continue;
         }
-        if (r.status === 503 && Date.now() < deadline) {
-          // No leader yet (an election is running): worth another try after a pause.
+        if (r.status === 503 && !conditional && Date.now() < deadline) {
+          // No leader yet (an election is running), or the write timed out inside the shard:
+          // worth another try after a pause, unless the request is conditional (it may have
+          // been applied, and applying it twice could fail or succeed differently).
           lastError = `${target} answered 503: ${r.body.toString('utf8').slice(0, 200)}`;
           if (shard.leader === target) shard.leader = undefined;
         } else {
