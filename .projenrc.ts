@@ -46,6 +46,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   pullRequestTemplate: false,
 });
 
+// Each part of the project adds its own section: merge them side by side.
+project.gitattributes.addAttributes('/docs/benchmarks.md', 'merge=union');
 project.npmignore?.exclude('/runtime/', '/examples/', '/docs/', '/.ci/', '/scripts/', '/bench/');
 
 for (const [k, v] of Object.entries(offlineEnv)) project.tasks.addEnvironment(k, v);
