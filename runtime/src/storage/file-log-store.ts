@@ -141,6 +141,26 @@ export class FileLogStore implements LogStore {
     const created = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     // A new data directory must itself survive a crash, or the first "durable" save could vanish.
     if (created !== undefined) await syncDir(dirname(created));
+    // Two writers on one WAL interleave records and destroy it. Node has no flock, so this guards
+    // the process (tests, a double start); across processes the StatefulSet's one-pod-per-volume
+    // rule is what protects the directory.
+    const realDir = await fsp.realpath(dir);
+    if (FileLogStore.openDirectories.has(realDir)) {
+      throw new Error(`FileLogStore: ${realDir} is already open in this process; close the other store first`);
+    }
+    FileLogStore.openDirectories.add(realDir);
+    try {
+      return await FileLogStore.recover(dir, realDir, segmentSize, keep, options);
+    } catch (e) {
+      FileLogStore.openDirectories.delete(realDir);
+      throw e;
+    }
+  }
+
+  private static readonly openDirectories = new Set<string>();
+
+  private static async recover(dir: string, realDir: string, segmentSize: number, keep: number,
+    options: FileLogStoreOptions): Promise<OpenedLogStore<FileLogStore>> {
     const names = await fsp.readdir(dir);
     // Leftovers of an interrupted snapshot write or segment creation: never renamed, so never live.
     for (const name of names.filter((n) => n.endsWith('.tmp'))) await fsp.unlink(join(dir, name));
@@ -165,6 +185,7 @@ export class FileLogStore implements LogStore {
     const lastIndex = entries.length > 0 ? entries[entries.length - 1].index : Math.max(snapshotIndex, lastOf(replay.entries));
 
     const store = new FileLogStore(dir, segmentSize, keep, options.metrics ?? {}, replay.segments, replay.hardState, lastIndex, snapshotIndex);
+    store.realDir = realDir;
     if (replay.segments.length === 0) {
       await store.createSegment(0);
     } else {
@@ -192,6 +213,7 @@ export class FileLogStore implements LogStore {
   private failed: StorageFailedError | undefined;
   private closed = false;
   private snapshotQueue: Promise<void> = Promise.resolve();
+  private realDir = '';
 
   private constructor(
     private readonly dir: string,
@@ -283,7 +305,11 @@ export class FileLogStore implements LogStore {
     await this.snapshotQueue;
     const handle = this.handle;
     this.handle = undefined;
-    await handle?.close();
+    try {
+      await handle?.close();
+    } finally {
+      FileLogStore.openDirectories.delete(this.realDir);
+    }
   }
 
   /** Number of live segment files (for tests and metrics). */

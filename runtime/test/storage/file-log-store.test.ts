@@ -61,6 +61,15 @@ describe('FileLogStore round trip', () => {
     await third.store.close();
   });
 
+  it('refuses a second open of the same directory in one process until the first closes', async () => {
+    const dir = tempDir();
+    const first = await FileLogStore.open(dir);
+    await assert.rejects(FileLogStore.open(join(dir, '.', '')), /is already open in this process; close the other store first/);
+    await first.store.close();
+    const second = await FileLogStore.open(dir);
+    await second.store.close();
+  });
+
   it('rejects bad input without failing the store', async () => {
     const { store } = await FileLogStore.open(tempDir());
     await store.save({ entries: entries(1, 3, 1) });
