@@ -337,12 +337,21 @@ export class FileLogStore implements LogStore {
       if (first <= floor) {
         throw new RangeError(`save: entry index ${first} is at or below the snapshot index ${floor}; compacted entries cannot be overwritten`);
       }
-      for (let i = 1; i < entries.length; i++) {
-        if (entries[i].index !== first + i) {
-          throw new RangeError(`save: entries must be contiguous; index ${entries[i].index} follows ${entries[i - 1].index}`);
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
+        if (i > 0 && e.index !== first + i) {
+          throw new RangeError(`save: entries must be contiguous; index ${e.index} follows ${entries[i - 1].index}`);
         }
+        // Checked here, not when encoding: a bad value must reject this save, not fail the store.
+        if (!Number.isSafeInteger(e.term) || e.term < 0) throw new RangeError(`save: entry ${e.index} has term ${e.term}; terms are non-negative integers`);
+        if (!Number.isInteger(e.type) || e.type < 0 || e.type > 255) throw new RangeError(`save: entry ${e.index} has type ${e.type}; expected an EntryType`);
+        if (!(e.data instanceof Uint8Array)) throw new RangeError(`save: entry ${e.index} data must be a Uint8Array`);
       }
       last = entries[entries.length - 1].index;
+    }
+    const hs = update.hardState;
+    if (hs && ![hs.term, hs.vote, hs.commit].every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      throw new RangeError(`save: hard state ${JSON.stringify(hs)} must hold non-negative integers`);
     }
     this.queuedLastIndex = last;
   }
