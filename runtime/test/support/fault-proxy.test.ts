@@ -13,7 +13,8 @@ const realAddress = (id: number): string => `${HOST}:${21199 + id}`;
 let proxy: FaultProxy;
 const nodes = new Map<number, TcpTransport>();
 /** received.get(to) lists `from` of each message delivered to `to`, with its arrival time. */
-const received = new Map<number, { from: number; at: number; sentAt: number }[]>();
+interface Arrival { from: number; at: number; sentAt: number }
+const received = new Map<number, Arrival[]>();
 
 function ping(from: number, to: number): Message {
   const ctx = Buffer.alloc(8);
@@ -120,10 +121,13 @@ describe('FaultProxy', () => {
   it('delay holds each chunk for the given time, in order', async () => {
     await reaches(1, 2);
     await proxy.setLink(1, 2, { kind: 'delay', delayMs: 150 });
-    const start = received.get(2)!.length;
+    // Only messages sent after the switch: earlier ones may still be in flight undelayed.
+    const switched = performance.now();
     await traffic(1, 2, 300);
-    await new Promise((r) => setTimeout(r, 300));
-    const delayed = received.get(2)!.slice(start).filter((r) => r.from === 1);
+    const sentAfterSwitch = (): Arrival[] => received.get(2)!.filter((r) => r.from === 1 && r.sentAt >= switched);
+    const deadline = Date.now() + 3000;
+    while (sentAfterSwitch().length <= 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const delayed = sentAfterSwitch();
     assert.ok(delayed.length > 5, `only ${delayed.length} delayed messages arrived`);
     for (const r of delayed) assert.ok(r.at - r.sentAt >= 140, `latency ${(r.at - r.sentAt).toFixed(1)} ms < 150 ms`);
     const sentTimes = delayed.map((r) => r.sentAt);
