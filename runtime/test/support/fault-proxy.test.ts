@@ -22,15 +22,18 @@ function ping(from: number, to: number): Message {
   return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, logTermHint: 0, context: ctx };
 }
 
-/** Sends `from -> to` pings every 10 ms for `ms`; returns how many arrived. */
+/**
+ * Sends `from -> to` pings every 10 ms for `ms`; returns how many of *those* arrived (pings sent
+ * earlier may still be in flight and must not count for the current fault).
+ */
 async function traffic(from: number, to: number, ms: number): Promise<number> {
-  const before = received.get(to)!.filter((r) => r.from === from).length;
+  const windowStart = performance.now();
   const end = Date.now() + ms;
   while (Date.now() < end) {
     nodes.get(from)!.send([ping(from, to)]);
     await new Promise((r) => setTimeout(r, 10));
   }
-  return received.get(to)!.filter((r) => r.from === from).length - before;
+  return received.get(to)!.filter((r) => r.from === from && r.sentAt >= windowStart).length;
 }
 
 /** Sends pings until one arrives (fails after `timeoutMs`). */
