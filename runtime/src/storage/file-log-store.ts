@@ -141,6 +141,26 @@ export class FileLogStore implements LogStore {
     const created = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     // A new data directory must itself survive a crash, or the first "durable" save could vanish.
     if (created !== undefined) await syncDir(dirname(created));
+    // Two writers on one WAL interleave records and destroy it. Node has no flock, so this guards
+    // the process (tests, a double start); across processes the StatefulSet's one-pod-per-volume
+    // rule is what protects the directory.
+    const realDir = await fsp.realpath(dir);
+    if (FileLogStore.openDirectories.has(realDir)) {
+      throw new Error(`FileLogStore: ${realDir} is already open in this process; close the other store first`);
+    }
+    FileLogStore.openDirectories.add(realDir);
+    try {
+      return await FileLogStore.recover(dir, realDir, segmentSize, keep, options);
+    } catch (e) {
+      FileLogStore.openDirectories.delete(realDir);
+      throw e;
+    }
+  }
+
+  private static readonly openDirectories = new Set<string>();
+
+  private static async recover(dir: string, realDir: string, segmentSize: number, keep: number,
+    options: FileLogStoreOptions): Promise<OpenedLogStore<FileLogStore>> {
     const names = await fsp.readdir(dir);
     // Leftovers of an interrupted snapshot write or segment creation: never renamed, so never live.
     for (const name of names.filter((n) => n.endsWith('.tmp'))) await fsp.unlink(join(dir, name));
@@ -165,6 +185,7 @@ export class FileLogStore implements LogStore {
     const lastIndex = entries.length > 0 ? entries[entries.length - 1].index : Math.max(snapshotIndex, lastOf(replay.entries));
 
     const store = new FileLogStore(dir, segmentSize, keep, options.metrics ?? {}, replay.segments, replay.hardState, lastIndex, snapshotIndex);
+    store.realDir = realDir;
     if (replay.segments.length === 0) {
       await store.createSegment(0);
     } else {
@@ -192,6 +213,7 @@ export class FileLogStore implements LogStore {
   private failed: StorageFailedError | undefined;
   private closed = false;
   private snapshotQueue: Promise<void> = Promise.resolve();
+  private realDir = '';
 
   private constructor(
     private readonly dir: string,
@@ -283,7 +305,11 @@ export class FileLogStore implements LogStore {
     await this.snapshotQueue;
     const handle = this.handle;
     this.handle = undefined;
-    await handle?.close();
+    try {
+      await handle?.close();
+    } finally {
+      FileLogStore.openDirectories.delete(this.realDir);
+    }
   }
 
   /** Number of live segment files (for tests and metrics). */
@@ -311,12 +337,21 @@ export class FileLogStore implements LogStore {
       if (first <= floor) {
         throw new RangeError(`save: entry index ${first} is at or below the snapshot index ${floor}; compacted entries cannot be overwritten`);
       }
-      for (let i = 1; i < entries.length; i++) {
-        if (entries[i].index !== first + i) {
-          throw new RangeError(`save: entries must be contiguous; index ${entries[i].index} follows ${entries[i - 1].index}`);
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
+        if (i > 0 && e.index !== first + i) {
+          throw new RangeError(`save: entries must be contiguous; index ${e.index} follows ${entries[i - 1].index}`);
         }
+        // Checked here, not when encoding: a bad value must reject this save, not fail the store.
+        if (!Number.isSafeInteger(e.term) || e.term < 0) throw new RangeError(`save: entry ${e.index} has term ${e.term}; terms are non-negative integers`);
+        if (!Number.isInteger(e.type) || e.type < 0 || e.type > 255) throw new RangeError(`save: entry ${e.index} has type ${e.type}; expected an EntryType`);
+        if (!(e.data instanceof Uint8Array)) throw new RangeError(`save: entry ${e.index} data must be a Uint8Array`);
       }
       last = entries[entries.length - 1].index;
+    }
+    const hs = update.hardState;
+    if (hs && ![hs.term, hs.vote, hs.commit].every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      throw new RangeError(`save: hard state ${JSON.stringify(hs)} must hold non-negative integers`);
     }
     this.queuedLastIndex = last;
   }

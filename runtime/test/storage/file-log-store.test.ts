@@ -61,12 +61,23 @@ describe('FileLogStore round trip', () => {
     await third.store.close();
   });
 
+  it('refuses a second open of the same directory in one process until the first closes', async () => {
+    const dir = tempDir();
+    const first = await FileLogStore.open(dir);
+    await assert.rejects(FileLogStore.open(join(dir, '.', '')), /is already open in this process; close the other store first/);
+    await first.store.close();
+    const second = await FileLogStore.open(dir);
+    await second.store.close();
+  });
+
   it('rejects bad input without failing the store', async () => {
     const { store } = await FileLogStore.open(tempDir());
     await store.save({ entries: entries(1, 3, 1) });
     await assert.rejects(store.save({ entries: entries(5, 6, 1) }), /leaves a gap after the last index 3/);
     await assert.rejects(store.save({ entries: [entry(4, 1), entry(6, 1)] }), /must be contiguous/);
     await assert.rejects(store.save({ entries: [entry(0, 1)] }), /must be a positive integer/);
+    await assert.rejects(store.save({ entries: [entry(4, -2)] }), /entry 4 has term -2/);
+    await assert.rejects(store.save({ hardState: { term: 1, vote: 1.5, commit: 0 } }), /must hold non-negative integers/);
     assert.equal(store.failure, undefined);
     await store.save({ entries: entries(4, 4, 1) });
     await store.close();
