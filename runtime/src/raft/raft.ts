@@ -619,9 +619,9 @@ export class Raft {
       return;
     }
     if (this.leadTransferee !== 0 && !this.confState.voters.includes(this.leadTransferee)) this.leadTransferee = 0;
-    // The quorum changed: something may now be committed.
-    if (this.maybeCommit()) this.bcastAppend();
-    else this.bcastAppend();
+    // The quorum changed: something may now be committed; new peers need their first append.
+    this.maybeCommit();
+    this.bcastAppend();
   }
 
   private newPeerProgress(next: number): Progress {

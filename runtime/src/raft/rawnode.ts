@@ -139,7 +139,10 @@ export class RawNode {
     this.raft.reportUnreachable(id);
   }
 
-  /** The transport finished (ok) or failed to send a snapshot to `id`. */
+  /**
+   * The transport finished (ok) or failed to send a snapshot to `id`. The transport MUST report every
+   * SNAPSHOT message one way or the other: until it does, the leader sends that follower nothing else.
+   */
   reportSnapshot(id: number, ok: boolean): void {
     this.raft.reportSnapshot(id, ok);
   }

@@ -69,6 +69,7 @@ export function main(argv: string[]): number {
       steps += r.steps;
       ops += r.okOps;
       for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;
+      if ((s - flags.from + 1) % 1000 === 0) process.stderr.write(`... ${s - flags.from + 1} seeds passed\n`);
     } catch (e) {
       process.stdout.write(`FAIL ${(e as Error).message}\nreplay: npm run sim -- --seed ${s}\n`);
       return 1;

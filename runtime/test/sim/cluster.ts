@@ -192,6 +192,7 @@ export class Simulation {
     const node = this.nodes.get(id)!;
     node.raw = undefined;
     node.sm = undefined;
+    if (node.pendingReady) this.count('crash-lost-write');
     node.pendingReady = undefined; // the write in progress is lost
     node.readsReady = [];
     this.trace(`crash node ${id}`);
@@ -226,6 +227,7 @@ export class Simulation {
       if (sentEarly) for (const m of rd.messages) this.send(m);
       node.pendingReady = { rd, at: this.now + this.rng.int(0, 2), sentEarly };
       if (node.pendingReady.at <= this.now) this.completeReady(node);
+      else this.count('slow-write');
       return;
     }
     while (raw.hasReady()) {

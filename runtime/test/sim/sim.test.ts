@@ -28,7 +28,7 @@ describe('deterministic simulation', { timeout: 90_000 }, () => {
     }
     // The run is only meaningful if every fault kind actually happened.
     for (const kind of ['lost-msg', 'duplicated-msg', 'partitioned-msg', 'partition', 'crash', 'restart', 'snapshot',
-      'add-learner', 'promote-learner', 'remove-node', 'transfer', 'clock-stall']) {
+      'add-learner', 'promote-learner', 'remove-node', 'transfer', 'clock-stall', 'slow-write', 'crash-lost-write']) {
       assert.ok(faultsSeen.has(kind), `fault kind ${kind} never happened`);
     }
     assert.ok(ops > CI_SEED_RANGE.count * 20, `only ${ops} client operations completed`);
