@@ -86,7 +86,15 @@ interface PendingSave {
   readonly update: StorageUpdate;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+  /** Encoded WAL bytes of this save (snapshot files not counted). */
+  readonly bytes: number;
 }
+
+/**
+ * Upper bound on one group-commit write. Past it the batch ends (a single larger save still goes
+ * alone), so a burst of big saves never needs one huge contiguous buffer.
+ */
+const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 
 /** A durable LogStore in a directory it owns exclusively. */
 export class FileLogStore implements LogStore {
@@ -129,9 +137,30 @@ export class FileLogStore implements LogStore {
     if (!Number.isInteger(keep) || keep < 1) {
       throw new RangeError(`FileLogStore: snapshotsToKeep (${keep}) must be an integer >= 1`);
     }
-    const created = await fsp.mkdir(dir, { recursive: true });
+    // Owner-only, like etcd: the log holds every client value, in the clear.
+    const created = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     // A new data directory must itself survive a crash, or the first "durable" save could vanish.
     if (created !== undefined) await syncDir(dirname(created));
+    // Two writers on one WAL interleave records and destroy it. Node has no flock, so this guards
+    // the process (tests, a double start); across processes the StatefulSet's one-pod-per-volume
+    // rule is what protects the directory.
+    const realDir = await fsp.realpath(dir);
+    if (FileLogStore.openDirectories.has(realDir)) {
+      throw new Error(`FileLogStore: ${realDir} is already open in this process; close the other store first`);
+    }
+    FileLogStore.openDirectories.add(realDir);
+    try {
+      return await FileLogStore.recover(dir, realDir, segmentSize, keep, options);
+    } catch (e) {
+      FileLogStore.openDirectories.delete(realDir);
+      throw e;
+    }
+  }
+
+  private static readonly openDirectories = new Set<string>();
+
+  private static async recover(dir: string, realDir: string, segmentSize: number, keep: number,
+    options: FileLogStoreOptions): Promise<OpenedLogStore<FileLogStore>> {
     const names = await fsp.readdir(dir);
     // Leftovers of an interrupted snapshot write or segment creation: never renamed, so never live.
     for (const name of names.filter((n) => n.endsWith('.tmp'))) await fsp.unlink(join(dir, name));
@@ -156,6 +185,7 @@ export class FileLogStore implements LogStore {
     const lastIndex = entries.length > 0 ? entries[entries.length - 1].index : Math.max(snapshotIndex, lastOf(replay.entries));
 
     const store = new FileLogStore(dir, segmentSize, keep, options.metrics ?? {}, replay.segments, replay.hardState, lastIndex, snapshotIndex);
+    store.realDir = realDir;
     if (replay.segments.length === 0) {
       await store.createSegment(0);
     } else {
@@ -183,6 +213,7 @@ export class FileLogStore implements LogStore {
   private failed: StorageFailedError | undefined;
   private closed = false;
   private snapshotQueue: Promise<void> = Promise.resolve();
+  private realDir = '';
 
   private constructor(
     private readonly dir: string,
@@ -221,7 +252,7 @@ export class FileLogStore implements LogStore {
       return Promise.reject(e);
     }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ update, resolve, reject });
+      this.pending.push({ update, resolve, reject, bytes: walBytes(update) });
       if (!this.flushing) this.flushing = this.flushLoop();
     });
   }
@@ -274,7 +305,11 @@ export class FileLogStore implements LogStore {
     await this.snapshotQueue;
     const handle = this.handle;
     this.handle = undefined;
-    await handle?.close();
+    try {
+      await handle?.close();
+    } finally {
+      FileLogStore.openDirectories.delete(this.realDir);
+    }
   }
 
   /** Number of live segment files (for tests and metrics). */
@@ -302,12 +337,21 @@ export class FileLogStore implements LogStore {
       if (first <= floor) {
         throw new RangeError(`save: entry index ${first} is at or below the snapshot index ${floor}; compacted entries cannot be overwritten`);
       }
-      for (let i = 1; i < entries.length; i++) {
-        if (entries[i].index !== first + i) {
-          throw new RangeError(`save: entries must be contiguous; index ${entries[i].index} follows ${entries[i - 1].index}`);
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
+        if (i > 0 && e.index !== first + i) {
+          throw new RangeError(`save: entries must be contiguous; index ${e.index} follows ${entries[i - 1].index}`);
         }
+        // Checked here, not when encoding: a bad value must reject this save, not fail the store.
+        if (!Number.isSafeInteger(e.term) || e.term < 0) throw new RangeError(`save: entry ${e.index} has term ${e.term}; terms are non-negative integers`);
+        if (!Number.isInteger(e.type) || e.type < 0 || e.type > 255) throw new RangeError(`save: entry ${e.index} has type ${e.type}; expected an EntryType`);
+        if (!(e.data instanceof Uint8Array)) throw new RangeError(`save: entry ${e.index} data must be a Uint8Array`);
       }
       last = entries[entries.length - 1].index;
+    }
+    const hs = update.hardState;
+    if (hs && ![hs.term, hs.vote, hs.commit].every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      throw new RangeError(`save: hard state ${JSON.stringify(hs)} must hold non-negative integers`);
     }
     this.queuedLastIndex = last;
   }
@@ -325,8 +369,13 @@ export class FileLogStore implements LogStore {
   private async flushLoop(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending;
-        this.pending = [];
+        let take = 0;
+        let bytes = 0;
+        while (take < this.pending.length && (take === 0 || bytes + this.pending[take].bytes <= MAX_BATCH_BYTES)) {
+          bytes += this.pending[take].bytes;
+          take++;
+        }
+        const batch = this.pending.splice(0, take);
         if (this.failed) {
           for (const p of batch) p.reject(this.failed);
           continue;
@@ -359,16 +408,11 @@ export class FileLogStore implements LogStore {
   private async writeBatch(batch: readonly PendingSave[]): Promise<void> {
     let size = 0;
     let records = 0;
-    for (const { update } of batch) {
-      if (update.snapshot) {
-        // The snapshot file must be durable before the marker that makes replay depend on it.
-        await this.writeSnapshotSerialized(update.snapshot);
-        size += MARKER_RECORD_SIZE;
-        records++;
-      }
-      for (const entry of update.entries ?? []) size += entryRecordSize(entry);
-      records += update.entries?.length ?? 0;
-      if (update.hardState) { size += HARD_STATE_RECORD_SIZE; records++; }
+    for (const { update, bytes } of batch) {
+      // The snapshot file must be durable before the marker that makes replay depend on it.
+      if (update.snapshot) await this.writeSnapshotSerialized(update.snapshot);
+      size += bytes;
+      records += (update.snapshot ? 1 : 0) + (update.entries?.length ?? 0) + (update.hardState ? 1 : 0);
     }
     const buf = Buffer.allocUnsafe(size);
     let offset = 0;
@@ -399,7 +443,7 @@ export class FileLogStore implements LogStore {
     encodeSegmentHeader(seq).copy(buf, 0);
     // Every segment opens with the current hard state, so compaction never deletes the only copy.
     writeHardStateRecord(buf, this.durableHardState, SEGMENT_HEADER_SIZE);
-    const handle = await fsp.open(tmp, 'w+');
+    const handle = await fsp.open(tmp, 'w+', 0o600);
     try {
       await writeFully(handle, buf, 0);
       await handle.sync();
@@ -422,7 +466,7 @@ export class FileLogStore implements LogStore {
     const path = join(this.dir, snapshotName(index, term));
     const tmp = `${path}.tmp`;
     const header = encodeSnapshotHeader(snapshot);
-    const handle = await fsp.open(tmp, 'w');
+    const handle = await fsp.open(tmp, 'w', 0o600);
     try {
       const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);
       await writeFully(handle, header, 0);
@@ -447,6 +491,12 @@ export class FileLogStore implements LogStore {
     for (const f of stale) await fsp.unlink(join(this.dir, f.name));
     if (stale.length > 0) await syncDir(this.dir);
   }
+}
+
+function walBytes(update: StorageUpdate): number {
+  let size = update.snapshot ? MARKER_RECORD_SIZE : 0;
+  for (const entry of update.entries ?? []) size += entryRecordSize(entry);
+  return size + (update.hardState ? HARD_STATE_RECORD_SIZE : 0);
 }
 
 function lastOf(entries: readonly Entry[]): number {

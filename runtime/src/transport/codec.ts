@@ -3,7 +3,7 @@
  * fixed binary layout (no JSON or base64: entry and snapshot data travel as raw bytes, and the
  * decoder hands them out as views of the received frame, without copying).
  *
- * Frame:   length u32 LE (of kind + body) | kind u8 | body
+ * Frame:   length u32 LE (of kind + body) | kind u8 | body   (kinds: HELLO, WELCOME, REJECT, MESSAGE, PING)
  * Message: type u8 | reject u8 | flags u8 (bit 0: has snapshot) | 0 u8 |
  *          from, to, term, logTerm, index, commit, rejectHint, logTermHint (u64 LE each) |
  *          context (u32 length + bytes) | entry count u32 | entries | [snapshot]
@@ -25,6 +25,11 @@ export enum FrameKind {
   REJECT = 3,
   /** One Raft message. */
   MESSAGE = 4,
+  /**
+   * Acceptor -> dialer, empty, every keepalive interval: the dialer's proof that the peer is still
+   * reading its connection (the stream carries no other reverse traffic).
+   */
+  PING = 5,
 }
 
 /** Wire protocol version carried in the handshake; a peer with another version is rejected. */
@@ -222,6 +227,9 @@ export function decodeHandshake(body: Buffer): Handshake {
   }
 }
 
+/** The (constant) PING frame. */
+export const PING_FRAME: Buffer = Buffer.from([1, 0, 0, 0, FrameKind.PING]);
+
 /** Encodes a REJECT frame carrying `reason`. */
 export function encodeRejectFrame(reason: string): Buffer {
   const body = Buffer.from(reason, 'utf8');
@@ -271,7 +279,7 @@ export class FrameDecoder {
       if (this.buffered < 4 + length) break;
       const frame = this.take(4 + length);
       const kind = frame[4];
-      if (kind < FrameKind.HELLO || kind > FrameKind.MESSAGE) throw new RangeError(`unknown frame kind ${kind}`);
+      if (kind < FrameKind.HELLO || kind > FrameKind.PING) throw new RangeError(`unknown frame kind ${kind}`);
       frames.push({ kind, body: frame.subarray(FRAME_HEADER_SIZE) });
     }
     return frames;

@@ -11,10 +11,10 @@ import * as net from 'net';
 import * as tls from 'tls';
 import {
   FrameDecoder, FrameKind, PROTOCOL_VERSION, decodeHandshake, decodeMessage,
-  encodeHandshakeFrame, encodeMessageFrame, encodeRejectFrame, type Frame,
+  encodeHandshakeFrame, encodeMessageFrame, encodeRejectFrame, PING_FRAME, type Frame,
 } from './codec';
 import type { MessageHandler, PeerStats, Transport, UnreachableHandler } from './transport';
-import type { Message } from '../raft/types';
+import { MessageType, type Message } from '../raft/types';
 
 /**
  * Mutual TLS between peers: each side presents `cert` and accepts only peers whose certificate
@@ -66,6 +66,15 @@ export interface TcpTransportOptions {
    * @default 5000 ms
    */
   readonly writeStallTimeoutMs?: number;
+  /** How often an accepted connection sends PING to its dialler. @default 1000 ms */
+  readonly keepaliveIntervalMs?: number;
+  /**
+   * A dialled connection that received nothing (not even PING) for this long is closed and
+   * redialled: a peer host that vanished without a reset, or a silent partition, is detected even
+   * when too little is being sent to fill any buffer. Must exceed keepaliveIntervalMs.
+   * @default 5000 ms
+   */
+  readonly peerIdleTimeoutMs?: number;
   /** Mutual TLS for peer connections. @default plain TCP */
   readonly tls?: PeerTlsOptions;
   /** Randomness for backoff jitter, in [0, 1). @default Math.random */
@@ -164,6 +173,8 @@ export class TcpTransport implements Transport {
   private readonly maxBackoffMs: number;
   private readonly dialTimeoutMs: number;
   private readonly writeStallTimeoutMs: number;
+  private readonly keepaliveIntervalMs: number;
+  private readonly peerIdleTimeoutMs: number;
   private readonly random: () => number;
   private readonly log: (line: string) => void;
   private readonly server: net.Server;
@@ -189,6 +200,11 @@ export class TcpTransport implements Transport {
     this.maxBackoffMs = positive(options.maxBackoffMs ?? 2000, 'maxBackoffMs');
     this.dialTimeoutMs = positive(options.dialTimeoutMs ?? 2000, 'dialTimeoutMs');
     this.writeStallTimeoutMs = positive(options.writeStallTimeoutMs ?? 5000, 'writeStallTimeoutMs');
+    this.keepaliveIntervalMs = positive(options.keepaliveIntervalMs ?? 1000, 'keepaliveIntervalMs');
+    this.peerIdleTimeoutMs = positive(options.peerIdleTimeoutMs ?? 5000, 'peerIdleTimeoutMs');
+    if (this.peerIdleTimeoutMs <= this.keepaliveIntervalMs) {
+      throw new RangeError(`TcpTransport: peerIdleTimeoutMs (${this.peerIdleTimeoutMs}) must exceed keepaliveIntervalMs (${this.keepaliveIntervalMs})`);
+    }
     if (this.maxBackoffMs < this.minBackoffMs) {
       throw new RangeError(`TcpTransport: maxBackoffMs (${this.maxBackoffMs}) must be >= minBackoffMs (${this.minBackoffMs})`);
     }
@@ -316,11 +332,14 @@ export class TcpTransport implements Transport {
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(HANDSHAKE_MAX_BYTES);
     const timeout = setTimeout(() => fail(`no handshake answer within ${this.dialTimeoutMs} ms`), this.dialTimeoutMs);
+    let lastReceived = performance.now();
+    let idleCheck: NodeJS.Timeout | undefined;
     let done = false;
     const fail = (reason: string): void => {
       if (done) return;
       done = true;
       clearTimeout(timeout);
+      if (idleCheck) clearInterval(idleCheck);
       socket.destroy();
       if (link.socket === socket) this.linkDown(link, reason);
     };
@@ -330,6 +349,7 @@ export class TcpTransport implements Transport {
       }));
     });
     socket.on('data', (chunk: Buffer) => {
+      lastReceived = performance.now();
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
@@ -338,6 +358,7 @@ export class TcpTransport implements Transport {
         return;
       }
       for (const frame of frames) {
+        if (frame.kind === FrameKind.PING && link.state === LinkState.CONNECTED) continue;
         if (link.state !== LinkState.DIALING || link.socket !== socket) {
           fail(`unexpected frame kind ${frame.kind} after the handshake`);
           return;
@@ -367,6 +388,10 @@ export class TcpTransport implements Transport {
         link.attempt = 0;
         link.connects++;
         link.lastError = undefined;
+        idleCheck = setInterval(() => {
+          const silent = performance.now() - lastReceived;
+          if (silent > this.peerIdleTimeoutMs) fail(`peer silent for ${Math.round(silent)} ms (no keepalive)`);
+        }, Math.max(10, this.peerIdleTimeoutMs / 4));
         this.scheduleFlush(link);
       }
     });
@@ -469,10 +494,14 @@ export class TcpTransport implements Transport {
     }
     this.inbound.add(socket);
     socket.setNoDelay(true);
+    // The dialler's side has the PING/idle check; here kernel keepalive eventually reaps a
+    // connection whose dialler vanished, so dead sockets do not pile up.
+    socket.setKeepAlive(true, 10_000);
     // Until the peer has identified itself, accept only handshake-sized frames: an unauthenticated
     // connection must not make us buffer a 512 MiB "frame".
     const decoder = new FrameDecoder(HANDSHAKE_MAX_BYTES);
     let peerId = 0;
+    let keepalive: NodeJS.Timeout | undefined;
     const timeout = setTimeout(() => socket.destroy(), this.dialTimeoutMs);
     const refuse = (reason: string): void => {
       this.log(`transport ${this.localId}: refused a connection from ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
@@ -512,6 +541,11 @@ export class TcpTransport implements Transport {
           socket.write(encodeHandshakeFrame(FrameKind.WELCOME, {
             version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: peerId, metadata: this.metadata,
           }));
+          keepalive = setInterval(() => {
+            // Skip while our own PINGs are still queued: the dialler is not reading, and its idle
+            // timeout is what should fire, not our memory.
+            if (socket.writableLength === 0) socket.write(PING_FRAME);
+          }, this.keepaliveIntervalMs);
           continue;
         }
         if (frame.kind !== FrameKind.MESSAGE) {
@@ -533,12 +567,18 @@ export class TcpTransport implements Transport {
           return;
         }
         this.receivedByPeer.set(peerId, (this.receivedByPeer.get(peerId) ?? 0) + 1);
-        this.messageHandler?.(message);
+        try {
+          this.messageHandler?.(message);
+        } catch (e) {
+          // A throwing handler is a bug upstream; keep the link (and the other messages) alive.
+          this.log(`transport ${this.localId}: message handler threw on ${MessageType[message.type]} from ${peerId}: ${(e as Error).message}`);
+        }
       }
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       clearTimeout(timeout);
+      if (keepalive) clearInterval(keepalive);
       this.inbound.delete(socket);
     });
   }

@@ -61,12 +61,23 @@ describe('FileLogStore round trip', () => {
     await third.store.close();
   });
 
+  it('refuses a second open of the same directory in one process until the first closes', async () => {
+    const dir = tempDir();
+    const first = await FileLogStore.open(dir);
+    await assert.rejects(FileLogStore.open(join(dir, '.', '')), /is already open in this process; close the other store first/);
+    await first.store.close();
+    const second = await FileLogStore.open(dir);
+    await second.store.close();
+  });
+
   it('rejects bad input without failing the store', async () => {
     const { store } = await FileLogStore.open(tempDir());
     await store.save({ entries: entries(1, 3, 1) });
     await assert.rejects(store.save({ entries: entries(5, 6, 1) }), /leaves a gap after the last index 3/);
     await assert.rejects(store.save({ entries: [entry(4, 1), entry(6, 1)] }), /must be contiguous/);
     await assert.rejects(store.save({ entries: [entry(0, 1)] }), /must be a positive integer/);
+    await assert.rejects(store.save({ entries: [entry(4, -2)] }), /entry 4 has term -2/);
+    await assert.rejects(store.save({ hardState: { term: 1, vote: 1.5, commit: 0 } }), /must hold non-negative integers/);
     assert.equal(store.failure, undefined);
     await store.save({ entries: entries(4, 4, 1) });
     await store.close();
@@ -196,6 +207,22 @@ describe('FileLogStore group commit', () => {
     const { store: s2, recovered } = await FileLogStore.open(dir);
     assert.equal(recovered.entries.length, n);
     assert.equal(recovered.hardState.commit, n - 1);
+    await s2.close();
+  });
+});
+
+describe('FileLogStore batch bound', () => {
+  it('splits a burst of big saves into writes of at most 32 MiB, in order', async () => {
+    const dir = tempDir();
+    const batches: number[] = [];
+    const { store } = await FileLogStore.open(dir, { metrics: { onSync: (_ms, bytes) => batches.push(bytes) } });
+    const big = 'b'.repeat(4 * 1024 * 1024);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.save({ entries: [entry(i + 1, 1, `${i + 1}:${big}`)] })));
+    assert.ok(batches.every((b) => b <= 32 * 1024 * 1024), `batch sizes ${batches.join(', ')}`);
+    assert.ok(batches.length >= 3 && batches.length < 20, `${batches.length} batches`);
+    await store.close();
+    const { store: s2, recovered } = await FileLogStore.open(dir);
+    assert.deepEqual(recovered.entries.map((e) => Buffer.from(e.data.subarray(0, 3)).toString().split(':')[0]), Array.from({ length: 20 }, (_, i) => String(i + 1)));
     await s2.close();
   });
 });
@@ -341,10 +368,40 @@ describe('MemoryLogStore and FileLogStore agree', () => {
   });
 });
 
-it('leaves no temporary files or extra segments in a fresh store', async () => {
-  const dir = tempDir();
+it('creates an owner-only directory with one segment and no temporaries', async () => {
+  const dir = join(tempDir(), 'nested', 'data');
   const { store } = await FileLogStore.open(dir);
+  await store.saveSnapshot(snapshot(1, 1));
   await store.close();
-  assert.deepEqual(readdirSync(dir), ['0000000000000000.wal']);
+  assert.deepEqual(readdirSync(dir).sort(), ['0000000000000000.wal', 'snap-0000000000000001-0000000000000001.snap']);
   assert.ok(existsSync(join(dir, '0000000000000000.wal')));
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+});
+
+describe('MemoryLogStore', () => {
+  it('survives reopen like a disk, loses saves not yet applied, and fails stickily', async () => {
+    const { store } = MemoryLogStore.open();
+    await store.save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 1, commit: 2 } });
+    const lost = store.save({ entries: entries(4, 4, 1) });
+    const { store: second, recovered } = store.reopen(); // the crash happens before the save applies
+    await assert.rejects(lost, /closed before the save became durable/);
+    assert.deepEqual(recovered.entries.map((e) => e.index), [1, 2, 3]);
+    assert.deepEqual(recovered.hardState, { term: 1, vote: 1, commit: 2 });
+    second.injectFailure(new Error('EIO: simulated'));
+    await assert.rejects(second.save({ entries: entries(4, 4, 1) }), StorageFailedError);
+    await assert.rejects(second.save({ hardState: { term: 2, vote: 0, commit: 2 } }), /EIO: simulated/);
+    assert.ok(second.failure instanceof StorageFailedError);
+    assert.deepEqual(second.durableState().entries.map((e) => e.index), [1, 2, 3]);
+    await assert.rejects(second.save({ entries: entries(9, 9, 1) }), StorageFailedError);
+  });
+
+  it('rejects bad input like FileLogStore does', async () => {
+    const { store } = MemoryLogStore.open();
+    await store.save({ entries: entries(1, 2, 1) });
+    await assert.rejects(store.save({ entries: entries(4, 4, 1) }), /leaves a gap after the last index 2/);
+    await store.saveSnapshot(snapshot(2, 1));
+    await assert.rejects(store.save({ entries: entries(2, 2, 2) }), /at or below the snapshot index 2/);
+    await assert.rejects(store.compact(5), /past the newest durable snapshot \(2\)/);
+  });
 });

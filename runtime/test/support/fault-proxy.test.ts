@@ -13,7 +13,8 @@ const realAddress = (id: number): string => `${HOST}:${21199 + id}`;
 let proxy: FaultProxy;
 const nodes = new Map<number, TcpTransport>();
 /** received.get(to) lists `from` of each message delivered to `to`, with its arrival time. */
-const received = new Map<number, { from: number; at: number; sentAt: number }[]>();
+interface Arrival { from: number; at: number; sentAt: number }
+const received = new Map<number, Arrival[]>();
 
 function ping(from: number, to: number): Message {
   const ctx = Buffer.alloc(8);
@@ -21,21 +22,29 @@ function ping(from: number, to: number): Message {
   return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, logTermHint: 0, context: ctx };
 }
 
-/** Sends `from -> to` pings every 10 ms for `ms`; returns how many arrived. */
+/**
+ * Sends `from -> to` pings every 10 ms for `ms`; returns how many of *those* arrived (pings sent
+ * earlier may still be in flight and must not count for the current fault).
+ */
 async function traffic(from: number, to: number, ms: number): Promise<number> {
-  const before = received.get(to)!.filter((r) => r.from === from).length;
+  const windowStart = performance.now();
   const end = Date.now() + ms;
   while (Date.now() < end) {
     nodes.get(from)!.send([ping(from, to)]);
     await new Promise((r) => setTimeout(r, 10));
   }
-  return received.get(to)!.filter((r) => r.from === from).length - before;
+  return received.get(to)!.filter((r) => r.from === from && r.sentAt >= windowStart).length;
 }
 
 /** Sends pings until one arrives (fails after `timeoutMs`). */
 async function reaches(from: number, to: number, timeoutMs = 4000): Promise<void> {
+  const start = performance.now();
   const end = Date.now() + timeoutMs;
-  while (Date.now() < end) if ((await traffic(from, to, 50)) > 0) return;
+  while (Date.now() < end) {
+    nodes.get(from)!.send([ping(from, to)]);
+    await new Promise((r) => setTimeout(r, 10));
+    if (received.get(to)!.some((r) => r.from === from && r.sentAt >= start)) return;
+  }
   assert.fail(`${from} -> ${to} never delivered within ${timeoutMs} ms`);
 }
 
@@ -44,7 +53,7 @@ before(async () => {
   for (const id of ids) {
     const t = await TcpTransport.start({
       clusterId: 'proxy-test', localId: id, listen: realAddress(id), peers: proxy.peersFor(id),
-      minBackoffMs: 20, maxBackoffMs: 150, dialTimeoutMs: 300, writeStallTimeoutMs: 500,
+      minBackoffMs: 20, maxBackoffMs: 150, dialTimeoutMs: 300, writeStallTimeoutMs: 500, keepaliveIntervalMs: 100, peerIdleTimeoutMs: 400,
     });
     received.set(id, []);
     t.onMessage((m) => received.get(id)!.push({ from: m.from, at: performance.now(), sentAt: Buffer.from(m.context).readDoubleLE(0) }));
@@ -98,13 +107,35 @@ describe('FaultProxy', () => {
     nodes.get(1)!.onUnreachable(() => undefined);
   });
 
+  it('keepalive detects a silent partition on an established link, and the link redials after heal', async () => {
+    await reaches(2, 3);
+    const before = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
+    assert.equal(before.connected, true);
+    const unreachable: number[] = [];
+    nodes.get(2)!.onUnreachable((id) => unreachable.push(id));
+    // The established connection 2 -> 3 goes silent (nothing passes either way, nothing errors).
+    // Light traffic never fills a buffer, so only the keepalive can notice.
+    await proxy.setLink(2, 3, { kind: 'blackhole' });
+    await traffic(2, 3, 800);
+    const during = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
+    assert.ok(unreachable.includes(3), 'reported unreachable once the peer went silent');
+    assert.ok(during.droppedMessages > before.droppedMessages, 'messages dropped while the link is down');
+    await proxy.heal();
+    await reaches(2, 3);
+    assert.ok(nodes.get(2)!.stats().find((s) => s.peerId === 3)!.connects > before.connects, 'redialled');
+    nodes.get(2)!.onUnreachable(() => undefined);
+  });
+
   it('delay holds each chunk for the given time, in order', async () => {
     await reaches(1, 2);
     await proxy.setLink(1, 2, { kind: 'delay', delayMs: 150 });
-    const start = received.get(2)!.length;
+    // Only messages sent after the switch: earlier ones may still be in flight undelayed.
+    const switched = performance.now();
     await traffic(1, 2, 300);
-    await new Promise((r) => setTimeout(r, 300));
-    const delayed = received.get(2)!.slice(start).filter((r) => r.from === 1);
+    const sentAfterSwitch = (): Arrival[] => received.get(2)!.filter((r) => r.from === 1 && r.sentAt >= switched);
+    const deadline = Date.now() + 3000;
+    while (sentAfterSwitch().length <= 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const delayed = sentAfterSwitch();
     assert.ok(delayed.length > 5, `only ${delayed.length} delayed messages arrived`);
     for (const r of delayed) assert.ok(r.at - r.sentAt >= 140, `latency ${(r.at - r.sentAt).toFixed(1)} ms < 150 ms`);
     const sentTimes = delayed.map((r) => r.sentAt);
