@@ -87,7 +87,7 @@ for (const [name, desc] of [
 }
 project.addTask('bench:synth', {
   description: 'Synthesis time of N HighlyAvailableServices',
-  exec: 'ts-node --project tsconfig.dev.json bench/synth.ts',
+  exec: 'ts-node --project test/tsconfig.json bench/synth.ts',
   receiveArgs: true,
 });
 

@@ -3,3 +3,5 @@
  * consistent-hash ring. The servers are started through the `ha-runtime` command (`main.ts`).
  */
 export * from './lincheck';
+export * from './ring';
+export * from './router';

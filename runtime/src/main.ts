@@ -10,6 +10,10 @@ const commands: Record<string, { summary: string; load: () => Command }> = {
     summary: 'run a member of the Raft replicated key-value store (see ha-runtime raft --help)',
     load: () => require('./kv/raft-command').raftCommand,
   },
+  router: {
+    summary: 'route /v1/kv requests to Raft shards on a consistent-hash ring (see ha-runtime router --help)',
+    load: () => require('./router/cli').routerCommand,
+  },
   lincheck: {
     summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input)',
     load: () => require('./lincheck/cli').lincheckCommand,

@@ -143,40 +143,39 @@ function keyProblem(ops: readonly Operation[]): KeyProblem {
     }
     return id;
   };
-  // Values some operation observes: a get's result, or a cas's expected value.
-  const observed = new Set<Value>();
   const written = new Set<Value>([null]);
   for (const op of ops) {
     if (op.outcome === 'fail') continue;
-    if (op.f === 'get' && op.outcome === 'ok') observed.add(op.output);
-    if (op.f === 'cas') observed.add(op.input);
     if (op.f === 'put') written.add(op.input);
     if (op.f === 'delete') written.add(null);
     if (op.f === 'cas') written.add(op.newValue);
   }
   const normal: Operation[] = [];
-  const pending: Operation[] = [];
-  let dropped = 0;
   let impossible: KeyProblem['impossible'];
   for (const op of ops) {
-    if (op.outcome === 'fail') continue; // surely not applied: no effect, no constraint
-    if (op.outcome === 'ok') {
-      normal.push(op);
-      const needs = op.f === 'get' ? op.output : op.f === 'cas' ? op.input : null;
-      if (!impossible && !written.has(needs)) impossible = { op };
-      continue;
-    }
-    // Unknown outcome. A get constrains nothing. A write of a value nobody observes can be moved
-    // to the end of any linearization without changing what anyone saw: between it and the next
-    // effective write only info cas ops expecting something else can sit (a get would observe the
-    // value, an ok cas would need it), and those may move to the end as well.
-    const writes = op.f === 'put' ? op.input : op.f === 'delete' ? null : op.f === 'cas' ? op.newValue : undefined;
-    if (writes === undefined || !observed.has(writes)) {
-      dropped++;
-      continue;
-    }
-    pending.push(op);
+    if (op.outcome !== 'ok') continue;
+    normal.push(op);
+    const needs = op.f === 'get' ? op.output : op.f === 'cas' ? op.input : null;
+    if (!impossible && !written.has(needs)) impossible = { op };
   }
+  // Unknown outcome. A get constrains nothing. A write of a value nobody observes can be moved
+  // to the end of any linearization without changing what anyone saw: between it and the next
+  // effective write only info cas ops expecting something else can sit (a get would observe the
+  // value, an ok cas would need it), and those may move to the end as well. An info cas only
+  // counts as an observer while it is kept itself, hence the fixpoint.
+  let pending = ops.filter((op) => op.outcome === 'info' && op.f !== 'get');
+  for (;;) {
+    const observers = new Set<Value>();
+    for (const op of normal) {
+      if (op.f === 'get') observers.add(op.output);
+      if (op.f === 'cas') observers.add(op.input);
+    }
+    for (const op of pending) if (op.f === 'cas') observers.add(op.input);
+    const kept = pending.filter((op) => observers.has(op.f === 'put' ? op.input : op.f === 'cas' ? op.newValue : null));
+    if (kept.length === pending.length) break;
+    pending = kept;
+  }
+  const dropped = ops.filter((op) => op.outcome === 'info').length - pending.length;
   const all = [...normal, ...pending];
   const kind = new Int8Array(all.length);
   const arg = new Int32Array(all.length);
@@ -262,45 +261,174 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     pLast = i;
   }
 
-  // Memo of visited configurations, keyed by a Zobrist hash of the linearized set and the state.
-  const words = (total + 31) >>> 5;
-  const bits = new Uint32Array(words);
+  // Memo of visited configurations (Lowe): the set of placed operations and the value. Known
+  // operations occupy the first `nWords` words of the bitset, info ops the rest. A configuration
+  // is skipped if one with the same known operations and value, and a subset of its info ops,
+  // was visited: every continuation of the larger one is open to the smaller one too (the extra
+  // info ops can go last), so the smaller one either failed already or is an ancestor of this
+  // one whose other branches cover it. The hash covers the known operations and the value only,
+  // so such configurations share a bucket.
+  // Every known operation invoked before the first unplaced one (the head of the list) is
+  // placed, so a configuration is stored as that index, the words from there to the last placed
+  // one, and the info bits: a few words instead of one bit per operation of the history.
+  const bits = new Uint32Array((n + 31) >>> 5);
+  const infoBits = new Uint32Array((total - n + 31) >>> 5);
+  let maxPlaced = -1;
   const rand = mulberry32(0x5eed + total);
   const zLo = new Uint32Array(total);
   const zHi = new Uint32Array(total);
-  for (let i = 0; i < total; i++) { zLo[i] = rand(); zHi[i] = rand(); }
+  for (let i = 0; i < n; i++) { zLo[i] = rand(); zHi[i] = rand(); }
   let hLo = 0;
   let hHi = 0;
-  const cache = new Map<number, Array<{ hi: number; state: number; bits: Uint32Array }>>();
-  const remember = (lo: number, hi: number, state: number, op: number): boolean => {
-    const k = (lo ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
-    let bucket = cache.get(k);
-    if (bucket) {
-      const w = op >>> 5;
-      const mask = 1 << (op & 31);
-      for (const c of bucket) {
-        if (c.hi !== hi || c.state !== state) continue;
-        let same = true;
-        for (let j = 0; j < words; j++) {
-          const mine = j === w ? bits[j] | mask : bits[j];
-          if (c.bits[j] !== mine) { same = false; break; }
-        }
-        if (same) return false;
-      }
-    } else {
-      cache.set(k, (bucket = []));
+  // The memo is a chained hash table in flat typed arrays (no per-entry objects: the garbage
+  // collector otherwise dominates long searches). Entry e occupies ent[e*7 .. e*7+6]:
+  // hash, next in chain, hi hash, state, first, number of known words, offset in `arena`
+  // (known words, then the info words).
+  const infoWords = infoBits.length;
+  let tableMask = 1023;
+  let table = new Int32Array(tableMask + 1).fill(-1);
+  let ent = new Int32Array(7 * 1024);
+  let entries = 0;
+  let arena = new Uint32Array(4096);
+  let arenaUsed = 0;
+  const grow = (): void => {
+    if (7 * (entries + 1) > ent.length) {
+      const bigger = new Int32Array(ent.length * 2);
+      bigger.set(ent);
+      ent = bigger;
     }
-    const copy = bits.slice();
-    copy[op >>> 5] |= 1 << (op & 31);
-    bucket.push({ hi, state, bits: copy });
+    if (entries + 1 > (tableMask + 1) * 0.75) {
+      tableMask = tableMask * 2 + 1;
+      table = new Int32Array(tableMask + 1).fill(-1);
+      for (let e = 0; e < entries; e++) {
+        const slot = ent[e * 7] & tableMask;
+        ent[e * 7 + 1] = table[slot];
+        table[slot] = e;
+      }
+    }
+  };
+  /** Records the configuration reached by placing `op`; false if it (or one that dominates it) was seen. */
+  const remember = (lo: number, hi: number, state: number, op: number): boolean => {
+    let first = next[head] >>> 1;
+    let last = maxPlaced;
+    if (op < n) {
+      if (op === first) {
+        let e = next[2 * op];
+        if (e === 2 * op + 1) e = next[e];
+        first = e === -1 ? n : e >>> 1;
+      }
+      if (op > last) last = op;
+    }
+    const from = first >>> 5;
+    const knownLength = first > last ? 0 : (last >>> 5) + 1 - from;
+    const opWord = op < n ? (op >>> 5) - from : (op - n) >>> 5;
+    const opMask = 1 << (op < n ? op & 31 : (op - n) & 31);
+    const k = (lo ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
+    hi |= 0;
+    for (let e = table[k & tableMask]; e !== -1; e = ent[e * 7 + 1]) {
+      const b = e * 7;
+      if (ent[b] !== k || ent[b + 2] !== hi || ent[b + 3] !== state || ent[b + 4] !== first || ent[b + 5] !== knownLength) continue;
+      const at = ent[b + 6];
+      let dominated = true;
+      for (let j = 0; j < knownLength; j++) {
+        const mine = op < n && j === opWord ? (bits[from + j] | opMask) >>> 0 : bits[from + j];
+        if (arena[at + j] !== mine) { dominated = false; break; }
+      }
+      for (let j = 0; dominated && j < infoWords; j++) {
+        const mine = op >= n && j === opWord ? infoBits[j] | opMask : infoBits[j];
+        if ((arena[at + knownLength + j] & ~mine) !== 0) dominated = false;
+      }
+      if (dominated) return false;
+    }
+    grow();
+    const size = knownLength + infoWords;
+    if (arenaUsed + size > arena.length) {
+      const bigger = new Uint32Array(Math.max(arena.length * 2, arenaUsed + size));
+      bigger.set(arena);
+      arena = bigger;
+    }
+    const at = arenaUsed;
+    arena.set(bits.subarray(from, from + knownLength), at);
+    if (op < n && op >= first) arena[at + opWord] |= opMask;
+    arena.set(infoBits, at + knownLength);
+    if (op >= n) arena[at + knownLength + opWord] |= opMask;
+    arenaUsed += size;
+    const b = entries * 7;
+    const slot = k & tableMask;
+    ent[b] = k;
+    ent[b + 1] = table[slot];
+    ent[b + 2] = hi;
+    ent[b + 3] = state;
+    ent[b + 4] = first;
+    ent[b + 5] = knownLength;
+    ent[b + 6] = at;
+    table[slot] = entries;
+    entries++;
     stats.cacheEntries++;
     return true;
+  };
+
+  // Observers of each value, in invocation order, for the info-op rule in tryLinearize.
+  // Known observers (in invocation order, which is their index order) and info observers
+  // (info cas ops) of each value.
+  const knownObservers: number[][] = p.values.map(() => []);
+  const infoObservers: number[][] = p.values.map(() => []);
+  for (let i = 0; i < total; i++) {
+    if (p.kind[i] !== KIND_PUT) (i < n ? knownObservers : infoObservers)[p.arg[i]].push(i);
+  }
+  const isPlaced = (op: number): boolean => (op < n ? bits[op >>> 5] & (1 << (op & 31)) : infoBits[(op - n) >>> 5] & (1 << ((op - n) & 31))) !== 0;
+  /**
+   * Whether writing `value` now can matter: some unplaced observer of it must be able to go
+   * before every unplaced known put/delete, i.e. be invoked before the earliest of their returns.
+   */
+  const worthWriting = (value: number): boolean => {
+    let firstWriteReturn = Infinity;
+    for (let e = next[head]; e !== -1; e = next[e]) {
+      if ((e & 1) === 1 && p.kind[e >>> 1] === KIND_PUT) { firstWriteReturn = time[e]; break; }
+    }
+    // Known operations before the first unplaced one are all placed: binary search past them.
+    const list = knownObservers[value];
+    const first = next[head] >>> 1;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid] < first) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let j = lo; j < list.length; j++) {
+      const o = list[j];
+      if (p.ops[o].invokeIndex > firstWriteReturn) break;
+      if (!isPlaced(o)) return true;
+    }
+    for (const o of infoObservers[value]) {
+      if (p.ops[o].invokeIndex < firstWriteReturn && !isPlaced(o)) return true;
+    }
+    return false;
+  };
+
+  // Info ops with the same effect (kind and values) are interchangeable once both are invoked
+  // (neither ever returns), so only the earliest unplaced one of each effect is tried.
+  const effectIds = new Map<string, number>();
+  const lastOfEffect = new Map<number, number>();
+  const previousTwin = new Int32Array(total).fill(-1);
+  for (let i = n; i < total; i++) {
+    const id = `${p.kind[i]}:${p.arg[i]}:${p.arg2[i]}`;
+    if (!effectIds.has(id)) effectIds.set(id, effectIds.size);
+    const effect = effectIds.get(id) as number;
+    previousTwin[i] = lastOfEffect.get(effect) ?? -1;
+    lastOfEffect.set(effect, i);
+  }
+  const hasTwinBefore = (op: number): boolean => {
+    for (let t = previousTwin[op]; t !== -1; t = previousTwin[t]) if (!isPlaced(t)) return true;
+    return false;
   };
 
   // Search stack.
   const stackOp = new Int32Array(total);
   const stackState = new Int32Array(total);
   const stackBound = new Float64Array(total);
+  const stackMax = new Int32Array(total);
   let depth = 0;
   let done = 0; // ops with known outcome linearized
   let state = 0;
@@ -325,13 +453,22 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     } else {
       newState = state === p.arg[op] ? p.arg2[op] : state;
     }
+    // An info op placed here must change the value, to one that an operation not yet placed can
+    // still see before a known write overwrites it; otherwise deferring the info op to the end of
+    // the linearization (always legal: it never returns) changes nothing anyone sees. Same
+    // argument as the up-front drop in keyProblem, applied to the rest of the history; it stops
+    // info ops from multiplying the search space.
+    if (op >= n && (newState === state || hasTwinBefore(op) || !worthWriting(newState))) return false;
     const lo = (hLo ^ zLo[op]) >>> 0;
     const hi = (hHi ^ zHi[op]) >>> 0;
     if (!remember(lo, hi, newState, op)) return false;
     stats.steps++;
     hLo = lo;
     hHi = hi;
-    bits[op >>> 5] |= 1 << (op & 31);
+    if (op < n) bits[op >>> 5] |= 1 << (op & 31);
+    else infoBits[(op - n) >>> 5] |= 1 << ((op - n) & 31);
+    stackMax[depth] = maxPlaced;
+    if (op < n && op > maxPlaced) maxPlaced = op;
     stackOp[depth] = op;
     stackState[depth] = state;
     stackBound[depth] = bound;
@@ -394,7 +531,8 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     }
     if (pCursor !== -1 && p.ops[pCursor].invokeIndex < bound) {
       const op = pCursor;
-      if (!tryLinearize(op)) pCursor = pNext[op];
+      if (tryLinearize(op)) continue;
+      pCursor = pNext[op];
       continue;
     }
     // Nothing can go next: undo the last choice and try the one after it.
@@ -403,7 +541,9 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
     const op = stackOp[depth];
     state = stackState[depth];
     bound = stackBound[depth];
-    bits[op >>> 5] &= ~(1 << (op & 31));
+    if (op < n) bits[op >>> 5] &= ~(1 << (op & 31));
+    else infoBits[(op - n) >>> 5] &= ~(1 << ((op - n) & 31));
+    maxPlaced = stackMax[depth];
     hLo = (hLo ^ zLo[op]) >>> 0;
     hHi = (hHi ^ zHi[op]) >>> 0;
     if (op < n) {

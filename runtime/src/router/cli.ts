@@ -1,0 +1,38 @@
+/**
+ * `ha-runtime router`: runs the router until SIGTERM or SIGINT. Exit 0 after a clean stop,
+ * 2 on bad flags or environment.
+ */
+import { parseRouterConfig, RouterUsageError, routerUsage } from './config';
+import { Router } from './router';
+
+/** Runs the `router` subcommand; resolves to the process exit code. */
+export async function routerCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(routerUsage());
+    return 0;
+  }
+  let config;
+  try {
+    config = parseRouterConfig(argv);
+  } catch (err) {
+    if (err instanceof RouterUsageError) {
+      process.stderr.write(`ha-runtime router: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const router = new Router(config);
+  const port = await router.start();
+  const log = (msg: string, fields: Record<string, unknown> = {}) =>
+    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, ...fields }) + '\n');
+  log('router listening', { host: config.listenHost, port, shards: [...config.shards.keys()] });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log('stopping', { signal });
+      void router.close().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
