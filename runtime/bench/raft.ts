@@ -23,7 +23,8 @@ interface Target {
   memberUrls(): string[];
   put(agent: Agent, base: string, key: string, value: Buffer, timeoutMs: number): Promise<boolean>;
   get(agent: Agent, base: string, key: string, serializable: boolean): Promise<boolean>;
-  killLeader(): Promise<() => Promise<void>>;
+  /** SIGKILLs the current leader, calling `onKill` just before the signal; resolves with a restart function. */
+  killLeader(onKill: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -40,8 +41,9 @@ class OursTarget implements Target {
     const r = await kvRequest(keyUrl(base, key, serializable ? 'consistency=serializable' : ''), { agent, timeoutMs: 5000 });
     return r.status === 200;
   }
-  async killLeader(): Promise<() => Promise<void>> {
+  async killLeader(onKill: () => void): Promise<() => Promise<void>> {
     const leader = await this.cluster.waitForLeader(15_000);
+    onKill();
     await leader.kill();
     return async () => {
       leader.start();
@@ -76,8 +78,9 @@ class EtcdTarget implements Target {
     const r = await kvRequest(`${base}/v3/kv/range`, { method: 'POST', body, agent, timeoutMs: 5000 });
     return r.status === 200 && r.body.includes('"kvs"');
   }
-  async killLeader(): Promise<() => Promise<void>> {
+  async killLeader(onKill: () => void): Promise<() => Promise<void>> {
     const leader = await this.cluster.waitForLeader(15_000);
+    onKill();
     await leader.kill();
     return async () => {
       leader.start('existing');
@@ -143,8 +146,7 @@ async function leaderKill(target: Target, agent: Agent): Promise<number> {
     }
   });
   await sleep(1000);
-  killedAt = process.hrtime.bigint();
-  const restart = await target.killLeader();
+  const restart = await target.killLeader(() => { killedAt = process.hrtime.bigint(); });
   const deadline = Date.now() + 15_000;
   while (firstAfter === 0n && Date.now() < deadline) await sleep(20);
   stop = true;

@@ -76,7 +76,13 @@ test('the image runs a three-member cluster that serves writes and reads', { tim
       { encoding: 'utf8', env });
     assert.equal(id.stdout, '65532 EROFS', id.stderr);
   } finally {
-    spawnSync('podman', ['rm', '-f', '-t', '2', ...names], { env });
+    // `--rm` and `rm -f` can race on a container that is exiting: retry until none is left.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      spawnSync('podman', ['rm', '-f', '-t', '2', ...names], { env });
+      const left = spawnSync('podman', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8', env }).stdout
+        .split('\n').filter((n) => names.includes(n));
+      if (left.length === 0) break;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 });
