@@ -93,6 +93,18 @@ describe('rule details', () => {
     expect(idsOf(o)).toEqual([]);
   });
 
+  test('quorum detection by image: ha-runtime only with the raft argument, zookeeper always', () => {
+    const o = cleanQuorum();
+    byKind(o, 'PodDisruptionBudget').spec.maxUnavailable = 2; // unsafe for a quorum, fine otherwise
+    container(o, 'StatefulSet').image = 'ghcr.io/cdk8s-ha/ha-runtime:0.1.0';
+    container(o, 'StatefulSet').args = ['router'];
+    expect(idsOf(o)).toEqual([]);
+    container(o, 'StatefulSet').args = ['raft'];
+    expect(idsOf(o)).toEqual(['HA004']);
+    container(o, 'StatefulSet').image = 'zookeeper:3.9.1';
+    expect(idsOf(o)).toEqual(['HA004']);
+  });
+
   test('HA011: named ports and exec probes', () => {
     const o = cleanStateless();
     container(o).livenessProbe = { exec: { command: ['true'] } };
