@@ -2,9 +2,12 @@ import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { ManifestAvailabilityOptions } from './availability/manifests';
+import { AvailabilityReport } from './availability/model';
 import { HaPodDisruptionBudget } from './disruption-budget';
 import { HaNetworkPolicy, NetworkPeer } from './network-policy';
 import { PreStopHook } from './pre-stop';
+import { availabilityOfWorkload } from './private/availability';
 import {
   checkImage, checkPort, checkResources, DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, restrictedContainerSecurityContext,
 } from './private/pod-hardening';
@@ -400,5 +403,13 @@ export class HighlyAvailableService extends Construct {
         metrics: [kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(autoscaling.targetCpuUtilizationPercent ?? 70))],
       });
     }
+  }
+
+  /**
+   * The availability model of this service (see `ManifestAvailability`), computed from the manifests it renders:
+   * replicas (the autoscaler's minimum when autoscaled), one ready pod required, the PDB, node and zone spread.
+   */
+  public availability(options?: ManifestAvailabilityOptions): AvailabilityReport {
+    return availabilityOfWorkload(this, ApiObject.of(this.deployment), options);
   }
 }

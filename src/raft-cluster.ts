@@ -2,8 +2,11 @@ import { Names, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { ManifestAvailabilityOptions } from './availability/manifests';
+import { AvailabilityReport } from './availability/model';
 import { HaPodDisruptionBudget } from './disruption-budget';
 import { HaNetworkPolicy, NetworkPeer } from './network-policy';
+import { availabilityOfWorkload } from './private/availability';
 import {
   checkImage, checkPort, checkResources, DEFAULT_NON_ROOT_ID, resourcesToL1, restrictedContainerSecurityContextL1,
 } from './private/pod-hardening';
@@ -426,6 +429,14 @@ export class RaftCluster extends Construct {
       name,
       ownerName: owner,
     });
+  }
+
+  /**
+   * The availability model of this cluster (see `ManifestAvailability`), computed from the manifests it renders:
+   * a majority quorum, the quorum-safe PDB, one member per node, the zone spread.
+   */
+  public availability(options?: ManifestAvailabilityOptions): AvailabilityReport {
+    return availabilityOfWorkload(this, this.statefulSet, options);
   }
 
   /** The namespace-relative DNS name of a member, e.g. `kv-0.kv-peers`. */

@@ -1,6 +1,8 @@
 import { Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { ManifestAvailabilityOptions } from './availability/manifests';
+import { AvailabilityModel, AvailabilityReport } from './availability/model';
 import { HighlyAvailableService, ServiceAutoscalingOptions } from './highly-available-service';
 import { NetworkPeer } from './network-policy';
 import { PreStopHook } from './pre-stop';
@@ -63,6 +65,23 @@ export interface ShardedKeyValueStoreProps {
    * @default - every source
    */
   readonly allowedClients?: NetworkPeer[];
+}
+
+/** The availability model of a sharded store: the routers, each shard, and the store as a whole. */
+export interface ShardedStoreAvailability {
+  /** The router service. */
+  readonly router: AvailabilityReport;
+  /** Each shard, in ring order. */
+  readonly shards: AvailabilityReport[];
+  /**
+   * Probability that a request for one given key can be served: the routers and that key's shard are up
+   * (independent failures): `A_router x A_shard` (the smallest over shards).
+   */
+  readonly perKeyAvailability: number;
+  /** Probability that every key can be served: `A_router x prod(A_shard)`. */
+  readonly allKeysAvailability: number;
+  /** `-log10(1 - allKeysAvailability)`. */
+  readonly allKeysNines: number;
 }
 
 /**
@@ -130,5 +149,25 @@ export class ShardedKeyValueStore extends Construct {
     this.router.deployment.podMetadata.addLabel('ha.cdk8s.io/kv-router', name);
     this.router.deployment.containers[0].env.addVariable('POD_NAMESPACE',
       kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE));
+  }
+
+  /**
+   * The availability model of the store from the manifests it renders. More shards spread load but lower the
+   * probability that every key is available: each shard is one more quorum that must hold.
+   */
+  public availability(options?: ManifestAvailabilityOptions): ShardedStoreAvailability {
+    const router = this.router.availability(options);
+    const shards = this.shards.map((s) => s.availability(options));
+    // 1 - product keeps about 15 significant digits: ample for the nines of real stores.
+    const worstShard = Math.min(...shards.map((s) => s.availability));
+    const allKeys = shards.reduce((a, s) => a * s.availability, router.availability);
+    const allKeysDown = 1 - allKeys;
+    return {
+      router,
+      shards,
+      perKeyAvailability: router.availability * worstShard,
+      allKeysAvailability: allKeys,
+      allKeysNines: AvailabilityModel.ninesFromUnavailability(Math.max(0, allKeysDown)),
+    };
   }
 }

@@ -1,5 +1,5 @@
 import { Size, Testing } from 'cdk8s';
-import { ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
+import { AvailabilityModel, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
 import { assertValidManifests, Manifest } from './util';
 
 function synth(props: ShardedKeyValueStoreProps = {}): { objects: Manifest[]; store: ShardedKeyValueStore } {
@@ -52,6 +52,19 @@ describe('ShardedKeyValueStore', () => {
     const c = ofKind(objects, 'Deployment')[0].spec.template.spec.containers[0];
     expect(c.args[1]).toBe('--listen=0.0.0.0:9000');
     expect(c.args[3]).toContain('http://kv-s0-4.kv-s0-peers.$(POD_NAMESPACE).svc:9379');
+  });
+
+  test('availability: routers times shards; more shards, fewer nines for "every key"', () => {
+    const three = synth().store.availability({ podAvailability: 0.99 });
+    expect(three.shards).toHaveLength(3);
+    expect(three.router.replicas).toBe(3);
+    const aShard = AvailabilityModel.steadyStateAvailability(3, 2, 0.99);
+    const aRouter = AvailabilityModel.steadyStateAvailability(3, 1, 0.99);
+    expect(three.perKeyAvailability).toBeCloseTo(aRouter * aShard, 12);
+    expect(three.allKeysAvailability).toBeCloseTo(aRouter * aShard ** 3, 12);
+    const six = synth({ shards: 6 }).store.availability({ podAvailability: 0.99 });
+    expect(six.allKeysNines).toBeLessThan(three.allKeysNines);
+    expect(six.perKeyAvailability).toBeCloseTo(three.perKeyAvailability, 12);
   });
 
   const errors: [string, ShardedKeyValueStoreProps, string][] = [

@@ -432,6 +432,26 @@ export const RULES: RuleDefinition[] = [
       && selectorMatches(np.spec?.podSelector ?? {}, w.podLabels, true)))
       .map((w) => finding(w.obj, 'no NetworkPolicy selects its pods')),
   },
+  {
+    id: 'HA030',
+    severity: 'warning',
+    title: 'PodDisruptionBudgets let unhealthy pods be evicted',
+    rationale: 'With the default IfHealthyBudget a crash-looping pod counts against the budget and can block every drain.',
+    fix: 'set spec.unhealthyPodEvictionPolicy: AlwaysAllow (Kubernetes >= 1.27)',
+    check: (ctx) => ctx.objects.filter((o) => o.kind === 'PodDisruptionBudget' && o.spec?.unhealthyPodEvictionPolicy !== 'AlwaysAllow')
+      .map((o) => finding(o, `unhealthyPodEvictionPolicy is ${o.spec?.unhealthyPodEvictionPolicy ?? 'unset (IfHealthyBudget)'}`)),
+  },
+  {
+    id: 'HA031',
+    severity: 'error',
+    title: 'quorum StatefulSets start members in parallel',
+    rationale: 'OrderedReady creates member 1 only once member 0 is ready, and a member is ready only with a quorum: the cluster never forms.',
+    fix: 'set spec.podManagementPolicy: Parallel',
+    check: (ctx) => ctx.workloads.filter((w) => w.kind === 'StatefulSet' && isQuorumWorkload(w) && (w.replicas ?? 1) > 1
+      && (w.obj.spec?.podManagementPolicy ?? 'OrderedReady') !== 'Parallel'
+      && containersOf(w.podSpec).some((c) => c.readinessProbe))
+      .map((w) => finding(w.obj, `podManagementPolicy is ${w.obj.spec?.podManagementPolicy ?? 'OrderedReady (default)'} and members have a readiness probe`)),
+  },
 ];
 
 export { refOf };

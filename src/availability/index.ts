@@ -1,3 +1,3 @@
-export { SpreadStrictness, DisruptionBudgetLimit } from './inputs';
-export { AvailabilityInput, AvailabilityReport, AvailabilityModel } from './model';
-export { ManifestAvailabilityOptions, WorkloadAvailability, ManifestAvailability } from './manifests';
+export * from './inputs';
+export * from './model';
+export * from './manifests';

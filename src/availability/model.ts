@@ -1,4 +1,5 @@
-import { checkCount, checkPositive, checkProbability, DisruptionBudgetLimit, SpreadStrictness } from './inputs';
+import { checkCount, checkPositive, checkProbability } from './checks';
+import { DisruptionBudgetLimit, SpreadStrictness } from './inputs';
 
 /** Inputs of the availability model. */
 export interface AvailabilityInput {

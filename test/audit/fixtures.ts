@@ -42,7 +42,12 @@ export function cleanStateless(): any[] {
       },
     },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: labels, ports: [{ port: 80, targetPort: 'http' }] } },
-    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'shop' }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
+    {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: labels } },
+    },
     {
       apiVersion: 'autoscaling/v2',
       kind: 'HorizontalPodAutoscaler',
@@ -70,7 +75,12 @@ export function cleanQuorum(): any[] {
       },
     },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'etcd-peers', namespace: 'db' }, spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: labels, ports: [{ port: 2379, targetPort: 2379 }] } },
-    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'etcd', namespace: 'db' }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
+    {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'etcd', namespace: 'db' },
+      spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: labels } },
+    },
     { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'etcd', namespace: 'db' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } },
   ];
 }

@@ -67,6 +67,8 @@ describe('cdk8s-ha CLI', () => {
     const r = runCli(['audit', fixture]);
     expect(r.code).toBe(1);
     expect(r.out).toMatchSnapshot();
+    // the README shows exactly this output
+    expect(fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf-8')).toContain(r.out);
   });
 
   test('stdin, --json, and the availability table', () => {

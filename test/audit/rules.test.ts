@@ -7,7 +7,7 @@ const idsOf = (objs: any[]) => [...new Set(HaAuditor.audit(objs).map((f) => f.ru
 const breakers: Array<[string, () => any[]]> = [
   ['HA001', () => { const o = cleanStateless().filter((x) => x.kind !== 'HorizontalPodAutoscaler'); byKind(o, 'Deployment').spec.replicas = 1; return o; }],
   ['HA002', () => cleanQuorum().filter((x) => x.kind !== 'PodDisruptionBudget')],
-  ['HA003', () => { const o = cleanStateless(); byKind(o, 'PodDisruptionBudget').spec = { minAvailable: '100%', selector: { matchLabels: { app: 'web' } } }; return o; }],
+  ['HA003', () => { const o = cleanStateless(); const pdb = byKind(o, 'PodDisruptionBudget').spec; delete pdb.maxUnavailable; pdb.minAvailable = '100%'; return o; }],
   ['HA004', () => { const o = cleanQuorum(); byKind(o, 'PodDisruptionBudget').spec.maxUnavailable = '50%'; return o; }],
   ['HA005', () => { const o = cleanStateless(); o.push({ ...byKind(o, 'PodDisruptionBudget'), metadata: { name: 'web-2', namespace: 'shop' } }); return o; }],
   ['HA006', () => { const o = cleanStateless(); delete byKind(o, 'Deployment').spec.template.spec.affinity; return o; }],
@@ -39,6 +39,8 @@ const breakers: Array<[string, () => any[]]> = [
   ['HA027', () => { const o = cleanStateless(); delete container(o).securityContext.seccompProfile; return o; }],
   ['HA028', () => { const o = cleanStateless(); byKind(o, 'Deployment').spec.template.spec.hostNetwork = true; return o; }],
   ['HA029', () => cleanStateless().filter((x) => x.kind !== 'NetworkPolicy')],
+  ['HA030', () => { const o = cleanQuorum(); delete byKind(o, 'PodDisruptionBudget').spec.unhealthyPodEvictionPolicy; return o; }],
+  ['HA031', () => { const o = cleanQuorum(); delete byKind(o, 'StatefulSet').spec.podManagementPolicy; return o; }],
 ];
 
 describe('every rule: a passing and a failing case', () => {
@@ -70,7 +72,8 @@ describe('rule details', () => {
     byKind(o, 'StatefulSet').spec.replicas = 5;
     byKind(o, 'PodDisruptionBudget').spec.maxUnavailable = 2;
     expect(idsOf(o)).toEqual([]);
-    byKind(o, 'PodDisruptionBudget').spec = { minAvailable: 2, selector: { matchLabels: { app: 'etcd' } } };
+    delete byKind(o, 'PodDisruptionBudget').spec.maxUnavailable;
+    byKind(o, 'PodDisruptionBudget').spec.minAvailable = 2;
     const f = HaAuditor.audit(o);
     expect(f.map((x) => x.ruleId)).toEqual(['HA004']);
     expect(f[0].message).toBe('minAvailable: 2 allows 3 of 5 members of quorum workload StatefulSet/db/etcd to be evicted; a quorum needs 3');
@@ -91,6 +94,18 @@ describe('rule details', () => {
     expect(idsOf(o)).toEqual(['HA004']);
     byKind(o, 'StatefulSet').metadata.annotations = { 'ha.cdk8s.io/quorum': 'false' };
     expect(idsOf(o)).toEqual([]);
+  });
+
+  test('quorum detection by image: ha-runtime only with the raft argument, zookeeper always', () => {
+    const o = cleanQuorum();
+    byKind(o, 'PodDisruptionBudget').spec.maxUnavailable = 2; // unsafe for a quorum, fine otherwise
+    container(o, 'StatefulSet').image = 'ghcr.io/cdk8s-ha/ha-runtime:0.1.0';
+    container(o, 'StatefulSet').args = ['router'];
+    expect(idsOf(o)).toEqual([]);
+    container(o, 'StatefulSet').args = ['raft'];
+    expect(idsOf(o)).toEqual(['HA004']);
+    container(o, 'StatefulSet').image = 'zookeeper:3.9.1';
+    expect(idsOf(o)).toEqual(['HA004']);
   });
 
   test('HA011: named ports and exec probes', () => {
