@@ -80,6 +80,18 @@ describe('cdk8s-ha CLI', () => {
     expect(a.out).toMatchSnapshot();
   });
 
+  test('Helm-style output: leading ---, comments, empty documents and a kind: List', () => {
+    const helm = [
+      '---', '# Source: web/templates/deployment.yaml', fs.readFileSync(fixture, 'utf-8'), '---', '# empty document', '---',
+      'apiVersion: v1', 'kind: List', 'items:', '  - apiVersion: policy/v1', '    kind: PodDisruptionBudget',
+      '    metadata: { name: my-service }', '    spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: AlwaysAllow, selector: { matchLabels: { app: my-service } } }',
+    ].join('\n');
+    const r = runCli(['audit', '--json', '-'], helm);
+    const ids = JSON.parse(r.out).map((f: any) => f.ruleId);
+    expect(ids).not.toContain('HA002'); // the PDB inside the List was seen
+    expect(ids).toContain('HA008');
+  });
+
   test('exit 2 on unreadable input or bad usage, naming the problem', () => {
     expect(runCli(['audit', '/nonexistent/x.yaml'])).toMatchObject({ code: 2, err: expect.stringContaining('/nonexistent/x.yaml: no such file or directory') });
     expect(runCli(['audit', '-'], 'a: [1, 2\n')).toMatchObject({ code: 2, err: expect.stringContaining('<stdin>: invalid YAML') });
