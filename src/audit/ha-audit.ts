@@ -27,6 +27,8 @@ export class HaAudit implements IValidation {
 
   /** Findings of the last `validate()` run (empty before synthesis). */
   public findings: AuditFinding[] = [];
+  // cdk8s validates the whole app once per chart synthesized: print the same warnings only once
+  private lastWarnings = '';
 
   private constructor(private readonly scope: IConstruct, private readonly props: HaAuditProps) {
     // validate now so a bad skip fails at the call site, not at synthesis
@@ -39,9 +41,11 @@ export class HaAudit implements IValidation {
     this.findings = HaAuditor.audit(objects, this.props);
     const errors = this.findings.filter((f) => f.severity === AuditSeverity.ERROR);
     const warnings = this.findings.filter((f) => f.severity === AuditSeverity.WARNING);
-    if (warnings.length > 0 && (this.props.printWarnings ?? true)) {
-      process.stderr.write(`HaAudit: ${warnings.length} warning(s)\n` + warnings.map((f) => `  ${f.ruleId} ${f.object}: ${f.message} (fix: ${f.fix})`).join('\n') + '\n');
+    const text = warnings.map((f) => `  ${f.ruleId} ${f.object}: ${f.message} (fix: ${f.fix})`).join('\n');
+    if (warnings.length > 0 && (this.props.printWarnings ?? true) && text !== this.lastWarnings) {
+      process.stderr.write(`HaAudit: ${warnings.length} warning(s)\n${text}\n`);
     }
+    this.lastWarnings = text;
     return errors.map((f) => `HaAudit ${f.ruleId} ${f.object}: ${f.message}; fix: ${f.fix}`);
   }
 }

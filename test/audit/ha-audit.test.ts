@@ -34,6 +34,21 @@ describe('HaAudit in a cdk8s app', () => {
     expect(audit.findings.map((f) => f.ruleId)).toEqual(expect.arrayContaining(['HA001', 'HA002', 'HA008', 'HA022']));
   });
 
+  test('warnings go to stderr once, and do not fail synthesis', () => {
+    const app = Testing.app();
+    const charts = ['a', 'b'].map((id) => new Chart(app, id));
+    new Include(charts[0], 'my-service', { url: fixture });
+    HaAudit.addTo(app, { skip: ['HA002', 'HA008', 'HA012', 'HA013', 'HA023', 'HA025'].map((ruleId) => ({ ruleId, reason: 'warnings only' })) });
+    const writes: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { writes.push(String(chunk)); return true; });
+    try {
+      charts.forEach((c) => Testing.synth(c)); // cdk8s validates the whole app for each chart
+    } finally {
+      spy.mockRestore();
+    }
+    expect(writes.filter((w) => w.startsWith('HaAudit: 6 warning(s)'))).toHaveLength(1);
+  });
+
   test('a global skip without a reason fails at the call site', () => {
     expect(() => HaAudit.addTo(new App(), { skip: [{ ruleId: 'HA029', reason: '' }] })).toThrow(/a reason is required/);
   });
@@ -78,6 +93,18 @@ describe('cdk8s-ha CLI', () => {
     const a = runCli(['availability', '--pod-availability', '0.999', fixture]);
     expect(a.code).toBe(0);
     expect(a.out).toMatchSnapshot();
+  });
+
+  test('Helm-style output: leading ---, comments, empty documents and a kind: List', () => {
+    const helm = [
+      '---', '# Source: web/templates/deployment.yaml', fs.readFileSync(fixture, 'utf-8'), '---', '# empty document', '---',
+      'apiVersion: v1', 'kind: List', 'items:', '  - apiVersion: policy/v1', '    kind: PodDisruptionBudget',
+      '    metadata: { name: my-service }', '    spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: AlwaysAllow, selector: { matchLabels: { app: my-service } } }',
+    ].join('\n');
+    const r = runCli(['audit', '--json', '-'], helm);
+    const ids = JSON.parse(r.out).map((f: any) => f.ruleId);
+    expect(ids).not.toContain('HA002'); // the PDB inside the List was seen
+    expect(ids).toContain('HA008');
   });
 
   test('exit 2 on unreadable input or bad usage, naming the problem', () => {
