@@ -27,6 +27,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'typescript@^6.0.3',
     // Anchor for the hash-ring benchmark (issue 7); never shipped.
     'hashring@^3.2.0',
+    // Reference implementation of MurmurHash3 x86_32 for the ring's cross-check test.
+    'imurmurhash@^0.1.4',
   ],
   bin: { 'cdk8s-ha': 'bin/cdk8s-ha' },
   jestOptions: {
