@@ -15,7 +15,7 @@ const commands: Record<string, { summary: string; load: () => Command }> = {
     load: () => require('./router/cli').routerCommand,
   },
   lincheck: {
-    summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input)',
+    summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input, 3 out of time)',
     load: () => require('./lincheck/cli').lincheckCommand,
   },
   'wal-inspect': {

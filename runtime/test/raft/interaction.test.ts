@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  ConfChangeType, MemoryStorage, MessageType, ProgressState, ProposalDroppedError, RaftConfigError, RawNode,
+  ConfChangeType, encodeConfChange, MemoryStorage, MessageType, ProgressState, ProposalDroppedError, RaftConfigError, RawNode,
   ReadOnlyOption, Role,
 } from '../../src/raft';
 import { config, msg, Network } from './harness';
@@ -306,6 +306,25 @@ describe('membership changes, one server at a time (thesis 4)', () => {
     assert.deepEqual(net.node(leader).raw.status().confState.voters, [2, 3]);
     net.propose(leader, 'x');
     assert.deepEqual(net.appliedText(leader === 2 ? 3 : 2), ['x']);
+  });
+
+  it('a node does not campaign while a committed conf change is not yet applied', () => {
+    const storage = new MemoryStorage();
+    RawNode.bootstrap(storage, [1, 2, 3]);
+    const raw = new RawNode(config(1, { preVote: false }), storage);
+    const boot = raw.ready();
+    raw.advance(boot);
+    const cc = { index: 4, term: 2, type: 1, data: encodeConfChange({ type: ConfChangeType.REMOVE_NODE, nodeId: 3 }) };
+    raw.step(msg({ type: MessageType.APPEND, from: 2, to: 1, term: 2, index: 3, logTerm: 1, entries: [cc], commit: 4 }));
+    raw.campaign();
+    assert.equal(raw.status().role, Role.FOLLOWER, 'the quorum may be about to change');
+    const rd = raw.ready();
+    storage.append(rd.entries);
+    if (rd.hardState) storage.setHardState(rd.hardState);
+    raw.advance(rd);
+    assert.deepEqual(raw.status().confState.voters, [1, 2]);
+    raw.campaign();
+    assert.equal(raw.status().role, Role.CANDIDATE);
   });
 
   it('rejects removing the last voter', () => {
