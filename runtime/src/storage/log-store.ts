@@ -103,5 +103,5 @@ export class CorruptionError extends Error {
   }
 }
 
-/** The hard state of a node that never persisted anything. */
-export const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: 0, commit: 0 });
+/** The hard state of a node that never persisted anything (the core's own constant). */
+export { EMPTY_HARD_STATE } from '../raft/storage';
