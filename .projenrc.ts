@@ -104,7 +104,15 @@ project.addTask('synth', {
   receiveArgs: true,
 });
 
+// The constructs and the runtime meet: three runtime processes started with exactly what RaftCluster renders.
+const e2e = project.addTask('test:e2e', {
+  description: 'RaftCluster manifests drive real ha-runtime processes (env, args, probes, SIGTERM hand-over)',
+  env: { TS_NODE_PROJECT: 'test/tsconfig.json', TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: 'node -r ts-node/register test/e2e/raft-cluster-runtime.ts',
+});
+
 project.testTask.spawn(project.tasks.tryFind('runtime:test')!);
+project.testTask.spawn(e2e);
 // A test run must never rewrite a tracked file (snapshots, API.md) unnoticed.
 project.testTask.exec('node scripts/check-clean-tree.js');
 
