@@ -31,7 +31,7 @@ export interface ShardedKeyValueStoreProps {
   readonly name?: string;
   /**
    * Options applied to every shard (storage, resources, zone spread, ...). `name` and `members` are set by this
-   * construct and must not be given here.
+   * construct and must not be given here; `runtime` must stay the cdk8s-ha runtime (the routers speak its API).
    * @default - RaftCluster defaults
    */
   readonly shard?: RaftClusterProps;
@@ -108,6 +108,9 @@ export class ShardedKeyValueStore extends Construct {
     if (props.shard?.name !== undefined || props.shard?.members !== undefined) {
       throw new Error(`${owner}: shard.name/shard.members are set by the store; use name and membersPerShard instead`);
     }
+    if (props.shard?.runtime?._generic !== undefined) {
+      throw new Error(`${owner}: shard.runtime is RaftRuntime.generic(...), but the routers speak the /v1/kv API of \`ha-runtime raft\`; omit shard.runtime (RaftRuntime.haRuntime())`);
+    }
     const name = props.name ?? Names.toDnsLabel(this, { maxLen: 40 });
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 40) {
       throw new Error(`${owner}: name '${name}' must be a DNS-1035 label of at most 40 characters`);
@@ -139,7 +142,9 @@ export class ShardedKeyValueStore extends Construct {
       readiness: HaProbe.http('/readyz'),
       liveness: HaProbe.http('/livez'),
       startup: HaProbe.http('/livez'),
-      // The runtime image has no shell: the router itself keeps serving briefly after SIGTERM.
+      // The runtime image has no shell (no `sleep` for a preStop) and Kubernetes 1.28 has no sleep action.
+      // `ha-runtime router` closes its listener at SIGTERM, so requests that kube-proxy still sends to a
+      // terminating router in the second or so before its endpoint is removed fail and must be retried by clients.
       preStop: PreStopHook.none(),
       exposure: props.routerExposure ?? ServiceExposure.clusterIp(),
       autoscaling: props.routerAutoscaling,
