@@ -56,7 +56,7 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       podManagementPolicy: 'Parallel',
       serviceName: 'kv-peers',
       minReadySeconds: 10,
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: 1 } },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
     });
     expect(sts.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
