@@ -46,7 +46,7 @@ export interface RaftClusterProps {
    */
   readonly name?: string;
   /**
-   * Container image, pinned.
+   * Container image, pinned. Required with `RaftRuntime.generic(...)`.
    * @default RaftRuntime.HA_RUNTIME_IMAGE
    */
   readonly image?: string;
@@ -308,6 +308,10 @@ export class RaftCluster extends Construct {
     }
     if (livenessProbe.periodSeconds! * livenessProbe.failureThreshold! <= readinessProbe.periodSeconds! * readinessProbe.failureThreshold!) {
       throw new Error(`${owner}: the liveness probe must act later than the readiness probe (raise its periodSeconds x failureThreshold); a member restarted while catching up never catches up`);
+    }
+
+    if (generic && props.image === undefined) {
+      throw new Error(`${owner}: runtime is RaftRuntime.generic(...) but image is unset, so it would run the cdk8s-ha runtime image with foreign flags; set image (e.g. 'quay.io/coreos/etcd:v3.5.17')`);
     }
 
     const selector = { 'app.kubernetes.io/name': 'raft-cluster', 'app.kubernetes.io/instance': name };
