@@ -139,7 +139,10 @@ export class ShardedKeyValueStore extends Construct {
       servicePort: routerPort,
       replicas: props.routerReplicas ?? 3,
       args: ['router', `--listen=0.0.0.0:${routerPort}`, ...shardArgs],
-      readiness: HaProbe.http('/readyz'),
+      // Not the router's /readyz: it fails while ANY shard has no healthy member, so one shard losing its quorum
+      // would take every router out of the Service and every key down with it. A router that accepts connections
+      // serves the keys of the healthy shards (and answers 503 for the others): shards fail independently.
+      readiness: HaProbe.tcp(),
       liveness: HaProbe.http('/livez'),
       startup: HaProbe.http('/livez'),
       // The runtime image has no shell (no `sleep` for a preStop) and Kubernetes 1.28 has no sleep action.

@@ -25,7 +25,10 @@ describe('ShardedKeyValueStore', () => {
     expect(shardFlags).toHaveLength(3);
     expect(shardFlags[1]).toBe(['0', '1', '2'].map((i) => `http://kv-s1-${i}.kv-s1-peers.$(POD_NAMESPACE).svc:7379`).join(',').replace(/^/, 'kv-s1='));
     expect(c.env).toEqual([{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }]);
-    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    // Readiness must not depend on every shard (the router's /readyz does): one shard down must not unready all routers.
+    expect(c.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 5, failureThreshold: 2 });
+    expect(c.readinessProbe.httpGet).toBeUndefined();
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/livez', port: 8080, scheme: 'HTTP' });
     expect(c.lifecycle).toBeUndefined(); // no shell in the runtime image
     expect(store.shards.map((s) => s.quorum)).toEqual([2, 2, 2]);
   });
