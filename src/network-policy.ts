@@ -28,7 +28,7 @@ export interface NetworkIngressRule {
   /** Container port (number) admitted. */
   readonly port: number;
   /**
-   * Sources admitted on this port.
+   * Sources admitted on this port. An empty list is rejected: Kubernetes would read it as every source.
    * @default - every source, inside and outside the cluster (needed behind a LoadBalancer)
    */
   readonly from?: NetworkPeer[];
@@ -78,6 +78,12 @@ export class HaNetworkPolicy extends Construct {
         namespaceSelector: p.namespaceLabels ? { matchLabels: { ...p.namespaceLabels } } : undefined,
       };
     };
+    props.ingress.forEach((rule) => {
+      // Kubernetes reads an empty `from` as "every source": the opposite of what an empty list looks like.
+      if (rule.from !== undefined && rule.from.length === 0) {
+        throw new Error(`${owner}: the clients of port ${rule.port} are an empty list, which a NetworkPolicy reads as every source; omit them to admit everyone on purpose, or list the peers (podLabels, namespaceLabels, cidr) to admit`);
+      }
+    });
     this.apiObject = new k8s.KubeNetworkPolicy(this, 'Resource', {
       metadata: props.name === undefined ? {} : { name: props.name },
       spec: {

@@ -243,6 +243,7 @@ describe('RaftCluster validation errors name the prop, the value and the fix', (
     ['reserved env', { runtime: RaftRuntime.generic({ args: ['x'], env: { HA_RAFT_ID: 'x' } }) }, 'env HA_RAFT_ID is reserved'],
     ['probe port', { runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ port: 9000 }) }) }, 'readiness probe port (9000) is neither the clientPort (7379) nor the peerPort (7380)'],
     ['generic runtime without image', { runtime: RaftRuntime.generic({ args: ['--name={id}'] }) }, "RaftCluster 'kv': runtime is RaftRuntime.generic(...) but image is unset"],
+    ['no clients', { allowedClients: [] }, "RaftCluster 'kv': the clients of port 7379 are an empty list, which a NetworkPolicy reads as every source"],
     ['lenient readiness', { runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ failureThreshold: 20 }) }) }, 'the liveness probe must act later than the readiness probe'],
   ];
   test.each(cases)('%s', (_name, props, message) => {
