@@ -1,6 +1,6 @@
 import { Size, Testing } from 'cdk8s';
-import { AvailabilityModel, RaftRuntime, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
 import { parseRouterConfig } from '../runtime/src/router/config';
+import { AvailabilityModel, RaftRuntime, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
 import { assertValidManifests, Manifest } from './util';
 
 function synth(props: ShardedKeyValueStoreProps = {}): { objects: Manifest[]; store: ShardedKeyValueStore } {
