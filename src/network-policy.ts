@@ -63,16 +63,18 @@ export class HaNetworkPolicy extends Construct {
   constructor(scope: Construct, id: string, props: HaNetworkPolicyProps) {
     super(scope, id);
     const owner = props.ownerName ?? id;
-    const toPeer = (p: NetworkPeer, i: number): k8s.NetworkPolicyPeer => {
+    const toPeer = (port: number, p: NetworkPeer, i: number): k8s.NetworkPolicyPeer => {
+      // Named by port: each pattern calls its client list differently (allowedClients, shard.allowedClients).
+      const where = `${owner}: clients of port ${port} (allowedClients), network peer #${i}`;
       const hasLabels = p.podLabels !== undefined || p.namespaceLabels !== undefined;
       if (p.cidr !== undefined && hasLabels) {
-        throw new Error(`${owner}: network peer #${i} sets cidr (${p.cidr}) and labels; Kubernetes cannot combine them, use two peers`);
+        throw new Error(`${where} sets cidr (${p.cidr}) and labels; Kubernetes cannot combine them, use two peers`);
       }
       if (p.cidr !== undefined) {
-        if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(p.cidr)) throw new Error(`${owner}: network peer #${i} cidr '${p.cidr}' is not a CIDR such as 10.0.0.0/8`);
+        if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(p.cidr)) throw new Error(`${where} cidr '${p.cidr}' is not a CIDR such as 10.0.0.0/8`);
         return { ipBlock: { cidr: p.cidr } };
       }
-      if (!hasLabels) throw new Error(`${owner}: network peer #${i} is empty; set podLabels, namespaceLabels or cidr (omit 'from' to admit everyone)`);
+      if (!hasLabels) throw new Error(`${where} is empty; set podLabels, namespaceLabels or cidr (omit 'from' to admit everyone)`);
       return {
         podSelector: p.podLabels ? { matchLabels: { ...p.podLabels } } : undefined,
         namespaceSelector: p.namespaceLabels ? { matchLabels: { ...p.namespaceLabels } } : undefined,
@@ -91,7 +93,7 @@ export class HaNetworkPolicy extends Construct {
         policyTypes: ['Ingress'],
         ingress: props.ingress.map((rule) => ({
           ports: [{ port: k8s.IntOrString.fromNumber(rule.port), protocol: 'TCP' }],
-          from: rule.from?.map(toPeer),
+          from: rule.from?.map((peer, i) => toPeer(rule.port, peer, i)),
         })),
       },
     });
