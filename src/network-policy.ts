@@ -28,7 +28,7 @@ export interface NetworkIngressRule {
   /** Container port (number) admitted. */
   readonly port: number;
   /**
-   * Sources admitted on this port.
+   * Sources admitted on this port. An empty list is rejected: Kubernetes would read it as every source.
    * @default - every source, inside and outside the cluster (needed behind a LoadBalancer)
    */
   readonly from?: NetworkPeer[];
@@ -63,21 +63,29 @@ export class HaNetworkPolicy extends Construct {
   constructor(scope: Construct, id: string, props: HaNetworkPolicyProps) {
     super(scope, id);
     const owner = props.ownerName ?? id;
-    const toPeer = (p: NetworkPeer, i: number): k8s.NetworkPolicyPeer => {
+    const toPeer = (port: number, p: NetworkPeer, i: number): k8s.NetworkPolicyPeer => {
+      // Named by port: each pattern calls its client list differently (allowedClients, shard.allowedClients).
+      const where = `${owner}: clients of port ${port} (allowedClients), network peer #${i}`;
       const hasLabels = p.podLabels !== undefined || p.namespaceLabels !== undefined;
       if (p.cidr !== undefined && hasLabels) {
-        throw new Error(`${owner}: network peer #${i} sets cidr (${p.cidr}) and labels; Kubernetes cannot combine them, use two peers`);
+        throw new Error(`${where} sets cidr (${p.cidr}) and labels; Kubernetes cannot combine them, use two peers`);
       }
       if (p.cidr !== undefined) {
-        if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(p.cidr)) throw new Error(`${owner}: network peer #${i} cidr '${p.cidr}' is not a CIDR such as 10.0.0.0/8`);
+        if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(p.cidr)) throw new Error(`${where} cidr '${p.cidr}' is not a CIDR such as 10.0.0.0/8`);
         return { ipBlock: { cidr: p.cidr } };
       }
-      if (!hasLabels) throw new Error(`${owner}: network peer #${i} is empty; set podLabels, namespaceLabels or cidr (omit 'from' to admit everyone)`);
+      if (!hasLabels) throw new Error(`${where} is empty; set podLabels, namespaceLabels or cidr (omit 'from' to admit everyone)`);
       return {
         podSelector: p.podLabels ? { matchLabels: { ...p.podLabels } } : undefined,
         namespaceSelector: p.namespaceLabels ? { matchLabels: { ...p.namespaceLabels } } : undefined,
       };
     };
+    props.ingress.forEach((rule) => {
+      // Kubernetes reads an empty `from` as "every source": the opposite of what an empty list looks like.
+      if (rule.from !== undefined && rule.from.length === 0) {
+        throw new Error(`${owner}: the clients of port ${rule.port} are an empty list, which a NetworkPolicy reads as every source; omit them to admit everyone on purpose, or list the peers (podLabels, namespaceLabels, cidr) to admit`);
+      }
+    });
     this.apiObject = new k8s.KubeNetworkPolicy(this, 'Resource', {
       metadata: props.name === undefined ? {} : { name: props.name },
       spec: {
@@ -85,7 +93,7 @@ export class HaNetworkPolicy extends Construct {
         policyTypes: ['Ingress'],
         ingress: props.ingress.map((rule) => ({
           ports: [{ port: k8s.IntOrString.fromNumber(rule.port), protocol: 'TCP' }],
-          from: rule.from?.map(toPeer),
+          from: rule.from?.map((peer, i) => toPeer(rule.port, peer, i)),
         })),
       },
     });

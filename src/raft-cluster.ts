@@ -46,7 +46,7 @@ export interface RaftClusterProps {
    */
   readonly name?: string;
   /**
-   * Container image, pinned.
+   * Container image, pinned. Required with `RaftRuntime.generic(...)`.
    * @default RaftRuntime.HA_RUNTIME_IMAGE
    */
   readonly image?: string;
@@ -144,6 +144,12 @@ export interface RaftClusterProps {
  * PodDisruptionBudget that never lets a drain take the quorum, required node anti-affinity and zone spread,
  * probes on the runtime's health endpoints, a NetworkPolicy, restricted security context. Built on the L1
  * `k8s.KubeStatefulSet` (cdk8s-plus-28's StatefulSet lacks volumeClaimTemplates and PVC retention).
+ *
+ * Needs one schedulable node per member (the anti-affinity is required): 3 members do not fit a one-node cluster.
+ * Rollouts replace one member at a time and wait for it to be ready (caught up) before the next. The PDB guards
+ * drains only, not the StatefulSet controller: on Kubernetes 1.28 without the MaxUnavailableStatefulSet gate,
+ * a rollout started while another member is already down can take a second member and the quorum with it, so
+ * start rollouts on a healthy cluster (all members ready).
  */
 export class RaftCluster extends Construct {
   /** The StatefulSet of members. */
@@ -304,6 +310,10 @@ export class RaftCluster extends Construct {
       throw new Error(`${owner}: the liveness probe must act later than the readiness probe (raise its periodSeconds x failureThreshold); a member restarted while catching up never catches up`);
     }
 
+    if (generic && props.image === undefined) {
+      throw new Error(`${owner}: runtime is RaftRuntime.generic(...) but image is unset, so it would run the cdk8s-ha runtime image with foreign flags; set image (e.g. 'quay.io/coreos/etcd:v3.5.17')`);
+    }
+
     const selector = { 'app.kubernetes.io/name': 'raft-cluster', 'app.kubernetes.io/instance': name };
     const labels = { ...selector, 'app.kubernetes.io/part-of': 'cdk8s-ha' };
     const spread = renderTopologySpread(selector, SpreadMode.OFF, props.zoneSpread ?? SpreadMode.PREFERRED, []);
@@ -338,8 +348,11 @@ export class RaftCluster extends Construct {
         serviceName: peerServiceName,
         // Members start together: OrderedReady would wait for member 0 to be ready, which needs a quorum.
         podManagementPolicy: 'Parallel',
-        // One member at a time, each ready (caught up) before the next: a rollout never costs the quorum.
-        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+        // One member at a time, each ready (caught up) before the next. With Parallel pod management the 1.28
+        // controller only waits for the members it has already updated: a member that is down for another reason
+        // does not stop it. maxUnavailable 1 closes that gap where the MaxUnavailableStatefulSet gate is on (alpha
+        // in 1.28: the API server drops the field otherwise); see the class doc.
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: k8s.IntOrString.fromNumber(1) } },
         minReadySeconds,
         persistentVolumeClaimRetentionPolicy: retention,
         selector: { matchLabels: selector },

@@ -31,7 +31,7 @@ export interface ShardedKeyValueStoreProps {
   readonly name?: string;
   /**
    * Options applied to every shard (storage, resources, zone spread, ...). `name` and `members` are set by this
-   * construct and must not be given here.
+   * construct and must not be given here; `runtime` must stay the cdk8s-ha runtime (the routers speak its API).
    * @default - RaftCluster defaults
    */
   readonly shard?: RaftClusterProps;
@@ -108,6 +108,9 @@ export class ShardedKeyValueStore extends Construct {
     if (props.shard?.name !== undefined || props.shard?.members !== undefined) {
       throw new Error(`${owner}: shard.name/shard.members are set by the store; use name and membersPerShard instead`);
     }
+    if (props.shard?.runtime?._generic !== undefined) {
+      throw new Error(`${owner}: shard.runtime is RaftRuntime.generic(...), but the routers speak the /v1/kv API of \`ha-runtime raft\`; omit shard.runtime (RaftRuntime.haRuntime())`);
+    }
     const name = props.name ?? Names.toDnsLabel(this, { maxLen: 40 });
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 40) {
       throw new Error(`${owner}: name '${name}' must be a DNS-1035 label of at most 40 characters`);
@@ -136,10 +139,15 @@ export class ShardedKeyValueStore extends Construct {
       servicePort: routerPort,
       replicas: props.routerReplicas ?? 3,
       args: ['router', `--listen=0.0.0.0:${routerPort}`, ...shardArgs],
-      readiness: HaProbe.http('/readyz'),
+      // Not the router's /readyz: it fails while ANY shard has no healthy member, so one shard losing its quorum
+      // would take every router out of the Service and every key down with it. A router that accepts connections
+      // serves the keys of the healthy shards (and answers 503 for the others): shards fail independently.
+      readiness: HaProbe.tcp(),
       liveness: HaProbe.http('/livez'),
       startup: HaProbe.http('/livez'),
-      // The runtime image has no shell: the router itself keeps serving briefly after SIGTERM.
+      // The runtime image has no shell (no `sleep` for a preStop) and Kubernetes 1.28 has no sleep action.
+      // `ha-runtime router` closes its listener at SIGTERM, so requests that kube-proxy still sends to a
+      // terminating router in the second or so before its endpoint is removed fail and must be retried by clients.
       preStop: PreStopHook.none(),
       exposure: props.routerExposure ?? ServiceExposure.clusterIp(),
       autoscaling: props.routerAutoscaling,

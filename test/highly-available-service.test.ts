@@ -245,9 +245,10 @@ describe('HighlyAvailableService validation errors name the prop, the value and 
     ['PDB on one replica', { replicas: 1, allowSingleReplica: true, maxUnavailable: 1 }, 'maxUnavailable/minAvailable need at least 2 replicas'],
     ['name', { name: 'Checkout' }, "name 'Checkout' must be a DNS-1035 label"],
     ['writable path', { writablePaths: ['tmp'] }, "writablePaths[0] 'tmp' must be an absolute path"],
-    ['empty peer', { allowedClients: [{}] }, 'network peer #0 is empty; set podLabels, namespaceLabels or cidr'],
+    ['empty peer', { allowedClients: [{}] }, "HighlyAvailableService 'web': clients of port 8080 (allowedClients), network peer #0 is empty; set podLabels, namespaceLabels or cidr"],
     ['cidr with labels', { allowedClients: [{ cidr: '10.0.0.0/8', podLabels: { a: 'b' } }] }, 'network peer #0 sets cidr (10.0.0.0/8) and labels'],
     ['bad cidr', { allowedClients: [{ cidr: '10.0.0.0' }] }, "network peer #0 cidr '10.0.0.0' is not a CIDR"],
+    ['no clients', { allowedClients: [] }, 'the clients of port 8080 are an empty list, which a NetworkPolicy reads as every source'],
   ];
   test.each(cases)('%s', (_name, props, message) => {
     expect(build(props)).toThrow(message);

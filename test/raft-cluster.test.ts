@@ -56,7 +56,7 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       podManagementPolicy: 'Parallel',
       serviceName: 'kv-peers',
       minReadySeconds: 10,
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: 1 } },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
     });
     expect(sts.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
@@ -242,6 +242,8 @@ describe('RaftCluster validation errors name the prop, the value and the fix', (
     ['unknown placeholder', { runtime: RaftRuntime.generic({ args: ['--peers={peers}'] }) }, 'args[0] uses an unknown placeholder {peers}; known: {id}, {namespace}'],
     ['reserved env', { runtime: RaftRuntime.generic({ args: ['x'], env: { HA_RAFT_ID: 'x' } }) }, 'env HA_RAFT_ID is reserved'],
     ['probe port', { runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ port: 9000 }) }) }, 'readiness probe port (9000) is neither the clientPort (7379) nor the peerPort (7380)'],
+    ['generic runtime without image', { runtime: RaftRuntime.generic({ args: ['--name={id}'] }) }, "RaftCluster 'kv': runtime is RaftRuntime.generic(...) but image is unset"],
+    ['no clients', { allowedClients: [] }, "RaftCluster 'kv': the clients of port 7379 are an empty list, which a NetworkPolicy reads as every source"],
     ['lenient readiness', { runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ failureThreshold: 20 }) }) }, 'the liveness probe must act later than the readiness probe'],
   ];
   test.each(cases)('%s', (_name, props, message) => {

@@ -1,5 +1,6 @@
 import { Size, Testing } from 'cdk8s';
-import { AvailabilityModel, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
+import { parseRouterConfig } from '../runtime/src/router/config';
+import { AvailabilityModel, RaftRuntime, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
 import { assertValidManifests, Manifest } from './util';
 
 function synth(props: ShardedKeyValueStoreProps = {}): { objects: Manifest[]; store: ShardedKeyValueStore } {
@@ -24,7 +25,10 @@ describe('ShardedKeyValueStore', () => {
     expect(shardFlags).toHaveLength(3);
     expect(shardFlags[1]).toBe(['0', '1', '2'].map((i) => `http://kv-s1-${i}.kv-s1-peers.$(POD_NAMESPACE).svc:7379`).join(',').replace(/^/, 'kv-s1='));
     expect(c.env).toEqual([{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }]);
-    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    // Readiness must not depend on every shard (the router's /readyz does): one shard down must not unready all routers.
+    expect(c.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 5, failureThreshold: 2 });
+    expect(c.readinessProbe.httpGet).toBeUndefined();
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/livez', port: 8080, scheme: 'HTTP' });
     expect(c.lifecycle).toBeUndefined(); // no shell in the runtime image
     expect(store.shards.map((s) => s.quorum)).toEqual([2, 2, 2]);
   });
@@ -54,6 +58,27 @@ describe('ShardedKeyValueStore', () => {
     expect(c.args[3]).toContain('http://kv-s0-4.kv-s0-peers.$(POD_NAMESPACE).svc:9379');
   });
 
+  test('GIVEN the rendered router container THEN ha-runtime router parses its args into every shard and member', () => {
+    const { objects, store } = synth({ shards: 2, routerPort: 9000 });
+    const c = ofKind(objects, 'Deployment')[0].spec.template.spec.containers[0];
+    expect(c.args[0]).toBe('router');
+    // What the kubelet does: expand $(VAR) from the container's env (the namespace comes from the downward API).
+    const podEnv: Record<string, string> = {};
+    for (const e of c.env) podEnv[e.name] = e.valueFrom?.fieldRef.fieldPath === 'metadata.namespace' ? 'prod' : e.value;
+    const argv = c.args.slice(1).map((a: string) => a.replace(/\$\((\w+)\)/g, (ref, v: string) => podEnv[v] ?? ref));
+    expect(argv.join(' ')).not.toContain('$(');
+    const config = parseRouterConfig(argv, {});
+    expect(config.listenPort).toBe(9000);
+    expect(config.listenPort).toBe(c.ports[0].containerPort);
+    expect([...config.shards.keys()]).toEqual(store.shards.map((s) => s.name));
+    for (const shard of store.shards) {
+      expect(config.shards.get(shard.name)).toEqual({
+        kind: 'static',
+        urls: shard.memberNames.map((_, i) => `http://${shard.memberDnsName(i)}.prod.svc:7379`),
+      });
+    }
+  });
+
   test('availability: routers times shards; more shards, fewer nines for "every key"', () => {
     const three = synth().store.availability({ podAvailability: 0.99 });
     expect(three.shards).toHaveLength(3);
@@ -70,6 +95,7 @@ describe('ShardedKeyValueStore', () => {
   const errors: [string, ShardedKeyValueStoreProps, string][] = [
     ['shards', { shards: 0 }, "ShardedKeyValueStore 'store': shards (0) must be an integer in 1..64"],
     ['shard name', { shard: { name: 'x' } }, 'shard.name/shard.members are set by the store; use name and membersPerShard instead'],
+    ['generic shard runtime', { shard: { runtime: RaftRuntime.generic({ args: ['--name={id}'] }) } }, 'shard.runtime is RaftRuntime.generic(...), but the routers speak the /v1/kv API of `ha-runtime raft`; omit shard.runtime'],
     ['name', { name: 'K' }, "name 'K' must be a DNS-1035 label of at most 40 characters"],
     ['even shard', { membersPerShard: 4 }, "RaftCluster 'shard-0': members (4) tolerates no more failures than 3 members"],
     ['router replicas', { routerReplicas: 1 }, "HighlyAvailableService 'router': replicas (1) must be an integer >= 2"],

@@ -127,7 +127,8 @@ describe('cdk8s-ha CLI', () => {
     const compiled = fs.existsSync(path.join(root, 'lib', 'cli', 'index.js'));
     const args = compiled
       ? [path.join(root, 'bin', 'cdk8s-ha'), 'audit', fixture]
-      : ['-r', 'ts-node/register', '-e', 'require("./src/cli").run()', '--', 'audit', fixture];
+      // `node -e` puts no script path in argv, so a placeholder keeps run()'s argv.slice(2) at 'audit'.
+      : ['-r', 'ts-node/register', '-e', 'require("./src/cli").run()', '--', 'cdk8s-ha', 'audit', fixture];
     const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf-8', timeout: 60_000, env: { ...process.env, TS_NODE_PROJECT: 'test/tsconfig.json', TS_NODE_TRANSPILE_ONLY: '1' } });
     expect(r.status).toBe(1);
     expect(r.stdout).toBe(runCli(['audit', fixture]).out);
