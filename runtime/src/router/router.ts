@@ -195,6 +195,8 @@ export class Router {
     const tried = new Set<string>();
     let attempt = 0;
     let redirects = 0;
+    // Members that failed to answer during this request: a redirect to one of them is stale.
+    const unreachable = new Set<string>();
     let lastError = 'no member to try';
     let target = this.pickTarget(shard, tried);
     for (;;) {
@@ -204,16 +206,21 @@ export class Router {
       try {
         const r = await this.send(`${target}${pathAndQuery}`, method, headers, body, Math.min(this.config.requestTimeoutMs, remaining));
         const location = r.headers.location;
-        if (r.status === 307 && typeof location === 'string' && redirects < 5) {
+        const redirectTo = r.status === 307 && typeof location === 'string' ? new URL(location, target).origin : undefined;
+        if (redirectTo !== undefined && redirects < 5 && !unreachable.has(redirectTo)) {
           redirects++;
           this.redirects.set(shard.name, (this.redirects.get(shard.name) ?? 0) + 1);
-          const leader = new URL(location, target).origin;
-          shard.leader = leader;
-          target = leader;
-          tried.delete(leader);
+          shard.leader = redirectTo;
+          target = redirectTo;
+          tried.delete(redirectTo);
           continue;
         }
-        if (r.status === 503 && !conditional && Date.now() < deadline) {
+        if (redirectTo !== undefined) {
+          // A follower that has not yet noticed its leader died points at it: that is an election in
+          // progress, not an answer for the client. Back off and ask again (never pass the 307 on).
+          lastError = `${target} redirects to ${redirectTo}, which did not answer (election in progress?)`;
+          if (shard.leader === redirectTo) shard.leader = undefined;
+        } else if (r.status === 503 && !conditional && Date.now() < deadline) {
           // No leader yet (an election is running), or the write timed out inside the shard:
           // worth another try after a pause, unless the request is conditional (it may have
           // been applied, and applying it twice could fail or succeed differently).
@@ -226,6 +233,7 @@ export class Router {
       } catch (err) {
         const e = err as UpstreamError;
         lastError = `${target}: ${e.message}`;
+        unreachable.add(target);
         if (shard.leader === target) shard.leader = undefined;
         if (e.ambiguous && conditional) {
           return jsonAnswer(504, { error: 'outcome_unknown', message: `${lastError}; the conditional ${method} may or may not have been applied` });
@@ -237,6 +245,8 @@ export class Router {
       if (target === undefined) {
         // Every member was tried once: start another round (the leader may be back).
         tried.clear();
+        unreachable.clear();
+        redirects = 0;
         target = this.pickTarget(shard, tried);
       }
     }
