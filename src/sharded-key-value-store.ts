@@ -146,8 +146,8 @@ export class ShardedKeyValueStore extends Construct {
       liveness: HaProbe.http('/livez'),
       startup: HaProbe.http('/livez'),
       // The runtime image has no shell (no `sleep` for a preStop) and Kubernetes 1.28 has no sleep action.
-      // `ha-runtime router` closes its listener at SIGTERM, so requests that kube-proxy still sends to a
-      // terminating router in the second or so before its endpoint is removed fail and must be retried by clients.
+      // `ha-runtime router` drains itself instead: at SIGTERM it keeps serving for --drain-ms (default 5 s, well
+      // inside the grace period) while the endpoint is removed, then closes.
       preStop: PreStopHook.none(),
       exposure: props.routerExposure ?? ServiceExposure.clusterIp(),
       autoscaling: props.routerAutoscaling,

@@ -27,11 +27,19 @@ export async function routerCommand(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, ...fields }) + '\n');
   log('router listening', { host: config.listenHost, port, shards: [...config.shards.keys()] });
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
       log('stopping', { signal });
+      stopping = true;
       void router.close().then(resolve);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // SIGTERM drains first (see RouterConfig.drainMs); SIGINT, or a second SIGTERM, stops at once.
+    process.on('SIGTERM', () => {
+      if (stopping || router.isDraining()) return stop('SIGTERM');
+      log('draining', { signal: 'SIGTERM', drainMs: config.drainMs });
+      router.drain();
+      setTimeout(() => { if (!stopping) stop('SIGTERM'); }, config.drainMs);
+    });
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;

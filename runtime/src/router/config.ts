@@ -28,6 +28,12 @@ export interface RouterConfig {
   /** Bound on one client request, retries and backoff included. */
   readonly retryBudgetMs: number;
   readonly maxBodyBytes: number;
+  /**
+   * After SIGTERM, keep serving this long (answering `/readyz` 503) before closing: Kubernetes
+   * removes a terminating pod from the Service endpoints asynchronously, and the image has no shell
+   * for a preStop sleep, so the router itself waits out the propagation.
+   */
+  readonly drainMs: number;
 }
 
 /** A configuration error; the message names the flag or variable and the fix. Exit code 2. */
@@ -42,6 +48,7 @@ const NUMERIC_FLAGS: Record<string, { env: string; default: number; min: number;
   'health-interval-ms': { env: 'HA_ROUTER_HEALTH_INTERVAL_MS', default: 1000, min: 50, help: 'health-check every member this often' },
   'eject-after': { env: 'HA_ROUTER_EJECT_AFTER', default: 2, min: 1, help: 'failed checks in a row before a member is ejected' },
   'readmit-after': { env: 'HA_ROUTER_READMIT_AFTER', default: 2, min: 1, help: 'passed checks in a row before it is readmitted' },
+  'drain-ms': { env: 'HA_ROUTER_DRAIN_MS', default: 5000, min: 0, help: 'after SIGTERM, keep serving this long (readyz 503) before closing' },
   'dns-interval-ms': { env: 'HA_ROUTER_DNS_INTERVAL_MS', default: 10_000, min: 100, help: 're-resolve --shard-dns names this often' },
   'request-timeout-ms': { env: 'HA_ROUTER_REQUEST_TIMEOUT_MS', default: 5000, min: 10, help: 'bound on one upstream request' },
   'retry-budget-ms': { env: 'HA_ROUTER_RETRY_BUDGET_MS', default: 10_000, min: 10, help: 'bound on a client request, retries included' },
@@ -161,5 +168,6 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     requestTimeoutMs: num('request-timeout-ms'),
     retryBudgetMs: num('retry-budget-ms'),
     maxBodyBytes: num('max-body-bytes'),
+    drainMs: num('drain-ms'),
   };
 }

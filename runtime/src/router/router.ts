@@ -56,6 +56,7 @@ export class Router {
   private server: Server | undefined;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private draining = false;
   // Metrics.
   private readonly requests = new Map<string, number>(); // `${shard}\t${code}`
   private readonly retries = new Map<string, number>();
@@ -97,6 +98,16 @@ export class Router {
   }
 
   /** Stops timers, the listener and idle upstream connections. */
+  /** Starts draining: `/readyz` answers 503 from now on while requests are still served. */
+  public drain(): void {
+    this.draining = true;
+  }
+
+  /** Whether `drain()` was called. */
+  public isDraining(): boolean {
+    return this.draining;
+  }
+
   public async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
@@ -121,6 +132,10 @@ export class Router {
         return sendJson(res, 200, { live: true });
       }
       if (path === '/readyz') {
+        if (this.draining) {
+          status = 503;
+          return sendJson(res, 503, { ready: false, reason: 'draining: the router is shutting down' });
+        }
         const missing = [...this.shards.values()].filter((s) => ![...s.members.values()].some((m) => m.healthy)).map((s) => s.name);
         status = missing.length === 0 ? 200 : 503;
         return sendJson(res, status, missing.length === 0 ? { ready: true } : { ready: false, reason: `no healthy member in shard(s) ${missing.join(', ')}` });
