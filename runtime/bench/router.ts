@@ -20,10 +20,11 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { Agent } from 'http';
+import { connect } from 'net';
 import { cpus, loadavg, tmpdir } from 'os';
 import { join } from 'path';
 import { HashRing } from '../src/ring';
-import { keepAliveAgent, keyUrl, kvRequest } from '../test/support/kv-client';
+import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
 
 const MAIN_JS = join(__dirname, '..', 'src', 'main.js');
@@ -37,6 +38,8 @@ interface LoadResult {
   readonly opsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The first failure seen, for the report (an error here means a path is broken). */
+  readonly firstError?: string;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -48,20 +51,21 @@ function percentile(sorted: Float64Array, p: number): number {
 async function drive(clients: number, seconds: number, op: (client: number, seq: number) => Promise<boolean>): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
+  let firstError: string | undefined;
   const start = process.hrtime.bigint();
   const end = start + BigInt(Math.round(seconds * 1e9));
   await Promise.all(Array.from({ length: clients }, async (_, c) => {
     for (let seq = 0; process.hrtime.bigint() < end; seq++) {
       const t0 = process.hrtime.bigint();
       let ok = false;
-      try { ok = await op(c, seq); } catch { ok = false; }
+      try { ok = await op(c, seq); } catch (e) { firstError ??= (e as Error).message; ok = false; }
       if (ok) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       else { errors++; await sleep(5); }
     }
   }));
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   const sorted = Float64Array.from(latencies).sort();
-  return { ops: latencies.length, errors, opsPerSec: latencies.length / elapsed, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
+  return { ops: latencies.length, errors, opsPerSec: latencies.length / elapsed, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), ...(firstError ? { firstError } : {}) };
 }
 
 /** A child process we started, killed (and awaited) on close. */
@@ -75,10 +79,28 @@ class Child {
   }
   get running(): boolean { return this.proc.exitCode === null && this.proc.signalCode === null; }
   get tail(): string { return this.output; }
-  async close(): Promise<void> {
-    if (this.running) this.proc.kill('SIGKILL');
+  /**
+   * Stops the process: `signal` first (nginx needs SIGTERM on its master, which then stops its
+   * workers; SIGKILL would orphan them, still listening), SIGKILL after `graceMs`.
+   */
+  async close(signal: NodeJS.Signals = 'SIGKILL', graceMs = 5000): Promise<void> {
+    if (this.running) this.proc.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([this.exited.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), graceMs); })]);
+    clearTimeout(timer);
+    if (late && this.running) this.proc.kill('SIGKILL');
     await this.exited;
   }
+}
+
+/** Throws if something already listens on `port` (a stale server would answer in place of ours). */
+async function assertPortFree(port: number): Promise<void> {
+  const taken = await new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+  if (taken) throw new Error(`bench:router: port ${port} is already in use (a leftover process?); free it or pass --base-port`);
 }
 
 /** Polls `url` until it answers 200, or throws with the child's output. */
@@ -183,6 +205,9 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     const leaderOf = (key: string): string => leaders[SHARDS.indexOf(ring.get(key) as 'a' | 'b')];
 
     const routerPort = args.basePort + 20;
+    const nginxPort = args.basePort + 21;
+    await assertPortFree(routerPort);
+    if (useNginx) await assertPortFree(nginxPort);
     const router = new Child('router', spawn(process.execPath, ['-e', `require(${JSON.stringify(MAIN_JS)}).main(process.argv.slice(1))`, 'router',
       '--listen', `127.0.0.1:${routerPort}`,
       ...SHARDS.flatMap((s, i) => ['--shard', `${s}=${clusters[i].members.map((m) => m.url).join(',')}`]),
@@ -198,7 +223,6 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     if (useNginx) {
       const nginxDir = join(dir, 'nginx');
       mkdirSync(nginxDir, { mode: 0o755 });
-      const nginxPort = args.basePort + 21;
       writeFileSync(join(nginxDir, 'nginx.conf'), nginxConf(nginxDir, nginxPort, leaders));
       nginxVersion = nginxVersionString();
       const nginx = new Child('nginx', spawn(NGINX, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-e', join(nginxDir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -215,10 +239,14 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
         if (r.status !== 200) throw new Error(`seeding read-${k} on ${leader}: ${r.status} ${r.body.toString()}`);
       }
     }
+    const expect200 = (r: KvResponse): boolean => {
+      if (r.status !== 200) throw new Error(`${r.status} from ${r.url}: ${r.body.toString().slice(0, 200)}`);
+      return true;
+    };
     const put = async (path: Path, key: string): Promise<boolean> =>
-      (await kvRequest(keyUrl(path.base(key), key), { method: 'PUT', body: value, agent, timeoutMs: 5000, maxRedirects: 0 })).status === 200;
+      expect200(await kvRequest(keyUrl(path.base(key), key), { method: 'PUT', body: value, agent, timeoutMs: 5000, maxRedirects: 0 }));
     const get = async (path: Path, key: string): Promise<boolean> =>
-      (await kvRequest(keyUrl(path.base(key), key), { agent, timeoutMs: 5000, maxRedirects: 0 })).status === 200;
+      expect200(await kvRequest(keyUrl(path.base(key), key), { agent, timeoutMs: 5000, maxRedirects: 0 }));
 
     const results: Record<string, Record<string, LoadResult[]>> = {};
     for (let round = 0; round < args.rounds; round++) {
@@ -231,7 +259,7 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
         for (const path of order) {
           const r = await drive(clients, args.seconds, (c, s) => (op === 'put' ? put(path, `k-${round}-${c}-${s}`) : get(path, `read-${(c + s) % 64}`)));
           ((results[scenario] ??= {})[path.name] ??= []).push(r);
-          process.stdout.write(`  ${scenario.padEnd(9)} ${path.name.padEnd(7)} ${r.opsPerSec.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}\n`);
+          process.stdout.write(`  ${scenario.padEnd(9)} ${path.name.padEnd(7)} ${r.opsPerSec.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}\n`);
         }
       }
     }
@@ -264,7 +292,7 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     return summary;
   } finally {
     agent.destroy();
-    await Promise.all(children.map((c) => c.close().catch(() => undefined)));
+    await Promise.all(children.map((c) => c.close(c.name === 'nginx' ? 'SIGTERM' : 'SIGKILL').catch(() => undefined)));
     await Promise.all(clusters.map((c) => c.close().catch(() => undefined)));
     rmSync(dir, { recursive: true, force: true });
   }
