@@ -196,10 +196,13 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
   const agent: Agent = keepAliveAgent(80);
   const load1 = loadavg();
   try {
-    clusters.push(...await Promise.all([
+    // allSettled: if one shard fails to start, the other is still closed below.
+    const started = await Promise.allSettled([
       KvCluster.start({ size: 3, basePort: args.basePort, tickMs: 50 }),
       KvCluster.start({ size: 3, basePort: args.basePort + 10, tickMs: 50 }),
-    ]));
+    ]);
+    for (const r of started) if (r.status === 'fulfilled') clusters.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     const leaders = await Promise.all(clusters.map(async (c) => (await c.waitForLeader(15_000)).url));
     const ring = new HashRing(SHARDS.map((id) => ({ id })));
     const leaderOf = (key: string): string => leaders[SHARDS.indexOf(ring.get(key) as 'a' | 'b')];

@@ -24,7 +24,10 @@ describe('router: leaders killed under a concurrent workload', { timeout: 90_000
   const dir = mkdtempSync(join(tmpdir(), 'ha-router-faults-'));
 
   before(async () => {
-    [a, b] = await Promise.all([KvCluster.start({ size: 3, basePort: 26100 }), KvCluster.start({ size: 3, basePort: 26200 })]);
+    // allSettled: if one shard fails to start, the other is still closed by `after`.
+    const started = await Promise.allSettled([KvCluster.start({ size: 3, basePort: 26100 }), KvCluster.start({ size: 3, basePort: 26200 })]);
+    [a, b] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     router = new Router(parseRouterConfig([
       '--listen', '127.0.0.1:26300',
       '--shard', `a=${a.members.map((m) => m.url).join(',')}`,
