@@ -30,8 +30,8 @@ describe('router: leaders killed under a concurrent workload', { timeout: 90_000
     for (const r of started) if (r.status === 'rejected') throw r.reason;
     router = new Router(parseRouterConfig([
       '--listen', '127.0.0.1:26300',
-      '--shard', `a=${a.members.map((m) => m.url).join(',')}`,
-      '--shard', `b=${b.members.map((m) => m.url).join(',')}`,
+      '--shard', `a=${a!.members.map((m) => m.url).join(',')}`,
+      '--shard', `b=${b!.members.map((m) => m.url).join(',')}`,
       '--health-interval-ms', '200',
       '--retry-budget-ms', '4000',
       '--request-timeout-ms', '1500',
