@@ -44,7 +44,7 @@ describe('router: leaders killed under a concurrent workload', { timeout: 90_000
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps the history linearizable per key and loses no acknowledged write', async () => {
+  it('keeps the history linearizable per key and loses no acknowledged write', async (t) => {
     const keys = Array.from({ length: 40 }, (_, i) => `acct/${i}`);
     const onA = keys.filter((k) => router!.shardFor(k) === 'a').slice(0, 3);
     const onB = keys.filter((k) => router!.shardFor(k) === 'b').slice(0, 3);
@@ -85,6 +85,7 @@ describe('router: leaders killed under a concurrent workload', { timeout: 90_000
     await faults;
     writeFileSync(join(dir, 'history.jsonl'), toJsonLines(result.events));
 
+    t.diagnostic(`outcomes ${JSON.stringify(result.counts)}, acknowledged writes ${result.acknowledgedWrites}, first write after each leader kill ${JSON.stringify(failoverWrites)}`);
     assert.ok(result.acknowledgedWrites >= 30, `too few acknowledged writes to mean anything: ${JSON.stringify(result.counts)}`);
     // Both shards took writes through the router while their old leader was dead.
     assert.equal(failoverWrites.length, 2, `failover probes: ${JSON.stringify(failoverWrites)}`);
