@@ -3,7 +3,8 @@
  * to the shard that owns the key on a consistent-hash ring of shard names, to that shard's
  * leader: learned from the 307 a follower answers with, cached, forgotten when it stops
  * answering. Failed attempts are retried on other members with bounded, jittered exponential
- * backoff within a per-request budget. Every member is health-checked (`/readyz`); a member
+ * backoff within a per-request budget: reads always, writes only while no attempt may have
+ * applied (see `forward`). Every member is health-checked (`/readyz`); a member
  * failing `ejectAfter` checks in a row is ejected (tried last), and readmitted after
  * `readmitAfter` passes. Operations spanning shards (prefix listings) are rejected.
  */
@@ -198,13 +199,18 @@ export class Router {
 
   /**
    * Sends the request to the shard's leader, following redirects and retrying other members.
-   * Retries are safe here: GET, PUT and DELETE of a key are idempotent; a conditional request
-   * whose outcome is unknown (timeout after sending) is not retried but answered 504.
+   * Reads are retried after any failure. A write is retried only while every earlier attempt
+   * surely did not apply (connection refused, a 307 from a follower, a 503 with outcome
+   * `not_applied`): re-sending a write whose first attempt may have applied would apply it twice
+   * (put v, another client's put w, put v again: a reader sees v, w, v), which no single put
+   * explains, and a compare-and-swap (`?prev=`, `?prev_exist=`) would answer 412 for its own
+   * write. Such a write is answered `503` with `outcome: unknown`, as the shard itself does, so
+   * the client decides.
    */
   private async forward(shard: Shard, req: IncomingMessage, pathAndQuery: string, body: Buffer): Promise<Upstream> {
     const deadline = Date.now() + this.config.retryBudgetMs;
     const method = req.method ?? 'GET';
-    const conditional = Object.keys(req.headers).some((h) => h.startsWith('if-'));
+    const isRead = method === 'GET' || method === 'HEAD';
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
     const tried = new Set<string>();
@@ -231,14 +237,13 @@ export class Router {
           continue;
         }
         if (redirectTo !== undefined) {
-          // A follower that has not yet noticed its leader died points at it: that is an election in
-          // progress, not an answer for the client. Back off and ask again (never pass the 307 on).
+          // A follower that has not yet noticed its leader died points at it: an election in progress,
+          // not an answer for the client (and a 307 surely did not apply). Back off and ask again.
           lastError = `${target} redirects to ${redirectTo}, which did not answer (election in progress?)`;
           if (shard.leader === redirectTo) shard.leader = undefined;
-        } else if (r.status === 503 && !conditional && Date.now() < deadline) {
-          // No leader yet (an election is running), or the write timed out inside the shard:
-          // worth another try after a pause, unless the request is conditional (it may have
-          // been applied, and applying it twice could fail or succeed differently).
+        } else if (r.status === 503 && (isRead || upstreamOutcome(r) === 'not_applied') && Date.now() < deadline) {
+          // No leader yet (an election is running), or the member is stopping: the request
+          // did not apply, so another try after a pause is safe.
           lastError = `${target} answered 503: ${r.body.toString('utf8').slice(0, 200)}`;
           if (shard.leader === target) shard.leader = undefined;
         } else {
@@ -250,8 +255,13 @@ export class Router {
         lastError = `${target}: ${e.message}`;
         unreachable.add(target);
         if (shard.leader === target) shard.leader = undefined;
-        if (e.ambiguous && conditional) {
-          return jsonAnswer(504, { error: 'outcome_unknown', message: `${lastError}; the conditional ${method} may or may not have been applied` });
+        if (e.ambiguous && !isRead) {
+          return jsonAnswer(503, {
+            error: 'outcome_unknown',
+            message: `${lastError}; the ${method} reached shard ${shard.name} and may or may not take effect, so the router did not resend it`,
+            retryable: true,
+            outcome: 'unknown',
+          });
         }
       }
       this.retries.set(shard.name, (this.retries.get(shard.name) ?? 0) + 1);
@@ -265,7 +275,13 @@ export class Router {
         target = this.pickTarget(shard, tried);
       }
     }
-    return jsonAnswer(503, { error: 'shard_unavailable', message: `shard ${shard.name}: no member answered within ${this.config.retryBudgetMs} ms (last: ${lastError})` });
+    // Every attempt so far surely did not apply (see above), so the write did not either.
+    return jsonAnswer(503, {
+      error: 'shard_unavailable',
+      message: `shard ${shard.name}: no member answered within ${this.config.retryBudgetMs} ms (last: ${lastError})`,
+      retryable: true,
+      outcome: 'not_applied',
+    });
   }
 
   /** The cached leader, else a healthy member, else an ejected one; skipping those tried. */
@@ -393,6 +409,20 @@ export class Router {
 /** 50 ms doubling to 1 s, with full jitter (AWS architecture blog, "Exponential Backoff and Jitter"). */
 function backoffMs(attempt: number): number {
   return Math.random() * Math.min(1000, 50 * 2 ** attempt);
+}
+
+/**
+ * The `outcome` a shard's 503 reports; `unknown` when the body does not say. `no_leader` is
+ * `not_applied` by definition (docs/api.md), even where a member omits the field.
+ */
+function upstreamOutcome(r: Upstream): string {
+  try {
+    const body = JSON.parse(r.body.toString('utf8')) as { outcome?: unknown; error?: unknown };
+    if (body.error === 'no_leader') return 'not_applied';
+    return typeof body.outcome === 'string' ? body.outcome : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 function sleep(ms: number): Promise<void> {
