@@ -21,7 +21,8 @@ export class NotLeaderError extends KvError {
   constructor(readonly leaderUrl: string | undefined) {
     super(leaderUrl ? 307 : 503, leaderUrl ? 'not_leader' : 'no_leader',
       leaderUrl ? `this member is not the leader; retry on ${leaderUrl}` : 'no leader is known right now; retry shortly',
-      true, leaderUrl ? { leader: leaderUrl } : {});
+      // Answered before the request reached Raft: it surely did not apply (docs/api.md promises the field).
+      true, leaderUrl ? { leader: leaderUrl, outcome: 'not_applied' } : { outcome: 'not_applied' });
   }
 }
 
