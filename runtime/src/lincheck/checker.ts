@@ -17,6 +17,7 @@
  * linearization, so it is dropped too.
  */
 import { describeOperation, HistoryEvent, Operation, pairOperations, Value } from './history';
+import { mulberry32 } from '../util/mulberry32';
 
 /** Options of `checkHistory`. */
 export interface CheckOptions {
@@ -193,18 +194,6 @@ function keyProblem(ops: readonly Operation[]): KeyProblem {
     }
   });
   return { ops: all, normalCount: normal.length, kind, arg, arg2, dropped, values, impossible };
-}
-
-/** A small seeded PRNG (mulberry32) for the Zobrist hash keys: deterministic runs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 interface Deepest {

@@ -5,6 +5,7 @@
  * mutate it into histories that are not) and by the benchmark.
  */
 import { HistoryEvent, OpFunction, Value } from './history';
+import { seededRandom } from '../util/mulberry32';
 
 /** Options of `randomHistory`. */
 export interface RandomHistoryOptions {
@@ -35,17 +36,6 @@ export interface RandomHistory {
   readonly infoNeverApplied: number;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface PendingOp {
   readonly f: OpFunction;
   readonly key: string;
@@ -64,7 +54,7 @@ export function randomHistory(options: RandomHistoryOptions): RandomHistory {
   if (!Number.isSafeInteger(operations) || operations < 0) throw new Error(`operations must be a non-negative integer, got ${operations}`);
   if (!Number.isSafeInteger(processes) || processes < 1) throw new Error(`processes must be a positive integer, got ${processes}`);
   if (!Number.isSafeInteger(keyCount) || keyCount < 1) throw new Error(`keys must be a positive integer, got ${keyCount}`);
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const store = new Map<string, Value>();
   const written: Value[] = [];

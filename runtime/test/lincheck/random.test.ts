@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkHistory, checkOperations, HistoryEvent, Operation, OpFunction, pairOperations, randomHistory, Value } from '../../src/lincheck';
+import { seededRandom } from '../../src/util/mulberry32';
 
 /**
  * A deliberately simple reference: try every subset of the info writes and every order of the
@@ -41,13 +42,7 @@ function someOrder(left: Operation[], placed: Operation[], state: Value): boolea
 
 /** Tiny random histories with random results: about half are linearizable. */
 function tinyRandomHistory(seed: number): HistoryEvent[] {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const values: Value[] = [null, 'a', 'b'];
   const pickValue = () => values[Math.floor(rand() * values.length)];
   const events: HistoryEvent[] = [];

@@ -1,15 +1,14 @@
+import { seededRandom } from '../../src/util/mulberry32';
+
 /** A small seeded PRNG (mulberry32): the simulator's only source of randomness, so a seed replays exactly. */
 export class Rng {
-  private state: number;
+  private readonly random: () => number;
   constructor(seed: number) {
-    this.state = (seed ^ 0x9e3779b9) >>> 0;
+    this.random = seededRandom((seed ^ 0x9e3779b9) >>> 0);
   }
   /** Uniform in [0,1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.random();
   }
   /** Uniform integer in [lo, hi]. */
   int(lo: number, hi: number): number {

@@ -10,6 +10,7 @@ import { Agent } from 'http';
 import type { HistoryEvent } from '../../src/lincheck';
 import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from './kv-client';
 import { sleep } from './kv-cluster';
+import { seededRandom } from '../../src/util/mulberry32';
 
 /** Options for {@link runWorkload}. */
 export interface WorkloadOptions {
@@ -34,16 +35,6 @@ export interface WorkloadResult {
   readonly acknowledgedWrites: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Outcome = 'ok' | 'fail' | 'info';
 
@@ -62,7 +53,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const events: HistoryEvent[] = [];
   const counts = { ok: 0, fail: 0, info: 0 };
   let acknowledgedWrites = 0;
-  const rnd = mulberry32(options.seed ?? 1);
+  const rnd = seededRandom(options.seed ?? 1);
   const agent: Agent = keepAliveAgent(options.clients + 8);
   const timeoutMs = options.timeoutMs ?? 3000;
   let stopped = false;
