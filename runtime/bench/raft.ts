@@ -6,7 +6,7 @@
  * unavailability after SIGKILL of the leader.
  *
  * usage: node runtime/.build-test/bench/raft.js [--short] [--rounds N] [--seconds S] [--no-etcd]
- *        [--base-port P] [--json FILE]
+ *        [--base-port P] [--json FILE] [--only put|get|kill]
  * Ports: ours P..P+5, etcd P+100..P+105 (default P = 23100).
  */
 import { Agent } from 'http';
@@ -155,7 +155,7 @@ async function leaderKill(target: Target, agent: Agent): Promise<number> {
   return firstAfter === 0n ? NaN : Number(firstAfter - killedAt) / 1e6;
 }
 
-interface Args { short: boolean; rounds: number; seconds: number; etcd: boolean; basePort: number; json?: string }
+interface Args { short: boolean; rounds: number; seconds: number; etcd: boolean; basePort: number; json?: string; only?: 'put' | 'get' | 'kill' }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { short: false, rounds: 3, seconds: 4, etcd: true, basePort: 23100 };
@@ -172,7 +172,12 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--no-etcd') a.etcd = false;
     else if (f === '--base-port') a.basePort = num();
     else if (f === '--json') a.json = argv[++i];
-    else throw new Error(`bench:raft: unknown flag ${f} (flags: --short --rounds N --seconds S --no-etcd --base-port P --json FILE)`);
+    else if (f === '--only') {
+      const v = argv[++i];
+      if (v !== 'put' && v !== 'get' && v !== 'kill') throw new Error(`bench:raft: --only takes put, get or kill, got '${v}'`);
+      a.only = v;
+    }
+    else throw new Error(`bench:raft: unknown flag ${f} (flags: --short --rounds N --seconds S --no-etcd --base-port P --json FILE --only put|get|kill)`);
   }
   return a;
 }
@@ -203,20 +208,20 @@ export async function runRaftBench(argv: string[]): Promise<Record<string, unkno
       process.stdout.write(`round ${round + 1}/${args.rounds}\n`);
       // Alternate which system goes first so neither always runs on a warmer or cooler machine.
       const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const clients of [1, 8, 64]) {
+      for (const clients of args.only === undefined || args.only === 'put' ? [1, 8, 64] : []) {
         for (const t of order) {
           const leader = await t.leaderUrl();
           add(`put c=${clients}`, t, await drive(clients, args.seconds, (c, s) => t.put(agent, leader, `k-${round}-${c}-${s}`, value, 5000)));
         }
       }
-      for (const serializable of [false, true]) {
+      for (const serializable of args.only === undefined || args.only === 'get' ? [false, true] : []) {
         for (const t of order) {
           const urls = t.memberUrls();
           add(`get ${serializable ? 'serializable' : 'linearizable'} c=64`, t,
             await drive(64, args.seconds, (c, s) => t.get(agent, urls[c % urls.length], `read-${(c + s) % 64}`, serializable)));
         }
       }
-      for (const t of order) {
+      for (const t of args.only === undefined || args.only === 'kill' ? order : []) {
         const ms = await leaderKill(t, agent);
         (kills[t.name] ??= []).push(ms);
         process.stdout.write(`  ${'leader kill'.padEnd(22)} ${t.name.padEnd(10)} writes unavailable ${ms.toFixed(0)} ms\n`);

@@ -422,9 +422,13 @@ export class RaftKvServer implements KvBackend {
     this.readQueue = [];
     if (waiters.length === 0) return;
     const id = ++this.readBatchCounter;
-    const ctx = Buffer.allocUnsafe(12);
+    // The process epoch is part of the context: the leader may answer a ReadIndex sent by a previous
+    // incarnation of this member (killed and restarted) after the restart, and that answer's index
+    // predates the new reads, so it must not match a new round with the same counter value.
+    const ctx = Buffer.allocUnsafe(16);
     ctx.writeUInt32BE(this.config.id, 0);
-    ctx.writeDoubleBE(id, 4);
+    ctx.writeUInt32BE(this.requestEpoch, 4);
+    ctx.writeDoubleBE(id, 8);
     try {
       this.node.readIndex(ctx);
     } catch (e) {
@@ -438,9 +442,10 @@ export class RaftKvServer implements KvBackend {
   }
 
   private onReadState(index: number, context: Uint8Array): void {
-    if (!this.readBatch || context.length !== 12) return;
+    if (!this.readBatch || context.length !== 16) return;
     const ctx = Buffer.from(context.buffer, context.byteOffset, context.byteLength);
-    if (ctx.readUInt32BE(0) !== this.config.id || ctx.readDoubleBE(4) !== this.readBatch.id) return;
+    if (ctx.readUInt32BE(0) !== this.config.id || ctx.readUInt32BE(4) !== this.requestEpoch ||
+      ctx.readDoubleBE(8) !== this.readBatch.id) return;
     this.readBatch.index = index;
     this.servedBatches.push(this.readBatch);
     this.readBatch = undefined;
