@@ -202,7 +202,19 @@ export async function runRaftBench(argv: string[]): Promise<Record<string, unkno
     // Keys for the reads exist in both systems.
     for (const t of targets) {
       const leader = await t.leaderUrl();
-      for (let k = 0; k < 64; k++) await t.put(agent, leader, `read-${k}`, value, 5000);
+      for (let k = 0; k < 64; k++) {
+        // A keep-alive socket the server just closed answers ECONNRESET to the next request: set-up
+        // retries a few times instead of failing the whole run (the measured phases count errors).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            if (await t.put(agent, leader, `read-${k}`, value, 5000)) break;
+          } catch (err) {
+            if (attempt >= 5) throw err;
+          }
+          if (attempt >= 5) throw new Error(`${t.name}: could not write read-${k} to ${leader} in 5 attempts`);
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
     }
     for (let round = 0; round < args.rounds; round++) {
       process.stdout.write(`round ${round + 1}/${args.rounds}\n`);
