@@ -15,6 +15,7 @@ import { writeFileSync } from 'fs';
 import { EtcdCluster, etcdVersion } from '../test/support/etcd-cluster';
 import { keepAliveAgent, keyUrl, kvRequest } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
+import { drive, LoadResult } from './load';
 
 /** One system under test, behind the same interface. */
 interface Target {
@@ -89,41 +90,6 @@ class EtcdTarget implements Target {
     };
   }
   close(): Promise<void> { return this.cluster.close(); }
-}
-
-/** Throughput and latency of one scenario run. */
-interface LoadResult {
-  readonly ops: number;
-  readonly errors: number;
-  readonly seconds: number;
-  readonly opsPerSec: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
-/** Runs `clients` closed loops of `op` for `seconds`; latency of successful ops only. */
-async function drive(clients: number, seconds: number, op: (client: number, seq: number) => Promise<boolean>): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(Math.round(seconds * 1e9));
-  await Promise.all(Array.from({ length: clients }, async (_, c) => {
-    for (let seq = 0; process.hrtime.bigint() < end; seq++) {
-      const t0 = process.hrtime.bigint();
-      let ok = false;
-      try { ok = await op(c, seq); } catch { ok = false; }
-      if (ok) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      else { errors++; await sleep(5); }
-    }
-  }));
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  const sorted = Float64Array.from(latencies).sort();
-  return { ops: latencies.length, errors, seconds: elapsed, opsPerSec: latencies.length / elapsed, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
 }
 
 /** Write unavailability after SIGKILL of the leader: kill time to the first acknowledgement of a put sent after it. */

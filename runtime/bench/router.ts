@@ -26,47 +26,11 @@ import { join } from 'path';
 import { HashRing } from '../src/ring';
 import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
+import { drive, LoadResult } from './load';
 
 const MAIN_JS = join(__dirname, '..', 'src', 'main.js');
 const NGINX = '/usr/sbin/nginx';
 const SHARDS = ['a', 'b'] as const;
-
-/** Throughput and latency of one scenario run. */
-interface LoadResult {
-  readonly ops: number;
-  readonly errors: number;
-  readonly opsPerSec: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  /** The first failure seen, for the report (an error here means a path is broken). */
-  readonly firstError?: string;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
-/** Runs `clients` closed loops of `op` for `seconds`; latency of successful ops only. */
-async function drive(clients: number, seconds: number, op: (client: number, seq: number) => Promise<boolean>): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(Math.round(seconds * 1e9));
-  await Promise.all(Array.from({ length: clients }, async (_, c) => {
-    for (let seq = 0; process.hrtime.bigint() < end; seq++) {
-      const t0 = process.hrtime.bigint();
-      let ok = false;
-      try { ok = await op(c, seq); } catch (e) { firstError ??= (e as Error).message; ok = false; }
-      if (ok) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      else { errors++; await sleep(5); }
-    }
-  }));
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  const sorted = Float64Array.from(latencies).sort();
-  return { ops: latencies.length, errors, opsPerSec: latencies.length / elapsed, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), ...(firstError ? { firstError } : {}) };
-}
 
 /** A child process we started, killed (and awaited) on close. */
 class Child {
