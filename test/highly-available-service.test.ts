@@ -4,7 +4,7 @@ import {
   ExternalTrafficPolicy, HaProbe, HighlyAvailableService, HighlyAvailableServiceProps, PreStopHook, ServiceExposure,
   SessionAffinity, SpreadMode,
 } from '../src';
-import { assertValidManifests, Manifest } from './util';
+import { assertValidManifests, Manifest, ofKind, one } from './util';
 
 function synth(props: Partial<HighlyAvailableServiceProps> = {}): { objects: Manifest[]; svc: HighlyAvailableService } {
   const chart = Testing.chart();
@@ -13,12 +13,6 @@ function synth(props: Partial<HighlyAvailableServiceProps> = {}): { objects: Man
   assertValidManifests(objects);
   return { objects, svc };
 }
-const ofKind = (objects: Manifest[], kind: string) => objects.filter((o) => o.kind === kind);
-const one = (objects: Manifest[], kind: string) => {
-  const found = ofKind(objects, kind);
-  expect(found).toHaveLength(1);
-  return found[0];
-};
 const container = (objects: Manifest[]) => one(objects, 'Deployment').spec.template.spec.containers[0];
 const build = (props: Partial<HighlyAvailableServiceProps>) => () =>
   new HighlyAvailableService(Testing.chart(), 'web', { image: 'web:1.0', ...props });

@@ -1,7 +1,7 @@
 import { Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { HaProbe, RaftCluster, RaftClusterProps, RaftRuntime, ServiceExposure, SpreadMode, VolumeRetention } from '../src';
-import { allowedDisruptions, assertValidManifests, Manifest } from './util';
+import { allowedDisruptions, assertValidManifests, Manifest, ofKind, one } from './util';
 
 function synth(props: RaftClusterProps = {}): { objects: Manifest[]; cluster: RaftCluster } {
   const chart = Testing.chart();
@@ -10,12 +10,6 @@ function synth(props: RaftClusterProps = {}): { objects: Manifest[]; cluster: Ra
   assertValidManifests(objects);
   return { objects, cluster };
 }
-const ofKind = (objects: Manifest[], kind: string) => objects.filter((o) => o.kind === kind);
-const one = (objects: Manifest[], kind: string, name?: string) => {
-  const found = ofKind(objects, kind).filter((o) => name === undefined || o.metadata.name === name);
-  expect(found).toHaveLength(1);
-  return found[0];
-};
 const member = (objects: Manifest[]) => one(objects, 'StatefulSet').spec.template.spec.containers[0];
 const envOf = (c: Manifest) => Object.fromEntries(c.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
 

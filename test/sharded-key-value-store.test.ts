@@ -1,7 +1,7 @@
 import { Size, Testing } from 'cdk8s';
 import { parseRouterConfig } from '../runtime/src/router/config';
 import { AvailabilityModel, RaftRuntime, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
-import { assertValidManifests, Manifest } from './util';
+import { assertValidManifests, Manifest, ofKind } from './util';
 
 function synth(props: ShardedKeyValueStoreProps = {}): { objects: Manifest[]; store: ShardedKeyValueStore } {
   const chart = Testing.chart();
@@ -10,7 +10,6 @@ function synth(props: ShardedKeyValueStoreProps = {}): { objects: Manifest[]; st
   assertValidManifests(objects);
   return { objects, store };
 }
-const ofKind = (objects: Manifest[], kind: string) => objects.filter((o) => o.kind === kind);
 
 describe('ShardedKeyValueStore', () => {
   test('GIVEN defaults THEN 3 shards of 3 members and 3 routers wired to every member', () => {

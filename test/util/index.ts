@@ -19,3 +19,15 @@ export function assertValidManifests(objects: Manifest[]): void {
     throw new Error(`${errors.length} manifest error(s):\n  ${errors.join('\n  ')}`);
   }
 }
+
+/** The objects of one `kind`. */
+export function ofKind(objects: Manifest[], kind: string): Manifest[] {
+  return objects.filter((o) => o.kind === kind);
+}
+
+/** The single object of `kind` (and `name`, when given); the test fails unless there is exactly one. */
+export function one(objects: Manifest[], kind: string, name?: string): Manifest {
+  const found = ofKind(objects, kind).filter((o) => name === undefined || o.metadata.name === name);
+  expect(found).toHaveLength(1);
+  return found[0];
+}
