@@ -29,6 +29,16 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'hashring@^3.2.0',
     // Reference implementation of MurmurHash3 x86_32 for the ring's cross-check test.
     'imurmurhash@^0.1.4',
+    // The runtime's dependencies (also listed in runtime/package.json, which the image installs):
+    // gRPC for etcd's v3 API, protobufjs for its JSON gateway, an ordered map for the MVCC key index.
+    '@grpc/grpc-js@^1.14.7',
+    '@grpc/proto-loader@^0.8.1',
+    'protobufjs@^7.5.5',
+    'sorted-btree@^2.1.0',
+    // Property-based tests (constructs and runtime).
+    'fast-check@^4.11.0',
+    // The recommended etcd client, tested against the runtime's etcd API.
+    'etcd3@^1.1.2',
   ],
   bin: { 'cdk8s-ha': 'bin/cdk8s-ha' },
   jestOptions: {
