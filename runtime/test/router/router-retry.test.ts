@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { parseRouterConfig, Router } from '../../src/router';
+import { parseRouterConfig } from '../../src/cli/router-config';
+import { Router } from '../../src/router';
 import { keyUrl, kvRequest } from '../support/kv-client';
 
 // Ports 26400 (router), 26401 (member).

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseRouterConfig, Router } from '../../src/router';
+import { parseRouterConfig } from '../../src/cli/router-config';
+import { Router } from '../../src/router';
 import { kvRequest, keyUrl } from '../support/kv-client';
 import { KvCluster } from '../support/kv-cluster';
 

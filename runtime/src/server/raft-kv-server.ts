@@ -5,15 +5,15 @@
  */
 import { randomInt } from 'crypto';
 import { Server } from 'http';
-import { KvBackend } from './http-api';
-import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from './errors';
-import { Logger } from './logger';
-import { MetricsRegistry, Counter, Histogram } from './metrics';
-import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from './state-machine';
+import { KvBackend } from './backend';
+import { RaftServerConfig } from './config';
+import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
+import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import { Logger } from '../observability/logger';
+import { MetricsRegistry, Counter, Histogram } from '../observability/metrics';
 import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
 } from '../raft';
-import { RaftServerConfig } from './config';
 import { LogStore, RecoveredState } from '../storage';
 import { Transport } from '../transport';
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { envName, parseInitialCluster, parseRaftConfig, UsageError } from '../../src/kv/config';
+import { UsageError } from '../../src/cli/flags';
+import { envName, parseInitialCluster, parseRaftConfig } from '../../src/cli/raft-config';
 
 const CLUSTER = 'kv-0=kv-0.kv-peers.ns.svc:7380,kv-1=kv-1.kv-peers.ns.svc:7380,kv-2=kv-2.kv-peers.ns.svc:7380';
 

@@ -6,10 +6,11 @@
  */
 import { createServer } from 'http';
 import { mkdirSync } from 'fs';
-import { parseRaftConfig, raftUsage, UsageError } from './config';
-import { createKvHandler } from './http-api';
-import { Logger } from './logger';
-import { RaftKvServer } from './server';
+import { UsageError, formatHostPort } from './flags';
+import { parseRaftConfig, raftUsage } from './raft-config';
+import { createKvHandler } from '../api/http-v1';
+import { Logger } from '../observability/logger';
+import { RaftKvServer } from '../server/raft-kv-server';
 import { FileLogStore } from '../storage';
 import { TcpTransport } from '../transport';
 
@@ -37,19 +38,22 @@ export async function raftCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  const transportLog = log.child({ component: 'transport' });
   let server: RaftKvServer | undefined;
   const { store, recovered } = await FileLogStore.open(config.dataDir, {
     segmentSizeBytes: config.walSegmentBytes,
     metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
   });
   const peers = new Map(config.members.filter((m) => m.id !== config.id)
-    .map((m) => [m.id, `${m.peerHost.includes(':') ? `[${m.peerHost}]` : m.peerHost}:${m.peerPort}`]));
+    .map((m) => [m.id, formatHostPort(m.peerHost, m.peerPort)]));
   const transport = await TcpTransport.start({
     clusterId: config.clusterToken,
     localId: config.id,
-    listen: `${config.listenPeer.host.includes(':') ? `[${config.listenPeer.host}]` : config.listenPeer.host}:${config.listenPeer.port}`,
+    listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
     peers,
     metadata: { clientUrl: config.advertiseClient, name: config.name },
+    // The transport reports links going down and refused connections: worth a warning, never fatal.
+    log: (line) => transportLog.warn(line),
   });
   server = await RaftKvServer.create(config, store, transport, recovered, log);
   const kv = server;
