@@ -5,22 +5,22 @@
  */
 type Command = (argv: string[]) => Promise<number> | number;
 
-const commands: Record<string, { summary: string; load: () => Command }> = {
-  raft: {
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  'raft': {
     summary: 'run a member of the Raft replicated key-value store (see ha-runtime raft --help)',
-    load: () => require('./cli/raft').raftCommand,
+    load: async () => (await import('./cli/raft.js')).raftCommand,
   },
-  router: {
+  'router': {
     summary: 'route /v1/kv requests to Raft shards on a consistent-hash ring (see ha-runtime router --help)',
-    load: () => require('./cli/router').routerCommand,
+    load: async () => (await import('./cli/router.js')).routerCommand,
   },
-  lincheck: {
+  'lincheck': {
     summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input, 3 out of time)',
-    load: () => require('./cli/lincheck').lincheckCommand,
+    load: async () => (await import('./cli/lincheck.js')).lincheckCommand,
   },
   'wal-inspect': {
     summary: 'describe a Raft data directory read-only; exit 0 would start, 1 corrupt (says what to do), 2 bad usage',
-    load: () => require('./cli/wal-inspect').walInspectCommand,
+    load: async () => (await import('./cli/wal-inspect.js')).walInspectCommand,
   },
 };
 
@@ -43,7 +43,7 @@ export function main(argv: string[]): void {
     return;
   }
   Promise.resolve()
-    .then(() => command.load()(rest))
+    .then(async () => (await command.load())(rest))
     .then((code) => { process.exitCode = code; })
     .catch((err: unknown) => {
       process.stderr.write(`ha-runtime ${name}: ${err instanceof Error ? err.message : String(err)}\n`);

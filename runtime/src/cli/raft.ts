@@ -4,8 +4,8 @@
  * (transfer leadership, drain, exit 0). Exit codes: 0 clean stop, 1 runtime failure (storage),
  * 2 bad flags.
  */
-import { createServer } from 'http';
 import { mkdirSync } from 'fs';
+import { createServer } from 'http';
 import { UsageError, formatHostPort } from './flags';
 import { parseRaftConfig, raftUsage } from './raft-config';
 import { createKvHandler } from '../api/http-v1';
@@ -63,7 +63,8 @@ export async function raftCommand(argv: string[]): Promise<number> {
     http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
   });
   log.info('listening', {
-    client: `${config.listenClient.host}:${config.listenClient.port}`, peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
+    client: `${config.listenClient.host}:${config.listenClient.port}`,
+    peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
     advertiseClient: config.advertiseClient,
   });
   kv.start();
@@ -84,7 +85,7 @@ export async function raftCommand(argv: string[]): Promise<number> {
       // Exit so the supervisor (kubelet) restarts us: recovery re-reads what really reached the disk.
       http.closeAllConnections();
       http.close();
-      transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
+      void transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
     };
   });
   // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped

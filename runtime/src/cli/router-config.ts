@@ -74,8 +74,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
       if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
     };
-    if (flag === '--listen') listen = value();
-    else if (flag === '--shard') {
+    if (flag === '--listen') {listen = value();} else if (flag === '--shard') {
       const [name, rest] = splitAssignment(value(), '--shard');
       if (flagShards.has(name)) throw new UsageError(`--shard: shard '${name}' is given twice`);
       flagShards.set(name, { kind: 'static', urls: parseUrls(name, rest, '--shard') });
@@ -83,8 +82,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
       const [name, rest] = splitAssignment(value(), '--shard-dns');
       if (flagShards.has(name)) throw new UsageError(`--shard-dns: shard '${name}' is given twice`);
       flagShards.set(name, { kind: 'dns', ...parseHostPort(rest, `--shard-dns ${name}`) });
-    } else if (flag.startsWith('--') && NUMERIC_FLAGS[flag.slice(2)]) numbers.set(flag.slice(2), value());
-    else throw new UsageError(`unknown argument '${arg}' (see ha-runtime router --help)`);
+    } else if (flag.startsWith('--') && NUMERIC_FLAGS[flag.slice(2)]) {numbers.set(flag.slice(2), value());} else {throw new UsageError(`unknown argument '${arg}' (see ha-runtime router --help)`);}
   }
   const shards = new Map<string, ShardSource>();
   if (env.HA_ROUTER_SHARDS) {

@@ -1,5 +1,5 @@
-import { ReadOnlyOption, ResolvedRaftConfig } from './config';
 import { applyConfChange, ConfChange, decodeConfChange, encodeConfChange, validateConfChange } from './confchange';
+import { ReadOnlyOption, ResolvedRaftConfig } from './config';
 import { ProposalDroppedError, RaftConfigError } from './errors';
 import { RaftLog } from './log';
 import { Progress, ProgressState } from './progress';
@@ -248,7 +248,11 @@ export class Raft {
     for (const v of this.confState.voters) {
       if (v === this.id) continue;
       this.send({
-        type: pre ? MessageType.PRE_VOTE : MessageType.VOTE, to: v, term, index: lastIndex, logTerm: lastTerm,
+        type: pre ? MessageType.PRE_VOTE : MessageType.VOTE,
+        to: v,
+        term,
+        index: lastIndex,
+        logTerm: lastTerm,
         context: transfer ? CAMPAIGN_TRANSFER : EMPTY,
       });
     }
@@ -371,8 +375,7 @@ export class Raft {
       case myResp: {
         const r = this.poll(m.from, !m.reject);
         if (r === VoteResult.WON) {
-          if (this.role === Role.PRE_CANDIDATE) this.campaign(false, false);
-          else {
+          if (this.role === Role.PRE_CANDIDATE) {this.campaign(false, false);} else {
             this.becomeLeader();
             this.bcastAppend();
           }
@@ -419,11 +422,12 @@ export class Raft {
           // An ack at exactly our match point answers a probe: the follower's log matches up to it.
           const updated = pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.PROBE);
           if (!updated) return;
-          if (pr.state === ProgressState.PROBE) pr.becomeReplicate();
-          else if (pr.state === ProgressState.SNAPSHOT && pr.match + 1 >= this.log.firstIndex()) {
+          if (pr.state === ProgressState.PROBE) {
+            pr.becomeReplicate();
+          } else if (pr.state === ProgressState.SNAPSHOT && pr.match + 1 >= this.log.firstIndex()) {
             pr.becomeProbe();
             pr.becomeReplicate();
-          } else if (pr.state === ProgressState.REPLICATE) pr.inflights.freeLE(m.index);
+          } else if (pr.state === ProgressState.REPLICATE) {pr.inflights.freeLE(m.index);}
           if (this.maybeCommit()) this.bcastAppend();
           else if (wasPaused) this.sendAppend(m.from);
           // Pipelining: keep sending while the window has room and there are entries.
@@ -529,8 +533,8 @@ export class Raft {
         const last = ents[ents.length - 1].index;
         pr.next = last + 1;
         pr.inflights.add(last);
-      } else if (pr.state === ProgressState.PROBE) pr.probeSent = true;
-    } else if (pr.state === ProgressState.PROBE) pr.probeSent = true;
+      } else if (pr.state === ProgressState.PROBE) {pr.probeSent = true;}
+    } else if (pr.state === ProgressState.PROBE) {pr.probeSent = true;}
     return true;
   }
 
@@ -557,8 +561,12 @@ export class Raft {
     // Fast backtracking: point the leader at our last entry whose term could match.
     const hintIndex = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
     this.send({
-      type: MessageType.APPEND_RESP, to: m.from, index: m.index, reject: true,
-      rejectHint: hintIndex, logTermHint: this.log.term(hintIndex) ?? 0,
+      type: MessageType.APPEND_RESP,
+      to: m.from,
+      index: m.index,
+      reject: true,
+      rejectHint: hintIndex,
+      logTermHint: this.log.term(hintIndex) ?? 0,
     });
   }
 
@@ -723,9 +731,19 @@ export class Raft {
   private send(m: Partial<Message> & { type: MessageType; to: number }): void {
     const term = m.term ?? this.term;
     this.msgs.push({
-      type: m.type, from: this.id, to: m.to, term, logTerm: m.logTerm ?? 0, index: m.index ?? 0,
-      entries: m.entries ?? [], commit: m.commit ?? 0, reject: m.reject ?? false, rejectHint: m.rejectHint ?? 0,
-      logTermHint: m.logTermHint ?? 0, snapshot: m.snapshot, context: m.context ?? EMPTY,
+      type: m.type,
+      from: this.id,
+      to: m.to,
+      term,
+      logTerm: m.logTerm ?? 0,
+      index: m.index ?? 0,
+      entries: m.entries ?? [],
+      commit: m.commit ?? 0,
+      reject: m.reject ?? false,
+      rejectHint: m.rejectHint ?? 0,
+      logTermHint: m.logTermHint ?? 0,
+      snapshot: m.snapshot,
+      context: m.context ?? EMPTY,
     });
   }
 }

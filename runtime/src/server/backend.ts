@@ -4,12 +4,12 @@ import { KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
 
 /** What the client APIs need from a member. */
 export interface KvBackend {
+  /** The applied state; read it only after the barrier (or for serializable reads). */
+  readonly stateMachine: KvStateMachine;
   /** Replicates `cmd` and resolves with its applied result; rejects with a {@link KvError}. Leader only. */
   propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult>;
   /** Resolves once a linearizable read may be served from the local state machine (ReadIndex). */
   linearizableBarrier(): Promise<void>;
-  /** The applied state; read it only after the barrier (or for serializable reads). */
-  readonly stateMachine: KvStateMachine;
   isLeader(): boolean;
   /** The leader's advertised client URL, if a leader is known and has told us its URL. */
   leaderClientUrl(): string | undefined;

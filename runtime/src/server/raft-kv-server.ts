@@ -18,17 +18,17 @@ import { LogStore, RecoveredState } from '../storage';
 import { Transport } from '../transport';
 
 interface PendingProposal {
-  resolve(r: KvResult): void;
-  reject(e: KvError): void;
   started: bigint;
   timer: NodeJS.Timeout;
+  resolve(r: KvResult): void;
+  reject(e: KvError): void;
 }
 
 interface ReadWaiter {
-  resolve(): void;
-  reject(e: KvError): void;
   timer: NodeJS.Timeout;
   done: boolean;
+  resolve(): void;
+  reject(e: KvError): void;
 }
 
 interface ReadBatch {
@@ -41,6 +41,26 @@ interface ReadBatch {
 
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
 export class RaftKvServer implements KvBackend {
+  /**
+   * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
+   * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
+   * durable first, so a restart finds the same log on every member.
+   */
+  static async create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
+    logger: Logger): Promise<RaftKvServer> {
+    const fresh = !recovered.snapshot && recovered.entries.length === 0 && recovered.hardState.term === 0;
+    if (fresh) {
+      const boot = new MemoryStorage();
+      // Same voters on every member: the ids are positions in --initial-cluster.
+      RawNode.bootstrap(boot, config.members.map((m) => m.id));
+      const hardState = boot.getHardState();
+      const entries = boot.entries(boot.firstIndex(), boot.lastIndex() + 1);
+      await store.save({ hardState, entries });
+      recovered = { hardState, entries };
+      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id) });
+    }
+    return new RaftKvServer(config, store, transport, recovered, logger);
+  }
   readonly stateMachine = new KvStateMachine();
   private readonly node: RawNode;
   private readonly storage = new MemoryStorage();
@@ -73,8 +93,11 @@ export class RaftKvServer implements KvBackend {
   private readonly proposalsFailed: Counter;
   private readonly httpRequests: Counter;
   private readonly readIndexRounds: Counter;
-  /** Set by the CLI: called once when the member must stop (storage failure). */
-  onFatal: (err: Error) => void = () => undefined;
+  private persistedTerm = -1;
+  private latestHardState: HardState | undefined;
+  private persistedVote = -1;
+  /** Set by the CLI through {@link onFatal}: called once when the member must stop (storage failure). */
+  private fatalHandler: ((err: Error) => void) | undefined;
 
   private constructor(
     readonly config: RaftServerConfig,
@@ -129,31 +152,17 @@ export class RaftKvServer implements KvBackend {
     transport.onUnreachable((id) => { unreachable.inc(); this.node.reportUnreachable(id); this.scheduleLoop(); });
   }
 
-  /**
-   * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
-   * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
-   * durable first, so a restart finds the same log on every member.
-   */
-  static async create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
-    logger: Logger): Promise<RaftKvServer> {
-    const fresh = !recovered.snapshot && recovered.entries.length === 0 && recovered.hardState.term === 0;
-    if (fresh) {
-      const boot = new MemoryStorage();
-      // Same voters on every member: the ids are positions in --initial-cluster.
-      RawNode.bootstrap(boot, config.members.map((m) => m.id));
-      const hardState = boot.getHardState();
-      const entries = boot.entries(boot.firstIndex(), boot.lastIndex() + 1);
-      await store.save({ hardState, entries });
-      recovered = { hardState, entries };
-      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id) });
-    }
-    return new RaftKvServer(config, store, transport, recovered, logger);
+  /** The CLI's hook: `handler` runs once when the member must stop (storage failure). */
+  set onFatal(handler: (err: Error) => void) {
+    this.fatalHandler = handler;
   }
 
   /** Starts the ticker. */
   start(): void {
     this.log.info('raft member starting', {
-      id: this.config.id, applied: this.stateMachine.appliedIndex, lastIndex: this.storage.lastIndex(),
+      id: this.config.id,
+      applied: this.stateMachine.appliedIndex,
+      lastIndex: this.storage.lastIndex(),
       members: this.config.members.map((m) => `${m.name}=${m.id}`),
     });
     this.ticker = setInterval(() => {
@@ -210,7 +219,9 @@ export class RaftKvServer implements KvBackend {
     if (this.leader === 0) return Promise.reject(new NotLeaderError(undefined));
     return new Promise((resolve, reject) => {
       const waiter: ReadWaiter = {
-        resolve, reject, done: false,
+        resolve,
+        reject,
+        done: false,
         timer: setTimeout(() => {
           if (waiter.done) return;
           waiter.done = true;
@@ -245,12 +256,24 @@ export class RaftKvServer implements KvBackend {
   status(): Record<string, unknown> {
     const st = this.node.status();
     return {
-      name: this.config.name, id: st.id, term: st.term, role: Role[st.role].toLowerCase(), leader: st.leader,
+      name: this.config.name,
+      id: st.id,
+      term: st.term,
+      role: Role[st.role].toLowerCase(),
+      leader: st.leader,
       leaderName: this.config.members.find((m) => m.id === st.leader)?.name ?? null,
-      leaderClientUrl: this.leaderClientUrl() ?? null, commit: st.commit, applied: this.stateMachine.appliedIndex,
-      lastIndex: st.lastIndex, snapshotIndex: this.lastSnapshotIndex, keys: this.stateMachine.size,
+      leaderClientUrl: this.leaderClientUrl() ?? null,
+      commit: st.commit,
+      applied: this.stateMachine.appliedIndex,
+      lastIndex: st.lastIndex,
+      snapshotIndex: this.lastSnapshotIndex,
+      keys: this.stateMachine.size,
       voters: st.confState.voters,
-      progress: st.progress ? Object.fromEntries([...st.progress].map(([id, p]) => [id, { match: p.match, next: p.next, state: ProgressState[p.state].toLowerCase() }])) : undefined,
+      progress: st.progress ? Object.fromEntries([...st.progress].map(([id, p]) => [id, {
+        match: p.match,
+        next: p.next,
+        state: ProgressState[p.state].toLowerCase(),
+      }])) : undefined,
     };
   }
 
@@ -339,10 +362,6 @@ export class RaftKvServer implements KvBackend {
     for (const rs of rd.readStates) this.onReadState(rs.index, rs.context);
     this.serveReads();
   }
-
-  private persistedTerm = -1;
-  private latestHardState: HardState | undefined;
-  private persistedVote = -1;
 
   private sendMessages(messages: readonly Message[]): void {
     if (messages.length === 0) return;
@@ -459,7 +478,7 @@ export class RaftKvServer implements KvBackend {
       if (b.index! <= applied) {
         for (const w of b.waiters) this.settleRead(w);
         this.servedBatches.splice(i, 1);
-      } else i++;
+      } else {i++;}
     }
   }
 
@@ -498,7 +517,7 @@ export class RaftKvServer implements KvBackend {
     if (this.ticker) clearInterval(this.ticker);
     this.failPending(new OutcomeUnknownError('storage_failed', `storage failed: ${err.message}`), 'storage_failed');
     for (const w of this.readQueue) this.settleRead(w, new UnavailableError('storage_failed', err.message));
-    this.onFatal(err);
+    this.fatalHandler?.(err);
   }
 
   /**

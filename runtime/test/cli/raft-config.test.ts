@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { UsageError } from '../../src/cli/flags';
 import { envName, parseInitialCluster, parseRaftConfig } from '../../src/cli/raft-config';
 
@@ -16,9 +16,13 @@ test('numeric ids are 1-based positions in --initial-cluster', () => {
 
 test('every flag is settable from HA_RAFT_* and a flag wins over the variable', () => {
   const env = {
-    HA_RAFT_ID: 'kv-2', HA_RAFT_DATA_DIR: '/var/lib/ha-runtime', HA_RAFT_INITIAL_CLUSTER: CLUSTER,
-    HA_RAFT_LISTEN_CLIENT: '127.0.0.1:9000', HA_RAFT_ADVERTISE_CLIENT: 'http://kv-2.kv.ns.svc:7379',
-    HA_RAFT_MAX_KEY_BYTES: '64', HA_RAFT_TICK_MS: '25',
+    HA_RAFT_ID: 'kv-2',
+    HA_RAFT_DATA_DIR: '/var/lib/ha-runtime',
+    HA_RAFT_INITIAL_CLUSTER: CLUSTER,
+    HA_RAFT_LISTEN_CLIENT: '127.0.0.1:9000',
+    HA_RAFT_ADVERTISE_CLIENT: 'http://kv-2.kv.ns.svc:7379',
+    HA_RAFT_MAX_KEY_BYTES: '64',
+    HA_RAFT_TICK_MS: '25',
   };
   const c = parseRaftConfig(['--tick-ms', '40'], env);
   assert.equal(c.name, 'kv-2');

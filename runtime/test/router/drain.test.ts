@@ -2,11 +2,11 @@
  * SIGTERM drains: a terminating router pod keeps serving while Kubernetes removes it from the
  * Service endpoints (the image has no shell for a preStop sleep), then exits 0.
  */
+import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import * as assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { join } from 'node:path';
+import { test } from 'node:test';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'ha-runtime');
 const PORT = 24950;

@@ -51,7 +51,20 @@ async function start(options: Partial<TcpTransportOptions> & { localId: number; 
   return t;
 }
 function heartbeat(from: number, to: number): Message {
-  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, logTermHint: 0, context: new Uint8Array(0) };
+  return {
+    type: MessageType.HEARTBEAT,
+    from,
+    to,
+    term: 1,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    logTermHint: 0,
+    context: new Uint8Array(0),
+  };
 }
 /** Sends heartbeats for `ms`; returns how many the receiver got. */
 async function deliveredWithin(a: TcpTransport, b: TcpTransport, ms: number): Promise<number> {
