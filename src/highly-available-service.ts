@@ -500,7 +500,7 @@ export class HighlyAvailableService extends Construct {
       deployment.addJsonPatch(JsonPatch.add(`${podSpec}/imagePullSecrets`, props.imagePullSecrets.map((s): k8s.LocalObjectReference => ({ name: s.name }))));
     }
     // Pod-level too: containers added later through the public fields run under RuntimeDefault, not Unconfined.
-    // SECCOMP deployment.addJsonPatch(JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' } satisfies k8s.SeccompProfile));
+    deployment.addJsonPatch(JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' } satisfies k8s.SeccompProfile));
   }
 
   private renderService(r: ResolvedService, props: HighlyAvailableServiceProps): kplus.Service {

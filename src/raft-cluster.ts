@@ -268,14 +268,16 @@ export class RaftCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: RaftClusterProps = {}) {
     super(scope, id);
-    const r = resolveRaftProps(this, `RaftCluster '${id}'`, props);
-    validateRaftProps(r, props);
+    const resolved = resolveRaftProps(this, `RaftCluster '${id}'`, props);
+    validateRaftProps(resolved, props);
+    const peerTls = props.peerTls ?? PeerTls.fromSecret(`${resolved.name}-peer-tls`);
+    const r: ResolvedRaft = { ...resolved, peerTlsSecret: peerTls._bind(this, resolved.name, resolved.peerServiceName, Chart.of(this).namespace) };
     this.members = r.members;
     this.quorum = r.quorum;
     this.failureTolerance = majorityFailureTolerance(r.members);
     this.name = r.name;
     this.memberNames = r.memberNames;
-    this.peerTlsSecretName = props.peerTls === undefined || props.peerTls.enabled ? r.peerTlsSecret : undefined;
+    this.peerTlsSecretName = r.peerTlsSecret;
     const rendered = renderRuntime(r, props);
     if (r.image === undefined) {
       fail(r.owner, 'image', undefined, 'is unset while runtime is RaftRuntime.generic(...), so it would run the cdk8s-ha runtime image with foreign flags', "set image (e.g. 'quay.io/coreos/etcd:v3.5.17')");
@@ -377,7 +379,7 @@ export class RaftCluster extends Construct {
 
   private renderNetworkPolicy(r: ResolvedRaft, props: RaftClusterProps, rendered: RenderedMember): HaNetworkPolicy {
     const peers: NetworkPeer[] = [{ podLabels: r.selector }];
-    const egress: NetworkEgressRule[] | undefined = props.allowAllEgress ?? DEFAULT_ALLOW_ALL_EGRESS ? undefined : [
+    const egress: NetworkEgressRule[] | undefined = props.allowAllEgress ? undefined : [
       ...DNS_EGRESS_RULES,
       // A member talks to its peers only (and, for some runtimes, to their client ports when it forwards).
       ...rendered.peerEgressPorts.map((port) => ({ port, to: peers })),
@@ -398,9 +400,6 @@ export class RaftCluster extends Construct {
     });
   }
 }
-
-/** Egress defaults to DNS and peers only; flipped by the egress commit. */
-const DEFAULT_ALLOW_ALL_EGRESS = true;
 
 /** The props with every default filled in. */
 interface ResolvedRaft {
@@ -424,6 +423,7 @@ interface ResolvedRaft {
   readonly selector: Record<string, string>;
   readonly labels: Record<string, string>;
   readonly clientExposure: ServiceExposure;
+  /** The Secret mounted for peer TLS, once bound (after validation). */
   readonly peerTlsSecret?: string;
 }
 
@@ -436,7 +436,6 @@ function resolveRaftProps(scope: Construct, owner: string, props: RaftClusterPro
   const selector = { 'app.kubernetes.io/name': 'raft-cluster', 'app.kubernetes.io/instance': name };
   const quorum = majorityQuorum(members);
   const runtime = props.runtime ?? RaftRuntime.haRuntime();
-  const peerTls = props.peerTls ?? DEFAULT_PEER_TLS(name);
   return {
     owner,
     members,
@@ -462,14 +461,7 @@ function resolveRaftProps(scope: Construct, owner: string, props: RaftClusterPro
     selector,
     labels: { ...selector, 'app.kubernetes.io/part-of': 'cdk8s-ha' },
     clientExposure: props.clientExposure ?? ServiceExposure.clusterIp(),
-    peerTlsSecret: Number.isInteger(members) && members > 0 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)
-      ? peerTls._bind(scope, name, `${name}-peers`, Chart.of(scope).namespace) : undefined,
   };
-}
-
-/** Peer TLS default; the TLS commit makes it a Secret named after the cluster. */
-function DEFAULT_PEER_TLS(_name: string): PeerTls {
-  return PeerTls.plaintext();
 }
 
 function validateRaftProps(r: ResolvedRaft, props: RaftClusterProps): void {
