@@ -9,6 +9,7 @@ import { DNS_EGRESS_RULES, HaNetworkPolicy, NetworkEgressRule, NetworkIngressRul
 import { PreStopHook } from './pre-stop';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
+import { checkEgressRules } from './private/network';
 import { DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, restrictedContainerSecurityContext } from './private/pod-hardening';
 import { renderTopologySpread } from './private/spread';
 import {
@@ -812,6 +813,7 @@ function validatePodPlacement(owner: string, props: HighlyAvailableServiceProps)
 
 function validateServiceExtras(r: ResolvedService, props: HighlyAvailableServiceProps): void {
   const owner = r.owner;
+  checkEgressRules(owner, 'egress', props.egress);
   const o = props.ingress;
   if (o) {
     if (o.host !== undefined) {

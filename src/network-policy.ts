@@ -1,6 +1,6 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { checkCidr, checkLabels, checkPort, fail } from './private/validate';
+import { checkEgressRules, toPeer } from './private/network';
 
 /** Transport protocol of a NetworkPolicy port. */
 export enum NetworkProtocol {
@@ -121,12 +121,7 @@ export class HaNetworkPolicy extends Construct {
         throw new Error(`${owner}: the clients of port ${rule.port} are an empty list, which a NetworkPolicy reads as every source; omit them to admit everyone on purpose, or list the peers (podLabels, namespaceLabels, cidr) to admit`);
       }
     });
-    (props.egress ?? []).forEach((rule, i) => {
-      if (rule.port !== undefined) checkPort(owner, `${egressProp}[${i}].port`, rule.port);
-      if (rule.to !== undefined && rule.to.length === 0) {
-        fail(owner, `${egressProp}[${i}].to`, [], 'is an empty list, which a NetworkPolicy reads as every destination', 'omit it to admit every destination on purpose, or list the peers');
-      }
-    });
+    checkEgressRules(owner, egressProp, props.egress);
     const ingress = props.ingress.map((rule): k8s.NetworkPolicyIngressRule => ({
       ports: [{ port: k8s.IntOrString.fromNumber(rule.port), protocol: 'TCP' }],
       // Named by port: each pattern calls its client list differently (allowedClients, shard.allowedClients).
@@ -146,22 +141,4 @@ export class HaNetworkPolicy extends Construct {
       },
     });
   }
-}
-
-function toPeer(owner: string, where: string, p: NetworkPeer): k8s.NetworkPolicyPeer {
-  const hasLabels = p.podLabels !== undefined || p.namespaceLabels !== undefined;
-  if (p.cidr !== undefined && hasLabels) {
-    throw new Error(`${owner}: ${where} sets cidr (${p.cidr}) and labels; Kubernetes cannot combine them, use two peers`);
-  }
-  if (p.cidr !== undefined) {
-    checkCidr(owner, `${where} cidr`, p.cidr);
-    return { ipBlock: { cidr: p.cidr } };
-  }
-  if (!hasLabels) throw new Error(`${owner}: ${where} is empty; set podLabels, namespaceLabels or cidr (omit the list to admit everyone)`);
-  checkLabels(owner, `${where} podLabels`, p.podLabels);
-  checkLabels(owner, `${where} namespaceLabels`, p.namespaceLabels);
-  return {
-    podSelector: p.podLabels ? { matchLabels: { ...p.podLabels } } : undefined,
-    namespaceSelector: p.namespaceLabels ? { matchLabels: { ...p.namespaceLabels } } : undefined,
-  };
 }

@@ -9,6 +9,7 @@ import { DNS_EGRESS_RULES, HaNetworkPolicy, NetworkEgressRule, NetworkPeer } fro
 import { PeerTls } from './peer-tls';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
+import { checkEgressRules } from './private/network';
 import { DEFAULT_NON_ROOT_ID, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
 import { majorityFailureTolerance, majorityQuorum } from './private/quorum';
 import { RenderedRuntime } from './private/raft-render';
@@ -503,6 +504,7 @@ function validateRaftProps(r: ResolvedRaft, props: RaftClusterProps): void {
   for (const key of Object.keys(props.podLabels ?? {})) {
     if (key in r.labels) fail(owner, 'podLabels key', key, 'is set by the construct (the selector depends on it)', 'use another key');
   }
+  checkEgressRules(owner, 'allowedEgress', props.allowedEgress);
   if (props.allowAllEgress && props.allowedEgress) fail(owner, 'allowedEgress', props.allowedEgress.length, 'has no effect with allowAllEgress: true', 'set only one of them');
 }
 

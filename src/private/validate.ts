@@ -27,7 +27,7 @@ export function fail(owner: string, prop: string, value: unknown, problem: strin
 export function checkInt(owner: string, prop: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER, fix?: string): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
-    fail(owner, prop, value, `must be an integer ${range}`, fix);
+    fail(owner, prop, value, `must be an integer ${range}`, fix ?? `use a whole number ${range}`);
   }
   return value;
 }
