@@ -1,5 +1,6 @@
 // Reading workloads, selectors and their related objects out of plain Kubernetes manifest objects (internal).
 import { SpreadStrictness } from './inputs';
+import { majorityQuorum } from '../private/quorum';
 
 /** Kinds whose pods are replicated and meant to stay available. */
 export const REPLICATED_KINDS = ['Deployment', 'StatefulSet', 'ReplicaSet'];
@@ -159,7 +160,7 @@ export function quorumRequirement(w: Workload, replicas: number): number | undef
     }
     return Number(annotated);
   }
-  return Math.floor(replicas / 2) + 1;
+  return majorityQuorum(replicas);
 }
 
 /** The spreading a pod template asks for on one topology key. */
