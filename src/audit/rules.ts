@@ -1,7 +1,9 @@
 // The HA audit rules (internal): each rule reads plain manifest objects and reports the objects that break it.
+import { parseImageReference } from './image-reference';
+import { plaintextPeers, recogniseQuorumSystem } from './quorum-systems';
 import { DisruptionBudgetLimit, SpreadStrictness } from '../availability/inputs';
 import {
-  allContainersOf, containersOf, flatten, HOSTNAME_KEY, hpasFor, isQuorumWorkload, namespaceOf, pdbsFor, quorumRequirement,
+  allContainersOf, containersOf, flatten, HOSTNAME_KEY, hpasFor, isQuorumWorkload, namespaceOf, pdbsFor, quorumAnnotation, quorumRequirement,
   REPLICATED_KINDS, refOf, selectorMatches, serviceSelects, spreadOn, Workload, workloadsOf,
 } from '../availability/workloads';
 
@@ -57,6 +59,49 @@ function containerPortsMatch(podSpec: any, port: unknown): boolean {
 /** Port a probe uses, or undefined for exec probes (which need no port). */
 function probePort(probe: any): unknown {
   return probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? probe?.grpc?.port;
+}
+
+/** ` (recognised as etcd: image ...)` for a workload the heuristics recognised and no annotation declared. */
+function recognisedAs(w: Workload): string {
+  if (quorumAnnotation(w) !== undefined) return '';
+  const system = recogniseQuorumSystem(w);
+  return system ? ` (recognised as ${system.system}: ${system.evidence})` : '';
+}
+
+/** A probe's handler with defaults filled in and named ports resolved, as a comparable string. */
+function handlerOf(probe: any, podSpec: any): string | undefined {
+  if (!probe) return undefined;
+  const port = (p: unknown) => {
+    if (typeof p === 'string' && !/^\d+$/.test(p)) {
+      const named = containersOf(podSpec).flatMap((c) => c.ports ?? []).find((x: any) => x.name === p);
+      return named ? named.containerPort : p;
+    }
+    return Number(p);
+  };
+  if (probe.httpGet) {
+    const h = probe.httpGet;
+    return `http ${(h.scheme ?? 'HTTP').toUpperCase()} ${h.host ?? ''}:${port(h.port)}${h.path ?? '/'} ${JSON.stringify(h.httpHeaders ?? [])}`;
+  }
+  if (probe.tcpSocket) return `tcp ${probe.tcpSocket.host ?? ''}:${port(probe.tcpSocket.port)}`;
+  if (probe.grpc) return `grpc ${port(probe.grpc.port)} ${probe.grpc.service ?? ''}`;
+  if (probe.exec) return `exec ${JSON.stringify(probe.exec.command ?? [])}`;
+  return undefined;
+}
+
+/** Kinds without a namespace: the same name in two namespaces is still one object. */
+const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'ClusterRole',
+  'ClusterRoleBinding', 'CustomResourceDefinition', 'IngressClass', 'RuntimeClass', 'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration', 'APIService', 'CSIDriver', 'VolumeSnapshotClass', 'ClusterIssuer']);
+
+function identityOf(obj: any): string {
+  const group = String(obj.apiVersion ?? '').includes('/') ? String(obj.apiVersion).split('/')[0] : '';
+  const ns = CLUSTER_SCOPED.has(obj.kind) ? '' : namespaceOf(obj);
+  return `${group}\0${obj.kind}\0${ns}\0${obj.metadata?.name}`;
+}
+
+function hookPortProblem(podSpec: any, port: unknown): string | undefined {
+  if (typeof port === 'number' && (!Number.isInteger(port) || port < 1 || port > 65535)) return `port ${port} is outside 1-65535`;
+  return containerPortsMatch(podSpec, port) ? undefined : `port ${JSON.stringify(port)} matches no containerPort`;
 }
 
 function securityOf(podSpec: any, c: any): { pod: any; ctr: any } {
@@ -153,7 +198,7 @@ export const RULES: RuleDefinition[] = [
           if (!limit || limit instanceof Error) continue;
           const allowed = limit.allowedDisruptions(n);
           if (n - allowed < quorum) {
-            out.push(finding(pdb, `${limit.toString()} allows ${allowed} of ${n} members of quorum workload ${w.ref} to be evicted; a quorum needs ${quorum}`));
+            out.push(finding(pdb, `${limit.toString()} allows ${allowed} of ${n} members of quorum workload ${w.ref}${recognisedAs(w)} to be evicted; a quorum needs ${quorum}`));
           }
         }
       }
@@ -353,6 +398,7 @@ export const RULES: RuleDefinition[] = [
     fix: 'use an immutable version tag or a digest (image:1.2.3 or image@sha256:...)',
     check: (ctx) => eachContainer(ctx, (_w, c) => {
       const image = String(c.image ?? '');
+      if (typeof parseImageReference(image) === 'string') return undefined; // HA034 reports it
       if (image.includes('@')) return undefined;
       const last = image.split('/').pop() ?? '';
       const tag = last.includes(':') ? last.split(':').pop() : undefined;
@@ -451,6 +497,76 @@ export const RULES: RuleDefinition[] = [
       && (w.obj.spec?.podManagementPolicy ?? 'OrderedReady') !== 'Parallel'
       && containersOf(w.podSpec).some((c) => c.readinessProbe))
       .map((w) => finding(w.obj, `podManagementPolicy is ${w.obj.spec?.podManagementPolicy ?? 'OrderedReady (default)'} and members have a readiness probe`)),
+  },
+  {
+    id: 'HA032',
+    severity: 'error',
+    title: 'each object is declared once',
+    rationale: 'Two objects with the same kind, namespace and name are one object on the cluster: kubectl apply keeps the last and silently drops the other.',
+    fix: 'give each object a unique name (e.g. the `name` prop of one of the two constructs)',
+    check: (ctx) => {
+      const byId = new Map<string, any[]>();
+      for (const o of ctx.objects.filter((x) => x.kind && x.metadata?.name)) {
+        const id = identityOf(o);
+        const list = byId.get(id);
+        if (list) list.push(o); else byId.set(id, [o]);
+      }
+      return [...byId.values()].filter((list) => list.length > 1)
+        .map((list) => finding(list[0], `declared ${list.length} times; kubectl apply keeps only the last`));
+    },
+  },
+  {
+    id: 'HA033',
+    severity: 'error',
+    title: 'lifecycle hooks (preStop, postStart) target a declared container port',
+    rationale: 'A preStop hook on a port nothing listens on fails at once: the pod is killed without its graceful drain, and the requests in flight are lost.',
+    fix: 'point the hook\'s httpGet/tcpSocket port at a containerPort number (1-65535) or name of the pod, or use an exec or sleep hook',
+    check: (ctx) => eachContainer(ctx, (w, c) => {
+      const problems = ['preStop', 'postStart'].flatMap((hook) => {
+        const h = c.lifecycle?.[hook];
+        const port = h?.httpGet?.port ?? h?.tcpSocket?.port;
+        const problem = port === undefined ? undefined : hookPortProblem(w.podSpec, port);
+        return problem ? [`${hook} hook ${problem}`] : [];
+      });
+      return problems.length ? problems.join(', ') : undefined;
+    }),
+  },
+  {
+    id: 'HA034',
+    severity: 'error',
+    title: 'image references follow the OCI reference grammar',
+    rationale: 'The kubelet cannot pull an invalid reference (upper case, empty tag, spaces): every pod stays in InvalidImageName.',
+    fix: 'write [registry[:port]/]lowercase/path[:tag][@sha256:digest], e.g. docker.io/library/nginx:1.27.3',
+    check: (ctx) => eachContainer(ctx, (_w, c) => {
+      const image = typeof c.image === 'string' ? c.image : '';
+      const parsed = parseImageReference(image);
+      return typeof parsed === 'string' ? `image ${JSON.stringify(image)} is not a valid reference: ${parsed}` : undefined;
+    }),
+  },
+  {
+    id: 'HA035',
+    severity: 'warning',
+    title: 'readiness and liveness probes use different handlers',
+    rationale: 'kube-score\'s identical-probes check: a liveness probe asking the readiness question restarts pods that are only busy; with different timings (HA010 catches equal ones) the restart comes later but still comes.',
+    fix: 'give liveness its own cheap check (e.g. /livez vs /readyz, or exec), or drop it when the process exits on a fatal error',
+    check: (ctx) => eachContainer(ctx, (w, c) => {
+      if (!c.readinessProbe || !c.livenessProbe || JSON.stringify(c.readinessProbe) === JSON.stringify(c.livenessProbe)) return undefined;
+      const handler = handlerOf(c.readinessProbe, w.podSpec);
+      return handler !== undefined && handler === handlerOf(c.livenessProbe, w.podSpec)
+        ? `readinessProbe and livenessProbe use the same handler (${handler.split(' ')[0]} on port ${JSON.stringify(probePort(c.livenessProbe) ?? '-')})` : undefined;
+    }, false),
+  },
+  {
+    id: 'HA036',
+    severity: 'warning',
+    title: 'quorum peers talk over TLS (where the manifests tell)',
+    rationale: 'Anyone who reaches a plaintext peer port can forge consensus messages: one forged message can stop or corrupt the whole cluster.',
+    fix: 'turn on peer TLS with client-certificate checks (etcd: --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, https:// peer URLs; ZooKeeper: sslQuorum=true; RabbitMQ: -proto_dist inet_tls; CockroachDB: certificates instead of --insecure)',
+    check: (ctx) => ctx.replicated.filter(isQuorumWorkload).flatMap((w) => {
+      const system = recogniseQuorumSystem(w);
+      const reason = system ? plaintextPeers(w, system) : undefined;
+      return reason ? [finding(w.obj, `${system!.system} peers talk in plaintext: ${reason}`)] : [];
+    }),
   },
 ];
 
