@@ -1,10 +1,11 @@
 // The HA audit rules (internal): each rule reads plain manifest objects and reports the objects that break it.
+import { AuditContext } from './context';
 import { parseImageReference } from './image-reference';
 import { plaintextPeers, recogniseQuorumSystem } from './quorum-systems';
 import { DisruptionBudgetLimit, SpreadStrictness } from '../availability/inputs';
 import {
-  allContainersOf, containersOf, flatten, HOSTNAME_KEY, hpasFor, isQuorumWorkload, namespaceOf, pdbsFor, quorumAnnotation, quorumRequirement,
-  REPLICATED_KINDS, refOf, selectorMatches, serviceSelects, spreadOn, Workload, workloadsOf,
+  allContainersOf, containersOf, HOSTNAME_KEY, isQuorumWorkload, namespaceOf, quorumAnnotation, quorumRequirement,
+  refOf, selectorMatches, spreadOn, Workload,
 } from '../availability/workloads';
 
 /** What a rule reports about one object before skips and severities apply. */
@@ -13,18 +14,8 @@ export interface RawFinding {
   readonly message: string;
 }
 
-/** Everything a rule may look at, computed once per audit. */
-export interface AuditContext {
-  readonly objects: any[];
-  readonly workloads: Workload[];
-  /** Replicated workloads (Deployment, StatefulSet, ReplicaSet). */
-  readonly replicated: Workload[];
-}
-
 export function contextOf(manifests: any[]): AuditContext {
-  const objects = flatten(manifests);
-  const workloads = workloadsOf(objects);
-  return { objects, workloads, replicated: workloads.filter((w) => REPLICATED_KINDS.includes(w.kind)) };
+  return new AuditContext(manifests);
 }
 
 /** A rule definition. */
@@ -41,7 +32,7 @@ const finding = (obj: any, message: string): RawFinding => ({ obj, message });
 
 /** Effective replicas: an HPA's minReplicas (its worst steady state) when one targets the workload. */
 function effectiveReplicas(w: Workload, ctx: AuditContext): number {
-  const hpa = hpasFor(w, ctx.objects)[0];
+  const hpa = ctx.hpasOf(w)[0];
   if (hpa) return typeof hpa.spec?.minReplicas === 'number' ? hpa.spec.minReplicas : 1;
   return w.replicas ?? 1;
 }
@@ -108,9 +99,9 @@ function securityOf(podSpec: any, c: any): { pod: any; ctr: any } {
   return { pod: podSpec?.securityContext ?? {}, ctr: c?.securityContext ?? {} };
 }
 
-function eachContainer(ctx: AuditContext, f: (w: Workload, c: any) => string | undefined, includeInit = true): RawFinding[] {
+function eachContainer(workloads: Workload[], f: (w: Workload, c: any) => string | undefined, includeInit = true): RawFinding[] {
   const out: RawFinding[] = [];
-  for (const w of ctx.workloads) {
+  for (const w of workloads) {
     for (const c of includeInit ? allContainersOf(w.podSpec) : containersOf(w.podSpec)) {
       const msg = f(w, c);
       if (msg) out.push(finding(w.obj, `container '${c.name}': ${msg}`));
@@ -136,7 +127,7 @@ export const RULES: RuleDefinition[] = [
     rationale: 'One replica is a single point of failure: every node drain, rollout or crash is an outage.',
     fix: 'set spec.replicas (or the HPA minReplicas) to 2 or more; 3 for a quorum workload',
     // an autoscaled workload's floor is the HPA's minReplicas, which HA019 reports on the HPA itself
-    check: (ctx) => ctx.replicated.filter((w) => hpasFor(w, ctx.objects).length === 0 && (w.replicas ?? 1) < 2)
+    check: (ctx) => ctx.replicated.filter((w) => ctx.hpasOf(w).length === 0 && (w.replicas ?? 1) < 2)
       .map((w) => finding(w.obj, `runs ${w.replicas ?? 1} replica(s)`)),
   },
   {
@@ -145,7 +136,7 @@ export const RULES: RuleDefinition[] = [
     title: 'a PodDisruptionBudget selects each replicated workload',
     rationale: 'Without a PDB a node drain may evict every replica at once.',
     fix: 'add a PodDisruptionBudget whose selector matches the pod template labels (maxUnavailable: 1)',
-    check: (ctx) => ctx.replicated.filter((w) => pdbsFor(w, ctx.objects).length === 0)
+    check: (ctx) => ctx.replicated.filter((w) => ctx.pdbsOf(w).length === 0)
       .map((w) => finding(w.obj, 'no PodDisruptionBudget selects its pods')),
   },
   {
@@ -156,11 +147,11 @@ export const RULES: RuleDefinition[] = [
     fix: 'use maxUnavailable: 1 (or minAvailable below the replica count)',
     check: (ctx) => {
       const out: RawFinding[] = [];
-      for (const pdb of ctx.objects.filter((o) => o.kind === 'PodDisruptionBudget')) {
+      for (const pdb of ctx.ofKind('PodDisruptionBudget')) {
         const limit = pdbLimit(pdb);
         if (limit instanceof Error) { out.push(finding(pdb, limit.message)); continue; }
         if (!limit) { out.push(finding(pdb, 'sets neither minAvailable nor maxUnavailable')); continue; }
-        for (const w of ctx.replicated.filter((x) => pdbsFor(x, [pdb]).length > 0)) {
+        for (const w of ctx.replicatedSelectedBy(pdb)) {
           const n = effectiveReplicas(w, ctx);
           if (limit.allowedDisruptions(n) < 1) {
             out.push(finding(pdb, `${limit.toString()} allows 0 disruptions of ${w.ref} (${n} replicas)`));
@@ -193,7 +184,7 @@ export const RULES: RuleDefinition[] = [
         } else if (quorum > n) {
           out.push(finding(w.obj, `declares a quorum of ${quorum} but runs ${n} members: it can never make progress`));
         }
-        for (const pdb of pdbsFor(w, ctx.objects)) {
+        for (const pdb of ctx.pdbsOf(w)) {
           const limit = pdbLimit(pdb);
           if (!limit || limit instanceof Error) continue;
           const allowed = limit.allowedDisruptions(n);
@@ -211,7 +202,7 @@ export const RULES: RuleDefinition[] = [
     title: 'no pod is selected by two PodDisruptionBudgets',
     rationale: 'The Eviction API refuses to evict a pod covered by more than one PDB, so drains hang.',
     fix: 'narrow the selectors so each workload has exactly one PodDisruptionBudget',
-    check: (ctx) => ctx.workloads.map((w) => ({ w, pdbs: pdbsFor(w, ctx.objects) })).filter((x) => x.pdbs.length > 1)
+    check: (ctx) => ctx.workloads.map((w) => ({ w, pdbs: ctx.pdbsOf(w) })).filter((x) => x.pdbs.length > 1)
       .map((x) => finding(x.w.obj, `selected by ${x.pdbs.length} PodDisruptionBudgets: ${x.pdbs.map((p) => p.metadata?.name).join(', ')}`)),
   },
   {
@@ -240,7 +231,7 @@ export const RULES: RuleDefinition[] = [
     title: 'containers of replicated workloads have a readiness probe',
     rationale: 'Without one, a Service sends traffic to pods that are starting or stuck.',
     fix: 'add a readinessProbe on the serving port (an endpoint that reflects the ability to serve)',
-    check: (ctx) => eachContainer({ ...ctx, workloads: ctx.replicated }, (_w, c) => (c.readinessProbe ? undefined : 'no readinessProbe'), false),
+    check: (ctx) => eachContainer(ctx.replicated, (_w, c) => (c.readinessProbe ? undefined : 'no readinessProbe'), false),
   },
   {
     id: 'HA009',
@@ -248,7 +239,7 @@ export const RULES: RuleDefinition[] = [
     title: 'containers of replicated workloads have a liveness probe',
     rationale: 'Without one, a deadlocked process is never restarted.',
     fix: 'add a livenessProbe on a cheap endpoint that fails only when a restart helps',
-    check: (ctx) => eachContainer({ ...ctx, workloads: ctx.replicated }, (_w, c) => (c.livenessProbe ? undefined : 'no livenessProbe'), false),
+    check: (ctx) => eachContainer(ctx.replicated, (_w, c) => (c.livenessProbe ? undefined : 'no livenessProbe'), false),
   },
   {
     id: 'HA010',
@@ -256,7 +247,7 @@ export const RULES: RuleDefinition[] = [
     title: 'readiness and liveness probes differ',
     rationale: 'Identical probes restart a pod whenever it is merely busy or not ready, cascading an overload into restarts.',
     fix: 'point livenessProbe at a different endpoint (e.g. /livez vs /readyz) or give it a higher failureThreshold',
-    check: (ctx) => eachContainer(ctx, (_w, c) => (c.readinessProbe && c.livenessProbe
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => (c.readinessProbe && c.livenessProbe
       && JSON.stringify(c.readinessProbe) === JSON.stringify(c.livenessProbe) ? 'readinessProbe and livenessProbe are identical' : undefined), false),
   },
   {
@@ -265,7 +256,7 @@ export const RULES: RuleDefinition[] = [
     title: 'probes target a declared container port',
     rationale: 'A probe on a port nothing listens on fails forever: the pod never becomes ready or restarts in a loop.',
     fix: 'use a containerPort number or name declared in the pod template',
-    check: (ctx) => eachContainer(ctx, (w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (w, c) => {
       const bad = ['readinessProbe', 'livenessProbe', 'startupProbe'].filter((k) => {
         const port = probePort(c[k]);
         return port !== undefined && !containerPortsMatch(w.podSpec, port);
@@ -279,7 +270,7 @@ export const RULES: RuleDefinition[] = [
     title: 'containers request CPU and memory',
     rationale: 'Without requests the scheduler packs pods blindly and they are the first evicted under node pressure.',
     fix: 'set resources.requests.cpu and resources.requests.memory',
-    check: (ctx) => eachContainer(ctx, (_w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => {
       const missing = ['cpu', 'memory'].filter((r) => c.resources?.requests?.[r] === undefined);
       return missing.length ? `no resources.requests.${missing.join('/')}` : undefined;
     }),
@@ -290,7 +281,7 @@ export const RULES: RuleDefinition[] = [
     title: 'containers set a memory limit',
     rationale: 'An unbounded container can exhaust its node and take every co-located replica with it.',
     fix: 'set resources.limits.memory',
-    check: (ctx) => eachContainer(ctx, (_w, c) => (c.resources?.limits?.memory === undefined ? 'no resources.limits.memory' : undefined)),
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => (c.resources?.limits?.memory === undefined ? 'no resources.limits.memory' : undefined)),
   },
   {
     id: 'HA014',
@@ -320,8 +311,8 @@ export const RULES: RuleDefinition[] = [
     title: 'each Service with a selector selects pods',
     rationale: 'A Service that selects no pod template has no endpoints: every request fails.',
     fix: 'make spec.selector match the labels of a workload\'s pod template in the same namespace',
-    check: (ctx) => ctx.objects.filter((o) => o.kind === 'Service' && o.spec?.selector && Object.keys(o.spec.selector).length > 0)
-      .filter((svc) => !ctx.workloads.some((w) => w.namespace === namespaceOf(svc) && serviceSelects(svc.spec.selector, w.podLabels)))
+    check: (ctx) => ctx.ofKind('Service').filter((o) => o.spec?.selector && Object.keys(o.spec.selector).length > 0)
+      .filter((svc) => ctx.selectedBy(svc).length === 0)
       .map((svc) => finding(svc, `selector ${JSON.stringify(svc.spec.selector)} matches no pod template in namespace ${namespaceOf(svc)}`)),
   },
   {
@@ -332,8 +323,8 @@ export const RULES: RuleDefinition[] = [
     fix: 'set targetPort to a containerPort number or name of the selected pods',
     check: (ctx) => {
       const out: RawFinding[] = [];
-      for (const svc of ctx.objects.filter((o) => o.kind === 'Service' && o.spec?.selector)) {
-        const pods = ctx.workloads.filter((w) => w.namespace === namespaceOf(svc) && serviceSelects(svc.spec.selector, w.podLabels));
+      for (const svc of ctx.ofKind('Service').filter((o) => o.spec?.selector)) {
+        const pods = ctx.selectedBy(svc);
         if (pods.length === 0) continue; // HA016 reports it
         for (const p of svc.spec?.ports ?? []) {
           const target = p.targetPort ?? p.port;
@@ -353,7 +344,7 @@ export const RULES: RuleDefinition[] = [
     check: (ctx) => ctx.workloads.filter((w) => w.kind === 'StatefulSet').flatMap((w) => {
       const name = w.obj.spec?.serviceName;
       if (!name) return [finding(w.obj, 'spec.serviceName is not set')];
-      const svc = ctx.objects.find((o) => o.kind === 'Service' && o.metadata?.name === name && namespaceOf(o) === w.namespace);
+      const svc = ctx.find('Service', w.namespace, name);
       if (!svc) return [finding(w.obj, `serviceName '${name}' names no Service in namespace ${w.namespace}`)];
       if (svc.spec?.clusterIP !== 'None') return [finding(w.obj, `serviceName '${name}' is not headless (clusterIP is not None)`)];
       if (isQuorumWorkload(w) && svc.spec?.publishNotReadyAddresses !== true) {
@@ -368,7 +359,7 @@ export const RULES: RuleDefinition[] = [
     title: 'HorizontalPodAutoscaler minReplicas >= 2',
     rationale: 'An HPA scales down to minReplicas at night: 1 is a single point of failure (and minReplicas defaults to 1).',
     fix: 'set spec.minReplicas to 2 or more',
-    check: (ctx) => ctx.objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && !((o.spec?.minReplicas ?? 1) >= 2))
+    check: (ctx) => ctx.ofKind('HorizontalPodAutoscaler').filter((o) => !((o.spec?.minReplicas ?? 1) >= 2))
       .map((o) => finding(o, `minReplicas is ${o.spec?.minReplicas ?? '1 (default)'}`)),
   },
   {
@@ -377,8 +368,8 @@ export const RULES: RuleDefinition[] = [
     title: 'HorizontalPodAutoscaler targets an existing workload',
     rationale: 'An HPA whose target is missing scales nothing.',
     fix: 'set scaleTargetRef kind/name to a Deployment or StatefulSet in the same namespace',
-    check: (ctx) => ctx.objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').filter((o) => !ctx.objects.some((t) =>
-      t.kind === o.spec?.scaleTargetRef?.kind && t.metadata?.name === o.spec?.scaleTargetRef?.name && namespaceOf(t) === namespaceOf(o)))
+    check: (ctx) => ctx.ofKind('HorizontalPodAutoscaler')
+      .filter((o) => !ctx.find(o.spec?.scaleTargetRef?.kind, namespaceOf(o), o.spec?.scaleTargetRef?.name))
       .map((o) => finding(o, `scaleTargetRef ${o.spec?.scaleTargetRef?.kind}/${o.spec?.scaleTargetRef?.name} does not exist in namespace ${namespaceOf(o)}`)),
   },
   {
@@ -387,7 +378,7 @@ export const RULES: RuleDefinition[] = [
     title: 'an autoscaled workload leaves spec.replicas unset',
     rationale: 'Every apply resets spec.replicas, fighting the HPA: a deploy at peak load scales the service down.',
     fix: 'remove spec.replicas from workloads an HPA manages',
-    check: (ctx) => ctx.replicated.filter((w) => hpasFor(w, ctx.objects).length > 0 && w.obj.spec?.replicas !== undefined)
+    check: (ctx) => ctx.replicated.filter((w) => ctx.hpasOf(w).length > 0 && w.obj.spec?.replicas !== undefined)
       .map((w) => finding(w.obj, `sets spec.replicas (${w.obj.spec.replicas}) although an HPA manages it`)),
   },
   {
@@ -396,7 +387,7 @@ export const RULES: RuleDefinition[] = [
     title: 'images are pinned (no latest, no missing tag)',
     rationale: 'A moving tag makes replicas run different code after a reschedule and rollbacks impossible.',
     fix: 'use an immutable version tag or a digest (image:1.2.3 or image@sha256:...)',
-    check: (ctx) => eachContainer(ctx, (_w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => {
       const image = String(c.image ?? '');
       if (typeof parseImageReference(image) === 'string') return undefined; // HA034 reports it
       if (image.includes('@')) return undefined;
@@ -411,7 +402,7 @@ export const RULES: RuleDefinition[] = [
     title: 'containers run as non-root',
     rationale: 'A root container turns any escape into root on the node.',
     fix: 'set securityContext.runAsNonRoot: true (and a non-zero runAsUser)',
-    check: (ctx) => eachContainer(ctx, (w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (w, c) => {
       const { pod, ctr } = securityOf(w.podSpec, c);
       const nonRoot = ctr.runAsNonRoot ?? pod.runAsNonRoot;
       const user = ctr.runAsUser ?? pod.runAsUser;
@@ -425,7 +416,7 @@ export const RULES: RuleDefinition[] = [
     title: 'read-only root filesystem',
     rationale: 'A writable root filesystem lets an attacker or a bug persist changes the next replica will not have.',
     fix: 'set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the process writes',
-    check: (ctx) => eachContainer(ctx, (_w, c) => (c.securityContext?.readOnlyRootFilesystem === true ? undefined : 'readOnlyRootFilesystem is not true')),
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => (c.securityContext?.readOnlyRootFilesystem === true ? undefined : 'readOnlyRootFilesystem is not true')),
   },
   {
     id: 'HA025',
@@ -433,7 +424,7 @@ export const RULES: RuleDefinition[] = [
     title: 'no privilege escalation, not privileged',
     rationale: 'Privileged containers and setuid escalation defeat every other isolation control.',
     fix: 'set securityContext.allowPrivilegeEscalation: false and privileged: false',
-    check: (ctx) => eachContainer(ctx, (_w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => {
       if (c.securityContext?.privileged === true) return 'privileged is true';
       return c.securityContext?.allowPrivilegeEscalation === false ? undefined : 'allowPrivilegeEscalation is not false';
     }),
@@ -444,7 +435,7 @@ export const RULES: RuleDefinition[] = [
     title: 'all capabilities dropped',
     rationale: 'Default capabilities (NET_RAW, ...) are rarely needed and widen the attack surface.',
     fix: 'set securityContext.capabilities.drop: ["ALL"] and add back only what is needed',
-    check: (ctx) => eachContainer(ctx, (_w, c) => ((c.securityContext?.capabilities?.drop ?? []).includes('ALL') ? undefined : 'capabilities.drop does not include ALL')),
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => ((c.securityContext?.capabilities?.drop ?? []).includes('ALL') ? undefined : 'capabilities.drop does not include ALL')),
   },
   {
     id: 'HA027',
@@ -452,7 +443,7 @@ export const RULES: RuleDefinition[] = [
     title: 'seccomp profile set',
     rationale: 'Unconfined seccomp exposes every syscall of the node kernel.',
     fix: 'set securityContext.seccompProfile.type: RuntimeDefault (pod or container)',
-    check: (ctx) => eachContainer(ctx, (w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (w, c) => {
       const type = c.securityContext?.seccompProfile?.type ?? w.podSpec?.securityContext?.seccompProfile?.type;
       return type === 'RuntimeDefault' || type === 'Localhost' ? undefined : `seccompProfile is ${type ?? 'unset'}`;
     }),
@@ -474,8 +465,7 @@ export const RULES: RuleDefinition[] = [
     title: 'a NetworkPolicy selects each workload',
     rationale: 'Without one every pod in the cluster can reach the workload; a compromised neighbour reaches the data.',
     fix: 'add a NetworkPolicy whose podSelector matches the pod template labels, admitting only the clients it needs',
-    check: (ctx) => ctx.workloads.filter((w) => !ctx.objects.some((np) => np.kind === 'NetworkPolicy' && namespaceOf(np) === w.namespace
-      && selectorMatches(np.spec?.podSelector ?? {}, w.podLabels, true)))
+    check: (ctx) => ctx.workloads.filter((w) => ctx.policiesOf(w).length === 0)
       .map((w) => finding(w.obj, 'no NetworkPolicy selects its pods')),
   },
   {
@@ -484,7 +474,7 @@ export const RULES: RuleDefinition[] = [
     title: 'PodDisruptionBudgets let unhealthy pods be evicted',
     rationale: 'With the default IfHealthyBudget a crash-looping pod counts against the budget and can block every drain.',
     fix: 'set spec.unhealthyPodEvictionPolicy: AlwaysAllow (Kubernetes >= 1.27)',
-    check: (ctx) => ctx.objects.filter((o) => o.kind === 'PodDisruptionBudget' && o.spec?.unhealthyPodEvictionPolicy !== 'AlwaysAllow')
+    check: (ctx) => ctx.ofKind('PodDisruptionBudget').filter((o) => o.spec?.unhealthyPodEvictionPolicy !== 'AlwaysAllow')
       .map((o) => finding(o, `unhealthyPodEvictionPolicy is ${o.spec?.unhealthyPodEvictionPolicy ?? 'unset (IfHealthyBudget)'}`)),
   },
   {
@@ -521,7 +511,7 @@ export const RULES: RuleDefinition[] = [
     title: 'lifecycle hooks (preStop, postStart) target a declared container port',
     rationale: 'A preStop hook on a port nothing listens on fails at once: the pod is killed without its graceful drain, and the requests in flight are lost.',
     fix: 'point the hook\'s httpGet/tcpSocket port at a containerPort number (1-65535) or name of the pod, or use an exec or sleep hook',
-    check: (ctx) => eachContainer(ctx, (w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (w, c) => {
       const problems = ['preStop', 'postStart'].flatMap((hook) => {
         const h = c.lifecycle?.[hook];
         const port = h?.httpGet?.port ?? h?.tcpSocket?.port;
@@ -537,7 +527,7 @@ export const RULES: RuleDefinition[] = [
     title: 'image references follow the OCI reference grammar',
     rationale: 'The kubelet cannot pull an invalid reference (upper case, empty tag, spaces): every pod stays in InvalidImageName.',
     fix: 'write [registry[:port]/]lowercase/path[:tag][@sha256:digest], e.g. docker.io/library/nginx:1.27.3',
-    check: (ctx) => eachContainer(ctx, (_w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (_w, c) => {
       const image = typeof c.image === 'string' ? c.image : '';
       const parsed = parseImageReference(image);
       return typeof parsed === 'string' ? `image ${JSON.stringify(image)} is not a valid reference: ${parsed}` : undefined;
@@ -549,7 +539,7 @@ export const RULES: RuleDefinition[] = [
     title: 'readiness and liveness probes use different handlers',
     rationale: 'kube-score\'s identical-probes check: a liveness probe asking the readiness question restarts pods that are only busy; with different timings (HA010 catches equal ones) the restart comes later but still comes.',
     fix: 'give liveness its own cheap check (e.g. /livez vs /readyz, or exec), or drop it when the process exits on a fatal error',
-    check: (ctx) => eachContainer(ctx, (w, c) => {
+    check: (ctx) => eachContainer(ctx.workloads, (w, c) => {
       if (!c.readinessProbe || !c.livenessProbe || JSON.stringify(c.readinessProbe) === JSON.stringify(c.livenessProbe)) return undefined;
       const handler = handlerOf(c.readinessProbe, w.podSpec);
       return handler !== undefined && handler === handlerOf(c.livenessProbe, w.podSpec)
