@@ -84,8 +84,9 @@ export class KeySearch {
   private state = 0;
   /** Whether the search is trying info ops (at a return) rather than walking the call/return list. */
   private inPending = false;
-  /** The next call/return event to consider, and the next info op with the return time bounding them. */
+  /** The next call/return event to consider. */
   private entry: number;
+  /** At a return: the next info op to try, and the return's time (only info ops invoked before it may go). */
   private pCursor = -1;
   private bound = 0;
   private iterations = 0;
