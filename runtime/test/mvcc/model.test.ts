@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+// fast-check is a root devDependency; runtime/package.json lists only what the image ships.
+// eslint-disable-next-line import/no-extraneous-dependencies
 import * as fc from 'fast-check';
 import { CompareResult, CompareTarget, MvccError, MvccStateMachine, MvccStore, RequestOp, snapshotBytes } from '../../src/mvcc';
 
@@ -139,7 +141,11 @@ function step(s: MvccStore, m: Model, o: Op): void {
       ];
       let got: string;
       try {
-        const r = s.txn({ compare: [{ key: bytes(o.k), target: CompareTarget.VERSION, result: CompareResult.EQUAL, version: o.ver }], success, failure: [{ request_put: { key: bytes(o.elsePut[0]), value: bytes(o.elsePut[1]) } }] });
+        const r = s.txn({
+          compare: [{ key: bytes(o.k), target: CompareTarget.VERSION, result: CompareResult.EQUAL, version: o.ver }],
+          success,
+          failure: [{ request_put: { key: bytes(o.elsePut[0]), value: bytes(o.elsePut[1]) } }],
+        });
         got = String(r.succeeded);
       } catch (e) {
         got = errorKind(e);
