@@ -103,11 +103,18 @@ function errorKind(e: unknown): string {
   return e.message;
 }
 
-function storeRange(s: MvccStore, k: string, e: string | null, revision: number, limit: number): unknown {
+function storeRange(s: MvccStore, k: string, e: string | null, revision: number, limit: number, steps = 0): unknown {
   try {
-    const r = s.range({ key: bytes(k), range_end: rangeEnd(e), revision, limit });
+    const req = { key: bytes(k), range_end: rangeEnd(e), revision, limit };
+    let r: ReturnType<MvccStore['range']> | undefined;
+    if (steps === 0) {
+      r = s.range(req);
+    } else {
+      const it = s.rangeSteps(req, steps);
+      for (let n = it.next(); ; n = it.next()) if (n.done) { r = n.value; break; }
+    }
     return {
-      kvs: r.kvs.map((kv) => [kv.key.toString('latin1'), { create: kv.create_revision, mod: kv.mod_revision, ver: kv.version, value: kv.value.toString('latin1') }]),
+      kvs: r!.kvs.map((kv) => [kv.key.toString('latin1'), { create: kv.create_revision, mod: kv.mod_revision, ver: kv.version, value: kv.value.toString('latin1') }]),
       count: r.count,
       more: r.more,
     };
@@ -159,7 +166,9 @@ function step(s: MvccStore, m: Model, o: Op): void {
     }
     case 'range': {
       const revision = o.back < 0 ? 0 : m.rev - o.back + (o.back === 8 ? 10 : 0);
-      assert.deepEqual(storeRange(s, o.k, o.end, revision, o.limit), m.range(o.k, o.end, revision, o.limit));
+      const want = m.range(o.k, o.end, revision, o.limit);
+      assert.deepEqual(storeRange(s, o.k, o.end, revision, o.limit), want);
+      assert.deepEqual(storeRange(s, o.k, o.end, revision, o.limit, 1), want, 'rangeSteps');
       break;
     }
     case 'compact': {
