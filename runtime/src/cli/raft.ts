@@ -11,6 +11,7 @@ import { parseRaftConfig, raftUsage } from './raft-config';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftKvServer } from '../server/raft-kv-server';
+import { SlotGuard } from '../shardmap';
 import { FileLogStore } from '../storage';
 import { TcpTransport } from '../transport';
 
@@ -46,7 +47,10 @@ export async function raftCommand(argv: string[]): Promise<number> {
   });
   server = await RaftKvServer.create(config, store, transport, recovered, log);
   const kv = server;
-  const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits));
+  // Installed before the first entry applies: every member must judge every write by the same rule.
+  const slots = new SlotGuard();
+  kv.stateMachine.guard = slots;
+  const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits, slots));
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
