@@ -103,6 +103,24 @@ export interface ServiceMetricsOptions {
   readonly allowedScrapers?: NetworkPeer[];
 }
 
+/** A further port of a `HighlyAvailableService`. */
+export interface ServiceExtraPort {
+  /** IANA service name of the port (Service and container port name), e.g. 'grpc'. */
+  readonly name: string;
+  /** Container port. */
+  readonly port: number;
+  /**
+   * Port the Service exposes for it.
+   * @default - the container port
+   */
+  readonly servicePort?: number;
+  /**
+   * Clients admitted to it by the NetworkPolicy.
+   * @default - every source
+   */
+  readonly allowedClients?: NetworkPeer[];
+}
+
 /** An Ingress in front of the Service. */
 export interface ServiceIngressOptions {
   /**
@@ -377,6 +395,12 @@ export interface HighlyAvailableServiceProps {
    */
   readonly metrics?: ServiceMetricsOptions;
   /**
+   * Further ports (an admin or gRPC port of the app, or a port a sidecar listens on): each joins the Service and the
+   * NetworkPolicy, and the app container unless a sidecar already declares it.
+   * @default - none
+   */
+  readonly extraPorts?: ServiceExtraPort[];
+  /**
    * Destinations the pods may reach. When set, every other egress is denied, except DNS (port 53), which is
    * always admitted. Unset, egress stays open, as in the common community charts: restricting it needs
    * knowledge of every dependency.
@@ -507,6 +531,9 @@ export class HighlyAvailableService extends Construct {
   private renderService(r: ResolvedService, props: HighlyAvailableServiceProps): kplus.Service {
     const ports: kplus.ServicePort[] = [{ name: r.portName, port: r.servicePort, targetPort: r.containerPort, protocol: kplus.Protocol.TCP }];
     if (r.metrics) ports.push({ name: r.metrics.portName, port: r.metrics.port, targetPort: r.metrics.port, protocol: kplus.Protocol.TCP });
+    for (const p of props.extraPorts ?? []) {
+      ports.push({ name: p.name, port: p.servicePort ?? p.port, targetPort: p.port, protocol: kplus.Protocol.TCP });
+    }
     const service = new kplus.Service(this, 'service', {
       metadata: { ...r.named, labels: { ...props.serviceLabels, ...r.labels }, annotations: plain(props.serviceAnnotations) },
       type: r.exposure.type,
@@ -538,6 +565,7 @@ export class HighlyAvailableService extends Construct {
   private renderNetworkPolicy(r: ResolvedService, props: HighlyAvailableServiceProps): HaNetworkPolicy {
     const ingress: NetworkIngressRule[] = [{ port: r.containerPort, from: props.allowedClients }];
     if (r.metrics) ingress.push({ port: r.metrics.port, from: props.metrics!.allowedScrapers });
+    for (const p of props.extraPorts ?? []) ingress.push({ port: p.port, from: p.allowedClients });
     return new HaNetworkPolicy(this, 'network-policy', {
       matchLabels: this.deployment.matchLabels,
       ingress,
@@ -638,6 +666,10 @@ function resolveServiceProps(owner: string, id: string, props: HighlyAvailableSe
   };
   const containerPorts: kplus.ContainerPort[] = [{ number: containerPort, name: portName, protocol: kplus.Protocol.TCP }];
   if (metrics) containerPorts.push({ number: metrics.port, name: metrics.portName, protocol: kplus.Protocol.TCP });
+  const sidecarPorts = (props.sidecars ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.number));
+  for (const p of props.extraPorts ?? []) {
+    if (!sidecarPorts.includes(p.port)) containerPorts.push({ number: p.port, name: p.name, protocol: kplus.Protocol.TCP });
+  }
   const preStop = props.preStop ?? PreStopHook.sleep(5);
   const readiness = props.readiness ?? HaProbe.tcp();
   const liveness = props.liveness ?? HaProbe.tcp();
@@ -704,6 +736,7 @@ function validateServiceProps(r: ResolvedService, props: HighlyAvailableServiceP
   validateProbes(r);
   validateServiceExposure(r, props);
   validateContainerInputs(r, props);
+  validateExtraPorts(r, props);
   validatePodPlacement(owner, props);
   validateServiceExtras(r, props);
 }
@@ -766,6 +799,19 @@ function validateServiceExposure(r: ResolvedService, props: HighlyAvailableServi
     if (m.portName === r.portName) fail(owner, 'metrics.portName', m.portName, 'is the portName of the app port', "e.g. 'metrics'");
     if (m.port === r.servicePort) fail(owner, 'metrics.port', m.port, 'is the servicePort; the Service cannot expose two ports on one number', 'pick another metrics port');
   }
+}
+
+function validateExtraPorts(r: ResolvedService, props: HighlyAvailableServiceProps): void {
+  const owner = r.owner;
+  (props.extraPorts ?? []).forEach((p, i) => {
+    checkPort(owner, `extraPorts[${i}].port`, p.port);
+    checkPortName(owner, `extraPorts[${i}].name`, p.name);
+    if (p.servicePort !== undefined) checkPort(owner, `extraPorts[${i}].servicePort`, p.servicePort);
+  });
+  const names = [r.portName, ...(r.metrics ? [r.metrics.portName] : []), ...(props.extraPorts ?? []).map((p) => p.name)];
+  checkUnique(owner, 'port name (portName, metrics.portName, extraPorts)', names);
+  const servicePorts = [r.servicePort, ...(r.metrics ? [r.metrics.port] : []), ...(props.extraPorts ?? []).map((p) => p.servicePort ?? p.port)];
+  checkUnique(owner, 'Service port (servicePort, metrics.port, extraPorts)', servicePorts);
 }
 
 function validateContainerInputs(r: ResolvedService, props: HighlyAvailableServiceProps): void {

@@ -165,6 +165,23 @@ describe('HighlyAvailableService: metrics port and Prometheus-operator monitors'
   });
 });
 
+describe('HighlyAvailableService: extra ports', () => {
+  test('an app port and a sidecar port join the Service and the NetworkPolicy; only the app one joins the app container', () => {
+    const objects = service({
+      extraPorts: [
+        { name: 'grpc', port: 9000, allowedClients: [{ podLabels: { role: 'client' } }] },
+        { name: 'proxy-admin', port: 9901, servicePort: 19901 },
+      ],
+      sidecars: [{ name: 'proxy', image: 'envoyproxy/envoy:v1.30.1', ports: [{ number: 9901, name: 'proxy-admin' }] }],
+    });
+    expect(containerOf(objects, 'app').ports.map((p: Manifest) => p.containerPort)).toEqual([8080, 9000]);
+    expect(one(objects, 'Service').spec.ports.map((p: Manifest) => [p.name, p.port, p.targetPort])).toEqual([['http', 80, 8080], ['grpc', 9000, 9000], ['proxy-admin', 19901, 9901]]);
+    const ingress = one(objects, 'NetworkPolicy').spec.ingress;
+    expect(ingress.map((r: Manifest) => r.ports[0].port)).toEqual([8080, 9000, 9901]);
+    expect(ingress[1].from).toEqual([{ podSelector: { matchLabels: { role: 'client' } } }]);
+  });
+});
+
 describe('HighlyAvailableService: scheduling, labels and annotations', () => {
   test('nodeSelector, tolerations, required node labels; pod and Service labels and annotations', () => {
     const objects = service({
