@@ -121,6 +121,32 @@ export interface ServiceExtraPort {
   readonly allowedClients?: NetworkPeer[];
 }
 
+/** A Gateway API HTTPRoute to the Service. */
+export interface ServiceGatewayRouteOptions {
+  /** Name of the Gateway the route attaches to. */
+  readonly gatewayName: string;
+  /**
+   * Namespace of the Gateway (its listener must allow routes from this namespace).
+   * @default - the route's namespace
+   */
+  readonly gatewayNamespace?: string;
+  /**
+   * Listener of the Gateway (`sectionName`), e.g. 'https'.
+   * @default - every listener that accepts the route
+   */
+  readonly listenerName?: string;
+  /**
+   * Host names routed.
+   * @default - the listeners' host names
+   */
+  readonly hostnames?: string[];
+  /**
+   * Path prefix routed to the Service.
+   * @default '/'
+   */
+  readonly pathPrefix?: string;
+}
+
 /** An Ingress in front of the Service. */
 export interface ServiceIngressOptions {
   /**
@@ -401,6 +427,11 @@ export interface HighlyAvailableServiceProps {
    */
   readonly extraPorts?: ServiceExtraPort[];
   /**
+   * A Gateway API `HTTPRoute` (gateway.networking.k8s.io/v1) attaching the Service to an existing Gateway.
+   * @default - no HTTPRoute
+   */
+  readonly gatewayRoute?: ServiceGatewayRouteOptions;
+  /**
    * Destinations the pods may reach. When set, every other egress is denied, except DNS (port 53), which is
    * always admitted. Unset, egress stays open, as in the common community charts: restricting it needs
    * knowledge of every dependency.
@@ -442,6 +473,8 @@ export class HighlyAvailableService extends Construct {
   public readonly ingress?: kplus.Ingress;
   /** The ServiceMonitor or PodMonitor, when `metrics` asks for one. */
   public readonly monitor?: ApiObject;
+  /** The Gateway API HTTPRoute, when `gatewayRoute` is set. */
+  public readonly gatewayRoute?: ApiObject;
   /** Pods in steady state (autoscaling.minReplicas when autoscaled). */
   public readonly replicas: number;
   /** The container port. */
@@ -460,6 +493,7 @@ export class HighlyAvailableService extends Construct {
     this.autoscaler = this.renderAutoscaler(r, props);
     this.ingress = this.renderIngress(r, props);
     this.monitor = this.renderMonitor(r);
+    this.gatewayRoute = this.renderGatewayRoute(r, props);
     checkUniqueNamesInChart(this);
   }
 
@@ -602,6 +636,24 @@ export class HighlyAvailableService extends Construct {
         backend: kplus.IngressBackend.fromService(this.service, { port: r.servicePort }),
       }],
       tls: o.tlsSecret ? [{ hosts: [o.host!], secret: o.tlsSecret }] : undefined,
+    });
+  }
+
+  private renderGatewayRoute(r: ResolvedService, props: HighlyAvailableServiceProps): ApiObject | undefined {
+    const g = props.gatewayRoute;
+    if (!g) return undefined;
+    return new ApiObject(this, 'route', {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { ...r.named, labels: r.labels },
+      spec: {
+        parentRefs: [{ name: g.gatewayName, namespace: g.gatewayNamespace, sectionName: g.listenerName }],
+        hostnames: g.hostnames,
+        rules: [{
+          matches: [{ path: { type: 'PathPrefix', value: g.pathPrefix ?? '/' } }],
+          backendRefs: [{ name: this.service.name, port: r.servicePort }],
+        }],
+      },
     });
   }
 
@@ -870,6 +922,15 @@ function validateServiceExtras(r: ResolvedService, props: HighlyAvailableService
     if (o.className !== undefined) checkDns1123Subdomain(owner, 'ingress.className', o.className);
     if (o.tlsSecret && o.host === undefined) fail(owner, 'ingress.tlsSecret', o.tlsSecret.name, 'needs ingress.host (a certificate is for a host)', 'set ingress.host');
     checkAnnotations(owner, 'ingress.annotations', o.annotations);
+  }
+  const g = props.gatewayRoute;
+  if (g) {
+    checkDns1123Subdomain(owner, 'gatewayRoute.gatewayName', g.gatewayName);
+    if (g.gatewayNamespace !== undefined) checkDns1123Label(owner, 'gatewayRoute.gatewayNamespace', g.gatewayNamespace);
+    if (g.listenerName !== undefined) checkDns1123Subdomain(owner, 'gatewayRoute.listenerName', g.listenerName);
+    (g.hostnames ?? []).forEach((h, i) => checkDns1123Subdomain(owner, `gatewayRoute.hostnames[${i}]`, h.startsWith('*.') ? h.slice(2) : h));
+    checkUnique(owner, 'gatewayRoute.hostnames', g.hostnames ?? []);
+    if (g.pathPrefix !== undefined && g.pathPrefix !== '/') checkAbsolutePath(owner, 'gatewayRoute.pathPrefix', g.pathPrefix);
   }
 }
 

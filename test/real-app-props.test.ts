@@ -119,6 +119,18 @@ describe('HighlyAvailableService: Ingress', () => {
   });
 });
 
+describe('HighlyAvailableService: Gateway API', () => {
+  test('an HTTPRoute attaches the Service port to a named Gateway listener', () => {
+    const route = one(service({ gatewayRoute: { gatewayName: 'public', gatewayNamespace: 'gateways', listenerName: 'https', hostnames: ['shop.example.com'], pathPrefix: '/api' } }), 'HTTPRoute');
+    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    expect(route.spec).toEqual({
+      parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'https' }],
+      hostnames: ['shop.example.com'],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backendRefs: [{ name: 'web', port: 80 }] }],
+    });
+  });
+});
+
 describe('HighlyAvailableService: autoscaling on memory and custom metrics, with behaviour', () => {
   test('memory target alone replaces the default CPU target; scale-down stabilization is rendered', () => {
     const hpa = one(service({ autoscaling: { minReplicas: 2, maxReplicas: 8, targetMemoryUtilizationPercent: 75, scaleDown: { stabilizationWindow: Duration.minutes(10) } } }), 'HorizontalPodAutoscaler');
