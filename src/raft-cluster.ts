@@ -10,12 +10,15 @@ import { PeerTls } from './peer-tls';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
 import { checkEgressRules } from './private/network';
-import { DEFAULT_NON_ROOT_ID, plain, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
+import {
+  DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, plain, resourcesToL1, restrictedContainerSecurityContext, restrictedContainerSecurityContextL1,
+} from './private/pod-hardening';
 import { majorityFailureTolerance, majorityQuorum } from './private/quorum';
 import { RenderedRuntime } from './private/raft-render';
 import { renderTopologySpread } from './private/spread';
 import {
-  checkAbsolutePath, checkAnnotations, checkDns1035, checkDns1123Subdomain, checkImage, checkInt, checkLabels, checkPort,
+  checkAbsolutePath, checkAnnotations, checkDns1035, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkImage, checkInt,
+  checkLabels, checkPort,
   checkPortName, checkResources, checkStorageSize, checkUnique, fail, Raw,
 } from './private/validate';
 import { HaProbe, ProbePurpose } from './probes';
@@ -219,6 +222,13 @@ export interface RaftClusterProps {
    * @default - none
    */
   readonly imagePullSecrets?: kplus.ISecret[];
+  /**
+   * Containers next to each member (a backup agent, an exporter). Unset fields take the member's hardening: the
+   * restricted security context, IfNotPresent pulls and small default resources; images must be pinned. Their
+   * `volumeMounts` bring their volumes into the pod.
+   * @default - none
+   */
+  readonly sidecars?: kplus.ContainerProps[];
 }
 
 /** A further named container port of a RaftCluster member. */
@@ -505,7 +515,29 @@ function validateRaftProps(r: ResolvedRaft, props: RaftClusterProps): void {
     if (key in r.labels) fail(owner, 'podLabels key', key, 'is set by the construct (the selector depends on it)', 'use another key');
   }
   checkEgressRules(owner, 'allowedEgress', props.allowedEgress);
+  validateRaftSidecars(r, props);
   if (props.allowAllEgress && props.allowedEgress) fail(owner, 'allowedEgress', props.allowedEgress.length, 'has no effect with allowAllEgress: true', 'set only one of them');
+}
+
+function validateRaftSidecars(r: ResolvedRaft, props: RaftClusterProps): void {
+  const names = ['member'];
+  const ports = [r.clientPort, r.peerPort, ...(props.extraPorts ?? []).map((p) => p.port)];
+  (props.sidecars ?? []).forEach((c, i) => {
+    const where = `sidecars[${i}]`;
+    checkImage(r.owner, `${where}.image`, c.image);
+    if (c.name === undefined) fail(r.owner, `${where}.name`, c.name, 'is required for an added container', "e.g. 'backup'");
+    checkDns1123Label(r.owner, `${where}.name`, c.name);
+    names.push(c.name);
+    if (c.resources) checkResources(r.owner, `${where}.resources`, c.resources);
+    for (const p of c.ports ?? []) ports.push(checkPort(r.owner, `${where}.ports`, p.number));
+    Object.keys(c.envVariables ?? {}).forEach((k) => checkEnvName(r.owner, `${where}.envVariables name`, k));
+    (c.volumeMounts ?? []).forEach((m, j) => checkAbsolutePath(r.owner, `${where}.volumeMounts[${j}].path`, m.path));
+    if (c.securityContext?.ensureNonRoot === false || c.securityContext?.privileged === true) {
+      fail(r.owner, `${where}.securityContext`, 'privileged or root', 'breaks the restricted Pod Security Standard the members run under', 'remove the override');
+    }
+  });
+  checkUnique(r.owner, 'container name', names);
+  checkUnique(r.owner, 'container port (members and sidecars)', ports);
 }
 
 function validateDisruptionBudget(r: ResolvedRaft, props: RaftClusterProps): void {
@@ -578,6 +610,8 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
   };
   if (r.peerTlsSecret !== undefined) secretVolume('peer-tls', r.peerTlsSecret, PEER_TLS_DIR);
   if (r.runtime._clientTlsSecret !== undefined) secretVolume('client-tls', r.runtime._clientTlsSecret, ETCD_CLIENT_TLS_DIR);
+  const allVolumes = [...volumes, ...sidecarVolumes(props)];
+  checkUnique(r.owner, 'volume name (data, peer-tls, client-tls, sidecars)', ['data', ...allVolumes.map((v) => v.name)]);
   const nodeTerms = (props.requiredNodeLabels ?? []).map((q) => (q as any)._toKube() as k8s.NodeSelectorRequirement);
   return {
     automountServiceAccountToken: false,
@@ -606,7 +640,7 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
       },
     },
     topologySpreadConstraints: spread.length > 0 ? spread : undefined,
-    volumes: volumes.length > 0 ? volumes : undefined,
+    volumes: allVolumes.length > 0 ? allVolumes : undefined,
     containers: [{
       name: 'member',
       image: r.image!,
@@ -624,8 +658,26 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
       resources: resourcesToL1(r.resources),
       securityContext: restrictedContainerSecurityContextL1(r.uid, r.uid),
       volumeMounts: mounts,
-    }],
+    }, ...(props.sidecars ?? []).map((c) => hardenedSidecar(c, r.uid))],
   };
+}
+
+/** A sidecar as an L1 container, hardened like the member for what it leaves unset. */
+function hardenedSidecar(c: kplus.ContainerProps, uid: number): k8s.Container {
+  const rendered = new kplus.Container({
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    resources: DEFAULT_RESOURCES,
+    ...c,
+    securityContext: { ...restrictedContainerSecurityContext(uid, uid), ...c.securityContext },
+  })._toKube();
+  return rendered;
+}
+
+/** The volumes the sidecars mount (each once, by name). */
+function sidecarVolumes(props: RaftClusterProps): k8s.Volume[] {
+  const byName = new Map<string, k8s.Volume>();
+  for (const c of props.sidecars ?? []) for (const m of c.volumeMounts ?? []) byName.set(m.volume.name, m.volume._toKube());
+  return [...byName.values()];
 }
 
 /** `Size` as a Kubernetes quantity, in Gi when whole. */

@@ -294,6 +294,31 @@ describe('RaftCluster: egress, extra ports, probes and typed customisation point
   });
 });
 
+describe('RaftCluster: sidecars', () => {
+  test('hardened like the member, with their volumes', () => {
+    const chart = new Chart(Testing.app(), 'c', { namespace: 'kv' });
+    const cm = kplus.ConfigMap.fromConfigMapName(chart, 'cm', 'backup-config');
+    new RaftCluster(chart, 'kv', {
+      name: 'kv',
+      sidecars: [{
+        name: 'backup',
+        image: 'ghcr.io/acme/raft-backup:1.4.0',
+        ports: [{ number: 9102, name: 'backup-metrics' }],
+        volumeMounts: [{ path: '/etc/backup', volume: kplus.Volume.fromConfigMap(chart, 'backup-config', cm), readOnly: true }],
+      }],
+    });
+    const objects = Testing.synth(chart);
+    assertValidManifests(objects);
+    const pod = podOf(objects, 'StatefulSet');
+    const backup = pod.containers.find((c: Manifest) => c.name === 'backup');
+    expect(backup.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(backup.imagePullPolicy).toBe('IfNotPresent');
+    expect(backup.resources.limits.memory).toBe('256Mi');
+    expect(backup.volumeMounts).toEqual([{ name: expect.any(String), mountPath: '/etc/backup', readOnly: true }]);
+    expect(pod.volumes.map((v: Manifest) => v.name)).toEqual(['peer-tls', backup.volumeMounts[0].name]);
+  });
+});
+
 describe('RaftCluster: peer TLS', () => {
   test('default: the <name>-peer-tls Secret, mounted read-only, group-readable only', () => {
     const objects = raft({});
