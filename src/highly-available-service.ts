@@ -9,6 +9,7 @@ import { DNS_EGRESS_RULES, HaNetworkPolicy, NetworkEgressRule, NetworkIngressRul
 import { PreStopHook } from './pre-stop';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
+import { checkAddedContainers, hardenedContainer } from './private/containers';
 import { checkEgressRules } from './private/network';
 import { DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, plain, restrictedContainerSecurityContext } from './private/pod-hardening';
 import { renderTopologySpread } from './private/spread';
@@ -532,8 +533,8 @@ export class HighlyAvailableService extends Construct {
         envFrom: props.envFrom,
         resources: r.resources,
         securityContext: restrictedContainerSecurityContext(r.uid, r.uid),
-      }, ...(props.sidecars ?? []).map((c) => hardened(c, r.uid))],
-      initContainers: (props.initContainers ?? []).map((c) => hardened(c, r.uid)),
+      }, ...(props.sidecars ?? []).map((c) => hardenedContainer(c, r.uid))],
+      initContainers: (props.initContainers ?? []).map((c) => hardenedContainer(c, r.uid)),
     });
     const container = deployment.containers[0];
     r.writablePaths.forEach((path, i) => container.mount(path, kplus.Volume.fromEmptyDir(this, `writable-${i}`, `writable-${i}`)));
@@ -877,23 +878,10 @@ function validateContainerInputs(r: ResolvedService, props: HighlyAvailableServi
   (props.volumeMounts ?? []).forEach((m, i) => checkAbsolutePath(owner, `volumeMounts[${i}].path`, m.path));
   checkUnique(owner, 'writablePaths/volumeMounts path', paths);
   if (props.command !== undefined && props.command.length === 0) fail(owner, 'command', [], 'is empty', "omit it to use the image's ENTRYPOINT");
-  const extra = [...(props.sidecars ?? []).map((c, i) => ['sidecars', i, c] as const), ...(props.initContainers ?? []).map((c, i) => ['initContainers', i, c] as const)];
-  const containerNames = ['app'];
-  for (const [list, i, c] of extra) {
-    const where = `${list}[${i}]`;
-    checkImage(owner, `${where}.image`, c.image);
-    if (c.name === undefined) fail(owner, `${where}.name`, c.name, 'is required for an added container', "e.g. 'proxy'");
-    checkDns1123Label(owner, `${where}.name`, c.name);
-    containerNames.push(c.name);
-    if (c.resources) checkResources(owner, `${where}.resources`, c.resources);
-    for (const p of c.ports ?? []) checkPort(owner, `${where}.ports`, p.number);
-    Object.keys(c.envVariables ?? {}).forEach((k) => checkEnvName(owner, `${where}.envVariables name`, k));
-    if (c.securityContext?.ensureNonRoot === false || c.securityContext?.privileged === true) {
-      fail(owner, `${where}.securityContext`, 'privileged or root', 'breaks the restricted Pod Security Standard the pods run under', 'remove the override');
-    }
-  }
-  checkUnique(owner, 'container name', containerNames);
-  const ports = [...r.containerPorts.map((p) => p.number), ...(props.sidecars ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.number))];
+  // Init containers run before the app: their ports never clash with the app's.
+  checkAddedContainers(owner, { initContainers: props.initContainers }, ['app']);
+  const sidecarPorts = checkAddedContainers(owner, { sidecars: props.sidecars }, ['app', ...(props.initContainers ?? []).map((c) => c.name!)]);
+  const ports = [...r.containerPorts.map((p) => p.number), ...sidecarPorts];
   checkUnique(owner, 'container port', ports);
 }
 
@@ -932,16 +920,6 @@ function validateServiceExtras(r: ResolvedService, props: HighlyAvailableService
     checkUnique(owner, 'gatewayRoute.hostnames', g.hostnames ?? []);
     if (g.pathPrefix !== undefined && g.pathPrefix !== '/') checkAbsolutePath(owner, 'gatewayRoute.pathPrefix', g.pathPrefix);
   }
-}
-
-/** Added containers take the app's hardening for what they leave unset. */
-function hardened(c: kplus.ContainerProps, uid: number): kplus.ContainerProps {
-  return {
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    resources: DEFAULT_RESOURCES,
-    ...c,
-    securityContext: { ...restrictedContainerSecurityContext(uid, uid), ...c.securityContext },
-  };
 }
 
 function autoscalingMetrics(a: ServiceAutoscalingOptions): kplus.Metric[] {

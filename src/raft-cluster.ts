@@ -9,16 +9,14 @@ import { DNS_EGRESS_RULES, HaNetworkPolicy, NetworkEgressRule, NetworkPeer } fro
 import { PeerTls } from './peer-tls';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
+import { checkAddedContainers, hardenedContainer } from './private/containers';
 import { checkEgressRules } from './private/network';
-import {
-  DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, plain, resourcesToL1, restrictedContainerSecurityContext, restrictedContainerSecurityContextL1,
-} from './private/pod-hardening';
+import { DEFAULT_NON_ROOT_ID, plain, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
 import { majorityFailureTolerance, majorityQuorum } from './private/quorum';
 import { RenderedRuntime } from './private/raft-render';
 import { renderTopologySpread } from './private/spread';
 import {
-  checkAbsolutePath, checkAnnotations, checkDns1035, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkImage, checkInt,
-  checkLabels, checkPort,
+  checkAbsolutePath, checkAnnotations, checkDns1035, checkDns1123Subdomain, checkImage, checkInt, checkLabels, checkPort,
   checkPortName, checkResources, checkStorageSize, checkUnique, fail, Raw,
 } from './private/validate';
 import { HaProbe, ProbePurpose } from './probes';
@@ -520,24 +518,8 @@ function validateRaftProps(r: ResolvedRaft, props: RaftClusterProps): void {
 }
 
 function validateRaftSidecars(r: ResolvedRaft, props: RaftClusterProps): void {
-  const names = ['member'];
-  const ports = [r.clientPort, r.peerPort, ...(props.extraPorts ?? []).map((p) => p.port)];
-  (props.sidecars ?? []).forEach((c, i) => {
-    const where = `sidecars[${i}]`;
-    checkImage(r.owner, `${where}.image`, c.image);
-    if (c.name === undefined) fail(r.owner, `${where}.name`, c.name, 'is required for an added container', "e.g. 'backup'");
-    checkDns1123Label(r.owner, `${where}.name`, c.name);
-    names.push(c.name);
-    if (c.resources) checkResources(r.owner, `${where}.resources`, c.resources);
-    for (const p of c.ports ?? []) ports.push(checkPort(r.owner, `${where}.ports`, p.number));
-    Object.keys(c.envVariables ?? {}).forEach((k) => checkEnvName(r.owner, `${where}.envVariables name`, k));
-    (c.volumeMounts ?? []).forEach((m, j) => checkAbsolutePath(r.owner, `${where}.volumeMounts[${j}].path`, m.path));
-    if (c.securityContext?.ensureNonRoot === false || c.securityContext?.privileged === true) {
-      fail(r.owner, `${where}.securityContext`, 'privileged or root', 'breaks the restricted Pod Security Standard the members run under', 'remove the override');
-    }
-  });
-  checkUnique(r.owner, 'container name', names);
-  checkUnique(r.owner, 'container port (members and sidecars)', ports);
+  const sidecarPorts = checkAddedContainers(r.owner, { sidecars: props.sidecars }, ['member']);
+  checkUnique(r.owner, 'container port (members and sidecars)', [r.clientPort, r.peerPort, ...(props.extraPorts ?? []).map((p) => p.port), ...sidecarPorts]);
 }
 
 function validateDisruptionBudget(r: ResolvedRaft, props: RaftClusterProps): void {
@@ -664,13 +646,7 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
 
 /** A sidecar as an L1 container, hardened like the member for what it leaves unset. */
 function hardenedSidecar(c: kplus.ContainerProps, uid: number): k8s.Container {
-  const rendered = new kplus.Container({
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    resources: DEFAULT_RESOURCES,
-    ...c,
-    securityContext: { ...restrictedContainerSecurityContext(uid, uid), ...c.securityContext },
-  })._toKube();
-  return rendered;
+  return new kplus.Container(hardenedContainer(c, uid))._toKube();
 }
 
 /** The volumes the sidecars mount (each once, by name). */
