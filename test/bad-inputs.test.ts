@@ -227,6 +227,7 @@ const countCases: Case[] = [
   ['shard grace', store({ shard: { terminationGracePeriodSeconds: 1 } }), 'shard.terminationGracePeriodSeconds'],
   ['etcd version', () => RaftRuntime.etcd({ version: 'v3.5' }), 'version'],
   ['etcd 2.x', () => RaftRuntime.etcd({ version: '2.3.8' }), 'version'],
+  ['cert-manager without a namespace', raft({ peerTls: PeerTls.certManager({ issuerName: 'ca' }) }), 'peerTls'],
   ['cert-manager duration', () => PeerTls.certManager({ issuerName: 'ca', durationHours: 1 }), 'durationHours'],
   ['generic runtime ignores TLS', raft({ image: 'zk:3.9.2', runtime: RaftRuntime.generic({ args: ['--id={id}'] }) }), 'peerTls'],
 ];
