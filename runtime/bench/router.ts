@@ -23,10 +23,10 @@ import { Agent } from 'http';
 import { connect } from 'net';
 import { cpus, loadavg, tmpdir } from 'os';
 import { join } from 'path';
+import { drive, LoadResult } from './load';
 import { HashRing } from '../src/ring';
 import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
-import { drive, LoadResult } from './load';
 
 const MAIN_JS = join(__dirname, '..', 'src', 'main.js');
 const NGINX = '/usr/sbin/nginx';
@@ -134,13 +134,7 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isFinite(v) || v <= 0) throw new Error(`bench:router: ${f} needs a positive number, got '${argv[i]}'`);
       return v;
     };
-    if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; }
-    else if (f === '--rounds') a.rounds = num();
-    else if (f === '--seconds') a.seconds = num();
-    else if (f === '--no-nginx') a.nginx = false;
-    else if (f === '--base-port') a.basePort = num();
-    else if (f === '--json') a.json = argv[++i];
-    else throw new Error(`bench:router: unknown flag ${f} (flags: --short --rounds N --seconds S --no-nginx --base-port P --json FILE)`);
+    if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; } else if (f === '--rounds') {a.rounds = num();} else if (f === '--seconds') {a.seconds = num();} else if (f === '--no-nginx') {a.nginx = false;} else if (f === '--base-port') {a.basePort = num();} else if (f === '--json') {a.json = argv[++i];} else {throw new Error(`bench:router: unknown flag ${f} (flags: --short --rounds N --seconds S --no-nginx --base-port P --json FILE)`);}
   }
   return a;
 }
@@ -177,8 +171,7 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     if (useNginx) await assertPortFree(nginxPort);
     const router = new Child('router', spawn(process.execPath, ['-e', `require(${JSON.stringify(MAIN_JS)}).main(process.argv.slice(1))`, 'router',
       '--listen', `127.0.0.1:${routerPort}`,
-      ...SHARDS.flatMap((s, i) => ['--shard', `${s}=${clusters[i].members.map((m) => m.url).join(',')}`]),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      ...SHARDS.flatMap((s, i) => ['--shard', `${s}=${clusters[i].members.map((m) => m.url).join(',')}`])], { stdio: ['ignore', 'pipe', 'pipe'] }));
     children.push(router);
     await waitReady(router, `http://127.0.0.1:${routerPort}/readyz`, 10_000);
 
@@ -233,8 +226,11 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     const load2 = loadavg();
     const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
     const figures = (rs: LoadResult[]): PathFigures => ({
-      opsPerSec: median(rs.map((r) => r.opsPerSec)), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)),
-      errors: rs.reduce((n, r) => n + r.errors, 0), rounds: rs,
+      opsPerSec: median(rs.map((r) => r.opsPerSec)),
+      p50Ms: median(rs.map((r) => r.p50Ms)),
+      p99Ms: median(rs.map((r) => r.p99Ms)),
+      errors: rs.reduce((n, r) => n + r.errors, 0),
+      rounds: rs,
     });
     const scenarios: Record<string, any> = {};
     const lines = [
@@ -252,7 +248,14 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
       }
       scenarios[scenario] = entry;
     }
-    const machine = { nproc: cpus().length, cpu: cpus()[0]?.model, node: process.version, nginx: nginxVersion, loadavgBefore: load1, loadavgAfter: load2 };
+    const machine = {
+      nproc: cpus().length,
+      cpu: cpus()[0]?.model,
+      node: process.version,
+      nginx: nginxVersion,
+      loadavgBefore: load1,
+      loadavgAfter: load2,
+    };
     const summary = { machine, args, scenarios };
     process.stdout.write(`\n${lines.join('\n')}\n\nmedians over ${args.rounds} round(s) of ${args.seconds} s; machine: ${machine.nproc} cores, ${machine.cpu}, node ${machine.node}, ${nginxVersion ?? 'nginx absent'}; load average before ${load1.map((x) => x.toFixed(2)).join(' ')}, after ${load2.map((x) => x.toFixed(2)).join(' ')}\n`);
     if (args.json) writeFileSync(args.json, JSON.stringify(summary, null, 2));

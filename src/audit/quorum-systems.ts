@@ -1,6 +1,7 @@
 // Recognising quorum systems from their manifests alone, without the ha.cdk8s.io/quorum annotation (internal).
 // docs/audit.md lists these heuristics; keep the two in step.
 import type { Workload } from '../availability/workloads';
+import { majorityQuorum } from '../private/quorum';
 
 /** What the audit recognised a workload as, and why. */
 export interface QuorumSystem {
@@ -207,7 +208,7 @@ export function recogniseQuorumSystem(w: Workload): QuorumSystem | undefined {
 
 /** Members that must stay up: a majority of all members, or `members - floor((min(members, groupSize) - 1) / 2)`. */
 export function membersRequired(system: QuorumSystem, members: number): number {
-  if (system.groupSize === undefined) return Math.floor(members / 2) + 1;
+  if (system.groupSize === undefined) return majorityQuorum(members);
   const group = Math.min(members, system.groupSize);
   return members - Math.floor((group - 1) / 2);
 }

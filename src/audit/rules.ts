@@ -3,6 +3,7 @@ import { AuditContext } from './context';
 import { parseImageReference } from './image-reference';
 import { plaintextPeers, recogniseQuorumSystem } from './quorum-systems';
 import { DisruptionBudgetLimit, SpreadStrictness } from '../availability/inputs';
+import { majorityQuorum } from '../private/quorum';
 import {
   allContainersOf, containersOf, HOSTNAME_KEY, isQuorumWorkload, namespaceOf, quorumAnnotation, quorumRequirement,
   refOf, selectorMatches, spreadOn, Workload,
@@ -171,7 +172,7 @@ export const RULES: RuleDefinition[] = [
       const out: RawFinding[] = [];
       for (const w of ctx.replicated.filter(isQuorumWorkload)) {
         const n = effectiveReplicas(w, ctx);
-        const majority = Math.floor(n / 2) + 1;
+        const majority = majorityQuorum(n);
         let quorum: number;
         try {
           quorum = quorumRequirement(w, n) ?? majority;

@@ -1,6 +1,7 @@
 // Reading workloads, selectors and their related objects out of plain Kubernetes manifest objects (internal).
 import { SpreadStrictness } from './inputs';
 import { membersRequired, recogniseQuorumSystem } from '../audit/quorum-systems';
+import { majorityQuorum } from '../private/quorum';
 
 /** Kinds whose pods are replicated and meant to stay available. */
 export const REPLICATED_KINDS = ['Deployment', 'StatefulSet', 'ReplicaSet'];
@@ -169,7 +170,7 @@ export function quorumRequirement(w: Workload, replicas: number): number | undef
     return Number(annotated);
   }
   const recognised = annotated === undefined ? recogniseQuorumSystem(w) : undefined;
-  return recognised ? membersRequired(recognised, replicas) : Math.floor(replicas / 2) + 1;
+  return recognised ? membersRequired(recognised, replicas) : majorityQuorum(replicas);
 }
 
 /** The spreading a pod template asks for on one topology key. */

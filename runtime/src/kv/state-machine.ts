@@ -82,7 +82,9 @@ export function decodeCommand(data: Uint8Array): KvCommand {
   const value = buf.subarray(off, off + valueLen); off += valueLen;
   const prev = buf.subarray(off, off + prevLen);
   return {
-    op, requestId, key,
+    op,
+    requestId,
+    key,
     value: flags & FLAG_HAS_VALUE ? value : undefined,
     prev: flags & FLAG_HAS_PREV ? prev : undefined,
     prevAbsent: (flags & FLAG_PREV_ABSENT) !== 0,

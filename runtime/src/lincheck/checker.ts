@@ -98,7 +98,14 @@ export function checkOperations(operations: readonly Operation[], options: Check
     if (!list) byKey.set(op.key, (list = []));
     list.push(op);
   }
-  const s: CheckStats = Object.assign(stats ?? ({} as CheckStats), { keys: 0, operations: 0, pendingInfo: 0, droppedInfo: 0, steps: 0, cacheEntries: 0 });
+  const s: CheckStats = Object.assign(stats ?? ({} as CheckStats), {
+    keys: 0,
+    operations: 0,
+    pendingInfo: 0,
+    droppedInfo: 0,
+    steps: 0,
+    cacheEntries: 0,
+  });
   s.keys = byKey.size;
   s.operations = operations.length;
   for (const [key, ops] of byKey) {
@@ -299,17 +306,17 @@ function checkKey(key: string, keyOps: readonly Operation[], deadline: number, s
   /** Records the configuration reached by placing `op`; false if it (or one that dominates it) was seen. */
   const remember = (lo: number, hi: number, state: number, op: number): boolean => {
     let first = next[head] >>> 1;
-    let last = maxPlaced;
+    let lastPlaced = maxPlaced;
     if (op < n) {
       if (op === first) {
         let e = next[2 * op];
         if (e === 2 * op + 1) e = next[e];
         first = e === -1 ? n : e >>> 1;
       }
-      if (op > last) last = op;
+      if (op > lastPlaced) lastPlaced = op;
     }
     const from = first >>> 5;
-    const knownLength = first > last ? 0 : (last >>> 5) + 1 - from;
+    const knownLength = first > lastPlaced ? 0 : (lastPlaced >>> 5) + 1 - from;
     const opWord = op < n ? (op >>> 5) - from : (op - n) >>> 5;
     const opMask = 1 << (op < n ? op & 31 : (op - n) & 31);
     const k = (lo ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
@@ -560,7 +567,7 @@ function explain(key: string, p: KeyProblem, d: Deepest): NotLinearizable {
   const lines = [
     `key ${JSON.stringify(key)}: no linearization exists.`,
     `The furthest the search got places ${d.depth} of ${p.normalCount} completed operations; the value is then ${valueOf(d.state)}` +
-      (d.recent.length ? `, after the latest writes:` : '.'),
+      (d.recent.length ? ', after the latest writes:' : '.'),
     ...d.recent.map((i) => `  ${describeOperation(p.ops[i])}`),
   ];
   const others = d.candidates.filter((i) => i !== d.blocking);

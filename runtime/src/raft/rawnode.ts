@@ -1,5 +1,5 @@
-import { RaftConfig, resolveConfig } from './config';
 import { ConfChange, ConfChangeType, encodeConfChange } from './confchange';
+import { RaftConfig, resolveConfig } from './config';
 import { RaftConfigError } from './errors';
 import { ProgressState } from './progress';
 import { Raft, ReadState, Role } from './raft';
@@ -66,16 +66,6 @@ export interface Status {
  * no I/O. The application drives it with tick/step/propose and drains it with ready/advance.
  */
 export class RawNode {
-  private readonly raft: Raft;
-  private prevSoft: SoftState;
-  private prevHard: HardState;
-
-  constructor(config: RaftConfig, storage: RaftStorage) {
-    this.raft = new Raft(resolveConfig(config), storage);
-    this.prevSoft = { leader: this.raft.lead, role: this.raft.role };
-    this.prevHard = storage.initialState().hardState;
-  }
-
   /**
    * Prepares empty storage for a brand-new cluster whose initial voters are `voters`: writes one
    * committed ADD_NODE entry per voter at term 1 (like etcd-io/raft), so the initial membership is in
@@ -97,6 +87,16 @@ export class RawNode {
       term: 1, index: i + 1, type: EntryType.CONF_CHANGE, data: encodeConfChange({ type: ConfChangeType.ADD_NODE, nodeId: v }),
     })));
     storage.setHardState({ term: 1, vote: 0, commit: sorted.length });
+  }
+
+  private readonly raft: Raft;
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+
+  constructor(config: RaftConfig, storage: RaftStorage) {
+    this.raft = new Raft(resolveConfig(config), storage);
+    this.prevSoft = { leader: this.raft.lead, role: this.raft.role };
+    this.prevHard = storage.initialState().hardState;
   }
 
   /** Advances logical time by one tick (drives election timeouts and heartbeats). */
@@ -219,8 +219,17 @@ export class RawNode {
       for (const [id, pr] of r.prs) progress.set(id, { match: pr.match, next: pr.next, state: pr.state });
     }
     return {
-      id: r.id, term: r.term, vote: r.vote, commit: r.log.committed, applied: r.log.applied, leader: r.lead,
-      role: r.role, progress, confState: r.confState, lastIndex: r.log.lastIndex(), leadTransferee: r.leadTransferee,
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      leader: r.lead,
+      role: r.role,
+      progress,
+      confState: r.confState,
+      lastIndex: r.log.lastIndex(),
+      leadTransferee: r.leadTransferee,
     };
   }
 }

@@ -13,6 +13,8 @@ import { Agent, createServer, IncomingHttpHeaders, IncomingMessage, request as h
 import { AddressInfo } from 'node:net';
 import { HashRing } from '../ring';
 import { RouterConfig, ShardSource } from './config';
+import { errorBody, internalError, KvError, OutcomeUnknownError, sendError, sendJson, UnavailableError } from '../errors';
+import { MetricsRegistry } from '../observability/metrics';
 
 /** How the router resolves a headless Service name to addresses (replaceable for tests). */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -58,13 +60,12 @@ export class Router {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private draining = false;
-  // Metrics.
-  private readonly requests = new Map<string, number>(); // `${shard}\t${code}`
-  private readonly retries = new Map<string, number>();
-  private readonly redirects = new Map<string, number>();
-  private readonly ejections = new Map<string, number>();
-  private readonly durationCounts = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
-  private durationSum = 0;
+  private readonly metrics = new MetricsRegistry();
+  private readonly requests = this.metrics.counter('ha_router_requests_total', 'Client requests by shard and status code.');
+  private readonly retries = this.metrics.counter('ha_router_upstream_retries_total', 'Upstream attempts retried after an error or a 503.');
+  private readonly redirects = this.metrics.counter('ha_router_redirects_total', 'Redirects to a shard leader followed.');
+  private readonly ejections = this.metrics.counter('ha_router_ejections_total', 'Members ejected after failed health checks.');
+  private readonly duration = this.metrics.histogram('ha_router_request_duration_seconds', 'Client request latency.', DURATION_BUCKETS);
 
   constructor(private readonly config: RouterConfig, private readonly resolve: Resolver = defaultResolver) {
     for (const [name, source] of config.shards) {
@@ -73,6 +74,9 @@ export class Router {
       this.shards.set(name, { name, source, members });
     }
     this.ring = new HashRing([...config.shards.keys()].map((id) => ({ id })));
+    // Every shard's series exists from the start, so a dashboard sees 0 rather than nothing.
+    for (const shard of config.shards.keys()) for (const c of [this.retries, this.redirects, this.ejections]) c.inc({ shard }, 0);
+    this.registerGauges();
   }
 
   /** The shard that owns `key`. */
@@ -150,27 +154,25 @@ export class Router {
       }
       if (path !== '/v1/kv' && !path.startsWith('/v1/kv/')) {
         status = 404;
-        return sendJson(res, 404, { error: 'not_found', message: `no route for ${req.method} ${path}; the API is /v1/kv/<key>` });
+        return sendError(res, new KvError(404, 'not_found', `no route for ${req.method} ${path}; the API is /v1/kv/<key>`));
       }
       const rawKey = path.slice('/v1/kv/'.length);
       if (rawKey === '' || url.searchParams.has('prefix')) {
         status = 400;
-        return sendJson(res, 400, {
-          error: 'cross_shard',
-          message: `prefix listings span ${this.shards.size} shards and the router does not merge them; list each shard directly, or keep related keys in one shard`,
-        });
+        return sendError(res, new KvError(400, 'cross_shard',
+          `prefix listings span ${this.shards.size} shards and the router does not merge them; list each shard directly, or keep related keys in one shard`));
       }
       let key: string;
       try {
         key = decodeURIComponent(rawKey);
       } catch {
         status = 400;
-        return sendJson(res, 400, { error: 'bad_key', message: `the key in ${path} is not valid percent-encoding` });
+        return sendError(res, new KvError(400, 'bad_encoding', `the key in ${path} is not valid percent-encoding`));
       }
       const body = await readBody(req, this.config.maxBodyBytes);
       if (body === undefined) {
         status = 413;
-        return sendJson(res, 413, { error: 'too_large', message: `request body over ${this.config.maxBodyBytes} bytes` });
+        return sendError(res, new KvError(413, 'value_too_large', `request body over ${this.config.maxBodyBytes} bytes (--max-body-bytes)`), { Connection: 'close' });
       }
       const shard = this.shards.get(this.ring.get(key)) as Shard;
       shardLabel = shard.name;
@@ -185,15 +187,12 @@ export class Router {
       res.end(answer.body);
     } catch (err) {
       status = 500;
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (err as Error).message });
+      if (!res.headersSent) sendError(res, internalError(err));
       else res.destroy();
     } finally {
-      const key = `${shardLabel}\t${status}`;
-      this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+      this.requests.inc({ shard: shardLabel, code: String(status) });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.durationSum += seconds;
-      const bucket = DURATION_BUCKETS.findIndex((b) => seconds <= b);
-      this.durationCounts[bucket === -1 ? DURATION_BUCKETS.length : bucket]++;
+      this.duration.observe(seconds);
     }
   }
 
@@ -230,7 +229,7 @@ export class Router {
         const redirectTo = r.status === 307 && typeof location === 'string' ? new URL(location, target).origin : undefined;
         if (redirectTo !== undefined && redirects < 5 && !unreachable.has(redirectTo)) {
           redirects++;
-          this.redirects.set(shard.name, (this.redirects.get(shard.name) ?? 0) + 1);
+          this.redirects.inc({ shard: shard.name });
           shard.leader = redirectTo;
           target = redirectTo;
           tried.delete(redirectTo);
@@ -256,15 +255,11 @@ export class Router {
         unreachable.add(target);
         if (shard.leader === target) shard.leader = undefined;
         if (e.ambiguous && !isRead) {
-          return jsonAnswer(503, {
-            error: 'outcome_unknown',
-            message: `${lastError}; the ${method} reached shard ${shard.name} and may or may not take effect, so the router did not resend it`,
-            retryable: true,
-            outcome: 'unknown',
-          });
+          return jsonAnswer(503, errorBody(new OutcomeUnknownError('outcome_unknown',
+            `${lastError}; the ${method} reached shard ${shard.name} and may or may not take effect, so the router did not resend it`)));
         }
       }
-      this.retries.set(shard.name, (this.retries.get(shard.name) ?? 0) + 1);
+      this.retries.inc({ shard: shard.name });
       await sleep(Math.min(backoffMs(attempt++), Math.max(0, deadline - Date.now())));
       target = this.pickTarget(shard, tried);
       if (target === undefined) {
@@ -276,12 +271,8 @@ export class Router {
       }
     }
     // Every attempt so far surely did not apply (see above), so the write did not either.
-    return jsonAnswer(503, {
-      error: 'shard_unavailable',
-      message: `shard ${shard.name}: no member answered within ${this.config.retryBudgetMs} ms (last: ${lastError})`,
-      retryable: true,
-      outcome: 'not_applied',
-    });
+    return jsonAnswer(503, errorBody(new UnavailableError('shard_unavailable',
+      `shard ${shard.name}: no member answered within ${this.config.retryBudgetMs} ms (last: ${lastError})`)));
   }
 
   /** The cached leader, else a healthy member, else an ejected one; skipping those tried. */
@@ -344,7 +335,7 @@ export class Router {
             member.failures++;
             if (member.healthy && member.failures >= this.config.ejectAfter) {
               member.healthy = false;
-              this.ejections.set(shard.name, (this.ejections.get(shard.name) ?? 0) + 1);
+              this.ejections.inc({ shard: shard.name });
               if (shard.leader === member.url) shard.leader = undefined;
             }
           }
@@ -374,35 +365,16 @@ export class Router {
   }
 
   private metricsText(): string {
-    const lines: string[] = [];
-    const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-    lines.push('# HELP ha_router_requests_total Client requests by shard and status code.', '# TYPE ha_router_requests_total counter');
-    for (const [k, v] of this.requests) {
-      const [shard, code] = k.split('\t');
-      lines.push(`ha_router_requests_total{shard="${esc(shard)}",code="${code}"} ${v}`);
-    }
-    const perShard = (name: string, help: string, m: Map<string, number>) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-      for (const shard of this.shards.keys()) lines.push(`${name}{shard="${esc(shard)}"} ${m.get(shard) ?? 0}`);
-    };
-    perShard('ha_router_upstream_retries_total', 'Upstream attempts retried after an error or a 503.', this.retries);
-    perShard('ha_router_redirects_total', 'Redirects to a shard leader followed.', this.redirects);
-    perShard('ha_router_ejections_total', 'Members ejected after failed health checks.', this.ejections);
-    lines.push('# HELP ha_router_member_healthy 1 if the member passes its health checks.', '# TYPE ha_router_member_healthy gauge');
-    for (const shard of this.shards.values()) {
-      for (const m of shard.members.values()) lines.push(`ha_router_member_healthy{shard="${esc(shard.name)}",member="${esc(m.url)}"} ${m.healthy ? 1 : 0}`);
-    }
-    lines.push('# HELP ha_router_leader_known 1 if the router has a cached leader for the shard.', '# TYPE ha_router_leader_known gauge');
-    for (const shard of this.shards.values()) lines.push(`ha_router_leader_known{shard="${esc(shard.name)}"} ${shard.leader ? 1 : 0}`);
-    lines.push('# HELP ha_router_request_duration_seconds Client request latency.', '# TYPE ha_router_request_duration_seconds histogram');
-    let cumulative = 0;
-    DURATION_BUCKETS.forEach((b, i) => {
-      cumulative += this.durationCounts[i];
-      lines.push(`ha_router_request_duration_seconds_bucket{le="${b}"} ${cumulative}`);
-    });
-    cumulative += this.durationCounts[DURATION_BUCKETS.length];
-    lines.push(`ha_router_request_duration_seconds_bucket{le="+Inf"} ${cumulative}`, `ha_router_request_duration_seconds_sum ${this.durationSum}`, `ha_router_request_duration_seconds_count ${cumulative}`);
-    return lines.join('\n') + '\n';
+    return this.metrics.render();
+  }
+
+  /** Scrape-time gauges over the live shard table. */
+  private registerGauges(): void {
+    this.metrics.gaugeFamily('ha_router_member_healthy', '1 if the member passes its health checks.', () =>
+      [...this.shards.values()].flatMap((shard) =>
+        [...shard.members.values()].map((m) => [{ shard: shard.name, member: m.url }, m.healthy ? 1 : 0] as const)));
+    this.metrics.gaugeFamily('ha_router_leader_known', '1 if the router has a cached leader for the shard.', () =>
+      [...this.shards.values()].map((shard) => [{ shard: shard.name }, shard.leader ? 1 : 0] as const));
   }
 }
 
@@ -433,11 +405,6 @@ function jsonAnswer(status: number, body: unknown): Upstream {
   return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 /** Reads the body, or resolves undefined past `limit` bytes. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {

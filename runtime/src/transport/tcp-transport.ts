@@ -323,7 +323,13 @@ export class TcpTransport implements Transport {
     const peerTls = this.tls;
     const socket: net.Socket = peerTls
       ? tls.connect({
-        host, port, key: peerTls.key, cert: peerTls.cert, ca: peerTls.ca, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+        host,
+        port,
+        key: peerTls.key,
+        cert: peerTls.cert,
+        ca: peerTls.ca,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
         ...(net.isIP(host) ? {} : { servername: host }),
         ...(peerTls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
       })

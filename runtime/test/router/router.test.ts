@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseRouterConfig, Router } from '../../src/router';
+import { parseRouterConfig } from '../../src/cli/router-config';
+import { Router } from '../../src/router';
 import { kvRequest, keyUrl } from '../support/kv-client';
 import { KvCluster } from '../support/kv-cluster';
 
@@ -66,10 +67,10 @@ describe('router in front of two real Raft shards', { timeout: 120_000 }, () => 
   it('learns the leader from a redirect once, then goes straight to it', async () => {
     const keys = Array.from({ length: 200 }, (_, i) => `k${i}`).filter((k) => router!.shardFor(k) === 'a').slice(0, 20);
     await kvRequest(keyUrl(base, keys[0]), { method: 'PUT', body: 'x' });
-    const before = metric(await (await fetch(`${base}/metrics`)).text(), 'ha_router_redirects_total', 'shard="a"');
+    const redirectsBefore = metric(await (await fetch(`${base}/metrics`)).text(), 'ha_router_redirects_total', 'shard="a"');
     for (const k of keys) assert.ok((await kvRequest(keyUrl(base, k), { method: 'PUT', body: 'y', maxRedirects: 0 })).status < 300);
     const afterCount = metric(await (await fetch(`${base}/metrics`)).text(), 'ha_router_redirects_total', 'shard="a"');
-    assert.equal(afterCount, before, 'no redirect once the leader is cached');
+    assert.equal(afterCount, redirectsBefore, 'no redirect once the leader is cached');
   });
 
   it('rejects prefix listings, which span shards', async () => {

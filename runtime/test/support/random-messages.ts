@@ -26,18 +26,44 @@ export function randomMessage(random: () => number): Message {
   const entries: Entry[] = [];
   const n = random() < 0.3 ? 0 : Math.floor(random() * 20);
   for (let i = 0; i < n; i++) {
-    entries.push({ term: bigNumber(random), index: bigNumber(random), type: random() < 0.5 ? EntryType.NORMAL : EntryType.CONF_CHANGE, data: bytes(random, 300) });
+    entries.push({
+      term: bigNumber(random),
+      index: bigNumber(random),
+      type: random() < 0.5 ? EntryType.NORMAL : EntryType.CONF_CHANGE,
+      data: bytes(random, 300),
+    });
   }
   const ids = (k: number): number[] => Array.from({ length: Math.floor(random() * k) }, () => 1 + Math.floor(random() * 9));
   const message: Message = {
     type: Math.floor(random() * 13) as MessageType,
-    from: 1 + Math.floor(random() * 9), to: 1 + Math.floor(random() * 9),
-    term: bigNumber(random), logTerm: bigNumber(random), index: bigNumber(random), commit: bigNumber(random),
-    reject: random() < 0.5, rejectHint: bigNumber(random), logTermHint: bigNumber(random),
-    entries, context: bytes(random, 40),
+    from: 1 + Math.floor(random() * 9),
+    to: 1 + Math.floor(random() * 9),
+    term: bigNumber(random),
+    logTerm: bigNumber(random),
+    index: bigNumber(random),
+    commit: bigNumber(random),
+    reject: random() < 0.5,
+    rejectHint: bigNumber(random),
+    logTermHint: bigNumber(random),
+    entries,
+    context: bytes(random, 40),
   };
   if (random() < 0.2) {
-    return { ...message, snapshot: { metadata: { index: bigNumber(random), term: bigNumber(random), confState: { voters: ids(5), learners: ids(3), votersOutgoing: ids(4) } }, data: bytes(random, 2000) } };
+    return {
+      ...message,
+      snapshot: {
+        metadata: {
+          index: bigNumber(random),
+          term: bigNumber(random),
+          confState: {
+            voters: ids(5),
+            learners: ids(3),
+            votersOutgoing: ids(4),
+          },
+        },
+        data: bytes(random, 2000),
+      },
+    };
   }
   return message;
 }

@@ -21,8 +21,18 @@ async function start(options: Partial<TcpTransportOptions> & { localId: number; 
 
 function message(from: number, to: number, index: number, dataBytes = 8): Message {
   return {
-    type: MessageType.APPEND, from, to, term: 1, logTerm: 1, index, commit: 0, reject: false, rejectHint: 0, logTermHint: 0,
-    entries: [{ term: 1, index: index + 1, type: 0, data: Buffer.alloc(dataBytes, index % 251) }], context: new Uint8Array(0),
+    type: MessageType.APPEND,
+    from,
+    to,
+    term: 1,
+    logTerm: 1,
+    index,
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    logTermHint: 0,
+    entries: [{ term: 1, index: index + 1, type: 0, data: Buffer.alloc(dataBytes, index % 251) }],
+    context: new Uint8Array(0),
   };
 }
 
@@ -98,14 +108,14 @@ describe('TcpTransport', () => {
     assert.ok(unreachable.includes(2), 'reported unreachable while down');
     assert.ok(a.stats()[0].droppedMessages > 0, 'dropped while down');
     b = await start({ localId: 2, port: 21131 });
-    let after = 0;
-    b.onMessage(() => after++);
+    let afterRestart = 0;
+    b.onMessage(() => afterRestart++);
     const t0 = Date.now();
-    while (after === 0 && Date.now() - t0 < 5000) {
+    while (afterRestart === 0 && Date.now() - t0 < 5000) {
       a.send([message(1, 2, 99)]);
       await new Promise((r) => setTimeout(r, 10));
     }
-    assert.ok(after > 0, 'delivered after the restart');
+    assert.ok(afterRestart > 0, 'delivered after the restart');
     assert.equal(a.stats()[0].connects, 2);
   });
 
@@ -129,7 +139,9 @@ describe('TcpTransport', () => {
     cleanups.push(() => new Promise<void>((r) => { sockets.forEach((s) => s.destroy()); server.close(() => r()); }));
 
     const maxQueuedBytes = 1 << 20;
-    const a = await start({ localId: 1, port: 21140, peers: new Map([[2, addr(21141)]]), maxQueuedBytes, maxQueuedMessages: 1000, writeStallTimeoutMs: 400 });
+    const a = await start({
+      localId: 1, port: 21140, peers: new Map([[2, addr(21141)]]), maxQueuedBytes, maxQueuedMessages: 1000, writeStallTimeoutMs: 400,
+    });
     const logs: string[] = [];
     let maxQueued = 0;
     const payload = 16 * 1024;
@@ -182,9 +194,9 @@ describe('TcpTransport', () => {
 
 describe('MemoryTransport', () => {
   it('delivers in order asynchronously, cuts one way, exposes metadata', async () => {
-    const net = new MemoryNetwork();
-    const a = net.connect(1, { clientUrl: 'http://a' });
-    const b = net.connect(2, { clientUrl: 'http://b' });
+    const network = new MemoryNetwork();
+    const a = network.connect(1, { clientUrl: 'http://a' });
+    const b = network.connect(2, { clientUrl: 'http://b' });
     a.setPeers(new Map([[2, 'b']]));
     b.setPeers(new Map([[1, 'a']]));
     const atB: number[] = [];
@@ -195,7 +207,7 @@ describe('MemoryTransport', () => {
     assert.deepEqual(atB, [], 'not synchronous');
     await Promise.resolve();
     assert.deepEqual(atB, [1, 2]);
-    net.cut(1, 2);
+    network.cut(1, 2);
     const unreachable: number[] = [];
     a.onUnreachable((id) => unreachable.push(id));
     a.send([message(1, 2, 3)]);
@@ -204,7 +216,7 @@ describe('MemoryTransport', () => {
     assert.deepEqual(atB, [1, 2]);
     assert.deepEqual(atA, [7], 'the other direction still works');
     assert.deepEqual(unreachable, [2]);
-    net.heal();
+    network.heal();
     a.send([message(1, 2, 4)]);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(atB, [1, 2, 4]);

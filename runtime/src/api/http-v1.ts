@@ -4,44 +4,12 @@
  * {@link KvBackend}. Every status code and error body is documented in docs/api.md.
  */
 import { IncomingMessage, ServerResponse } from 'http';
-import { KvLimits } from './config';
-import { KvError, NotLeaderError } from './errors';
-import { KvCommand, KvOp, KvResult, KvStateMachine } from './state-machine';
-
-/** What the HTTP layer needs from the server. */
-export interface KvBackend {
-  /** Replicates `cmd` and resolves with its applied result; rejects with a {@link KvError}. Leader only. */
-  propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult>;
-  /** Resolves once a linearizable read may be served from the local state machine (ReadIndex). */
-  linearizableBarrier(): Promise<void>;
-  /** The applied state; read it only after the barrier (or for serializable reads). */
-  readonly stateMachine: KvStateMachine;
-  isLeader(): boolean;
-  /** The leader's advertised client URL, if a leader is known and has told us its URL. */
-  leaderClientUrl(): string | undefined;
-  /** `/readyz`: ready when a member of a quorum with a known leader that applied up to its commit index. */
-  readiness(): { ready: boolean; reason: string };
-  /** `/livez`: false once the member cannot make progress (storage failed). */
-  liveness(): { live: boolean; reason: string };
-  metricsText(): string;
-  status(): Record<string, unknown>;
-  /** Counts one answered request by route and status, for /metrics. */
-  countRequest(route: string, status: number): void;
-}
+import { internalError, KvError, NotLeaderError, sendError, sendJson } from '../errors';
+import { KvCommand, KvOp } from '../kv/state-machine';
+import { KvBackend } from '../server/backend';
+import { KvLimits } from '../server/config';
 
 const KV_PREFIX = '/v1/kv/';
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body) + '\n';
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, err: KvError, headers: Record<string, string> = {}): void {
-  const h: Record<string, string> = { ...headers };
-  if (err.retryable && err.status === 503) h['Retry-After'] = '1';
-  sendJson(res, err.status, { error: err.code, message: err.message, retryable: err.retryable, ...err.details }, h);
-}
 
 /**
  * Percent-decodes to raw bytes (so values with any bytes can be compared in CAS);
@@ -136,8 +104,7 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits): (req: Inc
     const method = req.method ?? 'GET';
 
     const fail = (err: unknown): void => {
-      const e = err instanceof KvError ? err
-        : new KvError(500, 'internal', `internal error: ${err instanceof Error ? err.message : String(err)}`);
+      const e = internalError(err);
       if (res.headersSent) { res.destroy(); return; }
       const headers: Record<string, string> = {};
       if (e instanceof NotLeaderError && e.leaderUrl) headers.Location = e.leaderUrl + url;
