@@ -156,6 +156,25 @@ describe('the issue 13 fixture through the real CLI', () => {
     ].join('\n'));
   });
 
+  test('in a clone that was never compiled (no lib/), the bin runs the TypeScript sources instead of failing', () => {
+    // a copy of the repository's layout without lib/: bin/ copied, src/ and tsconfig.json linked; inside the repository
+    // so the bin finds ts-node in node_modules as a clone's would
+    fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
+    const clone = fs.mkdtempSync(path.join(root, 'dist', 'uncompiled-'));
+    try {
+      fs.mkdirSync(path.join(clone, 'bin'));
+      fs.copyFileSync(path.join(root, 'bin', 'cdk8s-ha'), path.join(clone, 'bin', 'cdk8s-ha'));
+      fs.symlinkSync(path.join(root, 'src'), path.join(clone, 'src'));
+      fs.symlinkSync(path.join(root, 'tsconfig.json'), path.join(clone, 'tsconfig.json'));
+      const r = spawnSync(process.execPath, [path.join(clone, 'bin', 'cdk8s-ha'), 'audit', raftStore], { cwd: clone, encoding: 'utf-8', timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/^error {3}HA004 PodDisruptionBudget\/data\/store: /);
+    } finally {
+      fs.rmSync(clone, { recursive: true, force: true });
+    }
+  });
+
   test('each of the three signals alone is enough', () => {
     const yaml = fs.readFileSync(raftStore, 'utf-8');
     const variants = [
