@@ -94,6 +94,17 @@ describe('quorum systems are recognised without the annotation', () => {
     expect(ha004(objs)).toBeUndefined();
   });
 
+  test('docs/audit.md documents every system recognised here', () => {
+    const doc = fs.readFileSync(path.join(root, 'docs', 'audit.md'), 'utf-8');
+    const table = doc.slice(doc.indexOf('### Recognising quorum systems'), doc.indexOf('### Plaintext peers'));
+    const documented = [...table.matchAll(/^\| ([^|]+?) \|/gm)].map((m) => m[1]).filter((x) => x !== 'system' && !x.startsWith('---'));
+    // every system has a row naming it (rows may group or qualify: "TiKV / TiDB PD", "Vault, raft storage")
+    for (const system of new Set(recognised.map(([s]) => s))) {
+      const product = system.split(' ')[0];
+      expect([product, documented.filter((row) => row.includes(product)).length > 0]).toEqual([product, true]);
+    }
+  });
+
   test('the annotation still decides: "false" turns a recognised etcd off, "true" turns an unknown image on', () => {
     const etcd = statefulSet({ image: 'quay.io/coreos/etcd:v3.5.9' });
     byKind(etcd, 'StatefulSet').metadata.annotations = { 'ha.cdk8s.io/quorum': 'false' };
