@@ -110,8 +110,8 @@ function storeRange(s: MvccStore, k: string, e: string | null, revision: number,
     if (steps === 0) {
       r = s.range(req);
     } else {
-      const it = s.rangeSteps(req, steps);
-      for (let n = it.next(); ; n = it.next()) if (n.done) { r = n.value; break; }
+      const stepper = s.rangeSteps(req, steps);
+      for (let n = stepper.next(); ; n = stepper.next()) if (n.done) { r = n.value; break; }
     }
     return {
       kvs: r!.kvs.map((kv) => [kv.key.toString('latin1'), { create: kv.create_revision, mod: kv.mod_revision, ver: kv.version, value: kv.value.toString('latin1') }]),

@@ -114,10 +114,10 @@ void describe('MvccStore', () => {
     for (let i = 0; i < 10; i++) s.put({ key: b(`k${i}`), value: b('old') });
     const req = { key: b('k'), range_end: prefixEnd(b('k')), limit: 4 };
     const want = s.range(req);
-    const it = s.rangeSteps(req, 2);
+    const stepper = s.rangeSteps(req, 2);
     let steps = 0;
-    let n = it.next();
-    for (; !n.done; n = it.next()) {
+    let n = stepper.next();
+    for (; !n.done; n = stepper.next()) {
       steps++;
       s.put({ key: b(`k${steps}`), value: b('new') });
       s.deleteRange({ key: b('k9') });
