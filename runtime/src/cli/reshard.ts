@@ -17,12 +17,13 @@ import { MigrationStep, Migrator } from '../router/migrator';
 interface ReshardConfig {
   readonly target: Map<string, ShardSource>;
   readonly requestTimeoutMs: number;
+  readonly slotsPerStep: number;
   readonly listen?: { host: string; port: number };
 }
 
 /** The usage text. */
 export function reshardUsage(): string {
-  return `usage: ha-runtime reshard (--shard NAME=URL,... | --shard-dns NAME=HOST:PORT)... [--request-timeout-ms N] [--listen HOST:PORT]
+  return `usage: ha-runtime reshard (--shard NAME=URL,... | --shard-dns NAME=HOST:PORT)... [--request-timeout-ms N] [--slots-per-step N] [--listen HOST:PORT]
 
 Moves the store online to exactly the shards given: only the slots whose owner changes move, one at
 a time (copy, freeze writes, copy the tail, switch with the epoch, delete the old copy). Interrupted,
@@ -30,6 +31,7 @@ run it again with the same shards to resume, or with the previous shards to roll
   --shard NAME=URL,...        a target shard and its members' client URLs
   --shard-dns NAME=HOST:PORT  a target shard whose members are the addresses of HOST
   --request-timeout-ms N      bound on each request to a shard, retries included (default 15000)
+  --slots-per-step N          slots frozen and switched together (default 1; at most 64)
   --listen HOST:PORT          serve /metrics and /status while running
 `;
 }
@@ -37,6 +39,7 @@ run it again with the same shards to resume, or with the previous shards to roll
 function parseReshardConfig(argv: readonly string[]): ReshardConfig {
   const target = new Map<string, ShardSource>();
   let requestTimeoutMs = 15_000;
+  let slotsPerStep = 1;
   let listen: ReshardConfig['listen'];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -55,6 +58,10 @@ function parseReshardConfig(argv: readonly string[]): ReshardConfig {
       const raw = value();
       if (!/^\d+$/.test(raw) || Number(raw) < 100) throw new UsageError(`--request-timeout-ms: '${raw}' must be an integer >= 100`);
       requestTimeoutMs = Number(raw);
+    } else if (flag === '--slots-per-step') {
+      const raw = value();
+      if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 64) throw new UsageError(`--slots-per-step: '${raw}' must be an integer in 1..64`);
+      slotsPerStep = Number(raw);
     } else if (flag === '--listen') {
       listen = parseHostPort(value(), '--listen');
     } else {
@@ -62,7 +69,7 @@ function parseReshardConfig(argv: readonly string[]): ReshardConfig {
     }
   }
   if (target.size === 0) throw new UsageError('no shards: give every shard the store should end with, --shard NAME=URL,... or --shard-dns NAME=HOST:PORT');
-  return { target, requestTimeoutMs, listen };
+  return { target, requestTimeoutMs, slotsPerStep, listen };
 }
 
 function crashFailpoint(): ((step: MigrationStep) => void) | undefined {
@@ -95,6 +102,7 @@ export async function reshardCommand(argv: string[]): Promise<number> {
   const migrator = new Migrator({
     target: config.target,
     requestTimeoutMs: config.requestTimeoutMs,
+    slotsPerStep: config.slotsPerStep,
     log: (msg, fields) => logger.info(msg, fields),
     onStep: crashFailpoint(),
   });
