@@ -56,8 +56,19 @@ export interface KvResult {
   readonly existed: boolean;
   /** The log index at which the command was applied (a per-cluster revision). */
   readonly index: number;
+  /**
+   * Set when the entry could not be decoded as a command (a forged or corrupt entry that was
+   * committed anyway): it changed nothing, on every member alike. The text says why.
+   */
+  readonly undecodable?: string;
   /** Set when the guard refused the write: nothing changed. */
   readonly rejected?: KvRejection;
+}
+
+/** What applying one entry's bytes produced: the result, and the waiter it belongs to (0: none). */
+export interface KvApplied {
+  readonly requestId: number;
+  readonly result: KvResult;
 }
 
 const HEADER_BYTES = 1 + 8 + 1 + 4 + 4 + 4;
@@ -134,6 +145,11 @@ export interface KvItem {
  * reads see the state as of `appliedIndex`.
  */
 export class KvStateMachine {
+  /** Throws, naming the problem, if `data` is not a snapshot {@link restore} accepts. Changes nothing. */
+  static validateSnapshot(data: Uint8Array): void {
+    walkSnapshot(data, () => undefined);
+  }
+
   private readonly data = new Map<string, Uint8Array>();
   private applied = 0;
   /** Set once at wiring time, before the first entry applies (cli/raft.ts). */
@@ -148,6 +164,23 @@ export class KvStateMachine {
   /** Marks an entry that carries no command (an empty entry a new leader appends, a membership change) as applied. */
   skip(index: number): void {
     this.advanceTo(index);
+  }
+
+  /**
+   * Applies one committed entry's bytes at `index`. Bytes that do not decode as a command are a
+   * rejected command, not an error: every member decodes the same bytes the same way, so the
+   * rejection is deterministic and the log stays applicable (a poison entry never crash-loops a
+   * cluster).
+   */
+  applyData(index: number, data: Uint8Array): KvApplied {
+    let cmd: KvCommand;
+    try {
+      cmd = decodeCommand(data);
+    } catch (e) {
+      this.advanceTo(index);
+      return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
+    }
+    return { requestId: cmd.requestId, result: this.apply(index, cmd) };
   }
 
   /** Applies one committed command at `index`; values are copied so the log buffer can be reused. */
@@ -220,23 +253,17 @@ export class KvStateMachine {
     return out;
   }
 
-  /** Replaces the state with a snapshot taken at `index`; throws on a malformed snapshot. */
+  /**
+   * Replaces the state with a snapshot taken at `index`. Throws on a malformed snapshot and then
+   * leaves the state untouched (it is parsed completely before anything is replaced).
+   */
   restore(index: number, data: Uint8Array): void {
+    const parsed = parseSnapshot(data);
     this.data.clear();
-    if (data.length > 0) {
-      const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      const count = buf.readUInt32LE(0);
-      let off = 4;
-      for (let i = 0; i < count; i++) {
-        if (off + 8 > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
-        const kl = buf.readUInt32LE(off); const vl = buf.readUInt32LE(off + 4); off += 8;
-        if (off + kl + vl > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
-        const key = buf.toString('utf8', off, off + kl); off += kl;
-        this.data.set(key, copy(buf.subarray(off, off + vl))); off += vl;
-      }
-    }
+    for (const [k, v] of parsed) this.data.set(k, v);
     this.applied = index;
   }
+
 
   private advanceTo(index: number): void {
     if (index !== this.applied + 1 && index > this.applied + 1) {
@@ -245,6 +272,29 @@ export class KvStateMachine {
     if (index <= this.applied) throw new Error(`kv: entry ${index} applied twice (applied index is ${this.applied})`);
     this.applied = index;
   }
+}
+
+/** Calls `visit` for each (key, value view) of a snapshot; throws on any malformation. */
+function walkSnapshot(data: Uint8Array, visit: (key: string, value: Uint8Array) => void): void {
+  if (data.length === 0) return;
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < 4) throw new Error(`kv: snapshot of ${buf.length} bytes is shorter than its count`);
+  const count = buf.readUInt32LE(0);
+  let off = 4;
+  for (let i = 0; i < count; i++) {
+    if (off + 8 > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
+    const kl = buf.readUInt32LE(off); const vl = buf.readUInt32LE(off + 4); off += 8;
+    if (off + kl + vl > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
+    const key = buf.toString('utf8', off, off + kl); off += kl;
+    visit(key, buf.subarray(off, off + vl)); off += vl;
+  }
+  if (off !== buf.length) throw new Error(`kv: snapshot has ${buf.length - off} trailing bytes after ${count} entries`);
+}
+
+function parseSnapshot(data: Uint8Array): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  walkSnapshot(data, (k, v) => out.set(k, copy(v)));
+  return out;
 }
 
 function copy(v: Uint8Array): Uint8Array {
