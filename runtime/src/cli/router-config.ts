@@ -63,6 +63,12 @@ function splitAssignment(raw: string, where: string): [string, string] {
   return [name, raw.slice(eq + 1).trim()];
 }
 
+/** One `--shard NAME=URL,...` or `--shard-dns NAME=HOST:PORT` value (shared with `ha-runtime reshard`). */
+export function parseShardFlag(flag: '--shard' | '--shard-dns', raw: string): [string, ShardSource] {
+  const [name, rest] = splitAssignment(raw, flag);
+  return [name, flag === '--shard' ? { kind: 'static', urls: parseUrls(name, rest, flag) } : { kind: 'dns', ...parseHostPort(rest, `${flag} ${name}`) }];
+}
+
 /** Resolves flags, then environment, then defaults. Throws UsageError on bad input. */
 export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RouterConfig {
   const flagShards = new Map<string, ShardSource>();
