@@ -6,32 +6,22 @@
  */
 import { mkdirSync } from 'fs';
 import type { Server } from 'http';
-import { UsageError, formatHostPort } from './flags';
+import { formatHostPort, parseCommandLine } from './flags';
 import { createClientServer } from './http-server';
 import { parseRaftConfig, raftUsage, type RaftCommandConfig } from './raft-config';
 import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-files';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftKvServer } from '../server/raft-kv-server';
+import { SlotGuard } from '../shardmap';
 import { FileLogStore } from '../storage';
 import { TcpTransport } from '../transport';
 
 /** Runs a member until SIGTERM/SIGINT or a fatal error; resolves with the process exit code. */
 export async function raftCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(raftUsage());
-    return 0;
-  }
-  let config;
-  try {
-    config = parseRaftConfig(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`ha-runtime raft: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseCommandLine('raft', argv, raftUsage, parseRaftConfig);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const config = parsed.config;
   const log = new Logger(config.logLevel, { member: config.name });
   let peerTls: TlsMaterial | undefined;
   let clientTls: TlsMaterial | undefined;
@@ -71,15 +61,18 @@ export async function raftCommand(argv: string[]): Promise<number> {
   });
   server = await RaftKvServer.create(config, store, transport, recovered, log);
   const kv = server;
+  // Installed before the first entry applies: every member must judge every write by the same rule.
+  const slots = new SlotGuard();
+  kv.stateMachine.guard = slots;
   const { security } = config;
-  const client = createClientServer(createKvHandler(kv, config.limits, {
+  const client = createClientServer(createKvHandler(kv, config.limits, slots, {
     requireClientCert: security.clientTls?.clientCertAuth ?? false,
     metricsPublic: security.metricsPublic,
   }), config.http, clientTls && { ...clientTls, requestCert: security.clientTls!.clientCertAuth });
   const http = client.server;
   await listen(http, config.listenClient);
   const metricsServer = security.listenMetrics
-    ? createClientServer(createKvHandler(kv, config.limits, { opsOnly: true }), config.http).server : undefined;
+    ? createClientServer(createKvHandler(kv, config.limits, slots, { opsOnly: true }), config.http).server : undefined;
   if (metricsServer) await listen(metricsServer, security.listenMetrics!);
   const stopWatching = watchCertificates(config, peerTls, clientTls, log, {
     peer: (m) => transport.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: security.peerTls!.clientCertAuth }),

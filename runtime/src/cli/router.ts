@@ -2,7 +2,7 @@
  * `ha-runtime router`: runs the router until SIGTERM or SIGINT. Exit 0 after a clean stop,
  * 2 on bad flags or environment.
  */
-import { UsageError } from './flags';
+import { parseCommandLine } from './flags';
 import { createClientServer } from './http-server';
 import { parseRouterConfig, routerUsage } from './router-config';
 import { Logger } from '../observability/logger';
@@ -10,20 +10,9 @@ import { Router } from '../router/router';
 
 /** Runs the `router` subcommand; resolves to the process exit code. */
 export async function routerCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(routerUsage());
-    return 0;
-  }
-  let config;
-  try {
-    config = parseRouterConfig(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`ha-runtime router: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = parseCommandLine('router', argv, routerUsage, parseRouterConfig);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const config = parsed.config;
   const limits = config.http!;
   const router = new Router({ ...config, createServer: (handler) => createClientServer(handler, limits).server });
   const port = await router.start();

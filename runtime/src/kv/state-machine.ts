@@ -25,6 +25,27 @@ export interface KvCommand {
   readonly prev?: Uint8Array;
   /** CAS: swap only if the key is absent (put-if-absent). Mutually exclusive with `prev`. */
   readonly prevAbsent?: boolean;
+  /** Written by the resharding migrator, not a client: admitted whatever the slot's owner (see {@link ApplyGuard}). */
+  readonly migration?: boolean;
+}
+
+/** Why a write was refused at apply time: its slot is not this shard's, or is frozen for a migration. */
+export interface KvRejection {
+  readonly code: 'wrong_shard' | 'slot_frozen';
+  readonly slot: number;
+  /** The epoch of the slot map this shard applied the write under. */
+  readonly epoch: number;
+  /** The slot's owner in that map. */
+  readonly owner: string;
+}
+
+/**
+ * Decides, deterministically from the applied state, whether a write may apply: every member
+ * asks the same question of the same state, so all agree. The shard map (runtime/src/shardmap)
+ * installs one; without it every write applies.
+ */
+export interface ApplyGuard {
+  admit(cmd: KvCommand, read: (key: string) => Uint8Array | undefined): KvRejection | undefined;
 }
 
 /** The outcome of applying one command. `succeeded` is false when a CAS precondition did not hold. */
@@ -39,7 +60,9 @@ export interface KvResult {
    * Set when the entry could not be decoded as a command (a forged or corrupt entry that was
    * committed anyway): it changed nothing, on every member alike. The text says why.
    */
-  readonly rejected?: string;
+  readonly undecodable?: string;
+  /** Set when the guard refused the write: nothing changed. */
+  readonly rejected?: KvRejection;
 }
 
 /** What applying one entry's bytes produced: the result, and the waiter it belongs to (0: none). */
@@ -52,6 +75,7 @@ const HEADER_BYTES = 1 + 8 + 1 + 4 + 4 + 4;
 const FLAG_HAS_PREV = 1;
 const FLAG_PREV_ABSENT = 2;
 const FLAG_HAS_VALUE = 4;
+const FLAG_MIGRATION = 8;
 
 /** Encodes a command for a log entry: op u8, requestId f64, flags u8, keyLen u32, valueLen u32, prevLen u32, then bytes. */
 export function encodeCommand(cmd: KvCommand): Uint8Array {
@@ -63,6 +87,7 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
   if (cmd.prev !== undefined) flags |= FLAG_HAS_PREV;
   if (cmd.prevAbsent) flags |= FLAG_PREV_ABSENT;
   if (cmd.value !== undefined) flags |= FLAG_HAS_VALUE;
+  if (cmd.migration) flags |= FLAG_MIGRATION;
   buf.writeUInt8(cmd.op, 0);
   buf.writeDoubleLE(cmd.requestId, 1);
   buf.writeUInt8(flags, 9);
@@ -99,6 +124,7 @@ export function decodeCommand(data: Uint8Array): KvCommand {
     value: flags & FLAG_HAS_VALUE ? value : undefined,
     prev: flags & FLAG_HAS_PREV ? prev : undefined,
     prevAbsent: (flags & FLAG_PREV_ABSENT) !== 0,
+    ...(flags & FLAG_MIGRATION ? { migration: true } : {}),
   };
 }
 
@@ -126,6 +152,8 @@ export class KvStateMachine {
 
   private readonly data = new Map<string, Uint8Array>();
   private applied = 0;
+  /** Set once at wiring time, before the first entry applies (cli/raft.ts). */
+  guard: ApplyGuard | undefined;
 
   /** The index of the last applied entry (or of the restored snapshot). */
   get appliedIndex(): number { return this.applied; }
@@ -150,7 +178,7 @@ export class KvStateMachine {
       cmd = decodeCommand(data);
     } catch (e) {
       this.advanceTo(index);
-      return { requestId: 0, result: { succeeded: false, existed: false, index, rejected: (e as Error).message } };
+      return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
     }
     return { requestId: cmd.requestId, result: this.apply(index, cmd) };
   }
@@ -158,6 +186,8 @@ export class KvStateMachine {
   /** Applies one committed command at `index`; values are copied so the log buffer can be reused. */
   apply(index: number, cmd: KvCommand): KvResult {
     this.advanceTo(index);
+    const rejected = this.guard?.admit(cmd, (k) => this.data.get(k));
+    if (rejected) return { succeeded: false, existed: false, index, rejected };
     const current = this.data.get(cmd.key);
     switch (cmd.op) {
       case KvOp.PUT:
@@ -189,10 +219,15 @@ export class KvStateMachine {
     return this.data.get(key);
   }
 
-  /** Keys starting with `prefix`, sorted by key (UTF-16 order), at most `limit` of them. */
-  list(prefix: string, limit: number): { items: KvItem[]; more: boolean } {
+  /**
+   * Keys starting with `prefix` (and after `after`, if given) that `filter` accepts, sorted by key
+   * (UTF-16 order), at most `limit` of them.
+   */
+  list(prefix: string, limit: number, after?: string, filter?: (key: string) => boolean): { items: KvItem[]; more: boolean } {
     const keys: string[] = [];
-    for (const k of this.data.keys()) if (k.startsWith(prefix)) keys.push(k);
+    for (const k of this.data.keys()) {
+      if (k.startsWith(prefix) && (after === undefined || k > after) && (!filter || filter(k))) keys.push(k);
+    }
     keys.sort();
     const items = keys.slice(0, limit).map((key) => ({ key, value: this.data.get(key)! }));
     return { items, more: keys.length > limit };

@@ -376,7 +376,7 @@ export class RaftKvServer implements KvBackend {
         continue;
       }
       const { requestId, result } = this.stateMachine.applyData(e.index, e.data);
-      if (result.rejected) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: result.rejected });
+      if (result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: result.undecodable });
       const waiter = this.pending.get(requestId);
       if (waiter) {
         this.pending.delete(requestId);
