@@ -51,6 +51,10 @@ export function createClientServer(handler: Handler, limits: HttpServerLimits, t
       ...common, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: false, minVersion: 'TLSv1.2',
     }, handler)
     : http.createServer(common, handler);
+  // Set as properties too: not every Node 20 release reads all of them from the options.
+  server.keepAliveTimeout = limits.idleTimeoutMs;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
   let open = 0;
   let refused = 0;
   const refusal = refusalBytes(limits.maxConnections);
