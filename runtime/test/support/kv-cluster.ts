@@ -135,6 +135,16 @@ export interface KvClusterOptions {
    * (needed when the client port is https). @default status on the client port
    */
   readonly metricsPortOffset?: number;
+  /**
+   * Members listed in --initial-cluster that never run (ids size+1...), at peer ports
+   * basePort+2i+1 beyond the real ones: an identity a test can pose as. They count in the quorum.
+   * @default 0
+   */
+  readonly ghostMembers?: number;
+}
+
+function ghostAddresses(options: KvClusterOptions): string[] {
+  return Array.from({ length: options.ghostMembers ?? 0 }, (_, g) => `127.0.0.1:${options.basePort + 2 * (options.size + g) + 1}`);
 }
 
 /** A running cluster; see the module comment. */
@@ -160,7 +170,10 @@ export class KvCluster {
           '--listen-client', `127.0.0.1:${options.basePort + 2 * i}`,
           '--listen-peer', real.get(id)!,
           '--advertise-client', `http://127.0.0.1:${options.basePort + 2 * i}`,
-          '--initial-cluster', [...real.keys()].map((m) => `kv-${m - 1}=${m === id ? real.get(m) : peersOf.get(m)}`).join(','),
+          '--initial-cluster', [
+            ...[...real.keys()].map((m) => `kv-${m - 1}=${m === id ? real.get(m) : peersOf.get(m)}`),
+            ...ghostAddresses(options).map((a, g) => `kv-${options.size + g}=${a}`),
+          ].join(','),
           '--tick-ms', String(options.tickMs ?? 50),
           ...(options.metricsPortOffset ? ['--listen-metrics', `127.0.0.1:${options.basePort + 2 * i + options.metricsPortOffset}`] : []),
           ...(options.args ?? []),
