@@ -185,16 +185,25 @@ export class KvCluster {
       // Without `only`, re-read which members run on every poll: one may die while we wait.
       const among = only ?? this.members.filter((m) => m.running);
       const statuses = await Promise.all(among.map((m) => m.status(500)));
-      const leaders = new Set(statuses.map((s) => s?.leader ?? 0));
-      last = JSON.stringify(statuses.map((s) => s && { name: s.name, leader: s.leader, term: s.term, role: s.role }));
+      // By name: a member that rejoined after losing its disk has a new id (a new incarnation).
+      const leaders = new Set(statuses.map((s) => (s?.leader ? s.leaderName ?? `#${s.leader}` : '')));
+      last = JSON.stringify(statuses.map((s) => s && { name: s.name, leader: s.leader, term: s.term, role: s.role, state: s.state }));
       if (leaders.size === 1) {
-        const id = [...leaders][0];
-        const leader = this.members.find((m) => m.id === id);
-        if (id !== 0 && leader?.running) return leader;
+        const name = [...leaders][0];
+        const leader = this.members.find((m) => m.name === name);
+        if (name !== '' && leader?.running) return leader;
       }
       await sleep(50);
     }
     throw new Error(`no agreed leader within ${timeoutMs} ms; last statuses ${last}\n${this.logTails()}`);
+  }
+
+  /** Kills `member`, deletes its data directory (a lost disk) and starts it again with a blank one. */
+  async wipeAndRestart(member: KvMember): Promise<void> {
+    await member.kill();
+    rmSync(member.dataDir, { recursive: true, force: true });
+    mkdirSync(member.dataDir, { recursive: true });
+    member.start();
   }
 
   /** The last lines of every member's log, for failure messages. */
