@@ -15,7 +15,7 @@ import { RecoveredState, readIdentity, StoredIdentity, writeIdentity } from '../
 import { probePeer, TcpTransport } from '../transport';
 
 /** The transport id of a process that has no member id yet: nobody dials it as a member. */
-const DISCOVERY_ID = Number.MAX_SAFE_INTEGER;
+const DISCOVERY_ID = 2 ** 48 - 1;
 
 /** The decided start. */
 export interface MemberStart {

@@ -8,13 +8,14 @@
  */
 import { mkdirSync, promises as fsp } from 'fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
-import { UsageError, formatHostPort } from './flags';
+import { formatHostPort, parseCommandLine } from './flags';
 import { decideMemberStart, MemberStart } from './member-start';
 import { parseRaftConfig, raftUsage } from './raft-config';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftServerConfig } from '../server/config';
 import { isNoSpace, RaftKvServer } from '../server/raft-kv-server';
+import { SlotGuard } from '../shardmap';
 import { FileLogStore, writeIdentity } from '../storage';
 import { TcpTransport } from '../transport';
 
@@ -23,20 +24,9 @@ type RunEnd = { kind: 'signal'; code: number } | { kind: 'no_space' } | { kind: 
 
 /** Runs a member until SIGTERM/SIGINT or a fatal error; resolves with the process exit code. */
 export async function raftCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(raftUsage());
-    return 0;
-  }
-  let config: RaftServerConfig;
-  try {
-    config = parseRaftConfig(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`ha-runtime raft: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseCommandLine('raft', argv, raftUsage, parseRaftConfig);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const config = parsed.config;
   const log = new Logger(config.logLevel, { member: config.name });
   try {
     mkdirSync(config.dataDir, { recursive: true });
@@ -86,6 +76,8 @@ async function runUntilStopped(config: RaftServerConfig, log: Logger, signals: S
       metadata: { clientUrl: config.advertiseClient, name: config.name },
       // Until the server exists, answer conservatively: a member with a log is never "blank".
       probeInfo: () => server?.probeInfo() ?? { state: 'member', pristine: '0', clusterId: identity.clusterId },
+      // Only current members are peers (setPeers follows the membership); a removed id is named as such.
+      admitPeer: (id) => (server?.isRemoved(id) ? `member ${id} was removed from the cluster (a replaced incarnation)` : undefined),
       // The transport reports links going down and refused connections: worth a warning, never fatal.
       log: (line) => log.child({ component: 'transport' }).warn(line),
     });
@@ -95,7 +87,10 @@ async function runUntilStopped(config: RaftServerConfig, log: Logger, signals: S
     if (start.writeIdentityAfterBootstrap) await writeIdentity(config.dataDir, identity);
     start = { ...start, bootstrap: false, writeIdentityAfterBootstrap: false };
     const kv = server;
-    handler = createKvHandler(kv, config.limits, kv);
+    // Installed before the first entry applies: every member must judge every write by the same rule.
+    const slots = new SlotGuard();
+    kv.stateMachine.guard = slots;
+    handler = createKvHandler(kv, config.limits, slots, kv);
     if (!http) {
       http = createServer({ keepAliveTimeout: 65_000 }, (req, res) => handler!(req, res));
       await listen(http, config);
