@@ -1,21 +1,34 @@
 /**
  * `ha-runtime raft`: starts one member of the replicated key-value store. Parses flags/env,
- * opens the write-ahead log, starts the peer transport and the HTTP API, and handles SIGTERM
- * (transfer leadership, drain, exit 0). Exit codes: 0 clean stop, 1 runtime failure (storage),
- * 2 bad flags.
+ * decides who this member is (cli/member-start.ts: restart, bootstrap, or rejoin as a new
+ * incarnation), opens the write-ahead log, starts the peer transport and the HTTP API, and handles
+ * SIGTERM (transfer leadership, drain, exit 0). A full disk does not exit: the member keeps serving
+ * reads with a NOSPACE alarm and restarts itself in-process once space returns. Exit codes: 0 clean
+ * stop, 1 runtime failure (storage other than a full disk), 2 bad flags.
  */
-import { mkdirSync } from 'fs';
-import type { Server } from 'http';
+import { mkdirSync, promises as fsp } from 'fs';
+import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { formatHostPort, parseCommandLine } from './flags';
-import { createClientServer } from './http-server';
+import { ClientServer, createClientServer } from './http-server';
+import { decideMemberStart, MemberStart } from './member-start';
 import { parseRaftConfig, raftUsage, type RaftCommandConfig } from './raft-config';
 import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-files';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
-import { RaftKvServer } from '../server/raft-kv-server';
+import { RaftServerConfig } from '../server/config';
+import { isNoSpace, RaftKvServer } from '../server/raft-kv-server';
 import { SlotGuard } from '../shardmap';
-import { FileLogStore } from '../storage';
+import { FileLogStore, writeIdentity } from '../storage';
 import { TcpTransport } from '../transport';
+
+/** The certificates read at start; the files are watched and reloaded while the member runs. */
+interface TlsInUse {
+  readonly peer?: TlsMaterial;
+  readonly client?: TlsMaterial;
+}
+
+/** How one run of the member ended. */
+type RunEnd = { kind: 'signal'; code: number } | { kind: 'no_space' } | { kind: 'failed' };
 
 /** Runs a member until SIGTERM/SIGINT or a fatal error; resolves with the process exit code. */
 export async function raftCommand(argv: string[]): Promise<number> {
@@ -23,12 +36,10 @@ export async function raftCommand(argv: string[]): Promise<number> {
   if ('exitCode' in parsed) return parsed.exitCode;
   const config = parsed.config;
   const log = new Logger(config.logLevel, { member: config.name });
-  let peerTls: TlsMaterial | undefined;
-  let clientTls: TlsMaterial | undefined;
+  let tls: TlsInUse;
   try {
     const { security } = config;
-    peerTls = security.peerTls && readTlsMaterial(security.peerTls);
-    clientTls = security.clientTls && readTlsMaterial(security.clientTls);
+    tls = { peer: security.peerTls && readTlsMaterial(security.peerTls), client: security.clientTls && readTlsMaterial(security.clientTls) };
   } catch (e) {
     process.stderr.write(`ha-runtime raft: ${(e as Error).message}\n`);
     return 2;
@@ -39,84 +50,177 @@ export async function raftCommand(argv: string[]): Promise<number> {
     log.error('cannot create --data-dir', { dir: config.dataDir, err: e });
     return 1;
   }
+  const signals = new SignalLatch();
+  const exitCode = await runUntilStopped(config, tls, log, signals);
+  signals.dispose();
+  // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
+  // member alive: the supervisor restarts on exit, not on silence.
+  setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
+  return exitCode;
+}
 
-  const transportLog = log.child({ component: 'transport' });
-  let server: RaftKvServer | undefined;
-  const { store, recovered } = await FileLogStore.open(config.dataDir, {
-    segmentSizeBytes: config.walSegmentBytes,
-    metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
-  });
-  const peers = new Map(config.members.filter((m) => m.id !== config.id)
-    .map((m) => [m.id, formatHostPort(m.peerHost, m.peerPort)]));
-  const transport = await TcpTransport.start({
-    clusterId: config.clusterToken,
-    localId: config.id,
-    listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
-    peers,
-    metadata: { clientUrl: config.advertiseClient, name: config.name },
-    maxFrameBytes: config.maxPeerFrameBytes,
-    ...(peerTls ? { tls: { ...peerTls, ca: peerTls.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth } } : {}),
-    // The transport reports links going down and refused connections: worth a warning, never fatal.
-    log: (line) => transportLog.warn(line),
-  });
-  server = await RaftKvServer.create(config, store, transport, recovered, log);
-  const kv = server;
-  // Installed before the first entry applies: every member must judge every write by the same rule.
-  const slots = new SlotGuard();
-  kv.stateMachine.guard = slots;
+async function runUntilStopped(config: RaftCommandConfig, tls: TlsInUse, log: Logger, signals: SignalLatch): Promise<number> {
+  let client: ClientServer | undefined;
+  let metricsServer: Server | undefined;
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let opsHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let start: MemberStart | undefined;
+  let transport: TcpTransport | undefined;
   const { security } = config;
-  const client = createClientServer(createKvHandler(kv, config.limits, slots, {
-    requireClientCert: security.clientTls?.clientCertAuth ?? false,
-    metricsPublic: security.metricsPublic,
-  }), config.http, clientTls && { ...clientTls, requestCert: security.clientTls!.clientCertAuth });
-  const http = client.server;
-  await listen(http, config.listenClient);
-  const metricsServer = security.listenMetrics
-    ? createClientServer(createKvHandler(kv, config.limits, slots, { opsOnly: true }), config.http).server : undefined;
-  if (metricsServer) await listen(metricsServer, security.listenMetrics!);
-  const stopWatching = watchCertificates(config, peerTls, clientTls, log, {
-    peer: (m) => transport.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: security.peerTls!.clientCertAuth }),
-    client: (m) => client.setTls(m),
+  const peerTlsOptions = (m: TlsMaterial) => ({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: security.peerTls!.clientCertAuth });
+  // New handshakes use rotated certificates; the transport of the current run gets them.
+  const stopWatching = watchCertificates(config, tls, log, {
+    peer: (m) => transport?.setTls(peerTlsOptions(m)),
+    client: (m) => client?.setTls(m),
   });
-  log.info('listening', {
-    client: `${config.listenClient.host}:${config.listenClient.port}`,
-    peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
-    advertiseClient: config.advertiseClient,
-    peerTls: peerTls !== undefined,
-    clientTls: clientTls !== undefined,
-    clientCertAuth: security.clientTls?.clientCertAuth ?? false,
-    ...(security.listenMetrics ? { metrics: formatHostPort(security.listenMetrics.host, security.listenMetrics.port) } : {}),
-  });
-  kv.start();
+  try {
+    return await runLoop();
+  } finally {
+    stopWatching();
+    metricsServer?.closeAllConnections();
+    metricsServer?.close();
+  }
 
-  const exitCode = await new Promise<number>((resolve) => {
+  async function runLoop(): Promise<number> {
+    for (;;) {
+      let server: RaftKvServer | undefined;
+      const { store, recovered } = await FileLogStore.open(config.dataDir, {
+        segmentSizeBytes: config.walSegmentBytes,
+        metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
+      });
+      if (!start) {
+        try {
+        // A blank data dir may wait here (discovery, join) as long as the cluster is not reachable.
+          start = await decideMemberStart(config, recovered, log, () => signals.signalled !== undefined);
+        } catch (e) {
+          log.error('cannot start this member', { err: (e as Error).message });
+          await store.close();
+          return 1;
+        }
+        if (!start) {
+          await store.close();
+          return 0;
+        }
+        config = { ...config, id: start.identity.memberId };
+      }
+      const identity = start.identity;
+      transport = await TcpTransport.start({
+        clusterId: config.clusterToken,
+        localId: config.id,
+        listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
+        metadata: { clientUrl: config.advertiseClient, name: config.name },
+        maxFrameBytes: config.maxPeerFrameBytes,
+        ...(tls.peer ? { tls: peerTlsOptions(tls.peer) } : {}),
+        // Until the server exists, answer conservatively: a member with a log is never "blank".
+        probeInfo: () => server?.probeInfo() ?? { state: 'member', pristine: '0', clusterId: identity.clusterId },
+        // Only current members are peers (setPeers follows the membership); a removed id is named as such.
+        admitPeer: (id) => (server?.isRemoved(id) ? `member ${id} was removed from the cluster (a replaced incarnation)` : undefined),
+        // The transport reports links going down and refused connections: worth a warning, never fatal.
+        log: (line) => log.child({ component: 'transport' }).warn(line),
+      });
+      server = await RaftKvServer.create(config, store, transport, recovered, log, {
+        identity, bootstrap: start.bootstrap, seedMembers: start.seedMembers,
+      });
+      if (start.writeIdentityAfterBootstrap) await writeIdentity(config.dataDir, identity);
+      start = { ...start, bootstrap: false, writeIdentityAfterBootstrap: false };
+      const kv = server;
+      // Installed before the first entry applies: every member must judge every write by the same rule.
+      const slots = new SlotGuard();
+      kv.stateMachine.guard = slots;
+      handler = createKvHandler(kv, config.limits, slots, {
+        requireClientCert: security.clientTls?.clientCertAuth ?? false,
+        metricsPublic: security.metricsPublic,
+      }, kv);
+      opsHandler = createKvHandler(kv, config.limits, slots, { opsOnly: true });
+      if (!client) {
+        client = createClientServer((req, res) => handler!(req, res), config.http,
+          tls.client && { ...tls.client, requestCert: security.clientTls!.clientCertAuth });
+        await listen(client.server, config.listenClient);
+        if (security.listenMetrics) {
+          metricsServer = createClientServer((req, res) => opsHandler!(req, res), config.http).server;
+          await listen(metricsServer, security.listenMetrics);
+        }
+        log.info('listening', {
+          client: formatHostPort(config.listenClient.host, config.listenClient.port),
+          peer: formatHostPort(config.listenPeer.host, config.listenPeer.port),
+          advertiseClient: config.advertiseClient,
+          peerTls: tls.peer !== undefined,
+          clientTls: tls.client !== undefined,
+          clientCertAuth: security.clientTls?.clientCertAuth ?? false,
+          ...(security.listenMetrics ? { metrics: formatHostPort(security.listenMetrics.host, security.listenMetrics.port) } : {}),
+        });
+      }
+      const http = client.server;
+      kv.start();
+      const end = await runOnce(kv, http, transport, log, signals);
+      if (end.kind === 'signal') return end.code;
+      if (end.kind === 'failed') {
+        http.closeAllConnections();
+        http.close();
+        return 1;
+      }
+      // NOSPACE: keep answering (reads from the last applied state, writes refused) until space returns.
+      const resumed = await waitForSpace(config, log, signals);
+      if (!resumed) {
+        http.closeAllConnections();
+        http.close();
+        return 0;
+      }
+      log.info('space available again: restarting the member in-process from what reached the disk');
+    }
+  }
+}
+
+/** Runs the started member until a signal or a fatal storage error. */
+function runOnce(kv: RaftKvServer, http: Server, transport: TcpTransport, log: Logger, signals: SignalLatch): Promise<RunEnd> {
+  return new Promise<RunEnd>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log.info('signal received: graceful stop', { signal });
-      metricsServer?.close();
-      metricsServer?.closeAllConnections();
-      kv.shutdown(http).then(() => resolve(0), (e) => { log.error('shutdown failed', { err: e }); resolve(1); });
+      kv.shutdown(http).then(() => resolve({ kind: 'signal', code: 0 }), (e) => { log.error('shutdown failed', { err: e }); resolve({ kind: 'signal', code: 1 }); });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    signals.onSignal(stop);
     kv.onFatal = (err) => {
       if (stopping) return;
       stopping = true;
-      metricsServer?.closeAllConnections();
-      metricsServer?.close();
+      signals.onSignal(undefined);
+      if (isNoSpace(err)) {
+        // Stay up: the peers see us unreachable (the cluster goes on without us), clients still read.
+        log.error('disk full: NOSPACE alarm raised; serving reads, refusing writes until space returns', { err: err.message });
+        void Promise.allSettled([transport.close(), kv.closeStore()]).then(() => resolve({ kind: 'no_space' }));
+        return;
+      }
       // Exit so the supervisor (kubelet) restarts us: recovery re-reads what really reached the disk.
-      http.closeAllConnections();
-      http.close();
-      void transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
+      void transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve({ kind: 'failed' }); });
     };
   });
-  // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
-  // member alive: the supervisor restarts on exit, not on silence.
-  stopWatching();
-  setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
-  return exitCode;
+}
+
+/**
+ * Free space the member needs before it restarts after a full disk: two WAL segments, so the first
+ * rotation after the restart cannot hit ENOSPC again at once.
+ */
+function neededBytes(config: RaftServerConfig): number {
+  return 2 * config.walSegmentBytes;
+}
+
+/** Polls the data dir's free space every second; false if a signal asked us to stop. */
+async function waitForSpace(config: RaftServerConfig, log: Logger, signals: SignalLatch): Promise<boolean> {
+  const needed = neededBytes(config);
+  for (let i = 0; signals.signalled === undefined; i++) {
+    try {
+      const st = await fsp.statfs(config.dataDir);
+      const free = st.bavail * st.bsize;
+      if (free >= needed) return true;
+      if (i % 30 === 0) log.warn('waiting for disk space', { free, needed, dataDir: config.dataDir });
+    } catch (e) {
+      log.warn('cannot read free space', { err: (e as Error).message });
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return false;
 }
 
 function listen(server: Server, at: { host: string; port: number }): Promise<void> {
@@ -130,7 +234,7 @@ function listen(server: Server, at: { host: string; port: number }): Promise<voi
  * Re-reads the certificate files every --tls-reload-interval-ms and hands a changed, usable pair to
  * the transport or the client server (new handshakes use it; nothing restarts).
  */
-function watchCertificates(config: RaftCommandConfig, peer: TlsMaterial | undefined, client: TlsMaterial | undefined, log: Logger,
+function watchCertificates(config: RaftCommandConfig, tls: TlsInUse, log: Logger,
   apply: { peer: (m: TlsMaterial) => void; client: (m: TlsMaterial) => void }): () => void {
   const stops: (() => void)[] = [];
   const interval = config.security.tlsReloadIntervalMs;
@@ -144,7 +248,34 @@ function watchCertificates(config: RaftCommandConfig, peer: TlsMaterial | undefi
       }
     }, (message) => log.warn('TLS files unusable; keeping the previous certificates', { listener: which, err: message })));
   };
-  if (peer && config.security.peerTls) watch('peer', config.security.peerTls, peer);
-  if (client && config.security.clientTls) watch('client', config.security.clientTls, client);
+  if (tls.peer && config.security.peerTls) watch('peer', config.security.peerTls, tls.peer);
+  if (tls.client && config.security.clientTls) watch('client', config.security.clientTls, tls.client);
   return () => stops.forEach((stop) => stop());
+}
+
+/** SIGTERM/SIGINT, remembered if they arrive while nobody listens (discovery, waiting for space). */
+class SignalLatch {
+  signalled: string | undefined;
+  private handler: ((signal: string) => void) | undefined;
+  private readonly listeners: ReadonlyArray<[NodeJS.Signals, () => void]>;
+
+  constructor() {
+    this.listeners = (['SIGTERM', 'SIGINT'] as const).map((s) => [s, () => this.fire(s)]);
+    for (const [s, f] of this.listeners) process.on(s, f);
+  }
+
+  onSignal(handler: ((signal: string) => void) | undefined): void {
+    this.handler = handler;
+    if (handler && this.signalled) handler(this.signalled);
+  }
+
+  dispose(): void {
+    for (const [s, f] of this.listeners) process.off(s, f);
+  }
+
+  private fire(signal: string): void {
+    if (this.signalled) return;
+    this.signalled = signal;
+    this.handler?.(signal);
+  }
 }

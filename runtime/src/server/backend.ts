@@ -1,6 +1,7 @@
 /** What a member offers the client APIs (api/): proposals, linearizable reads, health and metrics. */
 import { KvError } from '../errors';
 import { KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import type { MemberInfo, MemberRequest, MemberStatus } from '../membership';
 
 /** What the client APIs need from a member. */
 export interface KvBackend {
@@ -19,6 +20,25 @@ export interface KvBackend {
   liveness(): { live: boolean; reason: string };
   metricsText(): string;
   status(): Record<string, unknown>;
+  /** A reason to refuse every write before it reaches Raft (the NOSPACE alarm: 503 no_space), if any. */
+  writeBlocked?(): KvError | undefined;
   /** Counts one answered request by route and status, for /metrics. */
   countRequest(route: string, status: number): void;
+}
+
+/** Membership operations (the /v1/members routes and etcd's Cluster service call these). */
+export interface MembershipBackend {
+  /** Voters and learners with names, addresses, role and (on the leader) replication progress. */
+  listMembers(): { clusterId: string; leader: number; members: MemberStatus[] };
+  /** Adds a learner (leader only; 307 elsewhere). */
+  addMember(req: MemberRequest): Promise<MemberInfo>;
+  /** Replaces any member with this name or peer URL by a new auto-promoted learner (a blank member rejoining). */
+  joinMember(req: MemberRequest): Promise<MemberInfo>;
+  /** Promotes a caught-up learner (412 learner_not_ready before). */
+  promoteMember(id: number): Promise<MemberInfo>;
+  /** Removes a member; the leader removing itself transfers leadership first and answers 307 to the new leader. */
+  removeMember(id: number): Promise<void>;
+  updateMember(id: number, peerUrl: string, clientUrl?: string): Promise<MemberInfo>;
+  /** A consistent backup: a snapshot file holding every write acknowledged before the call (`ha-runtime restore` reads it). */
+  backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }>;
 }

@@ -6,6 +6,8 @@ export interface ClusterMember {
   readonly id: number;
   readonly peerHost: string;
   readonly peerPort: number;
+  /** The address other members should use, if it differs from peerHost:peerPort (this member's view). */
+  readonly advertisePeer?: string;
 }
 
 /** Request limits; every one is a flag (see docs/api.md). */
@@ -43,5 +45,11 @@ export interface RaftServerConfig {
   /** Write-ahead log segment size in bytes. */
   readonly walSegmentBytes: number;
   readonly limits: KvLimits;
+  /** A learner may be promoted once within this many entries of the commit index. @default 1000 */
+  readonly learnerCatchUpEntries?: number;
+  /** `new`: a blank member may bootstrap (only if every initial member is blank); `existing`: it only ever joins. */
+  readonly initialClusterState?: 'new' | 'existing';
+  /** This member's peer address as others dial it (HOST:PORT). */
+  readonly advertisePeer?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
