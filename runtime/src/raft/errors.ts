@@ -35,3 +35,28 @@ export class RaftConfigError extends Error {
     this.name = 'RaftConfigError';
   }
 }
+
+/**
+ * Thrown by `RawNode.step` for a message no correct peer sends (a term or index beyond
+ * {@link MAX_RAFT_INTEGER}, a non-integer): the node's state is unchanged and the caller drops it.
+ */
+export class InvalidMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidMessageError';
+  }
+}
+
+/**
+ * The largest term or index the core accepts from a message: 2^48, with a margin below 2^53 so
+ * that term + 1 or index + n on an accepted value is still exact. Decoders check the same bound.
+ */
+export const MAX_RAFT_INTEGER = 2 ** 48;
+
+/**
+ * The furthest a message's term may be ahead of ours: 2^24 elections (months of back-to-back
+ * elections; a real peer is never that far ahead). Dropping a message is always safe in Raft; this
+ * bound means a forged message can raise the term only in small steps, so no single message can
+ * push the cluster to the end of the term space.
+ */
+export const MAX_TERM_JUMP = 2 ** 24;

@@ -9,7 +9,7 @@ import { KvBackend } from './backend';
 import { RaftServerConfig } from './config';
 import { ReadBatcher } from './read-batcher';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
-import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import { encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
 import { Logger } from '../observability/logger';
 import { MetricsRegistry, Counter, Histogram } from '../observability/metrics';
 import {
@@ -107,6 +107,8 @@ export class RaftKvServer implements KvBackend {
       random: Math.random,
       applied: this.stateMachine.appliedIndex,
       maxUncommittedEntries: 50_000,
+      // Keeps APPEND frames far below the transport's frame limit (--max-peer-frame-bytes).
+      maxBytesPerMsg: 1024 * 1024,
     }, this.storage);
 
     const m = this.metrics;
@@ -260,6 +262,11 @@ export class RaftKvServer implements KvBackend {
 
   private receive(m: Message): void {
     if (this.failed) return;
+    const invalid = this.refusedPeerInput(m);
+    if (invalid) {
+      this.log.warn('dropped a forged or malformed peer message', { from: m.from, type: MessageType[m.type], reason: invalid });
+      return;
+    }
     try {
       this.node.step(m);
     } catch (e) {
@@ -267,6 +274,23 @@ export class RaftKvServer implements KvBackend {
       return;
     }
     this.scheduleLoop();
+  }
+
+  /**
+   * Input checks the core cannot make: this member proposes only as leader, so a PROPOSE from the
+   * network is forged; a snapshot whose data the state machine cannot restore must be refused
+   * before the core adopts it (afterwards it would be persisted and fail on every restart).
+   */
+  private refusedPeerInput(m: Message): string | undefined {
+    if (m.type === MessageType.PROPOSE) return 'members never forward proposals';
+    if (m.type === MessageType.SNAPSHOT && m.snapshot) {
+      try {
+        KvStateMachine.validateSnapshot(m.snapshot.data);
+      } catch (e) {
+        return `snapshot at index ${m.snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
+      }
+    }
+    return undefined;
   }
 
   private scheduleLoop(): void {
@@ -351,11 +375,11 @@ export class RaftKvServer implements KvBackend {
         this.stateMachine.skip(e.index);
         continue;
       }
-      const cmd = decodeCommand(e.data);
-      const result = this.stateMachine.apply(e.index, cmd);
-      const waiter = this.pending.get(cmd.requestId);
+      const { requestId, result } = this.stateMachine.applyData(e.index, e.data);
+      if (result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: result.undecodable });
+      const waiter = this.pending.get(requestId);
       if (waiter) {
-        this.pending.delete(cmd.requestId);
+        this.pending.delete(requestId);
         clearTimeout(waiter.timer);
         this.proposalLatency.observe(Number(process.hrtime.bigint() - waiter.started) / 1e9);
         waiter.resolve(result);
