@@ -2,6 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { byKind, cleanQuorum, cleanStateless, container } from './fixtures';
 import { AuditSeverity, HaAuditor } from '../../src';
+import { parseImageReference } from '../../src/audit/image-reference';
+import { parseImageReference as constructsParse } from '../../src/private/validate';
 
 const idsOf = (objs: any[]) => [...new Set(HaAuditor.audit(objs).map((f) => f.ruleId))].sort();
 
@@ -190,6 +192,7 @@ describe('HA034 image references (OCI grammar)', () => {
     ['shop//web:1.0', "repository path component '' is not lowercase letters and digits separated by '.', '_', '__' or '-'"],
     ['shop/web-:1.0', "repository path component 'web-' is not lowercase letters and digits separated by '.', '_', '__' or '-'"],
     ['shop/web:-1', "tag '-1' is not [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"],
+    ['shop/web@sha256:' + 'a'.repeat(63), `digest 'sha256:${'a'.repeat(63)}' has 63 hex digits; sha256 has 64`],
   ])('%j is invalid: %s', (image, why) => {
     const o = cleanStateless();
     container(o).image = image;
@@ -207,6 +210,17 @@ describe('HA034 image references (OCI grammar)', () => {
     container(o).image = image;
     expect(idsOf(o)).toEqual([]);
   });
+});
+
+test('HA034 and the constructs\' image validation (src/private/validate.ts) agree on what is a reference', () => {
+  const corpus = [
+    'nginx', 'nginx:1.27.3', 'docker.io/library/nginx:1.27.3', 'localhost:5000/shop/web:1.0', 'localhost/web', '[::1]:5000/web:1.0',
+    'registry.example.com:443/a/b/c:v1_2.3-rc', 'shop/web__x.y-z:1', 'a/b@sha256:' + 'c'.repeat(64), 'a:1@sha512:' + 'd'.repeat(128),
+    'Nginx:1.27', 'nginx:', 'nginx:1.27 ', '', ' nginx', 'shop//web', 'shop/web-', 'shop/-web', 'shop/web:-1', 'web:' + 'x'.repeat(129),
+    'a/b@sha256:' + 'c'.repeat(63), 'a/b@sha256:xyz', 'host:port/a', 'a..b/c', 'UPPER.example.com/x:1', 'x/' + 'y'.repeat(255),
+  ];
+  const disagreements = corpus.filter((image) => (typeof parseImageReference(image) === 'string') !== (constructsParse(image) === undefined));
+  expect(disagreements).toEqual([]);
 });
 
 describe('HA035 identical probe handlers', () => {
