@@ -280,7 +280,8 @@ export class RaftCluster extends Construct {
     const resolved = resolveRaftProps(this, `RaftCluster '${id}'`, props);
     validateRaftProps(resolved, props);
     const peerTls = props.peerTls ?? PeerTls.fromSecret(`${resolved.name}-peer-tls`);
-    const r: ResolvedRaft = { ...resolved, peerTlsSecret: peerTls._bind(this, resolved.owner, resolved.name, resolved.peerServiceName, Chart.of(this).namespace) };
+    const peerTlsSecret = peerTls._bind(this, resolved.owner, resolved.name, resolved.peerServiceName, Chart.of(this).namespace);
+    const r: ResolvedRaft = { ...resolved, peerTlsSecret };
     this.members = r.members;
     this.quorum = r.quorum;
     this.failureTolerance = majorityFailureTolerance(r.members);
