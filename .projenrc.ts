@@ -1,4 +1,4 @@
-import { cdk8s, javascript } from 'projen';
+import { cdk8s, javascript, release } from 'projen';
 
 // Keeps jsii offline-clean: it otherwise fetches a release list, and warns on Node 20.
 const offlineEnv = {
@@ -53,25 +53,81 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   gitignore: ['/node_modules', '/dist/', '/runtime/lib/', '/runtime/.build-test/', '/.sim-failures/', '*.bench.json'],
   githubOptions: { mergify: false },
   buildWorkflow: false,
-  release: false,
+  // Versions come from releases: a maintainer runs the release workflow (Actions -> release -> Run workflow); projen
+  // bumps from the last v* tag and the conventional commits since (0.x while majorVersion is 0), builds, tags and
+  // publishes every language below. package.json stays 0.0.0 in git: the bump happens only inside the release.
+  release: true,
+  releaseTrigger: release.ReleaseTrigger.workflowDispatch(),
+  majorVersion: 0,
+  releaseToNpm: true,
+  // the release builds and tests like .ci/run does, so the runner needs the same system packages
+  releaseWorkflowSetupSteps: [{
+    name: 'Install the system packages the tests use',
+    run: 'sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client podman runc iproute2 nginx strace openssl python3 && (sudo systemctl stop etcd nginx || true)',
+  }],
+  // jsii language targets, built and published by the release workflow (each in its own job with its toolchain).
+  // Here, offline, CI builds the js package only and checks the Python code generation (check:python).
+  publishToPypi: { distName: 'cdk8s-ha', module: 'cdk8s_ha' },
+  publishToMaven: { javaPackage: 'dev.cdk8sha', mavenGroupId: 'dev.cdk8s-ha', mavenArtifactId: 'cdk8s-ha' },
+  publishToNuget: { dotNetNamespace: 'Cdk8sHa', packageId: 'Cdk8sHa' },
+  publishToGo: { moduleName: 'github.com/cdk8s-ha/cdk8s-ha-go', packageName: 'cdk8sha' },
   depsUpgrade: false,
   pullRequestTemplate: false,
+  eslintOptions: { dirs: ['src'], commandOptions: { fix: false } },
+});
+
+// eslint covers the runtime too, with the same rules, and never rewrites files during a test run
+// (`npm run eslint -- --fix` fixes on request). Two documented exceptions for runtime/: hashes, CRCs,
+// wire formats and bitsets are bitwise by nature; node:test's test()/describe() return promises that
+// the runner awaits, so they are not floating.
+for (const dir of ['runtime/src', 'runtime/test', 'runtime/bench']) project.eslint!.addLintPattern(dir);
+project.eslint!.addOverride({ files: ['runtime/**/*.ts'], rules: { 'no-bitwise': 'off' } });
+project.eslint!.addOverride({
+  files: ['runtime/test/**/*.ts', 'runtime/bench/**/*.ts'],
+  rules: {
+    // Tests and benchmarks may use the root package's devDependencies (runtime/package.json lists what the image ships).
+    'import/no-extraneous-dependencies': ['error', { devDependencies: true, packageDir: ['.'] }],
+    '@typescript-eslint/no-floating-promises': ['error', {
+      allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'before', 'after', 'beforeEach', 'afterEach', 'suite'] }],
+    }],
+  },
 });
 
 // Each part of the project adds its own section: merge them side by side.
 project.gitattributes.addAttributes('/docs/benchmarks.md', 'merge=union');
-project.npmignore?.exclude('/runtime/', '/examples/', '/docs/', '/.ci/', '/scripts/', '/bench/');
+// The release's version bump runs `npx commit-and-tag-version` on the release machine (projen falls back to npx when
+// it is not installed), so it need not be a dev dependency: package.json and the lock file stay as CI installs them.
+project.deps.removeDependency('commit-and-tag-version');
+
+// docs/ ships: the README links to docs/*.md, which must resolve in node_modules/cdk8s-ha too (test: check:package).
+project.npmignore?.exclude('/runtime/', '/examples/', '/.ci/', '/scripts/', '/bench/');
+
+// `package` builds the js package only, in CI or not: the other targets need PyPI, Maven, NuGet and Go toolchains,
+// which the release workflow's per-language jobs have and this machine does not (package-all still builds them all).
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package:js')!);
+// Python bindings are generated (not packaged: that needs PyPI) and checked against the assembly, offline.
+const checkPython = project.addTask('check:python', {
+  description: 'Generate the Python bindings with jsii-pacmak --code-only and check they cover the public API',
+  exec: 'node scripts/check-python-codegen.js',
+});
+// The npm package: every relative link of the README resolves to a file in it, and the bin runs from it.
+const checkPackage = project.addTask('check:package', {
+  description: 'npm pack: README links resolve inside the package, the bin and docs ship',
+  exec: 'node scripts/check-package.js',
+});
 
 for (const [k, v] of Object.entries(offlineEnv)) project.tasks.addEnvironment(k, v);
 
 // --- runtime (Raft KV server, router, ring): its own tsconfig, outside the jsii build ---
+// Both start from an empty output folder: tsc never deletes, so a removed source or test would live on.
 project.addTask('runtime:build', {
   description: 'Compile the runtime image sources (runtime/src -> runtime/lib)',
-  exec: 'tsc -p runtime/tsconfig.json',
+  steps: [{ exec: 'node -e "require(\'fs\').rmSync(\'runtime/lib\',{recursive:true,force:true})"' }, { exec: 'tsc -p runtime/tsconfig.json' }],
 });
 project.addTask('runtime:build-test', {
   description: 'Compile the runtime tests (runtime/{src,test} -> runtime/.build-test)',
-  exec: 'tsc -p runtime/tsconfig.test.json',
+  steps: [{ exec: 'node -e "require(\'fs\').rmSync(\'runtime/.build-test\',{recursive:true,force:true})"' }, { exec: 'tsc -p runtime/tsconfig.test.json' }],
 });
 const runtimeTest = project.addTask('runtime:test', {
   description: 'Run the runtime unit, simulation and multi-process tests',
@@ -101,6 +157,12 @@ for (const [name, desc] of [
     steps: [{ spawn: 'runtime:build' }, { spawn: 'runtime:build-test' }, { exec: `node runtime/.build-test/bench/${name}.js`, receiveArgs: true }],
   });
 }
+project.addTask('bench:audit', {
+  description: 'What HaAudit adds to synthesis (1000 services in one chart, 200 in 20); --before REV compares a revision',
+  env: { TS_NODE_PROJECT: 'test/tsconfig.json', TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: 'node --expose-gc -r ts-node/register bench/audit.ts',
+  receiveArgs: true,
+});
 project.addTask('bench:synth', {
   description: 'Synthesis time of N HighlyAvailableServices',
   exec: 'ts-node --project test/tsconfig.json bench/synth.ts',
@@ -123,6 +185,8 @@ const e2e = project.addTask('test:e2e', {
 
 project.testTask.spawn(project.tasks.tryFind('runtime:test')!);
 project.testTask.spawn(e2e);
+project.testTask.spawn(checkPython);
+project.testTask.spawn(checkPackage);
 // A test run must never rewrite a tracked file (snapshots, API.md) unnoticed.
 project.testTask.exec('node scripts/check-clean-tree.js');
 

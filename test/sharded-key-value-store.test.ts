@@ -1,5 +1,5 @@
 import { Size, Testing } from 'cdk8s';
-import { parseRouterConfig } from '../runtime/src/router/config';
+import { parseRouterConfig } from '../runtime/src/cli/router-config';
 import { AvailabilityModel, RaftRuntime, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
 import { assertValidManifests, Manifest, ofKind } from './util';
 

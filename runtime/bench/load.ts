@@ -31,14 +31,18 @@ export async function drive(clients: number, seconds: number, op: (client: numbe
       const t0 = process.hrtime.bigint();
       let ok = false;
       try { ok = await op(c, seq); } catch (e) { firstError ??= (e as Error).message; ok = false; }
-      if (ok) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      else { errors++; await sleep(5); }
+      if (ok) {latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);} else { errors++; await sleep(5); }
     }
   }));
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   const sorted = Float64Array.from(latencies).sort();
   return {
-    ops: latencies.length, errors, seconds: elapsed, opsPerSec: latencies.length / elapsed,
-    p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), ...(firstError ? { firstError } : {}),
+    ops: latencies.length,
+    errors,
+    seconds: elapsed,
+    opsPerSec: latencies.length / elapsed,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    ...(firstError ? { firstError } : {}),
   };
 }

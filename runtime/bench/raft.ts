@@ -9,13 +9,13 @@
  *        [--base-port P] [--json FILE] [--only put|get|kill]
  * Ports: ours P..P+5, etcd P+100..P+105 (default P = 23100).
  */
+import { writeFileSync } from 'fs';
 import { Agent } from 'http';
 import { cpus } from 'os';
-import { writeFileSync } from 'fs';
+import { drive, LoadResult } from './load';
 import { EtcdCluster, etcdVersion } from '../test/support/etcd-cluster';
 import { keepAliveAgent, keyUrl, kvRequest } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
-import { drive, LoadResult } from './load';
 
 /** One system under test, behind the same interface. */
 interface Target {
@@ -132,18 +132,11 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isFinite(v) || v <= 0) throw new Error(`bench:raft: ${f} needs a positive number, got '${argv[i]}'`);
       return v;
     };
-    if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; }
-    else if (f === '--rounds') a.rounds = num();
-    else if (f === '--seconds') a.seconds = num();
-    else if (f === '--no-etcd') a.etcd = false;
-    else if (f === '--base-port') a.basePort = num();
-    else if (f === '--json') a.json = argv[++i];
-    else if (f === '--only') {
+    if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; } else if (f === '--rounds') {a.rounds = num();} else if (f === '--seconds') {a.seconds = num();} else if (f === '--no-etcd') {a.etcd = false;} else if (f === '--base-port') {a.basePort = num();} else if (f === '--json') {a.json = argv[++i];} else if (f === '--only') {
       const v = argv[++i];
       if (v !== 'put' && v !== 'get' && v !== 'kill') throw new Error(`bench:raft: --only takes put, get or kill, got '${v}'`);
       a.only = v;
-    }
-    else throw new Error(`bench:raft: unknown flag ${f} (flags: --short --rounds N --seconds S --no-etcd --base-port P --json FILE --only put|get|kill)`);
+    } else {throw new Error(`bench:raft: unknown flag ${f} (flags: --short --rounds N --seconds S --no-etcd --base-port P --json FILE --only put|get|kill)`);}
   }
   return a;
 }
@@ -208,7 +201,9 @@ export async function runRaftBench(argv: string[]): Promise<Record<string, unkno
     const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
     const summary: Record<string, unknown> = {
       machine: { nproc: cpus().length, cpu: cpus()[0]?.model, node: process.version, etcd: etcd ?? null },
-      args, scenarios: {}, leaderKillMs: kills,
+      args,
+      scenarios: {},
+      leaderKillMs: kills,
     };
     const lines = ['| scenario | ha-runtime ops/s | ha-runtime p99 ms | etcd ops/s | etcd p99 ms | ops/s ratio | p99 ratio |', '|---|---|---|---|---|---|---|'];
     for (const [scenario, bySystem] of Object.entries(results)) {
@@ -216,7 +211,12 @@ export async function runRaftBench(argv: string[]): Promise<Record<string, unkno
       const theirs = bySystem.etcd;
       const o = { opsPerSec: median(ours.map((r) => r.opsPerSec)), p99Ms: median(ours.map((r) => r.p99Ms)) };
       const e = theirs && { opsPerSec: median(theirs.map((r) => r.opsPerSec)), p99Ms: median(theirs.map((r) => r.p99Ms)) };
-      (summary.scenarios as Record<string, unknown>)[scenario] = { ours: o, etcd: e ?? null, throughputRatio: e ? o.opsPerSec / e.opsPerSec : null, p99Ratio: e ? o.p99Ms / e.p99Ms : null };
+      (summary.scenarios as Record<string, unknown>)[scenario] = {
+        ours: o,
+        etcd: e ?? null,
+        throughputRatio: e ? o.opsPerSec / e.opsPerSec : null,
+        p99Ratio: e ? o.p99Ms / e.p99Ms : null,
+      };
       lines.push(`| ${scenario} | ${o.opsPerSec.toFixed(0)} | ${o.p99Ms.toFixed(1)} | ${e ? e.opsPerSec.toFixed(0) : '-'} | ${e ? e.p99Ms.toFixed(1) : '-'} | ${e ? (o.opsPerSec / e.opsPerSec).toFixed(2) : '-'} | ${e ? (o.p99Ms / e.p99Ms).toFixed(2) : '-'} |`);
     }
     for (const [name, xs] of Object.entries(kills)) lines.push(`| leader kill: writes unavailable (ms, median of ${xs.length}) | ${name} | ${median(xs).toFixed(0)} | all: ${xs.map((x) => x.toFixed(0)).join(', ')} | | | |`);

@@ -19,10 +19,10 @@ interface AnyRing {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Ketama = require('hashring') as new (servers: string[] | Record<string, number>) => {
+  ring: Array<{ value: number; server: string }>;
   get(key: string): string;
   add(servers: string[] | Record<string, number>): void;
   remove(server: string): void;
-  ring: Array<{ value: number; server: string }>;
 };
 
 const IMPLEMENTATIONS: Record<string, (ids: string[]) => AnyRing> = {
@@ -167,7 +167,18 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const ratios: string[] = [];
   for (const n of [10, 100, 1000]) {
-    const results = new Map<string, Row>(names.map((name) => [name, { lookups: [], wallLookups: [], buildMs: [], memory: [], structural: 0, keyMaxMean: 0, addRatio: 0, removeRatio: 0, weightedRatio: 0, crossMoves: 0 }]));
+    const results = new Map<string, Row>(names.map((name) => [name, {
+      lookups: [],
+      wallLookups: [],
+      buildMs: [],
+      memory: [],
+      structural: 0,
+      keyMaxMean: 0,
+      addRatio: 0,
+      removeRatio: 0,
+      weightedRatio: 0,
+      crossMoves: 0,
+    }]));
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? names : [...names].reverse();
       for (const name of order) await measure(name, n, round, lookupKeys, moveKeys, results.get(name) as Row);
@@ -176,7 +187,8 @@ async function main(): Promise<void> {
       const r = results.get(name) as Row;
       const spread = `${(Math.min(...r.lookups) / 1e6).toFixed(2)}-${(Math.max(...r.lookups) / 1e6).toFixed(2)} M`;
       rows.push([String(n), name, `${(median(r.lookups) / 1e6).toFixed(2)} M`, spread, `${(median(r.wallLookups) / 1e6).toFixed(2)} M`, r.structural.toFixed(3), r.keyMaxMean.toFixed(3),
-        r.addRatio.toFixed(3), r.removeRatio.toFixed(3), r.weightedRatio.toFixed(2), String(r.crossMoves), median(r.buildMs).toFixed(0), (median(r.memory) / 1e6).toFixed(2)]);
+        r.addRatio.toFixed(3), r.removeRatio.toFixed(3), r.weightedRatio.toFixed(2), String(r.crossMoves), median(r.buildMs).toFixed(0),
+        (median(r.memory) / 1e6).toFixed(2)]);
     }
     const ours = results.get(names[0]) as Row;
     const anchor = results.get(names[1]) as Row;

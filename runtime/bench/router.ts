@@ -23,10 +23,10 @@ import { Agent } from 'http';
 import { connect } from 'net';
 import { cpus, loadavg, tmpdir } from 'os';
 import { join } from 'path';
-import { HashRing } from '../src/ring';
+import { drive, LoadResult } from './load';
+import { placeSlots, slotOf } from '../src/shardmap';
 import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
-import { drive, LoadResult } from './load';
 
 const MAIN_JS = join(__dirname, '..', 'src', 'main.js');
 const NGINX = '/usr/sbin/nginx';
@@ -110,6 +110,9 @@ ${servers}
       proxy_pass http://shard_leaders;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # Members serve only their slots; nginx's placement is not ours, so it asks as the migrator
+      # does (any slot): it measures proxying cost only (module comment).
+      proxy_set_header X-HA-Migration 1;
       proxy_next_upstream off;
     }
   }
@@ -134,13 +137,7 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isFinite(v) || v <= 0) throw new Error(`bench:router: ${f} needs a positive number, got '${argv[i]}'`);
       return v;
     };
-    if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; }
-    else if (f === '--rounds') a.rounds = num();
-    else if (f === '--seconds') a.seconds = num();
-    else if (f === '--no-nginx') a.nginx = false;
-    else if (f === '--base-port') a.basePort = num();
-    else if (f === '--json') a.json = argv[++i];
-    else throw new Error(`bench:router: unknown flag ${f} (flags: --short --rounds N --seconds S --no-nginx --base-port P --json FILE)`);
+    if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; } else if (f === '--rounds') {a.rounds = num();} else if (f === '--seconds') {a.seconds = num();} else if (f === '--no-nginx') {a.nginx = false;} else if (f === '--base-port') {a.basePort = num();} else if (f === '--json') {a.json = argv[++i];} else {throw new Error(`bench:router: unknown flag ${f} (flags: --short --rounds N --seconds S --no-nginx --base-port P --json FILE)`);}
   }
   return a;
 }
@@ -168,8 +165,9 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     for (const r of started) if (r.status === 'fulfilled') clusters.push(r.value);
     for (const r of started) if (r.status === 'rejected') throw r.reason;
     const leaders = await Promise.all(clusters.map(async (c) => (await c.waitForLeader(15_000)).url));
-    const ring = new HashRing(SHARDS.map((id) => ({ id })));
-    const leaderOf = (key: string): string => leaders[SHARDS.indexOf(ring.get(key) as 'a' | 'b')];
+    // The router gives a fresh store this map (epoch 1) when it starts.
+    const owners = placeSlots(SHARDS);
+    const leaderOf = (key: string): string => leaders[SHARDS.indexOf(owners[slotOf(key)] as 'a' | 'b')];
 
     const routerPort = args.basePort + 20;
     const nginxPort = args.basePort + 21;
@@ -177,8 +175,7 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     if (useNginx) await assertPortFree(nginxPort);
     const router = new Child('router', spawn(process.execPath, ['-e', `require(${JSON.stringify(MAIN_JS)}).main(process.argv.slice(1))`, 'router',
       '--listen', `127.0.0.1:${routerPort}`,
-      ...SHARDS.flatMap((s, i) => ['--shard', `${s}=${clusters[i].members.map((m) => m.url).join(',')}`]),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      ...SHARDS.flatMap((s, i) => ['--shard', `${s}=${clusters[i].members.map((m) => m.url).join(',')}`])], { stdio: ['ignore', 'pipe', 'pipe'] }));
     children.push(router);
     await waitReady(router, `http://127.0.0.1:${routerPort}/readyz`, 10_000);
 
@@ -202,7 +199,7 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     // Read keys on both shards' leaders: nginx's placement differs from the ring (module comment).
     for (const leader of leaders) {
       for (let k = 0; k < 64; k++) {
-        const r = await kvRequest(keyUrl(leader, `read-${k}`), { method: 'PUT', body: value, agent, timeoutMs: 5000 });
+        const r = await kvRequest(keyUrl(leader, `read-${k}`), { method: 'PUT', body: value, agent, timeoutMs: 5000, headers: { 'X-HA-Migration': '1' } });
         if (r.status !== 200) throw new Error(`seeding read-${k} on ${leader}: ${r.status} ${r.body.toString()}`);
       }
     }
@@ -233,8 +230,11 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
     const load2 = loadavg();
     const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
     const figures = (rs: LoadResult[]): PathFigures => ({
-      opsPerSec: median(rs.map((r) => r.opsPerSec)), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)),
-      errors: rs.reduce((n, r) => n + r.errors, 0), rounds: rs,
+      opsPerSec: median(rs.map((r) => r.opsPerSec)),
+      p50Ms: median(rs.map((r) => r.p50Ms)),
+      p99Ms: median(rs.map((r) => r.p99Ms)),
+      errors: rs.reduce((n, r) => n + r.errors, 0),
+      rounds: rs,
     });
     const scenarios: Record<string, any> = {};
     const lines = [
@@ -252,7 +252,14 @@ export async function runRouterBench(argv: string[]): Promise<Record<string, any
       }
       scenarios[scenario] = entry;
     }
-    const machine = { nproc: cpus().length, cpu: cpus()[0]?.model, node: process.version, nginx: nginxVersion, loadavgBefore: load1, loadavgAfter: load2 };
+    const machine = {
+      nproc: cpus().length,
+      cpu: cpus()[0]?.model,
+      node: process.version,
+      nginx: nginxVersion,
+      loadavgBefore: load1,
+      loadavgAfter: load2,
+    };
     const summary = { machine, args, scenarios };
     process.stdout.write(`\n${lines.join('\n')}\n\nmedians over ${args.rounds} round(s) of ${args.seconds} s; machine: ${machine.nproc} cores, ${machine.cpu}, node ${machine.node}, ${nginxVersion ?? 'nginx absent'}; load average before ${load1.map((x) => x.toFixed(2)).join(' ')}, after ${load2.map((x) => x.toFixed(2)).join(' ')}\n`);
     if (args.json) writeFileSync(args.json, JSON.stringify(summary, null, 2));

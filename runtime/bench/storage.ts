@@ -47,7 +47,14 @@ async function groupCommit(dir: string, clients: number, payloadBytes: number): 
   const client = async (): Promise<void> => {
     while (performance.now() < end) {
       const t0 = performance.now();
-      await store.save({ entries: [{ term: 1, index: nextIndex++, type: EntryType.NORMAL, data }], hardState: { term: 1, vote: 1, commit: nextIndex - 2 } });
+      await store.save({
+        entries: [{ term: 1, index: nextIndex++, type: EntryType.NORMAL, data }],
+        hardState: {
+          term: 1,
+          vote: 1,
+          commit: nextIndex - 2,
+        },
+      });
       latencies.push(performance.now() - t0);
     }
   };

@@ -21,8 +21,18 @@ async function main(): Promise<void> {
     const data = Buffer.alloc(128, 3);
     let index = 0;
     const batch = (): Message[] => Array.from({ length: 64 }, () => ({
-      type: MessageType.APPEND, from: 1, to: 2, term: 3, logTerm: 3, index: ++index, commit: Math.max(0, index - 10), reject: false,
-      rejectHint: 0, logTermHint: 0, entries: [{ term: 3, index: index + 1, type: EntryType.NORMAL, data }], context: new Uint8Array(0),
+      type: MessageType.APPEND,
+      from: 1,
+      to: 2,
+      term: 3,
+      logTerm: 3,
+      index: ++index,
+      commit: Math.max(0, index - 10),
+      reject: false,
+      rejectHint: 0,
+      logTermHint: 0,
+      entries: [{ term: 3, index: index + 1, type: EntryType.NORMAL, data }],
+      context: new Uint8Array(0),
     }));
     const end = performance.now() + seconds * 1000;
     const started = performance.now();

@@ -1,26 +1,26 @@
 /**
- * The `ha-runtime` command line: the only place that wires the runtime's parts together.
- * Each subcommand lives in its own module and is loaded lazily, so `lincheck` never pays
+ * The `ha-runtime` command line. It only dispatches: each command's entry, and all wiring of the
+ * runtime's parts, lives in cli/ (see runtime/README.md). Each subcommand lives in its own module and is loaded lazily, so `lincheck` never pays
  * for the server's start-up.
  */
 type Command = (argv: string[]) => Promise<number> | number;
 
-const commands: Record<string, { summary: string; load: () => Command }> = {
-  raft: {
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  'raft': {
     summary: 'run a member of the Raft replicated key-value store (see ha-runtime raft --help)',
-    load: () => require('./kv/raft-command').raftCommand,
+    load: async () => (await import('./cli/raft.js')).raftCommand,
   },
-  router: {
+  'router': {
     summary: 'route /v1/kv requests to Raft shards on a consistent-hash ring (see ha-runtime router --help)',
-    load: () => require('./router/cli').routerCommand,
+    load: async () => (await import('./cli/router.js')).routerCommand,
   },
-  lincheck: {
+  'lincheck': {
     summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input, 3 out of time)',
-    load: () => require('./lincheck/cli').lincheckCommand,
+    load: async () => (await import('./cli/lincheck.js')).lincheckCommand,
   },
   'wal-inspect': {
     summary: 'describe a Raft data directory read-only; exit 0 would start, 1 corrupt (says what to do), 2 bad usage',
-    load: () => require('./storage/inspect-cli').walInspectCommand,
+    load: async () => (await import('./cli/wal-inspect.js')).walInspectCommand,
   },
 };
 
@@ -43,7 +43,7 @@ export function main(argv: string[]): void {
     return;
   }
   Promise.resolve()
-    .then(() => command.load()(rest))
+    .then(async () => (await command.load())(rest))
     .then((code) => { process.exitCode = code; })
     .catch((err: unknown) => {
       process.stderr.write(`ha-runtime ${name}: ${err instanceof Error ? err.message : String(err)}\n`);

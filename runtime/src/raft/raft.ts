@@ -1,9 +1,10 @@
-import { ReadOnlyOption, ResolvedRaftConfig } from './config';
 import { applyConfChange, ConfChange, decodeConfChange, encodeConfChange, validateConfChange } from './confchange';
+import { ReadOnlyOption, ResolvedRaftConfig } from './config';
 import { ProposalDroppedError, RaftConfigError } from './errors';
 import { RaftLog } from './log';
 import { Progress, ProgressState } from './progress';
 import { committedIndex, majority, voteResult, VoteResult } from './quorum';
+import { ReadOnly } from './read-only';
 import { RaftStorage } from './storage';
 import { ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot } from './types';
 
@@ -25,20 +26,8 @@ const EMPTY = new Uint8Array();
 /** VOTE context marking a campaign started by TIMEOUT_NOW: voters in a leader lease still answer it. */
 export const CAMPAIGN_TRANSFER = new TextEncoder().encode('CampaignTransfer');
 
-function bytesKey(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((v, i) => v === b[i]);
-}
-
-/** A ReadIndex request waiting for a quorum of heartbeat acks (SAFE mode). */
-interface PendingRead {
-  readonly index: number;
-  readonly context: Uint8Array;
-  readonly from: number;
-  readonly acks: Set<number>;
 }
 
 /**
@@ -67,9 +56,8 @@ export class Raft {
   leadTransferee = 0;
   /** Leader: index of the last conf change appended; a new one waits until it is applied (one at a time). */
   private pendingConfIndex = 0;
-  private pendingReads: PendingRead[] = [];
+  private readonly readOnly = new ReadOnly();
   /** Leader: read requests received before it committed an entry of its term. */
-  private readsAwaitingCommit: { from: number; context: Uint8Array }[] = [];
 
   constructor(readonly cfg: ResolvedRaftConfig, storage: RaftStorage) {
     this.id = cfg.id;
@@ -113,8 +101,7 @@ export class Raft {
     this.randomizedElectionTimeout = this.cfg.electionTick + Math.floor(this.cfg.random() * this.cfg.electionTick);
     this.votes.clear();
     this.leadTransferee = 0;
-    this.pendingReads = [];
-    this.readsAwaitingCommit = [];
+    this.readOnly.reset();
     for (const [id, pr] of this.prs) {
       const fresh = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflightMsgs, pr.isLearner);
       if (id === this.id) fresh.match = this.stableLastIndex();
@@ -248,7 +235,11 @@ export class Raft {
     for (const v of this.confState.voters) {
       if (v === this.id) continue;
       this.send({
-        type: pre ? MessageType.PRE_VOTE : MessageType.VOTE, to: v, term, index: lastIndex, logTerm: lastTerm,
+        type: pre ? MessageType.PRE_VOTE : MessageType.VOTE,
+        to: v,
+        term,
+        index: lastIndex,
+        logTerm: lastTerm,
         context: transfer ? CAMPAIGN_TRANSFER : EMPTY,
       });
     }
@@ -371,8 +362,7 @@ export class Raft {
       case myResp: {
         const r = this.poll(m.from, !m.reject);
         if (r === VoteResult.WON) {
-          if (this.role === Role.PRE_CANDIDATE) this.campaign(false, false);
-          else {
+          if (this.role === Role.PRE_CANDIDATE) {this.campaign(false, false);} else {
             this.becomeLeader();
             this.bcastAppend();
           }
@@ -419,11 +409,12 @@ export class Raft {
           // An ack at exactly our match point answers a probe: the follower's log matches up to it.
           const updated = pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.PROBE);
           if (!updated) return;
-          if (pr.state === ProgressState.PROBE) pr.becomeReplicate();
-          else if (pr.state === ProgressState.SNAPSHOT && pr.match + 1 >= this.log.firstIndex()) {
+          if (pr.state === ProgressState.PROBE) {
+            pr.becomeReplicate();
+          } else if (pr.state === ProgressState.SNAPSHOT && pr.match + 1 >= this.log.firstIndex()) {
             pr.becomeProbe();
             pr.becomeReplicate();
-          } else if (pr.state === ProgressState.REPLICATE) pr.inflights.freeLE(m.index);
+          } else if (pr.state === ProgressState.REPLICATE) {pr.inflights.freeLE(m.index);}
           if (this.maybeCommit()) this.bcastAppend();
           else if (wasPaused) this.sendAppend(m.from);
           // Pipelining: keep sending while the window has room and there are entries.
@@ -513,7 +504,7 @@ export class Raft {
     if (!pr || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const ents = this.log.slice(pr.next, Infinity, this.cfg.maxEntriesPerMsg);
+    const ents = limitBytes(this.log.slice(pr.next, Infinity, this.cfg.maxEntriesPerMsg), this.cfg.maxBytesPerMsg);
     if (ents !== undefined && ents.length === 0 && !sendIfEmpty) return false;
     if (prevTerm === undefined || ents === undefined) {
       // The follower needs entries we compacted: send the snapshot (paper 7, InstallSnapshot).
@@ -529,13 +520,13 @@ export class Raft {
         const last = ents[ents.length - 1].index;
         pr.next = last + 1;
         pr.inflights.add(last);
-      } else if (pr.state === ProgressState.PROBE) pr.probeSent = true;
-    } else if (pr.state === ProgressState.PROBE) pr.probeSent = true;
+      } else if (pr.state === ProgressState.PROBE) {pr.probeSent = true;}
+    } else if (pr.state === ProgressState.PROBE) {pr.probeSent = true;}
     return true;
   }
 
   private bcastHeartbeat(): void {
-    const ctx = this.pendingReads.length > 0 ? this.pendingReads[this.pendingReads.length - 1].context : EMPTY;
+    const ctx = this.readOnly.lastContext() ?? EMPTY;
     for (const [id, pr] of this.prs) {
       if (id === this.id) continue;
       // Never tell a follower to commit beyond what it is known to have.
@@ -557,8 +548,12 @@ export class Raft {
     // Fast backtracking: point the leader at our last entry whose term could match.
     const hintIndex = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
     this.send({
-      type: MessageType.APPEND_RESP, to: m.from, index: m.index, reject: true,
-      rejectHint: hintIndex, logTermHint: this.log.term(hintIndex) ?? 0,
+      type: MessageType.APPEND_RESP,
+      to: m.from,
+      index: m.index,
+      reject: true,
+      rejectHint: hintIndex,
+      logTermHint: this.log.term(hintIndex) ?? 0,
     });
   }
 
@@ -666,7 +661,7 @@ export class Raft {
   private leaderReadIndex(from: number, context: Uint8Array): void {
     if (!this.committedInCurrentTerm()) {
       // Until the leader commits an entry of its term it does not know the true commit index (thesis 6.4 step 1).
-      this.readsAwaitingCommit.push({ from, context });
+      this.readOnly.awaitCommit(from, context);
       return;
     }
     const index = this.log.committed;
@@ -674,27 +669,20 @@ export class Raft {
       this.respondRead(from, index, context);
       return;
     }
-    this.pendingReads.push({ index, context, from, acks: new Set([this.id]) });
+    this.readOnly.add(this.id, from, index, context);
     this.bcastHeartbeat();
   }
 
   private releaseReadsAwaitingCommit(): void {
-    if (!this.committedInCurrentTerm() || this.readsAwaitingCommit.length === 0) return;
-    const waiting = this.readsAwaitingCommit;
-    this.readsAwaitingCommit = [];
-    for (const r of waiting) this.leaderReadIndex(r.from, r.context);
+    if (!this.committedInCurrentTerm()) return;
+    for (const r of this.readOnly.takeAwaitingCommit()) this.leaderReadIndex(r.from, r.context);
   }
 
   private ackRead(from: number, context: Uint8Array): void {
-    const key = bytesKey(context);
-    const i = this.pendingReads.findIndex((r) => bytesKey(r.context) === key);
-    if (i < 0) return;
-    this.pendingReads[i].acks.add(from);
-    const acked = this.pendingReads[i].acks;
-    if (this.confState.voters.filter((v) => acked.has(v)).length < majority(this.confState.voters.length)) return;
-    // A quorum confirmed leadership after request i was made, so it also confirms every earlier one.
-    const done = this.pendingReads.splice(0, i + 1);
-    for (const r of done) this.respondRead(r.from, r.index, r.context);
+    const voters = this.confState.voters;
+    const confirmed = this.readOnly.recvAck(from, context,
+      (acks) => voters.filter((v) => acks.has(v)).length >= majority(voters.length));
+    for (const r of confirmed) this.respondRead(r.from, r.index, r.context);
   }
 
   private respondRead(from: number, index: number, context: Uint8Array): void {
@@ -723,9 +711,30 @@ export class Raft {
   private send(m: Partial<Message> & { type: MessageType; to: number }): void {
     const term = m.term ?? this.term;
     this.msgs.push({
-      type: m.type, from: this.id, to: m.to, term, logTerm: m.logTerm ?? 0, index: m.index ?? 0,
-      entries: m.entries ?? [], commit: m.commit ?? 0, reject: m.reject ?? false, rejectHint: m.rejectHint ?? 0,
-      logTermHint: m.logTermHint ?? 0, snapshot: m.snapshot, context: m.context ?? EMPTY,
+      type: m.type,
+      from: this.id,
+      to: m.to,
+      term,
+      logTerm: m.logTerm ?? 0,
+      index: m.index ?? 0,
+      entries: m.entries ?? [],
+      commit: m.commit ?? 0,
+      reject: m.reject ?? false,
+      rejectHint: m.rejectHint ?? 0,
+      logTermHint: m.logTermHint ?? 0,
+      snapshot: m.snapshot,
+      context: m.context ?? EMPTY,
     });
   }
+}
+
+/** The longest prefix of `ents` whose data fits in `maxBytes`, but at least one entry. */
+function limitBytes(ents: Entry[] | undefined, maxBytes: number): Entry[] | undefined {
+  if (ents === undefined || maxBytes === Infinity) return ents;
+  let total = 0;
+  for (let i = 0; i < ents.length; i++) {
+    total += ents[i].data.length;
+    if (total > maxBytes && i > 0) return ents.slice(0, i);
+  }
+  return ents;
 }

@@ -1,6 +1,6 @@
-import { RaftConfig, resolveConfig } from './config';
 import { ConfChange, ConfChangeType, encodeConfChange } from './confchange';
-import { RaftConfigError } from './errors';
+import { RaftConfig, resolveConfig } from './config';
+import { InvalidMessageError, MAX_RAFT_INTEGER, RaftConfigError } from './errors';
 import { ProgressState } from './progress';
 import { Raft, ReadState, Role } from './raft';
 import { MemoryStorage, RaftStorage } from './storage';
@@ -66,16 +66,6 @@ export interface Status {
  * no I/O. The application drives it with tick/step/propose and drains it with ready/advance.
  */
 export class RawNode {
-  private readonly raft: Raft;
-  private prevSoft: SoftState;
-  private prevHard: HardState;
-
-  constructor(config: RaftConfig, storage: RaftStorage) {
-    this.raft = new Raft(resolveConfig(config), storage);
-    this.prevSoft = { leader: this.raft.lead, role: this.raft.role };
-    this.prevHard = storage.initialState().hardState;
-  }
-
   /**
    * Prepares empty storage for a brand-new cluster whose initial voters are `voters`: writes one
    * committed ADD_NODE entry per voter at term 1 (like etcd-io/raft), so the initial membership is in
@@ -99,6 +89,16 @@ export class RawNode {
     storage.setHardState({ term: 1, vote: 0, commit: sorted.length });
   }
 
+  private readonly raft: Raft;
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+
+  constructor(config: RaftConfig, storage: RaftStorage) {
+    this.raft = new Raft(resolveConfig(config), storage);
+    this.prevSoft = { leader: this.raft.lead, role: this.raft.role };
+    this.prevHard = storage.initialState().hardState;
+  }
+
   /** Advances logical time by one tick (drives election timeouts and heartbeats). */
   tick(): void {
     this.raft.tick();
@@ -107,6 +107,7 @@ export class RawNode {
   /** Feeds a message received from a peer. Messages from unknown peers and stale terms are ignored. */
   step(m: Message): void {
     if (m.to !== this.raft.id) throw new RaftConfigError(`RawNode.step: message to ${m.to} delivered to node ${this.raft.id}`);
+    checkMessage(m);
     this.raft.step(m);
   }
 
@@ -219,8 +220,38 @@ export class RawNode {
       for (const [id, pr] of r.prs) progress.set(id, { match: pr.match, next: pr.next, state: pr.state });
     }
     return {
-      id: r.id, term: r.term, vote: r.vote, commit: r.log.committed, applied: r.log.applied, leader: r.lead,
-      role: r.role, progress, confState: r.confState, lastIndex: r.log.lastIndex(), leadTransferee: r.leadTransferee,
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      leader: r.lead,
+      role: r.role,
+      progress,
+      confState: r.confState,
+      lastIndex: r.log.lastIndex(),
+      leadTransferee: r.leadTransferee,
     };
+  }
+}
+
+const BOUNDED_FIELDS = ['from', 'term', 'logTerm', 'index', 'commit', 'rejectHint', 'logTermHint'] as const;
+
+function checkBounded(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= MAX_RAFT_INTEGER) {
+    throw new InvalidMessageError(`RawNode.step: ${what} ${value} is not an integer in [0, 2^48)`);
+  }
+}
+
+/**
+ * The defensive check at the core's boundary: decoders already validate what crosses the network,
+ * but a term adopted here is persisted forever, so the core refuses absurd values itself too.
+ */
+function checkMessage(m: Message): void {
+  for (const f of BOUNDED_FIELDS) checkBounded(m[f], f);
+  for (const e of m.entries) { checkBounded(e.term, 'entry term'); checkBounded(e.index, 'entry index'); }
+  if (m.snapshot) {
+    checkBounded(m.snapshot.metadata.index, 'snapshot index');
+    checkBounded(m.snapshot.metadata.term, 'snapshot term');
   }
 }

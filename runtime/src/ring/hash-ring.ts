@@ -266,7 +266,8 @@ export class HashRing {
     let i = 0;
     let j = 0;
     for (let k = 0; k < points.length; k++) {
-      const takeOld = j >= count || (i < old.length && (old[i] < freshPoints[j] || (old[i] === freshPoints[j] && this.ids[oldOwners[i]] < this.ids[freshOwners[j]])));
+      const takeOld = j >= count || (i < old.length && (old[i] < freshPoints[j] ||
+        (old[i] === freshPoints[j] && this.ids[oldOwners[i]] < this.ids[freshOwners[j]])));
       if (takeOld) {
         points[k] = old[i];
         owners[k] = oldOwners[i++];

@@ -2,8 +2,8 @@
  * The client API and operations endpoints against a real three-member cluster (three processes
  * on loopback, ports 22000-22005): every documented status code of docs/api.md.
  */
-import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { keepAliveAgent, keyUrl, kvRequest } from '../support/kv-client';
 import { KvCluster, KvMember } from '../support/kv-cluster';
 

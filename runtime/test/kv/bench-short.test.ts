@@ -1,6 +1,6 @@
 /** Runs `bench:raft --short` (ours and etcd when installed, ports 22800-22905) and checks it completes with sane figures. */
-import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { runRaftBench } from '../../bench/raft';
 
 test('bench:raft --short completes and measures every scenario', { timeout: 240_000 }, async () => {

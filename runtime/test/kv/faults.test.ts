@@ -5,10 +5,10 @@
  * which also proves no acknowledged write was lost: the workload ends with a read of every key.
  * Ports 22200-22599. Each test bounds its time and closes its cluster even when it fails.
  */
-import { test } from 'node:test';
-import * as assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { mkdirSync, writeFileSync } from 'fs';
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { join } from 'path';
 import { checkHistory } from '../../src/lincheck';
 import { keyUrl, kvRequest } from '../support/kv-client';
@@ -23,7 +23,11 @@ async function underWorkload(cluster: KvCluster, seed: number, faults: () => Pro
   const until = new Promise<void>((r) => { release = r; });
   const workload = runWorkload({
     urls: () => cluster.members.filter((m) => m.running).map((m) => m.url),
-    keys: KEYS, clients: 6, until, timeoutMs: 2000, seed,
+    keys: KEYS,
+    clients: 6,
+    until,
+    timeoutMs: 2000,
+    seed,
   });
   try {
     await sleep(800);
@@ -50,7 +54,14 @@ async function underWorkload(cluster: KvCluster, seed: number, faults: () => Pro
 async function withCluster(basePort: number,
   options: { proxy?: boolean; args?: string[]; prepare?: (name: string, dir: string) => void; afterClose?: () => void },
   body: (c: KvCluster) => Promise<void>): Promise<void> {
-  const cluster = await KvCluster.start({ size: 3, basePort, proxy: options.proxy, args: options.args, prepareDataDir: options.prepare, keepDir: true });
+  const cluster = await KvCluster.start({
+    size: 3,
+    basePort,
+    proxy: options.proxy,
+    args: options.args,
+    prepareDataDir: options.prepare,
+    keepDir: true,
+  });
   let failed = true;
   try {
     await body(cluster);

@@ -4,10 +4,10 @@
  * filesystem, uid 65532, only the data volume writable), writing and reading through it.
  * Ports 22600-22605. Outside CI a missing podman is a skip; in CI (CI=true) a failure.
  */
-import { test } from 'node:test';
-import * as assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { keyUrl, kvRequest } from '../support/kv-client';

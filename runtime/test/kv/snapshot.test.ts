@@ -3,9 +3,9 @@
  * the leader snapshotted and compacted past it catches up by InstallSnapshot, and members restart
  * from snapshot + WAL with every acknowledged write.
  */
-import { test } from 'node:test';
-import * as assert from 'node:assert/strict';
 import { readdirSync } from 'fs';
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { keepAliveAgent, keyUrl, kvRequest } from '../support/kv-client';
 import { KvCluster, sleep } from '../support/kv-cluster';
 

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { decodeCommand, encodeCommand, KvOp, KvStateMachine } from '../../src/kv/state-machine';
 
 const b = (s: string): Buffer => Buffer.from(s);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkHistory, CheckResult, HistoryEvent } from '../../src/lincheck';
 import { fail, info, inv, ok } from './helpers';
+import { checkHistory, CheckResult, HistoryEvent } from '../../src/lincheck';
 
 function assertLinearizable(events: HistoryEvent[]): void {
   const r = checkHistory(events);

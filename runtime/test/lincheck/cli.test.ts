@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { randomHistory } from '../../src/lincheck';
 import { inv, jsonl, ok } from './helpers';
+import { randomHistory } from '../../src/lincheck';
 
 const main = join(__dirname, '..', '..', 'src', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'lincheck-cli-'));

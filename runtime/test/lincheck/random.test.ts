@@ -30,11 +30,7 @@ function someOrder(left: Operation[], placed: Operation[], state: Value): boolea
     // op may go next only if no other remaining op returned before op was invoked.
     if (left.some((other) => other !== op && other.returnIndex < op.invokeIndex)) continue;
     let next: Value;
-    if (op.f === 'get') { if (state !== op.output) continue; next = state; }
-    else if (op.f === 'put') next = op.input;
-    else if (op.f === 'delete') next = null;
-    else if (op.outcome === 'ok') { if (state !== op.input) continue; next = op.newValue; }
-    else next = state === op.input ? op.newValue : state;
+    if (op.f === 'get') { if (state !== op.output) continue; next = state; } else if (op.f === 'put') {next = op.input;} else if (op.f === 'delete') {next = null;} else if (op.outcome === 'ok') { if (state !== op.input) continue; next = op.newValue; } else {next = state === op.input ? op.newValue : state;}
     if (someOrder(left.filter((o) => o !== op), [...placed, op], next)) return true;
   }
   return false;

@@ -162,8 +162,16 @@ export class Network {
 /** Builds a message with defaults for fields a test does not care about. */
 export function msg(m: Partial<Message> & { type: MessageType; from: number; to: number }): Message {
   return {
-    term: 0, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, logTermHint: 0,
-    context: new Uint8Array(), ...m,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    logTermHint: 0,
+    context: new Uint8Array(),
+    ...m,
   };
 }
 

@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { config, msg, Network } from './harness';
 import {
   ConfChangeType, encodeConfChange, MemoryStorage, MessageType, ProgressState, ProposalDroppedError, RaftConfigError, RawNode,
   ReadOnlyOption, Role,
 } from '../../src/raft';
-import { config, msg, Network } from './harness';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EntryType, MemoryStorage, MessageType, RawNode, Role } from '../../src/raft';
 import { config, entry, msg, Network } from './harness';
+import { EntryType, MemoryStorage, MessageType, RawNode, Role } from '../../src/raft';
 
 const basic = () => ({ preVote: false, checkQuorum: false });
 
@@ -90,7 +90,8 @@ describe('5.2 leader election', () => {
     assert.equal(st.term, 2);
     assert.equal(st.vote, 1);
     assert.deepEqual(out.map((m) => [m.type, m.to, m.term, m.index, m.logTerm]), [
-      [MessageType.VOTE, 2, 2, 3, 1], [MessageType.VOTE, 3, 2, 3, 1]]);
+      [MessageType.VOTE, 2, 2, 3, 1], [MessageType.VOTE, 3, 2, 3, 1],
+    ]);
     assert.equal(storage.getHardState().vote, 1, 'the self-vote is persisted before the requests go out');
   });
 
@@ -166,7 +167,8 @@ describe('5.3 log replication', () => {
     net.propose(1, 'x');
     const apps = net.held.filter((m) => m.type === MessageType.APPEND);
     assert.deepEqual(apps.map((m) => [m.to, m.index, m.logTerm, m.commit, m.entries.map((e) => [e.index, e.term])]), [
-      [2, 4, 2, 4, [[5, 2]]], [3, 4, 2, 4, [[5, 2]]]]);
+      [2, 4, 2, 4, [[5, 2]]], [3, 4, 2, 4, [[5, 2]]],
+    ]);
   });
 
   it('an entry is committed once stored on a majority, and the commit reaches followers', () => {

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfChangeType, MessageType, Role } from '../../src/raft';
 import { Network } from './harness';
+import { ConfChangeType, MessageType, Role } from '../../src/raft';
 
 // Compiled to runtime/.build-test/test/raft; the scripts stay in the source tree.
 const dir = join(__dirname, '..', '..', '..', 'test', 'raft', 'testdata');

@@ -1,13 +1,13 @@
 /** Unit tests of the core's small modules: quorum math against a brute-force reference, progress, log, storage. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { entry, seeded } from './harness';
 import {
   CompactedError, committedIndex, ConfChangeType, decodeConfChange, encodeConfChange, majority, MemoryStorage, ProgressState,
   UnavailableError, voteResult, VoteResult,
 } from '../../src/raft';
 import { RaftLog } from '../../src/raft/log';
 import { Progress } from '../../src/raft/progress';
-import { entry, seeded } from './harness';
 
 describe('quorum', () => {
   it('committedIndex equals the largest index held by a majority (brute force over 2000 random configs)', () => {

@@ -2,11 +2,11 @@
  * SIGTERM drains: a terminating router pod keeps serving while Kubernetes removes it from the
  * Service endpoints (the image has no shell for a preStop sleep), then exits 0.
  */
+import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import * as assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { join } from 'node:path';
+import { test } from 'node:test';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'ha-runtime');
 const PORT = 24950;
@@ -21,10 +21,11 @@ async function status(path: string): Promise<number | string> {
 
 test('SIGTERM: /readyz turns 503 at once, the router keeps serving for --drain-ms, then exits 0', { timeout: 20_000 }, async () => {
   const child = spawn(process.execPath, [BIN, 'router', `--listen=127.0.0.1:${PORT}`, '--shard', 'a=http://127.0.0.1:24951', '--drain-ms', '1500'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+    { stdio: ['ignore', 'inherit', 'pipe'] });
   try {
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    // The router logs JSON lines on stderr, as the members do.
+    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
     for (let i = 0; i < 100 && !out.includes('router listening'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(out, /router listening/);
     assert.equal(await status('/livez'), 200);

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { parseRouterConfig, Router } from '../../src/router';
+import { parseRouterConfig } from '../../src/cli/router-config';
+import { Router } from '../../src/router';
 import { keyUrl, kvRequest } from '../support/kv-client';
 
 // Ports 26400 (router), 26401 (member).
@@ -19,6 +20,7 @@ describe('router retries', { timeout: 30_000 }, () => {
   let base = '';
   let behaviour: Behaviour = (_req, res) => res.end();
   let writes: string[] = [];
+  let record: string | undefined;
 
   before(async () => {
     member = createServer((req, res) => {
@@ -26,6 +28,12 @@ describe('router retries', { timeout: 30_000 }, () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         if (req.url === '/readyz') { res.end('{"ready":true}'); return; }
+        // The slot map (the router creates it on a fresh store): kept apart from the writes under test.
+        if (req.url?.startsWith('/v1/kv/__ha%2Fshard')) {
+          if (req.method === 'PUT') record = Buffer.concat(chunks).toString();
+          res.writeHead(record === undefined ? 404 : 200).end(record ?? '{"error":"key_not_found"}');
+          return;
+        }
         if (req.method !== 'GET') writes.push(`${req.method} ${req.url}`);
         behaviour(req, res, writes.length);
       });
@@ -80,9 +88,7 @@ describe('router retries', { timeout: 30_000 }, () => {
 
   it('resends a write the shard says did not apply (no_leader, not_applied) until it succeeds', async () => {
     behaviour = (_req, res, attempt) => {
-      if (attempt === 1) { res.writeHead(503); res.end('{"error":"no_leader","retryable":true}'); }
-      else if (attempt === 2) { res.writeHead(503); res.end('{"error":"proposal_dropped","outcome":"not_applied"}'); }
-      else res.end('{"index":3}');
+      if (attempt === 1) { res.writeHead(503); res.end('{"error":"no_leader","retryable":true}'); } else if (attempt === 2) { res.writeHead(503); res.end('{"error":"proposal_dropped","outcome":"not_applied"}'); } else {res.end('{"index":3}');}
     };
     const r = await kvRequest(keyUrl(base, 'k'), { method: 'PUT', body: 'v', maxRedirects: 0 });
     assert.equal(r.status, 200, r.body.toString());

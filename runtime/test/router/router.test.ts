@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseRouterConfig, Router } from '../../src/router';
+import { parseRouterConfig } from '../../src/cli/router-config';
+import { Router } from '../../src/router';
 import { kvRequest, keyUrl } from '../support/kv-client';
 import { KvCluster } from '../support/kv-cluster';
 
@@ -52,7 +53,10 @@ describe('router in front of two real Raft shards', { timeout: 120_000 }, () => 
       const direct = await kvRequest(keyUrl(owner.members[0].url, key));
       assert.equal(direct.status, 200);
       assert.equal(direct.body.toString(), `v${i}`);
-      assert.equal((await kvRequest(keyUrl(other.members[0].url, key))).status, 404);
+      // The other shard does not serve the key's slot: it says so (wrong_shard) rather than answer 404.
+      const wrong = await kvRequest(keyUrl(other.members[0].url, key));
+      assert.equal(wrong.status, 421, wrong.body.toString());
+      assert.equal(JSON.parse(wrong.body.toString()).error, 'wrong_shard');
       const got = await kvRequest(keyUrl(base, key), { maxRedirects: 0 });
       assert.equal(got.status, 200);
       assert.equal(got.body.toString(), `v${i}`);
@@ -66,16 +70,29 @@ describe('router in front of two real Raft shards', { timeout: 120_000 }, () => 
   it('learns the leader from a redirect once, then goes straight to it', async () => {
     const keys = Array.from({ length: 200 }, (_, i) => `k${i}`).filter((k) => router!.shardFor(k) === 'a').slice(0, 20);
     await kvRequest(keyUrl(base, keys[0]), { method: 'PUT', body: 'x' });
-    const before = metric(await (await fetch(`${base}/metrics`)).text(), 'ha_router_redirects_total', 'shard="a"');
+    const redirectsBefore = metric(await (await fetch(`${base}/metrics`)).text(), 'ha_router_redirects_total', 'shard="a"');
     for (const k of keys) assert.ok((await kvRequest(keyUrl(base, k), { method: 'PUT', body: 'y', maxRedirects: 0 })).status < 300);
     const afterCount = metric(await (await fetch(`${base}/metrics`)).text(), 'ha_router_redirects_total', 'shard="a"');
-    assert.equal(afterCount, before, 'no redirect once the leader is cached');
+    assert.equal(afterCount, redirectsBefore, 'no redirect once the leader is cached');
   });
 
-  it('rejects prefix listings, which span shards', async () => {
-    const r = await kvRequest(`${base}/v1/kv/?prefix=user/`);
-    assert.equal(r.status, 400);
-    assert.match(r.body.toString(), /"error":"cross_shard"/);
+  it('merges prefix listings from every shard, with a limit and a continuation', async () => {
+    const all: string[] = [];
+    let cursor = '';
+    for (let page = 0; page < 20; page++) {
+      const r = await kvRequest(`${base}/v1/kv/?prefix=user/&limit=7${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(r.status, 200, r.body.toString());
+      const body = JSON.parse(r.body.toString()) as { items: { key: string; value: string }[]; more: boolean };
+      assert.ok(body.items.length <= 7);
+      all.push(...body.items.map((i) => i.key));
+      if (!body.more) break;
+      cursor = body.items[body.items.length - 1].key;
+    }
+    // user/0 was deleted above; user/1..39 remain, on both shards, listed once each in key order.
+    const expected = Array.from({ length: 39 }, (_, i) => `user/${i + 1}`).sort();
+    assert.deepEqual(all, expected);
+    const reserved = await kvRequest(keyUrl(base, '__ha/shard'));
+    assert.equal(reserved.status, 400);
   });
 
   it('finds the members of a shard given by DNS name (resolved for real: localhost)', async () => {

@@ -1,10 +1,10 @@
-import {
-  ConfChangeType, EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, ReadOnlyOption, Role,
-} from '../../src/raft';
-import { HistoryEvent } from '../../src/lincheck';
 import { InvariantViolation, SafetyChecker } from './invariants';
 import { KvCommand, KvFunction, KvStateMachine } from './kv';
 import { Rng } from './rng';
+import { HistoryEvent } from '../../src/lincheck';
+import {
+  ConfChangeType, EntryType, MemoryStorage, Message, MessageType, ProposalDroppedError, RawNode, Ready, ReadOnlyOption, Role,
+} from '../../src/raft';
 
 /** A value as the linearizability checker sees it (strings; null = absent). */
 type CheckerValue = HistoryEvent['value'];
@@ -37,8 +37,16 @@ export interface FaultOptions {
 }
 
 export const ALL_FAULTS: FaultOptions = {
-  loss: 0.05, duplicate: 0.03, maxDelay: 3, partition: 0.02, crash: 0.01, membership: 0.01, transfer: 0.01,
-  snapshotEvery: 15, clockSkew: 0.05, clockStall: 0.005,
+  loss: 0.05,
+  duplicate: 0.03,
+  maxDelay: 3,
+  partition: 0.02,
+  crash: 0.01,
+  membership: 0.01,
+  transfer: 0.01,
+  snapshotEvery: 15,
+  clockSkew: 0.05,
+  clockStall: 0.005,
 };
 
 export const NO_FAULTS: FaultOptions = {
@@ -179,9 +187,16 @@ export class Simulation {
     const nodeRng = this.rng.fork();
     node.sm = KvStateMachine.restore(snap.data, snap.metadata.index);
     node.raw = new RawNode({
-      id, electionTick: ELECTION_TICK, heartbeatTick: 1, random: () => nodeRng.next(),
-      maxInflightMsgs: this.maxInflightMsgs, maxEntriesPerMsg: this.maxEntriesPerMsg, applied: snap.metadata.index,
-      checkQuorum: this.checkQuorum, preVote: this.preVote, readOnlyOption: this.opts.readOnlyOption,
+      id,
+      electionTick: ELECTION_TICK,
+      heartbeatTick: 1,
+      random: () => nodeRng.next(),
+      maxInflightMsgs: this.maxInflightMsgs,
+      maxEntriesPerMsg: this.maxEntriesPerMsg,
+      applied: snap.metadata.index,
+      checkQuorum: this.checkQuorum,
+      preVote: this.preVote,
+      readOnlyOption: this.opts.readOnlyOption,
     }, node.storage);
     node.readsReady = [];
     this.checker.checkDigest(id, snap.metadata.index, node.sm.digest);
@@ -386,8 +401,7 @@ export class Simulation {
     this.history.push({ process, type: 'invoke', f, key, value: f === 'get' || f === 'delete' ? undefined : toCheckerValue(value) });
     this.pending.set(id, op);
     try {
-      if (f === 'get') node.raw!.readIndex(ENC.encode(id));
-      else {
+      if (f === 'get') {node.raw!.readIndex(ENC.encode(id));} else {
         const cmd: KvCommand = f === 'delete' ? { id, f, key } : { id, f, key, value: value as number | [number | null, number] };
         node.raw!.propose(ENC.encode(JSON.stringify(cmd)));
       }
@@ -494,9 +508,11 @@ export class Simulation {
     } else {
       const lead = this.leader();
       const x = lead ? lead.id : this.rng.pick(ids);
-      for (const y of ids) if (y !== x) {
-        this.blocked.add(`${x}>${y}`);
-        this.blocked.add(`${y}>${x}`);
+      for (const y of ids) {
+        if (y !== x) {
+          this.blocked.add(`${x}>${y}`);
+          this.blocked.add(`${y}>${x}`);
+        }
       }
       this.trace(`partition: isolate node ${x}`);
     }
@@ -599,8 +615,14 @@ export class Simulation {
       throw new InvariantViolation('liveness', `no progress within ${30 * ELECTION_TICK} ticks after healing (leader: ${this.leader()?.id ?? 'none'})`);
     }
     return {
-      seed: this.opts.seed, steps: this.steps, ticks: this.now, faults: this.faults, history: this.history,
-      okOps: this.okOps, maxCommitted: this.checker.maxCommitted, leaders: this.leaderTerms.size,
+      seed: this.opts.seed,
+      steps: this.steps,
+      ticks: this.now,
+      faults: this.faults,
+      history: this.history,
+      okOps: this.okOps,
+      maxCommitted: this.checker.maxCommitted,
+      leaders: this.leaderTerms.size,
     };
   }
 }

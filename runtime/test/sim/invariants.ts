@@ -1,5 +1,5 @@
-import { Entry, MemoryStorage, Role } from '../../src/raft';
 import { hashBytes } from './kv';
+import { Entry, MemoryStorage, Role } from '../../src/raft';
 
 /** A broken Raft safety property, with the step at which it was seen. */
 export class InvariantViolation extends Error {
@@ -20,6 +20,11 @@ export class InvariantViolation extends Error {
  *  - monotonic commit: a node's durable commit index and its applied index never go back.
  */
 export class SafetyChecker {
+  /** Role of every live node after a step; at most one leader per term (checked through `leader`). */
+  static roleName(r: Role): string {
+    return Role[r];
+  }
+
   private leaderOfTerm = new Map<number, number>();
   /** `${index}/${term}` -> fingerprint of (previous term, data) of the first copy seen. */
   private entryPrints = new Map<string, string>();
@@ -103,10 +108,5 @@ export class SafetyChecker {
       throw new InvariantViolation('state machine safety', `node ${id} state at index ${index} differs from another node's (${digest} vs ${seen})`);
     }
     this.digestAt.set(index, digest);
-  }
-
-  /** Role of every live node after a step; at most one leader per term (checked through `leader`). */
-  static roleName(r: Role): string {
-    return Role[r];
   }
 }

@@ -19,6 +19,18 @@ export interface KvResult {
 }
 
 export class KvStateMachine {
+  static restore(bytes: Uint8Array, index: number): KvStateMachine {
+    const sm = new KvStateMachine();
+    sm.appliedIndex = index;
+    if (bytes.byteLength === 0) return sm;
+    const o = JSON.parse(new TextDecoder().decode(bytes)) as { data: [string, number][]; seen: string[]; digest: number; appliedIndex: number };
+    if (o.appliedIndex !== index) throw new Error(`snapshot data is at index ${o.appliedIndex} but metadata says ${index}`);
+    sm.data = new Map(o.data);
+    sm.seen = new Set(o.seen);
+    sm.digest = o.digest;
+    return sm;
+  }
+
   private data = new Map<string, number>();
   private seen = new Set<string>();
   /** A running hash of the state, comparable across nodes at the same applied index. */
@@ -58,18 +70,6 @@ export class KvStateMachine {
     return new TextEncoder().encode(JSON.stringify({
       data: [...this.data], seen: [...this.seen], digest: this.digest, appliedIndex: this.appliedIndex,
     }));
-  }
-
-  static restore(bytes: Uint8Array, index: number): KvStateMachine {
-    const sm = new KvStateMachine();
-    sm.appliedIndex = index;
-    if (bytes.byteLength === 0) return sm;
-    const o = JSON.parse(new TextDecoder().decode(bytes)) as { data: [string, number][]; seen: string[]; digest: number; appliedIndex: number };
-    if (o.appliedIndex !== index) throw new Error(`snapshot data is at index ${o.appliedIndex} but metadata says ${index}`);
-    sm.data = new Map(o.data);
-    sm.seen = new Set(o.seen);
-    sm.digest = o.digest;
-    return sm;
   }
 }
 

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkHistory } from '../../src/lincheck';
-import { ReadOnlyOption } from '../../src/raft';
 import { ALL_FAULTS, runSeed } from './cluster';
 import { CI_SEED_RANGE, REGRESSION_SEEDS } from './seeds';
+import { checkHistory } from '../../src/lincheck';
+import { ReadOnlyOption } from '../../src/raft';
 
 function runChecked(seed: number, options: { ticks?: number; readOnlyOption?: ReadOnlyOption } = {}) {
   const r = runSeed({ seed, ...options });

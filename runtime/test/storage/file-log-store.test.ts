@@ -57,7 +57,11 @@ describe('FileLogStore round trip', () => {
     await reopened.store.save({ snapshot: snapshot(20, 3), entries: entries(21, 22, 3), hardState: { term: 3, vote: 2, commit: 20 } });
     await reopened.store.close();
     const third = await FileLogStore.open(dir);
-    assert.deepEqual(plain(third.recovered), plain({ hardState: { term: 3, vote: 2, commit: 20 }, snapshot: snapshot(20, 3), entries: entries(21, 22, 3) }));
+    assert.deepEqual(plain(third.recovered), plain({
+      hardState: { term: 3, vote: 2, commit: 20 },
+      snapshot: snapshot(20, 3),
+      entries: entries(21, 22, 3),
+    }));
     await third.store.close();
   });
 

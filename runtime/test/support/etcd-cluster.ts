@@ -52,9 +52,6 @@ const agent = keepAliveAgent(8);
 
 /** A running etcd cluster. */
 export class EtcdCluster {
-  readonly members: EtcdMember[] = [];
-  private constructor(readonly dir: string) {}
-
   /** Starts `size` members with client ports basePort+2i and peer ports basePort+2i+1; waits for a leader. */
   static async start(size: number, basePort: number): Promise<EtcdCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'ha-etcd-bench-'));
@@ -80,6 +77,9 @@ export class EtcdCluster {
     }
     return c;
   }
+
+  readonly members: EtcdMember[] = [];
+  private constructor(readonly dir: string) {}
 
   /** Waits until every running member agrees on a running leader; returns it. */
   async waitForLeader(timeoutMs: number): Promise<EtcdMember> {

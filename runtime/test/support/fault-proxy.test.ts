@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FaultProxy } from './fault-proxy';
 import { MessageType, type Message } from '../../src/raft/types';
 import { TcpTransport } from '../../src/transport';
-import { FaultProxy } from './fault-proxy';
+import { msg } from '../raft/harness';
 
 // Ports 21200-21229 belong to this file: nodes on 21200-21202, proxy links from 21210.
 const HOST = '127.0.0.1';
@@ -19,7 +20,7 @@ const received = new Map<number, Arrival[]>();
 function ping(from: number, to: number): Message {
   const ctx = Buffer.alloc(8);
   ctx.writeDoubleLE(performance.now());
-  return { type: MessageType.HEARTBEAT, from, to, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, logTermHint: 0, context: ctx };
+  return msg({ type: MessageType.HEARTBEAT, from, to, term: 1, context: ctx });
 }
 
 /**
@@ -52,8 +53,16 @@ before(async () => {
   proxy = await FaultProxy.start({ nodes: new Map(ids.map((id) => [id, realAddress(id)])), basePort: 21210 });
   for (const id of ids) {
     const t = await TcpTransport.start({
-      clusterId: 'proxy-test', localId: id, listen: realAddress(id), peers: proxy.peersFor(id),
-      minBackoffMs: 20, maxBackoffMs: 150, dialTimeoutMs: 300, writeStallTimeoutMs: 500, keepaliveIntervalMs: 100, peerIdleTimeoutMs: 400,
+      clusterId: 'proxy-test',
+      localId: id,
+      listen: realAddress(id),
+      peers: proxy.peersFor(id),
+      minBackoffMs: 20,
+      maxBackoffMs: 150,
+      dialTimeoutMs: 300,
+      writeStallTimeoutMs: 500,
+      keepaliveIntervalMs: 100,
+      peerIdleTimeoutMs: 400,
     });
     received.set(id, []);
     t.onMessage((m) => received.get(id)!.push({ from: m.from, at: performance.now(), sentAt: Buffer.from(m.context).readDoubleLE(0) }));
@@ -109,8 +118,8 @@ describe('FaultProxy', () => {
 
   it('keepalive detects a silent partition on an established link, and the link redials after heal', async () => {
     await reaches(2, 3);
-    const before = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
-    assert.equal(before.connected, true);
+    const linkBefore = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
+    assert.equal(linkBefore.connected, true);
     const unreachable: number[] = [];
     nodes.get(2)!.onUnreachable((id) => unreachable.push(id));
     // The established connection 2 -> 3 goes silent (nothing passes either way, nothing errors).
@@ -119,10 +128,10 @@ describe('FaultProxy', () => {
     await traffic(2, 3, 800);
     const during = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
     assert.ok(unreachable.includes(3), 'reported unreachable once the peer went silent');
-    assert.ok(during.droppedMessages > before.droppedMessages, 'messages dropped while the link is down');
+    assert.ok(during.droppedMessages > linkBefore.droppedMessages, 'messages dropped while the link is down');
     await proxy.heal();
     await reaches(2, 3);
-    assert.ok(nodes.get(2)!.stats().find((s) => s.peerId === 3)!.connects > before.connects, 'redialled');
+    assert.ok(nodes.get(2)!.stats().find((s) => s.peerId === 3)!.connects > linkBefore.connects, 'redialled');
     nodes.get(2)!.onUnreachable(() => undefined);
   });
 

@@ -56,7 +56,8 @@ class Link {
   forwardedBytes = 0;
   droppedBytes = 0;
 
-  constructor(readonly from: number, readonly to: number, readonly host: string, public port: number, readonly target: { host: string; port: number }) { }
+  constructor(readonly from: number, readonly to: number, readonly host: string, public port: number,
+    readonly target: { host: string; port: number }) { }
 
   async listen(): Promise<void> {
     const server = net.createServer((client) => this.accept(client));
@@ -110,9 +111,9 @@ class Link {
   private forward(pair: Pair, chunk: Buffer, to: net.Socket, direction: 'up' | 'down'): void {
     const mode = this.mode;
     if (mode.kind === 'delay') {
-      const key = direction === 'up' ? 'lastDueUp' : 'lastDueDown';
-      const due = Math.max(Date.now() + mode.delayMs, pair[key]);
-      pair[key] = due;
+      const dueField = direction === 'up' ? 'lastDueUp' : 'lastDueDown';
+      const due = Math.max(Date.now() + mode.delayMs, pair[dueField]);
+      pair[dueField] = due;
       pair.pendingBytes += chunk.length;
       const timer = setTimeout(() => {
         pair.pendingTimers.delete(timer);

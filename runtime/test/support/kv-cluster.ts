@@ -132,11 +132,6 @@ export interface KvClusterOptions {
 
 /** A running cluster; see the module comment. */
 export class KvCluster {
-  readonly members: KvMember[] = [];
-  proxy: FaultProxy | undefined;
-
-  private constructor(readonly dir: string, private readonly options: KvClusterOptions) {}
-
   /** Starts every member and waits until one is leader and every member knows it. */
   static async start(options: KvClusterOptions): Promise<KvCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'ha-kv-cluster-'));
@@ -173,6 +168,11 @@ export class KvCluster {
       throw e;
     }
   }
+
+  readonly members: KvMember[] = [];
+  proxy: FaultProxy | undefined;
+
+  private constructor(readonly dir: string, private readonly options: KvClusterOptions) {}
 
   /**
    * Waits until every running member (or those in `only`) reports the same leader, which is

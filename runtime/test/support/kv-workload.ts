@@ -7,9 +7,9 @@
  * that saw `info` is retired and replaced by a fresh process id, as the checker requires.
  */
 import { Agent } from 'http';
-import type { HistoryEvent } from '../../src/lincheck';
 import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from './kv-client';
 import { sleep } from './kv-cluster';
+import type { HistoryEvent } from '../../src/lincheck';
 import { seededRandom } from '../../src/util/mulberry32';
 
 /** Options for {@link runWorkload}. */
@@ -73,10 +73,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     if (f === 'cas') value = [lastSeen.get(key) ?? null, `v${++valueCounter}`] as const;
     record({ process, type: 'invoke', f, key, ...(value !== undefined ? { value } : {}) });
     try {
-      if (f === 'get') res = await kvRequest(keyUrl(base, key), { agent, timeoutMs });
-      else if (f === 'put') res = await kvRequest(keyUrl(base, key), { method: 'PUT', body: value as string, agent, timeoutMs });
-      else if (f === 'delete') res = await kvRequest(keyUrl(base, key), { method: 'DELETE', agent, timeoutMs });
-      else {
+      if (f === 'get') {res = await kvRequest(keyUrl(base, key), { agent, timeoutMs });} else if (f === 'put') {res = await kvRequest(keyUrl(base, key), { method: 'PUT', body: value as string, agent, timeoutMs });} else if (f === 'delete') {res = await kvRequest(keyUrl(base, key), { method: 'DELETE', agent, timeoutMs });} else {
         const [expected, next] = value as readonly [string | null, string];
         const q = expected === null ? 'prev_exist=false' : `prev=${encodeURIComponent(expected)}`;
         res = await kvRequest(keyUrl(base, key, q), { method: 'PUT', body: next, agent, timeoutMs });
@@ -89,9 +86,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     let outcome: Outcome;
     let out: HistoryEvent['value'] = value;
     if (f === 'get') {
-      if (res.status === 200) { outcome = 'ok'; out = res.body.toString(); lastSeen.set(key, out); }
-      else if (res.status === 404) { outcome = 'ok'; out = null; lastSeen.set(key, null); }
-      else outcome = 'fail';
+      if (res.status === 200) { outcome = 'ok'; out = res.body.toString(); lastSeen.set(key, out); } else if (res.status === 404) { outcome = 'ok'; out = null; lastSeen.set(key, null); } else {outcome = 'fail';}
     } else if (res.status === 200) {
       outcome = 'ok';
       acknowledgedWrites++;

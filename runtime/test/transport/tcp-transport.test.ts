@@ -21,8 +21,18 @@ async function start(options: Partial<TcpTransportOptions> & { localId: number; 
 
 function message(from: number, to: number, index: number, dataBytes = 8): Message {
   return {
-    type: MessageType.APPEND, from, to, term: 1, logTerm: 1, index, commit: 0, reject: false, rejectHint: 0, logTermHint: 0,
-    entries: [{ term: 1, index: index + 1, type: 0, data: Buffer.alloc(dataBytes, index % 251) }], context: new Uint8Array(0),
+    type: MessageType.APPEND,
+    from,
+    to,
+    term: 1,
+    logTerm: 1,
+    index,
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    logTermHint: 0,
+    entries: [{ term: 1, index: index + 1, type: 0, data: Buffer.alloc(dataBytes, index % 251) }],
+    context: new Uint8Array(0),
   };
 }
 
@@ -50,8 +60,12 @@ describe('TcpTransport', () => {
     }
     await eventually('all 3000 messages', () => received.length === 3000);
     received.forEach((m, i) => assert.deepEqual(comparable(m), comparable(sent[i]), `message ${i}`));
-    assert.deepEqual(b.peerMetadata(1), { clientUrl: 'http://a:2379' });
     assert.deepEqual(a.peerMetadata(2), { clientUrl: 'http://b:2379' });
+    // What a dialler announces is not trusted (anyone can dial): b learns a's metadata only by dialling a.
+    assert.equal(b.peerMetadata(1), undefined);
+    b.send([message(2, 1, 1)]);
+    await eventually('b dials a', () => b.peerMetadata(1) !== undefined);
+    assert.deepEqual(b.peerMetadata(1), { clientUrl: 'http://a:2379' });
     const [stats] = a.stats();
     assert.equal(stats.sentMessages, 3000);
     assert.equal(stats.droppedMessages, 0);
@@ -82,7 +96,7 @@ describe('TcpTransport', () => {
 
   it('reconnects with backoff after the peer restarts, dropping (and counting) while it is down', async () => {
     const a = await start({ localId: 1, port: 21130, peers: new Map([[2, addr(21131)]]) });
-    let b = await start({ localId: 2, port: 21131 });
+    let b = await start({ localId: 2, port: 21131, peers: new Map([[1, addr(21130)]]) });
     let received = 0;
     b.onMessage(() => received++);
     a.send([message(1, 2, 1)]);
@@ -97,15 +111,15 @@ describe('TcpTransport', () => {
     }
     assert.ok(unreachable.includes(2), 'reported unreachable while down');
     assert.ok(a.stats()[0].droppedMessages > 0, 'dropped while down');
-    b = await start({ localId: 2, port: 21131 });
-    let after = 0;
-    b.onMessage(() => after++);
+    b = await start({ localId: 2, port: 21131, peers: new Map([[1, addr(21130)]]) });
+    let afterRestart = 0;
+    b.onMessage(() => afterRestart++);
     const t0 = Date.now();
-    while (after === 0 && Date.now() - t0 < 5000) {
+    while (afterRestart === 0 && Date.now() - t0 < 5000) {
       a.send([message(1, 2, 99)]);
       await new Promise((r) => setTimeout(r, 10));
     }
-    assert.ok(after > 0, 'delivered after the restart');
+    assert.ok(afterRestart > 0, 'delivered after the restart');
     assert.equal(a.stats()[0].connects, 2);
   });
 
@@ -129,7 +143,9 @@ describe('TcpTransport', () => {
     cleanups.push(() => new Promise<void>((r) => { sockets.forEach((s) => s.destroy()); server.close(() => r()); }));
 
     const maxQueuedBytes = 1 << 20;
-    const a = await start({ localId: 1, port: 21140, peers: new Map([[2, addr(21141)]]), maxQueuedBytes, maxQueuedMessages: 1000, writeStallTimeoutMs: 400 });
+    const a = await start({
+      localId: 1, port: 21140, peers: new Map([[2, addr(21141)]]), maxQueuedBytes, maxQueuedMessages: 1000, writeStallTimeoutMs: 400,
+    });
     const logs: string[] = [];
     let maxQueued = 0;
     const payload = 16 * 1024;
@@ -151,8 +167,8 @@ describe('TcpTransport', () => {
 
   it('follows an address change and sends one message bigger than the byte bound', async () => {
     const a = await start({ localId: 1, port: 21160, peers: new Map([[2, addr(21161)]]), maxQueuedBytes: 64 * 1024 });
-    const b1 = await start({ localId: 2, port: 21161 });
-    const b2 = await start({ localId: 2, port: 21162, metadata: { where: 'new home' } });
+    const b1 = await start({ localId: 2, port: 21161, peers: new Map([[1, addr(21160)]]) });
+    const b2 = await start({ localId: 2, port: 21162, metadata: { where: 'new home' }, peers: new Map([[1, addr(21160)]]) });
     const at1: number[] = [];
     const at2: number[] = [];
     b1.onMessage((m) => at1.push(m.index));
@@ -182,9 +198,9 @@ describe('TcpTransport', () => {
 
 describe('MemoryTransport', () => {
   it('delivers in order asynchronously, cuts one way, exposes metadata', async () => {
-    const net = new MemoryNetwork();
-    const a = net.connect(1, { clientUrl: 'http://a' });
-    const b = net.connect(2, { clientUrl: 'http://b' });
+    const network = new MemoryNetwork();
+    const a = network.connect(1, { clientUrl: 'http://a' });
+    const b = network.connect(2, { clientUrl: 'http://b' });
     a.setPeers(new Map([[2, 'b']]));
     b.setPeers(new Map([[1, 'a']]));
     const atB: number[] = [];
@@ -195,7 +211,7 @@ describe('MemoryTransport', () => {
     assert.deepEqual(atB, [], 'not synchronous');
     await Promise.resolve();
     assert.deepEqual(atB, [1, 2]);
-    net.cut(1, 2);
+    network.cut(1, 2);
     const unreachable: number[] = [];
     a.onUnreachable((id) => unreachable.push(id));
     a.send([message(1, 2, 3)]);
@@ -204,7 +220,7 @@ describe('MemoryTransport', () => {
     assert.deepEqual(atB, [1, 2]);
     assert.deepEqual(atA, [7], 'the other direction still works');
     assert.deepEqual(unreachable, [2]);
-    net.heal();
+    network.heal();
     a.send([message(1, 2, 4)]);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(atB, [1, 2, 4]);

@@ -4,8 +4,8 @@
  * reported; the server truncates it at start), 1: corruption (the message says what to do),
  * 2: bad usage or an unreadable directory.
  */
-import { FileLogStore } from './file-log-store';
-import { CorruptionError } from './log-store';
+import { FileLogStore } from '../storage/file-log-store';
+import { CorruptionError } from '../storage/log-store';
 
 /** Runs the command; returns the exit code. */
 export async function walInspectCommand(argv: string[]): Promise<number> {

@@ -4,7 +4,8 @@
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/
  */
 
-type Labels = Record<string, string>;
+/** Label names to values of one series. */
+export type Labels = Record<string, string>;
 
 function labelText(labels: Labels): string {
   const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
@@ -39,6 +40,16 @@ export class Gauge implements Metric {
   constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
   render(): string {
     return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.name} ${this.read()}`;
+  }
+}
+
+/** Several series read at scrape time, one per label set (e.g. one per shard or member). */
+export class GaugeFamily implements Metric {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => Iterable<readonly [Labels, number]>) {}
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    for (const [labels, value] of this.read()) lines.push(`${this.name}${labelText(labels)} ${value}`);
+    return lines.join('\n');
   }
 }
 
@@ -80,6 +91,10 @@ export class MetricsRegistry {
   counter(name: string, help: string): Counter { return this.add(new Counter(name, help)); }
   /** Registers and returns a gauge read by `read` at scrape time. */
   gauge(name: string, help: string, read: () => number): Gauge { return this.add(new Gauge(name, help, read)); }
+  /** Registers and returns a gauge family whose series `read` lists at scrape time. */
+  gaugeFamily(name: string, help: string, read: () => Iterable<readonly [Labels, number]>): GaugeFamily {
+    return this.add(new GaugeFamily(name, help, read));
+  }
   /** Registers and returns a histogram. */
   histogram(name: string, help: string, buckets?: readonly number[]): Histogram { return this.add(new Histogram(name, help, buckets)); }
   /** The text exposition of every metric. */

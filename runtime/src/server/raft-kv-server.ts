@@ -5,42 +5,48 @@
  */
 import { randomInt } from 'crypto';
 import { Server } from 'http';
-import { KvBackend } from './http-api';
-import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from './errors';
-import { Logger } from './logger';
-import { MetricsRegistry, Counter, Histogram } from './metrics';
-import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from './state-machine';
+import { KvBackend } from './backend';
+import { RaftServerConfig } from './config';
+import { ReadBatcher } from './read-batcher';
+import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
+import { encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import { Logger } from '../observability/logger';
+import { MetricsRegistry, Counter, Histogram } from '../observability/metrics';
 import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
 } from '../raft';
-import { RaftServerConfig } from './config';
 import { LogStore, RecoveredState } from '../storage';
 import { Transport } from '../transport';
 
 interface PendingProposal {
-  resolve(r: KvResult): void;
-  reject(e: KvError): void;
   started: bigint;
   timer: NodeJS.Timeout;
-}
-
-interface ReadWaiter {
-  resolve(): void;
+  resolve(r: KvResult): void;
   reject(e: KvError): void;
-  timer: NodeJS.Timeout;
-  done: boolean;
-}
-
-interface ReadBatch {
-  readonly id: number;
-  readonly waiters: ReadWaiter[];
-  readonly startedTick: number;
-  /** Set once the ReadState arrived: serve when applied reaches it. */
-  index?: number;
 }
 
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
 export class RaftKvServer implements KvBackend {
+  /**
+   * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
+   * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
+   * durable first, so a restart finds the same log on every member.
+   */
+  static async create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
+    logger: Logger): Promise<RaftKvServer> {
+    const fresh = !recovered.snapshot && recovered.entries.length === 0 && recovered.hardState.term === 0;
+    if (fresh) {
+      const boot = new MemoryStorage();
+      // Same voters on every member: the ids are positions in --initial-cluster.
+      RawNode.bootstrap(boot, config.members.map((m) => m.id));
+      const hardState = boot.getHardState();
+      const entries = boot.entries(boot.firstIndex(), boot.lastIndex() + 1);
+      await store.save({ hardState, entries });
+      recovered = { hardState, entries };
+      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id) });
+    }
+    return new RaftKvServer(config, store, transport, recovered, logger);
+  }
   readonly stateMachine = new KvStateMachine();
   private readonly node: RawNode;
   private readonly storage = new MemoryStorage();
@@ -48,12 +54,8 @@ export class RaftKvServer implements KvBackend {
   private readonly pending = new Map<number, PendingProposal>();
   private requestCounter = 0;
   private readonly requestEpoch = randomInt(2 ** 24);
-  private readQueue: ReadWaiter[] = [];
-  private readBatch: ReadBatch | undefined;
-  private readBatchCounter = 0;
-  private readonly servedBatches: ReadBatch[] = [];
+  private readonly reads: ReadBatcher;
   private ticker: NodeJS.Timeout | undefined;
-  private tickCount = 0;
   private loopScheduled = false;
   private loopRunning = false;
   private loopIdle: Promise<void> = Promise.resolve();
@@ -72,9 +74,11 @@ export class RaftKvServer implements KvBackend {
   private readonly leaderChanges: Counter;
   private readonly proposalsFailed: Counter;
   private readonly httpRequests: Counter;
-  private readonly readIndexRounds: Counter;
-  /** Set by the CLI: called once when the member must stop (storage failure). */
-  onFatal: (err: Error) => void = () => undefined;
+  private persistedTerm = -1;
+  private latestHardState: HardState | undefined;
+  private persistedVote = -1;
+  /** Set by the CLI through {@link onFatal}: called once when the member must stop (storage failure). */
+  private fatalHandler: ((err: Error) => void) | undefined;
 
   private constructor(
     readonly config: RaftServerConfig,
@@ -103,6 +107,8 @@ export class RaftKvServer implements KvBackend {
       random: Math.random,
       applied: this.stateMachine.appliedIndex,
       maxUncommittedEntries: 50_000,
+      // Keeps APPEND frames far below the transport's frame limit (--max-peer-frame-bytes).
+      maxBytesPerMsg: 1024 * 1024,
     }, this.storage);
 
     const m = this.metrics;
@@ -117,7 +123,15 @@ export class RaftKvServer implements KvBackend {
     m.gauge('ha_raft_pending_proposals', 'Proposals waiting to be applied.', () => this.pending.size);
     this.leaderChanges = m.counter('ha_raft_leader_changes_total', 'Times the known leader changed.');
     this.proposalsFailed = m.counter('ha_raft_proposals_failed_total', 'Proposals that failed, by reason.');
-    this.readIndexRounds = m.counter('ha_raft_read_index_total', 'ReadIndex rounds started (each serves a batch of reads).');
+    const readIndexRounds = m.counter('ha_raft_read_index_total', 'ReadIndex rounds started (each serves a batch of reads).');
+    this.reads = new ReadBatcher({
+      memberId: config.id,
+      processEpoch: this.requestEpoch,
+      timeoutMs: config.requestTimeoutMs,
+      expireTicks: config.electionTicks,
+      readIndex: (ctx) => this.node.readIndex(ctx),
+      onRoundStarted: () => { readIndexRounds.inc(); this.scheduleLoop(); },
+    });
     this.httpRequests = m.counter('ha_http_requests_total', 'HTTP requests answered, by route and status code.');
     this.proposalLatency = m.histogram('ha_raft_proposal_duration_seconds', 'Time from proposal to applied result on the leader.');
     this.persistLatency = m.histogram('ha_raft_persist_duration_seconds', 'Time to make one Ready durable (write, group commit, fdatasync).');
@@ -129,37 +143,22 @@ export class RaftKvServer implements KvBackend {
     transport.onUnreachable((id) => { unreachable.inc(); this.node.reportUnreachable(id); this.scheduleLoop(); });
   }
 
-  /**
-   * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
-   * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
-   * durable first, so a restart finds the same log on every member.
-   */
-  static async create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
-    logger: Logger): Promise<RaftKvServer> {
-    const fresh = !recovered.snapshot && recovered.entries.length === 0 && recovered.hardState.term === 0;
-    if (fresh) {
-      const boot = new MemoryStorage();
-      // Same voters on every member: the ids are positions in --initial-cluster.
-      RawNode.bootstrap(boot, config.members.map((m) => m.id));
-      const hardState = boot.getHardState();
-      const entries = boot.entries(boot.firstIndex(), boot.lastIndex() + 1);
-      await store.save({ hardState, entries });
-      recovered = { hardState, entries };
-      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id) });
-    }
-    return new RaftKvServer(config, store, transport, recovered, logger);
+  /** The CLI's hook: `handler` runs once when the member must stop (storage failure). */
+  set onFatal(handler: (err: Error) => void) {
+    this.fatalHandler = handler;
   }
 
   /** Starts the ticker. */
   start(): void {
     this.log.info('raft member starting', {
-      id: this.config.id, applied: this.stateMachine.appliedIndex, lastIndex: this.storage.lastIndex(),
+      id: this.config.id,
+      applied: this.stateMachine.appliedIndex,
+      lastIndex: this.storage.lastIndex(),
       members: this.config.members.map((m) => `${m.name}=${m.id}`),
     });
     this.ticker = setInterval(() => {
-      this.tickCount++;
       this.node.tick();
-      this.expireReadBatch();
+      this.reads.tick();
       this.scheduleLoop();
     }, this.config.tickMs);
   }
@@ -208,18 +207,7 @@ export class RaftKvServer implements KvBackend {
   linearizableBarrier(): Promise<void> {
     try { this.checkServing(); } catch (e) { return Promise.reject(e); }
     if (this.leader === 0) return Promise.reject(new NotLeaderError(undefined));
-    return new Promise((resolve, reject) => {
-      const waiter: ReadWaiter = {
-        resolve, reject, done: false,
-        timer: setTimeout(() => {
-          if (waiter.done) return;
-          waiter.done = true;
-          reject(new UnavailableError('timeout', `read not confirmed by a quorum within ${this.config.requestTimeoutMs} ms; retry`));
-        }, this.config.requestTimeoutMs),
-      };
-      this.readQueue.push(waiter);
-      this.startReadBatch();
-    });
+    return this.reads.wait();
   }
 
   readiness(): { ready: boolean; reason: string } {
@@ -245,12 +233,24 @@ export class RaftKvServer implements KvBackend {
   status(): Record<string, unknown> {
     const st = this.node.status();
     return {
-      name: this.config.name, id: st.id, term: st.term, role: Role[st.role].toLowerCase(), leader: st.leader,
+      name: this.config.name,
+      id: st.id,
+      term: st.term,
+      role: Role[st.role].toLowerCase(),
+      leader: st.leader,
       leaderName: this.config.members.find((m) => m.id === st.leader)?.name ?? null,
-      leaderClientUrl: this.leaderClientUrl() ?? null, commit: st.commit, applied: this.stateMachine.appliedIndex,
-      lastIndex: st.lastIndex, snapshotIndex: this.lastSnapshotIndex, keys: this.stateMachine.size,
+      leaderClientUrl: this.leaderClientUrl() ?? null,
+      commit: st.commit,
+      applied: this.stateMachine.appliedIndex,
+      lastIndex: st.lastIndex,
+      snapshotIndex: this.lastSnapshotIndex,
+      keys: this.stateMachine.size,
       voters: st.confState.voters,
-      progress: st.progress ? Object.fromEntries([...st.progress].map(([id, p]) => [id, { match: p.match, next: p.next, state: ProgressState[p.state].toLowerCase() }])) : undefined,
+      progress: st.progress ? Object.fromEntries([...st.progress].map(([id, p]) => [id, {
+        match: p.match,
+        next: p.next,
+        state: ProgressState[p.state].toLowerCase(),
+      }])) : undefined,
     };
   }
 
@@ -262,6 +262,11 @@ export class RaftKvServer implements KvBackend {
 
   private receive(m: Message): void {
     if (this.failed) return;
+    const invalid = this.refusedPeerInput(m);
+    if (invalid) {
+      this.log.warn('dropped a forged or malformed peer message', { from: m.from, type: MessageType[m.type], reason: invalid });
+      return;
+    }
     try {
       this.node.step(m);
     } catch (e) {
@@ -269,6 +274,23 @@ export class RaftKvServer implements KvBackend {
       return;
     }
     this.scheduleLoop();
+  }
+
+  /**
+   * Input checks the core cannot make: this member proposes only as leader, so a PROPOSE from the
+   * network is forged; a snapshot whose data the state machine cannot restore must be refused
+   * before the core adopts it (afterwards it would be persisted and fail on every restart).
+   */
+  private refusedPeerInput(m: Message): string | undefined {
+    if (m.type === MessageType.PROPOSE) return 'members never forward proposals';
+    if (m.type === MessageType.SNAPSHOT && m.snapshot) {
+      try {
+        KvStateMachine.validateSnapshot(m.snapshot.data);
+      } catch (e) {
+        return `snapshot at index ${m.snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
+      }
+    }
+    return undefined;
   }
 
   private scheduleLoop(): void {
@@ -336,13 +358,9 @@ export class RaftKvServer implements KvBackend {
 
   private applyAndServe(rd: Ready): void {
     this.applyEntries(rd.committedEntries);
-    for (const rs of rd.readStates) this.onReadState(rs.index, rs.context);
-    this.serveReads();
+    for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.context);
+    this.reads.serve(this.stateMachine.appliedIndex);
   }
-
-  private persistedTerm = -1;
-  private latestHardState: HardState | undefined;
-  private persistedVote = -1;
 
   private sendMessages(messages: readonly Message[]): void {
     if (messages.length === 0) return;
@@ -357,11 +375,11 @@ export class RaftKvServer implements KvBackend {
         this.stateMachine.skip(e.index);
         continue;
       }
-      const cmd = decodeCommand(e.data);
-      const result = this.stateMachine.apply(e.index, cmd);
-      const waiter = this.pending.get(cmd.requestId);
+      const { requestId, result } = this.stateMachine.applyData(e.index, e.data);
+      if (result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: result.undecodable });
+      const waiter = this.pending.get(requestId);
       if (waiter) {
-        this.pending.delete(cmd.requestId);
+        this.pending.delete(requestId);
         clearTimeout(waiter.timer);
         this.proposalLatency.observe(Number(process.hrtime.bigint() - waiter.started) / 1e9);
         waiter.resolve(result);
@@ -401,7 +419,7 @@ export class RaftKvServer implements KvBackend {
     if (wasLeader && role !== Role.LEADER) {
       this.failPending(new OutcomeUnknownError('leadership_lost', 'leadership was lost before this write applied; it may still apply'), 'leadership_lost');
     }
-    if (leader === 0 || (wasLeader && role !== Role.LEADER)) this.restartReadBatch();
+    if (leader === 0 || (wasLeader && role !== Role.LEADER)) this.reads.restart(leader !== 0);
   }
 
   private failPending(err: KvError, reason: string): void {
@@ -411,76 +429,6 @@ export class RaftKvServer implements KvBackend {
       this.proposalsFailed.inc({ reason });
       p.reject(err);
     }
-  }
-
-  // ------------------------------------------------------------------ ReadIndex batching
-
-  /** One ReadIndex round serves every read queued before it started (etcd batches the same way). */
-  private startReadBatch(): void {
-    if (this.readBatch || this.readQueue.length === 0 || this.failed) return;
-    const waiters = this.readQueue.filter((w) => !w.done);
-    this.readQueue = [];
-    if (waiters.length === 0) return;
-    const id = ++this.readBatchCounter;
-    // The process epoch is part of the context: the leader may answer a ReadIndex sent by a previous
-    // incarnation of this member (killed and restarted) after the restart, and that answer's index
-    // predates the new reads, so it must not match a new round with the same counter value.
-    const ctx = Buffer.allocUnsafe(16);
-    ctx.writeUInt32BE(this.config.id, 0);
-    ctx.writeUInt32BE(this.requestEpoch, 4);
-    ctx.writeDoubleBE(id, 8);
-    try {
-      this.node.readIndex(ctx);
-    } catch (e) {
-      const err = e instanceof ProposalDroppedError ? new NotLeaderError(undefined) : e as Error;
-      for (const w of waiters) this.settleRead(w, err as KvError);
-      return;
-    }
-    this.readIndexRounds.inc();
-    this.readBatch = { id, waiters, startedTick: this.tickCount };
-    this.scheduleLoop();
-  }
-
-  private onReadState(index: number, context: Uint8Array): void {
-    if (!this.readBatch || context.length !== 16) return;
-    const ctx = Buffer.from(context.buffer, context.byteOffset, context.byteLength);
-    if (ctx.readUInt32BE(0) !== this.config.id || ctx.readUInt32BE(4) !== this.requestEpoch ||
-      ctx.readDoubleBE(8) !== this.readBatch.id) return;
-    this.readBatch.index = index;
-    this.servedBatches.push(this.readBatch);
-    this.readBatch = undefined;
-    this.startReadBatch();
-  }
-
-  private serveReads(): void {
-    const applied = this.stateMachine.appliedIndex;
-    for (let i = 0; i < this.servedBatches.length;) {
-      const b = this.servedBatches[i];
-      if (b.index! <= applied) {
-        for (const w of b.waiters) this.settleRead(w);
-        this.servedBatches.splice(i, 1);
-      } else i++;
-    }
-  }
-
-  private settleRead(w: ReadWaiter, err?: KvError): void {
-    if (w.done) return;
-    w.done = true;
-    clearTimeout(w.timer);
-    if (err) w.reject(err); else w.resolve();
-  }
-
-  /** A ReadIndex answer can be lost (leader change, dropped message): re-issue after an election timeout. */
-  private expireReadBatch(): void {
-    if (this.readBatch && this.tickCount - this.readBatch.startedTick >= this.config.electionTicks) this.restartReadBatch();
-  }
-
-  private restartReadBatch(): void {
-    if (!this.readBatch) return;
-    // Waiters move to a fresh round started now, which is after each of them arrived: still linearizable.
-    this.readQueue = [...this.readBatch.waiters, ...this.readQueue];
-    this.readBatch = undefined;
-    if (this.leader !== 0) this.startReadBatch();
   }
 
   // ------------------------------------------------------------------ failure and shutdown
@@ -497,8 +445,8 @@ export class RaftKvServer implements KvBackend {
     this.log.error('member failed: no further acknowledgements', { err: err.message });
     if (this.ticker) clearInterval(this.ticker);
     this.failPending(new OutcomeUnknownError('storage_failed', `storage failed: ${err.message}`), 'storage_failed');
-    for (const w of this.readQueue) this.settleRead(w, new UnavailableError('storage_failed', err.message));
-    this.onFatal(err);
+    this.reads.failAll(new UnavailableError('storage_failed', err.message));
+    this.fatalHandler?.(err);
   }
 
   /**
@@ -532,7 +480,7 @@ export class RaftKvServer implements KvBackend {
     }
     if (this.ticker) clearInterval(this.ticker);
     this.failPending(new OutcomeUnknownError('stopping', 'the member stopped before this write applied; it may still apply'), 'stopping');
-    for (const w of this.readQueue) this.settleRead(w, new UnavailableError('stopping', 'member stopping'));
+    this.reads.failAll(new UnavailableError('stopping', 'member stopping'));
     await Promise.race([this.loopIdle, sleep(Math.max(0, deadline - Date.now()))]);
     await this.transport.close();
     await this.store.close();

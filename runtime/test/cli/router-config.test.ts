@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRouterConfig } from '../../src/router';
+import { parseRouterConfig } from '../../src/cli/router-config';
 
 describe('router configuration', () => {
   it('reads shards from flags, per-shard variables and the list variable; flags win', () => {

@@ -1,6 +1,7 @@
-import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { envName, parseInitialCluster, parseRaftConfig, UsageError } from '../../src/kv/config';
+import { test } from 'node:test';
+import { UsageError } from '../../src/cli/flags';
+import { envName, parseInitialCluster, parseRaftConfig } from '../../src/cli/raft-config';
 
 const CLUSTER = 'kv-0=kv-0.kv-peers.ns.svc:7380,kv-1=kv-1.kv-peers.ns.svc:7380,kv-2=kv-2.kv-peers.ns.svc:7380';
 
@@ -15,9 +16,13 @@ test('numeric ids are 1-based positions in --initial-cluster', () => {
 
 test('every flag is settable from HA_RAFT_* and a flag wins over the variable', () => {
   const env = {
-    HA_RAFT_ID: 'kv-2', HA_RAFT_DATA_DIR: '/var/lib/ha-runtime', HA_RAFT_INITIAL_CLUSTER: CLUSTER,
-    HA_RAFT_LISTEN_CLIENT: '127.0.0.1:9000', HA_RAFT_ADVERTISE_CLIENT: 'http://kv-2.kv.ns.svc:7379',
-    HA_RAFT_MAX_KEY_BYTES: '64', HA_RAFT_TICK_MS: '25',
+    HA_RAFT_ID: 'kv-2',
+    HA_RAFT_DATA_DIR: '/var/lib/ha-runtime',
+    HA_RAFT_INITIAL_CLUSTER: CLUSTER,
+    HA_RAFT_LISTEN_CLIENT: '127.0.0.1:9000',
+    HA_RAFT_ADVERTISE_CLIENT: 'http://kv-2.kv.ns.svc:7379',
+    HA_RAFT_MAX_KEY_BYTES: '64',
+    HA_RAFT_TICK_MS: '25',
   };
   const c = parseRaftConfig(['--tick-ms', '40'], env);
   assert.equal(c.name, 'kv-2');

@@ -4,31 +4,22 @@
  * (transfer leadership, drain, exit 0). Exit codes: 0 clean stop, 1 runtime failure (storage),
  * 2 bad flags.
  */
-import { createServer } from 'http';
 import { mkdirSync } from 'fs';
-import { parseRaftConfig, raftUsage, UsageError } from './config';
-import { createKvHandler } from './http-api';
-import { Logger } from './logger';
-import { RaftKvServer } from './server';
+import { createServer } from 'http';
+import { formatHostPort, parseCommandLine } from './flags';
+import { parseRaftConfig, raftUsage } from './raft-config';
+import { createKvHandler } from '../api/http-v1';
+import { Logger } from '../observability/logger';
+import { RaftKvServer } from '../server/raft-kv-server';
+import { SlotGuard } from '../shardmap';
 import { FileLogStore } from '../storage';
 import { TcpTransport } from '../transport';
 
 /** Runs a member until SIGTERM/SIGINT or a fatal error; resolves with the process exit code. */
 export async function raftCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(raftUsage());
-    return 0;
-  }
-  let config;
-  try {
-    config = parseRaftConfig(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`ha-runtime raft: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseCommandLine('raft', argv, raftUsage, parseRaftConfig);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const config = parsed.config;
   const log = new Logger(config.logLevel, { member: config.name });
   try {
     mkdirSync(config.dataDir, { recursive: true });
@@ -37,29 +28,36 @@ export async function raftCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  const transportLog = log.child({ component: 'transport' });
   let server: RaftKvServer | undefined;
   const { store, recovered } = await FileLogStore.open(config.dataDir, {
     segmentSizeBytes: config.walSegmentBytes,
     metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
   });
   const peers = new Map(config.members.filter((m) => m.id !== config.id)
-    .map((m) => [m.id, `${m.peerHost.includes(':') ? `[${m.peerHost}]` : m.peerHost}:${m.peerPort}`]));
+    .map((m) => [m.id, formatHostPort(m.peerHost, m.peerPort)]));
   const transport = await TcpTransport.start({
     clusterId: config.clusterToken,
     localId: config.id,
-    listen: `${config.listenPeer.host.includes(':') ? `[${config.listenPeer.host}]` : config.listenPeer.host}:${config.listenPeer.port}`,
+    listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
     peers,
     metadata: { clientUrl: config.advertiseClient, name: config.name },
+    // The transport reports links going down and refused connections: worth a warning, never fatal.
+    log: (line) => transportLog.warn(line),
   });
   server = await RaftKvServer.create(config, store, transport, recovered, log);
   const kv = server;
-  const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits));
+  // Installed before the first entry applies: every member must judge every write by the same rule.
+  const slots = new SlotGuard();
+  kv.stateMachine.guard = slots;
+  const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits, slots));
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
   });
   log.info('listening', {
-    client: `${config.listenClient.host}:${config.listenClient.port}`, peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
+    client: `${config.listenClient.host}:${config.listenClient.port}`,
+    peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
     advertiseClient: config.advertiseClient,
   });
   kv.start();
@@ -80,7 +78,7 @@ export async function raftCommand(argv: string[]): Promise<number> {
       // Exit so the supervisor (kubelet) restarts us: recovery re-reads what really reached the disk.
       http.closeAllConnections();
       http.close();
-      transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
+      void transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
     };
   });
   // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped

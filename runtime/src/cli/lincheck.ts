@@ -4,8 +4,8 @@
  * ran out before a verdict. `-` reads the history from stdin.
  */
 import { readFile } from 'node:fs/promises';
-import { checkOperations, CheckStats } from './checker';
-import { HistoryError, pairOperations, parseHistory } from './history';
+import { checkOperations, CheckStats } from '../lincheck/checker';
+import { HistoryError, pairOperations, parseHistory } from '../lincheck/history';
 
 const USAGE = `usage: ha-runtime lincheck [--timeout SECONDS] [--json] HISTORY.jsonl|-
 

@@ -2,29 +2,20 @@
  * `ha-runtime router`: runs the router until SIGTERM or SIGINT. Exit 0 after a clean stop,
  * 2 on bad flags or environment.
  */
-import { parseRouterConfig, RouterUsageError, routerUsage } from './config';
-import { Router } from './router';
+import { parseCommandLine } from './flags';
+import { parseRouterConfig, routerUsage } from './router-config';
+import { Logger } from '../observability/logger';
+import { Router } from '../router/router';
 
 /** Runs the `router` subcommand; resolves to the process exit code. */
 export async function routerCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(routerUsage());
-    return 0;
-  }
-  let config;
-  try {
-    config = parseRouterConfig(argv);
-  } catch (err) {
-    if (err instanceof RouterUsageError) {
-      process.stderr.write(`ha-runtime router: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = parseCommandLine('router', argv, routerUsage, parseRouterConfig);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const config = parsed.config;
   const router = new Router(config);
   const port = await router.start();
-  const log = (msg: string, fields: Record<string, unknown> = {}) =>
-    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, ...fields }) + '\n');
+  const logger = new Logger('info', { component: 'router' });
+  const log = (msg: string, fields: Record<string, unknown> = {}): void => logger.info(msg, fields);
   log('router listening', { host: config.listenHost, port, shards: [...config.shards.keys()] });
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -3,60 +3,8 @@
  * (`--foo-bar` <-> `HA_RAFT_FOO_BAR`; a flag wins over the variable) so a StatefulSet can set them.
  */
 import { hostname } from 'os';
-
-/** A bad flag or variable: the CLI prints the message and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** One member of `--initial-cluster`: its name, numeric Raft id (1-based position) and peer address. */
-export interface ClusterMember {
-  readonly name: string;
-  readonly id: number;
-  readonly peerHost: string;
-  readonly peerPort: number;
-}
-
-/** Request limits; every one is a flag (see docs/api.md). */
-export interface KvLimits {
-  /** Longest key, in UTF-8 bytes after percent-decoding. */
-  readonly maxKeyBytes: number;
-  /** Largest value (request body), in bytes. */
-  readonly maxValueBytes: number;
-  /** Most items one prefix listing returns. */
-  readonly maxListItems: number;
-}
-
-/** The resolved configuration of one Raft KV member. */
-export interface RaftServerConfig {
-  readonly name: string;
-  readonly id: number;
-  readonly dataDir: string;
-  readonly listenClient: { host: string; port: number };
-  readonly listenPeer: { host: string; port: number };
-  readonly advertiseClient: string;
-  readonly members: readonly ClusterMember[];
-  /** Peers reject handshakes carrying another token: two clusters never cross-talk. */
-  readonly clusterToken: string;
-  readonly tickMs: number;
-  readonly electionTicks: number;
-  readonly heartbeatTicks: number;
-  /** A proposal or read not answered within this time fails with a retryable 503. */
-  readonly requestTimeoutMs: number;
-  /** Take a state machine snapshot and compact the log every this many applied entries. */
-  readonly snapshotEntries: number;
-  /** Entries kept in memory behind a snapshot for lagging followers (beyond them, the leader sends the snapshot). */
-  readonly snapshotCatchupEntries: number;
-  /** SIGTERM: the most time spent transferring leadership and draining before closing anyway. */
-  readonly shutdownTimeoutMs: number;
-  /** Write-ahead log segment size in bytes. */
-  readonly walSegmentBytes: number;
-  readonly limits: KvLimits;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-}
+import { flagEnvName, parseHostPort, UsageError } from './flags';
+import { ClusterMember, RaftServerConfig } from '../server/config';
 
 interface FlagSpec {
   readonly help: string;
@@ -88,7 +36,7 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
 
 /** `--data-dir` -> `HA_RAFT_DATA_DIR`. */
 export function envName(flag: string): string {
-  return `HA_RAFT_${flag.toUpperCase().replace(/-/g, '_')}`;
+  return flagEnvName('HA_RAFT', flag);
 }
 
 /** The usage text listing every flag with its variable and default. */
@@ -96,15 +44,6 @@ export function raftUsage(): string {
   const lines = Object.entries(RAFT_FLAGS).map(([f, s]) =>
     `  --${f.padEnd(22)} ${s.help}${s.default !== undefined ? ` (default ${s.default})` : ''}\n  ${' '.repeat(24)} env ${envName(f)}`);
   return `usage: ha-runtime raft --id NAME --data-dir DIR --initial-cluster NAME=HOST:PORT,... [flags]\n\n${lines.join('\n')}\n`;
-}
-
-/** Parses `HOST:PORT` (IPv6 as `[::1]:7380`); `what` names the flag in errors. */
-export function parseHostPort(value: string, what: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(value);
-  if (!m) throw new UsageError(`${what}: '${value}' is not HOST:PORT (e.g. 0.0.0.0:7379 or kv-0.kv-peers.ns.svc:7380)`);
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new UsageError(`${what}: port ${port} in '${value}' is outside 1-65535`);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port };
 }
 
 /** Parses `--initial-cluster`; numeric ids are the 1-based positions, identical on every member. */

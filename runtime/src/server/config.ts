@@ -1,0 +1,47 @@
+/** The resolved configuration of one Raft KV member (the CLI parses it from flags and env: cli/raft-config.ts). */
+
+/** One member of `--initial-cluster`: its name, numeric Raft id (1-based position) and peer address. */
+export interface ClusterMember {
+  readonly name: string;
+  readonly id: number;
+  readonly peerHost: string;
+  readonly peerPort: number;
+}
+
+/** Request limits; every one is a flag (see docs/api.md). */
+export interface KvLimits {
+  /** Longest key, in UTF-8 bytes after percent-decoding. */
+  readonly maxKeyBytes: number;
+  /** Largest value (request body), in bytes. */
+  readonly maxValueBytes: number;
+  /** Most items one prefix listing returns. */
+  readonly maxListItems: number;
+}
+
+/** The resolved configuration of one Raft KV member. */
+export interface RaftServerConfig {
+  readonly name: string;
+  readonly id: number;
+  readonly dataDir: string;
+  readonly listenClient: { host: string; port: number };
+  readonly listenPeer: { host: string; port: number };
+  readonly advertiseClient: string;
+  readonly members: readonly ClusterMember[];
+  /** Peers reject handshakes carrying another token: two clusters never cross-talk. */
+  readonly clusterToken: string;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** A proposal or read not answered within this time fails with a retryable 503. */
+  readonly requestTimeoutMs: number;
+  /** Take a state machine snapshot and compact the log every this many applied entries. */
+  readonly snapshotEntries: number;
+  /** Entries kept in memory behind a snapshot for lagging followers (beyond them, the leader sends the snapshot). */
+  readonly snapshotCatchupEntries: number;
+  /** SIGTERM: the most time spent transferring leadership and draining before closing anyway. */
+  readonly shutdownTimeoutMs: number;
+  /** Write-ahead log segment size in bytes. */
+  readonly walSegmentBytes: number;
+  readonly limits: KvLimits;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
