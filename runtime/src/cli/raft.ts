@@ -5,9 +5,11 @@
  * 2 bad flags.
  */
 import { mkdirSync } from 'fs';
-import { createServer } from 'http';
+import type { Server } from 'http';
 import { formatHostPort, parseCommandLine } from './flags';
-import { parseRaftConfig, raftUsage } from './raft-config';
+import { createClientServer } from './http-server';
+import { parseRaftConfig, raftUsage, type RaftCommandConfig } from './raft-config';
+import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-files';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftKvServer } from '../server/raft-kv-server';
@@ -21,6 +23,16 @@ export async function raftCommand(argv: string[]): Promise<number> {
   if ('exitCode' in parsed) return parsed.exitCode;
   const config = parsed.config;
   const log = new Logger(config.logLevel, { member: config.name });
+  let peerTls: TlsMaterial | undefined;
+  let clientTls: TlsMaterial | undefined;
+  try {
+    const { security } = config;
+    peerTls = security.peerTls && readTlsMaterial(security.peerTls);
+    clientTls = security.clientTls && readTlsMaterial(security.clientTls);
+  } catch (e) {
+    process.stderr.write(`ha-runtime raft: ${(e as Error).message}\n`);
+    return 2;
+  }
   try {
     mkdirSync(config.dataDir, { recursive: true });
   } catch (e) {
@@ -42,6 +54,8 @@ export async function raftCommand(argv: string[]): Promise<number> {
     listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
     peers,
     metadata: { clientUrl: config.advertiseClient, name: config.name },
+    maxFrameBytes: config.maxPeerFrameBytes,
+    ...(peerTls ? { tls: { ...peerTls, ca: peerTls.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth } } : {}),
     // The transport reports links going down and refused connections: worth a warning, never fatal.
     log: (line) => transportLog.warn(line),
   });
@@ -50,15 +64,28 @@ export async function raftCommand(argv: string[]): Promise<number> {
   // Installed before the first entry applies: every member must judge every write by the same rule.
   const slots = new SlotGuard();
   kv.stateMachine.guard = slots;
-  const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits, slots));
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
+  const { security } = config;
+  const client = createClientServer(createKvHandler(kv, config.limits, slots, {
+    requireClientCert: security.clientTls?.clientCertAuth ?? false,
+    metricsPublic: security.metricsPublic,
+  }), config.http, clientTls && { ...clientTls, requestCert: security.clientTls!.clientCertAuth });
+  const http = client.server;
+  await listen(http, config.listenClient);
+  const metricsServer = security.listenMetrics
+    ? createClientServer(createKvHandler(kv, config.limits, slots, { opsOnly: true }), config.http).server : undefined;
+  if (metricsServer) await listen(metricsServer, security.listenMetrics!);
+  const stopWatching = watchCertificates(config, peerTls, clientTls, log, {
+    peer: (m) => transport.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: security.peerTls!.clientCertAuth }),
+    client: (m) => client.setTls(m),
   });
   log.info('listening', {
     client: `${config.listenClient.host}:${config.listenClient.port}`,
     peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
     advertiseClient: config.advertiseClient,
+    peerTls: peerTls !== undefined,
+    clientTls: clientTls !== undefined,
+    clientCertAuth: security.clientTls?.clientCertAuth ?? false,
+    ...(security.listenMetrics ? { metrics: formatHostPort(security.listenMetrics.host, security.listenMetrics.port) } : {}),
   });
   kv.start();
 
@@ -68,6 +95,8 @@ export async function raftCommand(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info('signal received: graceful stop', { signal });
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       kv.shutdown(http).then(() => resolve(0), (e) => { log.error('shutdown failed', { err: e }); resolve(1); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -75,6 +104,8 @@ export async function raftCommand(argv: string[]): Promise<number> {
     kv.onFatal = (err) => {
       if (stopping) return;
       stopping = true;
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
       // Exit so the supervisor (kubelet) restarts us: recovery re-reads what really reached the disk.
       http.closeAllConnections();
       http.close();
@@ -83,6 +114,37 @@ export async function raftCommand(argv: string[]): Promise<number> {
   });
   // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
   // member alive: the supervisor restarts on exit, not on silence.
+  stopWatching();
   setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
   return exitCode;
+}
+
+function listen(server: Server, at: { host: string; port: number }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => { server.off('error', reject); resolve(); });
+  });
+}
+
+/**
+ * Re-reads the certificate files every --tls-reload-interval-ms and hands a changed, usable pair to
+ * the transport or the client server (new handshakes use it; nothing restarts).
+ */
+function watchCertificates(config: RaftCommandConfig, peer: TlsMaterial | undefined, client: TlsMaterial | undefined, log: Logger,
+  apply: { peer: (m: TlsMaterial) => void; client: (m: TlsMaterial) => void }): () => void {
+  const stops: (() => void)[] = [];
+  const interval = config.security.tlsReloadIntervalMs;
+  const watch = (which: 'peer' | 'client', paths: { certFile: string; keyFile: string; trustedCaFile?: string }, current: TlsMaterial): void => {
+    stops.push(watchTlsFiles(paths, current, interval, (m) => {
+      try {
+        apply[which](m);
+        log.info('reloaded TLS certificates', { listener: which, cert: paths.certFile });
+      } catch (e) {
+        log.warn('could not use the new TLS certificates; keeping the previous ones', { listener: which, err: (e as Error).message });
+      }
+    }, (message) => log.warn('TLS files unusable; keeping the previous certificates', { listener: which, err: message })));
+  };
+  if (peer && config.security.peerTls) watch('peer', config.security.peerTls, peer);
+  if (client && config.security.clientTls) watch('client', config.security.clientTls, client);
+  return () => stops.forEach((stop) => stop());
 }
