@@ -186,6 +186,14 @@ export class MvccStore {
     return stepRange(this.index.clone(), r, this.rev, entriesPerStep);
   }
 
+  /** Live keys and values in [start, end) (`end` null = unbounded) at the current revision, in key order, lazily. */
+  *liveEntries(start: ByteString, end: ByteString | null): Generator<[ByteString, ByteString]> {
+    for (const [k, rec] of this.index.entries(start)) {
+      if (end !== null && k >= end) return;
+      if (rec.value !== undefined) yield [k, rec.value];
+    }
+  }
+
   /** Lease time-to-live from the replicated state (the leader answers with {@link LeaseClock} instead). */
   leaseTimeToLive(r: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
     const id = int(r.ID, 'ID');
