@@ -104,7 +104,10 @@ export class MvccStore {
     s.revKeys = new Array(Math.max(0, s.rev - s.revBase + 1));
     const multi = new Set<number>();
     return {
-      addRecord(k: ByteString, rec: KeyRecord): void {
+      addRecord(k: ByteString, stored: KeyRecord): void {
+        // A snapshot may hold history a compaction had not freed yet: free it now (no trim job survives).
+        const rec = h.compactRevision > 0 ? compacted(stored, h.compactRevision) : stored;
+        if (rec === undefined) return;
         s.index.set(k, rec);
         if (rec.live && rec.lease !== 0) s.leaseTable.attach(rec.lease, k);
         for (let i = 0; i < rec.entries; i++) {
