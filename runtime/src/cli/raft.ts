@@ -9,7 +9,7 @@
 import { mkdirSync, promises as fsp } from 'fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { formatHostPort, parseCommandLine } from './flags';
-import { decideMemberStart, MemberStart } from './member-start';
+import { decideMemberStart, forceNewClusterOnDisk, MemberStart } from './member-start';
 import { parseRaftConfig, raftUsage } from './raft-config';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
@@ -34,16 +34,26 @@ export async function raftCommand(argv: string[]): Promise<number> {
     log.error('cannot create --data-dir', { dir: config.dataDir, err: e });
     return 1;
   }
+  if (config.forceNewCluster) {
+    try {
+      await forceNewClusterOnDisk(config, log);
+    } catch (e) {
+      log.error('--force-new-cluster failed', { err: (e as Error).message });
+      return 1;
+    }
+  }
   const signals = new SignalLatch();
-  const exitCode = await runUntilStopped(config, log, signals);
+  const desired = new DesiredMembers(config, log);
+  const exitCode = await runUntilStopped(config, log, signals, desired);
   signals.dispose();
+  desired.stop();
   // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
   // member alive: the supervisor restarts on exit, not on silence.
   setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
   return exitCode;
 }
 
-async function runUntilStopped(config: RaftServerConfig, log: Logger, signals: SignalLatch): Promise<number> {
+async function runUntilStopped(config: RaftServerConfig, log: Logger, signals: SignalLatch, desired: DesiredMembers): Promise<number> {
   let http: Server | undefined;
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   let start: MemberStart | undefined;
@@ -82,7 +92,7 @@ async function runUntilStopped(config: RaftServerConfig, log: Logger, signals: S
       log: (line) => log.child({ component: 'transport' }).warn(line),
     });
     server = await RaftKvServer.create(config, store, transport, recovered, log, {
-      identity, bootstrap: start.bootstrap, seedMembers: start.seedMembers,
+      identity, bootstrap: start.bootstrap, seedMembers: start.seedMembers, desiredMembers: desired.get,
     });
     if (start.writeIdentityAfterBootstrap) await writeIdentity(config.dataDir, identity);
     start = { ...start, bootstrap: false, writeIdentityAfterBootstrap: false };
@@ -176,6 +186,36 @@ function listen(http: Server, config: RaftServerConfig): Promise<void> {
     http.once('error', reject);
     http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
   });
+}
+
+/** --desired-members, or the number in --desired-members-file re-read every 2 s (undefined if unset or unreadable). */
+class DesiredMembers {
+  private value: number | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(config: RaftServerConfig, log: Logger) {
+    this.value = config.desiredMembers;
+    const file = config.desiredMembersFile;
+    if (file === undefined) return;
+    const read = (): void => {
+      fsp.readFile(file, 'utf8').then((text) => {
+        const n = Number(text.trim());
+        const next = Number.isInteger(n) && n >= 1 ? n : undefined;
+        if (next === undefined) log.warn('--desired-members-file does not hold a positive integer; ignored', { file, text: text.slice(0, 40) });
+        if (next !== this.value) log.info('desired member count', { from: this.value ?? null, to: next ?? null });
+        this.value = next;
+      }, () => { this.value = config.desiredMembers; });
+    };
+    read();
+    this.timer = setInterval(read, 2000);
+    this.timer.unref();
+  }
+
+  readonly get = (): number | undefined => this.value;
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
 }
 
 /** SIGTERM/SIGINT, remembered if they arrive while nobody listens (discovery, waiting for space). */
