@@ -13,7 +13,7 @@ import { deriveClusterId, discoverAndDecide, forceNewCluster, JoinResult, Member
 import { Logger } from '../observability/logger';
 import { RaftServerConfig } from '../server/config';
 import { FileLogStore, RecoveredState, readIdentity, StoredIdentity, writeIdentity } from '../storage';
-import { probePeer, TcpTransport } from '../transport';
+import { PeerTlsOptions, probePeer, TcpTransport } from '../transport';
 
 /** The transport id of a process that has no member id yet: nobody dials it as a member. */
 const DISCOVERY_ID = 2 ** 48 - 1;
@@ -57,7 +57,7 @@ export interface MemberStart {
 
 /** Decides the start; resolves undefined if stopped (signal) while waiting. */
 export async function decideMemberStart(config: RaftServerConfig, recovered: RecoveredState, log: Logger,
-  stopped: () => boolean): Promise<MemberStart | undefined> {
+  stopped: () => boolean, peerTls?: PeerTlsOptions): Promise<MemberStart | undefined> {
   const expectedClusterId = deriveClusterId(config.clusterToken, config.members.map((m) => m.name));
   const hasData = !!recovered.snapshot || recovered.entries.length > 0 || recovered.hardState.term > 0;
   const stored = await readIdentity(config.dataDir);
@@ -75,11 +75,11 @@ export async function decideMemberStart(config: RaftServerConfig, recovered: Rec
     log.info('recorded the identity of existing data', { ...identity });
     return { identity, bootstrap: false, writeIdentityAfterBootstrap: false };
   }
-  return discover(config, expectedClusterId, position, log, stopped);
+  return discover(config, expectedClusterId, position, log, stopped, peerTls);
 }
 
 async function discover(config: RaftServerConfig, expectedClusterId: string, position: number | undefined, log: Logger,
-  stopped: () => boolean): Promise<MemberStart | undefined> {
+  stopped: () => boolean, peerTls: PeerTlsOptions | undefined): Promise<MemberStart | undefined> {
   // A name outside --initial-cluster was never an initial member: it can only join (scale-up).
   const mode = position === undefined ? 'existing' : config.initialClusterState ?? 'new';
   let waitReason = 'probing the other members';
@@ -91,6 +91,7 @@ async function discover(config: RaftServerConfig, expectedClusterId: string, pos
     listen,
     probeInfo: () => ({ state: 'blank' }),
     metadata: { clientUrl: config.advertiseClient, name: config.name },
+    ...(peerTls ? { tls: peerTls } : {}),
   });
   const http = await waitingHttp(config, () => waitReason);
   try {
@@ -98,7 +99,7 @@ async function discover(config: RaftServerConfig, expectedClusterId: string, pos
     const decision = await discoverAndDecide(mode, expectedClusterId, {
       probeAll: () => Promise.all(others.map(async (m): Promise<PeerAnswer> => {
         try {
-          const a = await probePeer(formatHostPort(m.peerHost, m.peerPort), config.clusterToken, 1000);
+          const a = await probePeer(formatHostPort(m.peerHost, m.peerPort), config.clusterToken, 1000, peerTls);
           return { name: m.name, info: a.metadata };
         } catch (e) {
           return { name: m.name, error: (e as Error).message };
