@@ -5,17 +5,46 @@
  * directory runs discovery (membership/discovery.ts) while answering probes and /livez, then either
  * bootstraps or joins as a new incarnation through POST /v1/members/join.
  */
+import { randomBytes } from 'crypto';
 import { createServer, request as httpRequest } from 'http';
 import { formatHostPort } from './flags';
 import { sendJson } from '../errors';
-import { deriveClusterId, discoverAndDecide, JoinResult, MemberInfo, PeerAnswer } from '../membership';
+import { deriveClusterId, discoverAndDecide, forceNewCluster, JoinResult, MemberInfo, PeerAnswer } from '../membership';
 import { Logger } from '../observability/logger';
 import { RaftServerConfig } from '../server/config';
-import { RecoveredState, readIdentity, StoredIdentity, writeIdentity } from '../storage';
-import { probePeer, TcpTransport } from '../transport';
+import { FileLogStore, RecoveredState, readIdentity, StoredIdentity, writeIdentity } from '../storage';
+import { PeerTlsOptions, probePeer, TcpTransport } from '../transport';
 
 /** The transport id of a process that has no member id yet: nobody dials it as a member. */
 const DISCOVERY_ID = 2 ** 48 - 1;
+
+/**
+ * --force-new-cluster: rewrites this member's log into a one-member cluster with a new cluster id
+ * (membership/force.ts). Returns true if it changed anything.
+ */
+export async function forceNewClusterOnDisk(config: RaftServerConfig, log: Logger): Promise<boolean> {
+  const stored = await readIdentity(config.dataDir);
+  const { store, recovered } = await FileLogStore.open(config.dataDir, { segmentSizeBytes: config.walSegmentBytes });
+  try {
+    const position = config.members.find((m) => m.name === config.name)?.id;
+    const selfId = stored?.memberId ?? position;
+    if (selfId === undefined) throw new Error('--force-new-cluster: this data dir has no identity and its name is not in --initial-cluster');
+    const snap = recovered.snapshot;
+    if (!snap && recovered.entries.length === 0) {
+      throw new Error('--force-new-cluster needs this member\'s data; this data dir is blank (a blank member must never found a cluster alone)');
+    }
+    const forced = forceNewCluster(selfId, snap?.metadata.confState, recovered.entries, recovered.hardState, snap?.metadata.index ?? 0);
+    if (!forced) return false;
+    await store.save({ entries: forced.entries, hardState: forced.hardState });
+    const clusterId = randomBytes(8).toString('hex');
+    await writeIdentity(config.dataDir, { clusterId, memberId: selfId, name: config.name, joined: stored?.joined ?? false });
+    log.warn('--force-new-cluster: this member is now the only member of a new cluster; other members must rejoin with blank data dirs',
+      { removed: forced.removed, commit: forced.hardState.commit, clusterId });
+    return true;
+  } finally {
+    await store.close();
+  }
+}
 
 /** The decided start. */
 export interface MemberStart {
@@ -28,7 +57,7 @@ export interface MemberStart {
 
 /** Decides the start; resolves undefined if stopped (signal) while waiting. */
 export async function decideMemberStart(config: RaftServerConfig, recovered: RecoveredState, log: Logger,
-  stopped: () => boolean): Promise<MemberStart | undefined> {
+  stopped: () => boolean, peerTls?: PeerTlsOptions): Promise<MemberStart | undefined> {
   const expectedClusterId = deriveClusterId(config.clusterToken, config.members.map((m) => m.name));
   const hasData = !!recovered.snapshot || recovered.entries.length > 0 || recovered.hardState.term > 0;
   const stored = await readIdentity(config.dataDir);
@@ -46,11 +75,11 @@ export async function decideMemberStart(config: RaftServerConfig, recovered: Rec
     log.info('recorded the identity of existing data', { ...identity });
     return { identity, bootstrap: false, writeIdentityAfterBootstrap: false };
   }
-  return discover(config, expectedClusterId, position, log, stopped);
+  return discover(config, expectedClusterId, position, log, stopped, peerTls);
 }
 
 async function discover(config: RaftServerConfig, expectedClusterId: string, position: number | undefined, log: Logger,
-  stopped: () => boolean): Promise<MemberStart | undefined> {
+  stopped: () => boolean, peerTls: PeerTlsOptions | undefined): Promise<MemberStart | undefined> {
   // A name outside --initial-cluster was never an initial member: it can only join (scale-up).
   const mode = position === undefined ? 'existing' : config.initialClusterState ?? 'new';
   let waitReason = 'probing the other members';
@@ -62,6 +91,7 @@ async function discover(config: RaftServerConfig, expectedClusterId: string, pos
     listen,
     probeInfo: () => ({ state: 'blank' }),
     metadata: { clientUrl: config.advertiseClient, name: config.name },
+    ...(peerTls ? { tls: peerTls } : {}),
   });
   const http = await waitingHttp(config, () => waitReason);
   try {
@@ -69,7 +99,7 @@ async function discover(config: RaftServerConfig, expectedClusterId: string, pos
     const decision = await discoverAndDecide(mode, expectedClusterId, {
       probeAll: () => Promise.all(others.map(async (m): Promise<PeerAnswer> => {
         try {
-          const a = await probePeer(formatHostPort(m.peerHost, m.peerPort), config.clusterToken, 1000);
+          const a = await probePeer(formatHostPort(m.peerHost, m.peerPort), config.clusterToken, 1000, peerTls);
           return { name: m.name, info: a.metadata };
         } catch (e) {
           return { name: m.name, error: (e as Error).message };

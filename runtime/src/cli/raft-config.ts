@@ -27,6 +27,15 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
     default: 'new',
   },
   'advertise-peer': { help: 'HOST:PORT other members dial for Raft traffic (default: this member\'s --initial-cluster entry)' },
+  'force-new-cluster': {
+    help: 'true: make this member, with its data, the only member of a new cluster (after losing the others for good; ' +
+      'what they held and this one did not is lost; docs/operations.md). Harmless to leave set afterwards',
+    default: 'false',
+  },
+  'desired-members': {
+    help: 'the StatefulSet replica count: the leader removes members named <name>-K with K >= N (highest first) and refuses to take them in',
+  },
+  'desired-members-file': { help: 'a file holding --desired-members, re-read every 2 s (a mounted ConfigMap changes it without restarting pods)' },
   'learner-catchup-entries': { help: 'a learner is promoted once within this many entries of the commit index', default: '1000' },
   'initial-cluster-token': { help: 'cluster identity checked in the peer handshake', default: 'ha-raft' },
   'tick-ms': { help: 'Raft tick interval in milliseconds (heartbeat = heartbeat-ticks x tick)', default: '50' },
@@ -173,6 +182,8 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (initialClusterState !== 'new' && initialClusterState !== 'existing') {
     throw new UsageError(`--initial-cluster-state: '${initialClusterState}' must be new or existing`);
   }
+  const force = required('force-new-cluster');
+  if (force !== 'true' && force !== 'false') throw new UsageError(`--force-new-cluster: '${force}' must be true or false`);
   const advertisePeerRaw = get('advertise-peer');
   if (advertisePeerRaw !== undefined) parseHostPort(advertisePeerRaw, '--advertise-peer');
   const self = members.find((m) => m.name === name);
@@ -203,6 +214,9 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     name,
     id: self?.id ?? 0,
     initialClusterState,
+    forceNewCluster: force === 'true',
+    ...(get('desired-members') !== undefined ? { desiredMembers: positiveInt('desired-members', get('desired-members')!) } : {}),
+    ...(get('desired-members-file') !== undefined ? { desiredMembersFile: get('desired-members-file')! } : {}),
     ...(advertisePeerRaw !== undefined ? { advertisePeer: advertisePeerRaw } : {}),
     learnerCatchUpEntries: positiveInt('learner-catchup-entries', required('learner-catchup-entries'), 0),
     dataDir: required('data-dir'),

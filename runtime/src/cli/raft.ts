@@ -9,8 +9,8 @@
 import { mkdirSync, promises as fsp } from 'fs';
 import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { formatHostPort, parseCommandLine } from './flags';
-import { ClientServer, createClientServer } from './http-server';
-import { decideMemberStart, MemberStart } from './member-start';
+import { createClientServer } from './http-server';
+import { decideMemberStart, forceNewClusterOnDisk, MemberStart } from './member-start';
 import { parseRaftConfig, raftUsage, type RaftCommandConfig } from './raft-config';
 import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-files';
 import { createKvHandler } from '../api/http-v1';
@@ -19,13 +19,7 @@ import { RaftServerConfig } from '../server/config';
 import { isNoSpace, RaftKvServer } from '../server/raft-kv-server';
 import { SlotGuard } from '../shardmap';
 import { FileLogStore, writeIdentity } from '../storage';
-import { TcpTransport } from '../transport';
-
-/** The certificates read at start; the files are watched and reloaded while the member runs. */
-interface TlsInUse {
-  readonly peer?: TlsMaterial;
-  readonly client?: TlsMaterial;
-}
+import { PeerTlsOptions, TcpTransport } from '../transport';
 
 /** How one run of the member ended. */
 type RunEnd = { kind: 'signal'; code: number } | { kind: 'no_space' } | { kind: 'failed' };
@@ -36,10 +30,12 @@ export async function raftCommand(argv: string[]): Promise<number> {
   if ('exitCode' in parsed) return parsed.exitCode;
   const config = parsed.config;
   const log = new Logger(config.logLevel, { member: config.name });
-  let tls: TlsInUse;
+  let peerTls: TlsMaterial | undefined;
+  let clientTls: TlsMaterial | undefined;
   try {
     const { security } = config;
-    tls = { peer: security.peerTls && readTlsMaterial(security.peerTls), client: security.clientTls && readTlsMaterial(security.clientTls) };
+    peerTls = security.peerTls && readTlsMaterial(security.peerTls);
+    clientTls = security.clientTls && readTlsMaterial(security.clientTls);
   } catch (e) {
     process.stderr.write(`ha-runtime raft: ${(e as Error).message}\n`);
     return 2;
@@ -50,136 +46,177 @@ export async function raftCommand(argv: string[]): Promise<number> {
     log.error('cannot create --data-dir', { dir: config.dataDir, err: e });
     return 1;
   }
+  if (config.forceNewCluster) {
+    try {
+      await forceNewClusterOnDisk(config, log);
+    } catch (e) {
+      log.error('--force-new-cluster failed', { err: (e as Error).message });
+      return 1;
+    }
+  }
   const signals = new SignalLatch();
-  const exitCode = await runUntilStopped(config, tls, log, signals);
+  const desired = new DesiredMembers(config, log);
+  const exitCode = await runUntilStopped(config, log, signals, desired, { peer: peerTls, client: clientTls });
   signals.dispose();
+  desired.stop();
   // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
   // member alive: the supervisor restarts on exit, not on silence.
   setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
   return exitCode;
 }
 
-async function runUntilStopped(config: RaftCommandConfig, tls: TlsInUse, log: Logger, signals: SignalLatch): Promise<number> {
-  let client: ClientServer | undefined;
-  let metricsServer: Server | undefined;
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  let opsHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  let start: MemberStart | undefined;
-  let transport: TcpTransport | undefined;
-  const { security } = config;
-  const peerTlsOptions = (m: TlsMaterial) => ({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: security.peerTls!.clientCertAuth });
-  // New handshakes use rotated certificates; the transport of the current run gets them.
-  const stopWatching = watchCertificates(config, tls, log, {
-    peer: (m) => transport?.setTls(peerTlsOptions(m)),
-    client: (m) => client?.setTls(m),
-  });
-  try {
-    return await runLoop();
-  } finally {
-    stopWatching();
-    metricsServer?.closeAllConnections();
-    metricsServer?.close();
-  }
+/** The client listener(s), created once and kept across in-process restarts (NOSPACE). */
+interface Listeners {
+  readonly http: Server;
+  readonly metrics: Server | undefined;
+  close(): void;
+}
 
-  async function runLoop(): Promise<number> {
+/** What one member run needs that outlives it: TLS material, the listeners, the decided identity. */
+interface RunContext {
+  config: RaftCommandConfig;
+  readonly log: Logger;
+  readonly signals: SignalLatch;
+  readonly desired: DesiredMembers;
+  readonly peerTls: PeerTlsOptions | undefined;
+  readonly clientTls: TlsMaterial | undefined;
+  start?: MemberStart;
+  listeners?: Listeners;
+  /** The current run's handlers (the listeners delegate to them) and transport (certificate rotation). */
+  handler?: (req: IncomingMessage, res: ServerResponse) => void;
+  opsHandler?: (req: IncomingMessage, res: ServerResponse) => void;
+  transport?: TcpTransport;
+}
+
+async function runUntilStopped(config: RaftCommandConfig, log: Logger, signals: SignalLatch, desired: DesiredMembers,
+  tlsFiles: { peer?: TlsMaterial; client?: TlsMaterial }): Promise<number> {
+  const peerTls: PeerTlsOptions | undefined = tlsFiles.peer &&
+    { ...tlsFiles.peer, ca: tlsFiles.peer.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth };
+  const ctx: RunContext = { config, log, signals, desired, peerTls, clientTls: tlsFiles.client };
+  const stopWatching = watchCertificates(config, tlsFiles.peer, tlsFiles.client, log, {
+    peer: (m) => ctx.transport?.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth }),
+    client: (m) => clientServerTls?.(m),
+  });
+  let clientServerTls: ((m: TlsMaterial) => void) | undefined;
+  try {
     for (;;) {
-      let server: RaftKvServer | undefined;
-      const { store, recovered } = await FileLogStore.open(config.dataDir, {
-        segmentSizeBytes: config.walSegmentBytes,
-        metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
-      });
-      if (!start) {
-        try {
-        // A blank data dir may wait here (discovery, join) as long as the cluster is not reachable.
-          start = await decideMemberStart(config, recovered, log, () => signals.signalled !== undefined);
-        } catch (e) {
-          log.error('cannot start this member', { err: (e as Error).message });
-          await store.close();
-          return 1;
-        }
-        if (!start) {
-          await store.close();
-          return 0;
-        }
-        config = { ...config, id: start.identity.memberId };
-      }
-      const identity = start.identity;
-      transport = await TcpTransport.start({
-        clusterId: config.clusterToken,
-        localId: config.id,
-        listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
-        metadata: { clientUrl: config.advertiseClient, name: config.name },
-        maxFrameBytes: config.maxPeerFrameBytes,
-        ...(tls.peer ? { tls: peerTlsOptions(tls.peer) } : {}),
-        // Until the server exists, answer conservatively: a member with a log is never "blank".
-        probeInfo: () => server?.probeInfo() ?? { state: 'member', pristine: '0', clusterId: identity.clusterId },
-        // Only current members are peers (setPeers follows the membership); a removed id is named as such.
-        admitPeer: (id) => (server?.isRemoved(id) ? `member ${id} was removed from the cluster (a replaced incarnation)` : undefined),
-        // The transport reports links going down and refused connections: worth a warning, never fatal.
-        log: (line) => log.child({ component: 'transport' }).warn(line),
-      });
-      server = await RaftKvServer.create(config, store, transport, recovered, log, {
-        identity, bootstrap: start.bootstrap, seedMembers: start.seedMembers,
-      });
-      if (start.writeIdentityAfterBootstrap) await writeIdentity(config.dataDir, identity);
-      start = { ...start, bootstrap: false, writeIdentityAfterBootstrap: false };
-      const kv = server;
-      // Installed before the first entry applies: every member must judge every write by the same rule.
-      const slots = new SlotGuard();
-      kv.stateMachine.guard = slots;
-      handler = createKvHandler(kv, config.limits, slots, {
-        requireClientCert: security.clientTls?.clientCertAuth ?? false,
-        metricsPublic: security.metricsPublic,
-      }, kv);
-      opsHandler = createKvHandler(kv, config.limits, slots, { opsOnly: true });
-      if (!client) {
-        client = createClientServer((req, res) => handler!(req, res), config.http,
-          tls.client && { ...tls.client, requestCert: security.clientTls!.clientCertAuth });
-        await listen(client.server, config.listenClient);
-        if (security.listenMetrics) {
-          metricsServer = createClientServer((req, res) => opsHandler!(req, res), config.http).server;
-          await listen(metricsServer, security.listenMetrics);
-        }
-        log.info('listening', {
-          client: formatHostPort(config.listenClient.host, config.listenClient.port),
-          peer: formatHostPort(config.listenPeer.host, config.listenPeer.port),
-          advertiseClient: config.advertiseClient,
-          peerTls: tls.peer !== undefined,
-          clientTls: tls.client !== undefined,
-          clientCertAuth: security.clientTls?.clientCertAuth ?? false,
-          ...(security.listenMetrics ? { metrics: formatHostPort(security.listenMetrics.host, security.listenMetrics.port) } : {}),
-        });
-      }
-      const http = client.server;
-      kv.start();
-      const end = await runOnce(kv, http, transport, log, signals);
+      const end = await runMember(ctx, (setTls) => { clientServerTls = setTls; });
       if (end.kind === 'signal') return end.code;
-      if (end.kind === 'failed') {
-        http.closeAllConnections();
-        http.close();
-        return 1;
-      }
+      if (end.kind === 'failed') return 1;
+      if (end.kind === 'stopped') return 0;
       // NOSPACE: keep answering (reads from the last applied state, writes refused) until space returns.
-      const resumed = await waitForSpace(config, log, signals);
-      if (!resumed) {
-        http.closeAllConnections();
-        http.close();
-        return 0;
-      }
+      if (!await waitForSpace(ctx.config, log, signals)) return 0;
       log.info('space available again: restarting the member in-process from what reached the disk');
     }
+  } finally {
+    stopWatching();
+    ctx.listeners?.close();
   }
 }
 
+/** One run of the member: open the log, (first time) decide who we are, start transport and server, run. */
+async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial) => void) => void): Promise<RunEnd | { kind: 'stopped' }> {
+  const { log, signals } = ctx;
+  let server: RaftKvServer | undefined;
+  const { store, recovered } = await FileLogStore.open(ctx.config.dataDir, {
+    segmentSizeBytes: ctx.config.walSegmentBytes,
+    metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
+  });
+  if (!ctx.start) {
+    try {
+      // A blank data dir may wait here (discovery, join) as long as the cluster is not reachable.
+      ctx.start = await decideMemberStart(ctx.config, recovered, log, () => signals.signalled !== undefined, ctx.peerTls);
+    } catch (e) {
+      log.error('cannot start this member', { err: (e as Error).message });
+      await store.close();
+      return { kind: 'failed' };
+    }
+    if (!ctx.start) {
+      await store.close();
+      return { kind: 'stopped' };
+    }
+    ctx.config = { ...ctx.config, id: ctx.start.identity.memberId };
+  }
+  const config = ctx.config;
+  const start = ctx.start;
+  const identity = start.identity;
+  const transport = await TcpTransport.start({
+    clusterId: config.clusterToken,
+    localId: config.id,
+    listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
+    metadata: { clientUrl: config.advertiseClient, name: config.name },
+    maxFrameBytes: config.maxPeerFrameBytes,
+    ...(ctx.peerTls ? { tls: ctx.peerTls } : {}),
+    // Until the server exists, answer conservatively: a member with a log is never "blank".
+    probeInfo: () => server?.probeInfo() ?? { state: 'member', pristine: '0', clusterId: identity.clusterId },
+    // Only current members are peers (setPeers follows the membership); a removed id is named as such.
+    admitPeer: (id) => (server?.isRemoved(id) ? `member ${id} was removed from the cluster (a replaced incarnation)` : undefined),
+    // The transport reports links going down and refused connections: worth a warning, never fatal.
+    log: (line) => log.child({ component: 'transport' }).warn(line),
+  });
+  ctx.transport = transport;
+  server = await RaftKvServer.create(config, store, transport, recovered, log, {
+    identity, bootstrap: start.bootstrap, seedMembers: start.seedMembers, desiredMembers: ctx.desired.get,
+  });
+  if (start.writeIdentityAfterBootstrap) await writeIdentity(config.dataDir, identity);
+  ctx.start = { ...start, bootstrap: false, writeIdentityAfterBootstrap: false };
+  const kv = server;
+  // Installed before the first entry applies: every member must judge every write by the same rule.
+  const slots = new SlotGuard();
+  kv.stateMachine.guard = slots;
+  const { security } = config;
+  ctx.handler = createKvHandler(kv, config.limits, slots, {
+    requireClientCert: security.clientTls?.clientCertAuth ?? false,
+    metricsPublic: security.metricsPublic,
+  }, kv);
+  ctx.opsHandler = createKvHandler(kv, config.limits, slots, { opsOnly: true });
+  if (!ctx.listeners) ctx.listeners = await openListeners(ctx, onClientTls);
+  kv.start();
+  return runOnce(kv, ctx.listeners, transport, log, signals);
+}
+
+/** Opens the client listener (and --listen-metrics), delegating to the current run's handlers. */
+async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial) => void) => void): Promise<Listeners> {
+  const { config } = ctx;
+  const { security } = config;
+  const client = createClientServer((req, res) => ctx.handler!(req, res), config.http,
+    ctx.clientTls && { ...ctx.clientTls, requestCert: security.clientTls!.clientCertAuth });
+  onClientTls((m) => client.setTls(m));
+  await listen(client.server, config.listenClient);
+  const metrics = security.listenMetrics ? createClientServer((req, res) => ctx.opsHandler!(req, res), config.http).server : undefined;
+  if (metrics) await listen(metrics, security.listenMetrics!);
+  ctx.log.info('listening', {
+    client: `${config.listenClient.host}:${config.listenClient.port}`,
+    peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
+    advertiseClient: config.advertiseClient,
+    peerTls: ctx.peerTls !== undefined,
+    clientTls: ctx.clientTls !== undefined,
+    clientCertAuth: security.clientTls?.clientCertAuth ?? false,
+    ...(security.listenMetrics ? { metrics: formatHostPort(security.listenMetrics.host, security.listenMetrics.port) } : {}),
+  });
+  return {
+    http: client.server,
+    metrics,
+    close: () => {
+      for (const srv of [client.server, metrics]) {
+        srv?.closeAllConnections();
+        srv?.close();
+      }
+    },
+  };
+}
+
 /** Runs the started member until a signal or a fatal storage error. */
-function runOnce(kv: RaftKvServer, http: Server, transport: TcpTransport, log: Logger, signals: SignalLatch): Promise<RunEnd> {
+function runOnce(kv: RaftKvServer, listeners: Listeners, transport: TcpTransport, log: Logger, signals: SignalLatch): Promise<RunEnd> {
   return new Promise<RunEnd>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log.info('signal received: graceful stop', { signal });
-      kv.shutdown(http).then(() => resolve({ kind: 'signal', code: 0 }), (e) => { log.error('shutdown failed', { err: e }); resolve({ kind: 'signal', code: 1 }); });
+      listeners.metrics?.closeAllConnections();
+      listeners.metrics?.close();
+      kv.shutdown(listeners.http).then(() => resolve({ kind: 'signal', code: 0 }), (e) => { log.error('shutdown failed', { err: e }); resolve({ kind: 'signal', code: 1 }); });
     };
     signals.onSignal(stop);
     kv.onFatal = (err) => {
@@ -230,27 +267,34 @@ function listen(server: Server, at: { host: string; port: number }): Promise<voi
   });
 }
 
-/**
- * Re-reads the certificate files every --tls-reload-interval-ms and hands a changed, usable pair to
- * the transport or the client server (new handshakes use it; nothing restarts).
- */
-function watchCertificates(config: RaftCommandConfig, tls: TlsInUse, log: Logger,
-  apply: { peer: (m: TlsMaterial) => void; client: (m: TlsMaterial) => void }): () => void {
-  const stops: (() => void)[] = [];
-  const interval = config.security.tlsReloadIntervalMs;
-  const watch = (which: 'peer' | 'client', paths: { certFile: string; keyFile: string; trustedCaFile?: string }, current: TlsMaterial): void => {
-    stops.push(watchTlsFiles(paths, current, interval, (m) => {
-      try {
-        apply[which](m);
-        log.info('reloaded TLS certificates', { listener: which, cert: paths.certFile });
-      } catch (e) {
-        log.warn('could not use the new TLS certificates; keeping the previous ones', { listener: which, err: (e as Error).message });
-      }
-    }, (message) => log.warn('TLS files unusable; keeping the previous certificates', { listener: which, err: message })));
-  };
-  if (tls.peer && config.security.peerTls) watch('peer', config.security.peerTls, tls.peer);
-  if (tls.client && config.security.clientTls) watch('client', config.security.clientTls, tls.client);
-  return () => stops.forEach((stop) => stop());
+/** --desired-members, or the number in --desired-members-file re-read every 2 s (undefined if unset or unreadable). */
+class DesiredMembers {
+  private value: number | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(config: RaftServerConfig, log: Logger) {
+    this.value = config.desiredMembers;
+    const file = config.desiredMembersFile;
+    if (file === undefined) return;
+    const read = (): void => {
+      fsp.readFile(file, 'utf8').then((text) => {
+        const n = Number(text.trim());
+        const next = Number.isInteger(n) && n >= 1 ? n : undefined;
+        if (next === undefined) log.warn('--desired-members-file does not hold a positive integer; ignored', { file, text: text.slice(0, 40) });
+        if (next !== this.value) log.info('desired member count', { from: this.value ?? null, to: next ?? null });
+        this.value = next;
+      }, () => { this.value = config.desiredMembers; });
+    };
+    read();
+    this.timer = setInterval(read, 2000);
+    this.timer.unref();
+  }
+
+  readonly get = (): number | undefined => this.value;
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
 }
 
 /** SIGTERM/SIGINT, remembered if they arrive while nobody listens (discovery, waiting for space). */
@@ -278,4 +322,27 @@ class SignalLatch {
     this.signalled = signal;
     this.handler?.(signal);
   }
+}
+
+/**
+ * Re-reads the certificate files every --tls-reload-interval-ms and hands a changed, usable pair to
+ * the transport or the client server (new handshakes use it; nothing restarts).
+ */
+function watchCertificates(config: RaftCommandConfig, peer: TlsMaterial | undefined, client: TlsMaterial | undefined, log: Logger,
+  apply: { peer: (m: TlsMaterial) => void; client: (m: TlsMaterial) => void }): () => void {
+  const stops: (() => void)[] = [];
+  const interval = config.security.tlsReloadIntervalMs;
+  const watch = (which: 'peer' | 'client', paths: { certFile: string; keyFile: string; trustedCaFile?: string }, current: TlsMaterial): void => {
+    stops.push(watchTlsFiles(paths, current, interval, (m) => {
+      try {
+        apply[which](m);
+        log.info('reloaded TLS certificates', { listener: which, cert: paths.certFile });
+      } catch (e) {
+        log.warn('could not use the new TLS certificates; keeping the previous ones', { listener: which, err: (e as Error).message });
+      }
+    }, (message) => log.warn('TLS files unusable; keeping the previous certificates', { listener: which, err: message })));
+  };
+  if (peer && config.security.peerTls) watch('peer', config.security.peerTls, peer);
+  if (client && config.security.clientTls) watch('client', config.security.clientTls, client);
+  return () => stops.forEach((stop) => stop());
 }

@@ -2,3 +2,4 @@
 export * from './registry';
 export * from './manager';
 export * from './discovery';
+export * from './force';

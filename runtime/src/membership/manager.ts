@@ -34,6 +34,18 @@ export interface MembershipOptions {
   readonly timeoutMs: number;
   /** How long a leader removing itself waits for the transfer. */
   readonly transferTimeoutMs: number;
+  /**
+   * The desired member count (StatefulSet replicas), if the deployment says: the leader removes
+   * members whose name ends in an ordinal `-K` with K >= it, highest first, and refuses to take
+   * such a member (back) in. Undefined: membership only changes through the API and rejoins.
+   */
+  readonly desiredMembers?: () => number | undefined;
+}
+
+/** The StatefulSet ordinal at the end of a member name (`kv-3` -> 3), if any. */
+export function ordinalOf(name: string): number | undefined {
+  const m = /-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** A membership request a client may send (POST /v1/members, join). */
@@ -136,6 +148,12 @@ export class MembershipManager {
   async join(req: MemberRequest): Promise<MemberInfo> {
     this.requireLeader();
     checkRequest(req);
+    const desired = this.options.desiredMembers?.();
+    const ordinal = ordinalOf(req.name);
+    if (desired !== undefined && ordinal !== undefined && ordinal >= desired) {
+      throw new KvError(409, 'member_not_wanted', `'${req.name}' has ordinal ${ordinal} but the cluster wants ${desired} members (--desired-members); ` +
+        'it is being scaled away', true);
+    }
     const st = this.host.status();
     const same = this.list().filter((m) => m.name === req.name || m.peerUrl === req.peerUrl);
     if (same.length === 1 && same[0].role === 'learner' && same[0].name === req.name) {
@@ -157,10 +175,25 @@ export class MembershipManager {
   tick(): void {
     const st = this.host.status();
     if (st.role !== Role.LEADER || this.promoting) return;
+    if (this.shrinkToDesired()) return;
     const ready = st.confState.learners.find((id) => this.registry.member(id)?.autoPromote && this.lag(id) <= this.options.catchUpEntries);
     if (ready === undefined) return;
     this.promoting = true;
     this.promote(ready).catch(() => undefined).finally(() => { this.promoting = false; });
+  }
+
+  /** Starts removing one member beyond the desired count (highest ordinal first); true if it did. */
+  private shrinkToDesired(): boolean {
+    const desired = this.options.desiredMembers?.();
+    if (desired === undefined || desired < 1) return false;
+    const extra = this.list()
+      .map((m) => ({ m, ordinal: ordinalOf(m.name) }))
+      .filter((x) => x.ordinal !== undefined && x.ordinal >= desired)
+      .sort((a, b) => b.ordinal! - a.ordinal!)[0];
+    if (!extra || this.list().filter((m) => m.role === 'voter').length <= 1) return false;
+    this.promoting = true;
+    this.remove(extra.m.id).catch(() => undefined).finally(() => { this.promoting = false; });
+    return true;
   }
 
   private lag(id: number): number {

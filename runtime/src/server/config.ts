@@ -49,6 +49,12 @@ export interface RaftServerConfig {
   readonly learnerCatchUpEntries?: number;
   /** `new`: a blank member may bootstrap (only if every initial member is blank); `existing`: it only ever joins. */
   readonly initialClusterState?: 'new' | 'existing';
+  /** The desired member count (scale-down: the leader removes members whose name ordinal is >= it). */
+  readonly desiredMembers?: number;
+  /** A file holding the desired member count, re-read every 2 s (a mounted ConfigMap: no restart needed). */
+  readonly desiredMembersFile?: string;
+  /** Make this member the only member of a new cluster before starting (membership/force.ts). */
+  readonly forceNewCluster?: boolean;
   /** This member's peer address as others dial it (HOST:PORT). */
   readonly advertisePeer?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';

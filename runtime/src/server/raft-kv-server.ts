@@ -49,6 +49,8 @@ export interface StartOptions {
   readonly bootstrap: boolean;
   /** Members as the cluster reported them when this member joined (until its log says otherwise). */
   readonly seedMembers?: readonly MemberInfo[];
+  /** The desired member count, read from the deployment (--desired-members / --desired-members-file). */
+  readonly desiredMembers?: () => number | undefined;
 }
 
 interface PendingProposal {
@@ -171,6 +173,7 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
       catchUpEntries: config.learnerCatchUpEntries ?? 1000,
       timeoutMs: config.requestTimeoutMs * 2,
       transferTimeoutMs: Math.max(1000, config.electionTicks * config.tickMs * 2),
+      desiredMembers: start_.desiredMembers,
     });
     this.refreshPeers();
 

@@ -90,7 +90,7 @@ test('disk loss of the leader under load: it rejoins as a new learner, is promot
   });
 });
 
-test('two of three disks lost: the cluster stops (no leader, no writes) instead of losing data', { timeout: 90_000 }, async () => {
+test('two of three disks lost: the cluster stops (no leader, no writes) instead of losing data; --force-new-cluster recovers', { timeout: 120_000 }, async () => {
   await withCluster(23040, async (cluster) => {
     const history = new History();
     const a = await cluster.waitForLeader(10_000);
@@ -113,6 +113,20 @@ test('two of three disks lost: the cluster stops (no leader, no writes) instead 
     }
     const list = await membersOf(a);
     assert.deepEqual(list?.members.map((m) => m.id), [1, 2, 3], 'membership must be unchanged (no change can commit)');
+
+    // The operator's way out (docs/operations.md): force a new cluster from the survivor, knowingly.
+    await a.kill();
+    process.env.HA_RAFT_FORCE_NEW_CLUSTER = 'true';
+    try {
+      a.start();
+      await sleep(500);
+    } finally {
+      delete process.env.HA_RAFT_FORCE_NEW_CLUSTER;
+    }
+    const { ids } = await waitFullMembership(cluster, ['kv-0', 'kv-1', 'kv-2'], 40_000);
+    assert.ok(ids.get(b.name)! > 3 && ids.get(c.name)! > 3, JSON.stringify([...ids]));
+    const lost = await readBack(history, () => cluster.members[Math.floor(Math.random() * 3)].url, acked);
+    assert.deepEqual(lost, [], 'the survivor held every acknowledged write');
     history.check(cluster);
   });
 });

@@ -6,9 +6,11 @@
  * acknowledged write is read back. Ports 23100-23199.
  */
 import { spawnSync } from 'child_process';
-import { rmSync } from 'fs';
+import { rmSync, writeFileSync } from 'fs';
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { addJoiningMember, initialClusterOf, membersOf, waitFullMembership } from './support';
 import { checkHistory } from '../../src/lincheck';
 import { kvRequest } from '../support/kv-client';
@@ -102,6 +104,44 @@ test('replacing a member under load through the API: removed, wiped, back under 
     failed = false;
   } finally {
     await cluster.close();
+    if (failed) process.stderr.write(`cluster files kept in ${cluster.dir}\n${cluster.logTails(20)}\n`);
+    else spawnSync('rm', ['-rf', cluster.dir]);
+  }
+});
+
+test('scale-down by the desired count (a ConfigMap file): the leader removes the highest ordinals by itself', { timeout: 150_000 }, async () => {
+  const basePort = 23160;
+  const file = join(tmpdir(), `ha-desired-${process.pid}`);
+  writeFileSync(file, '5\n');
+  const cluster = await KvCluster.start({ size: 3, basePort, keepDir: true, args: ['--desired-members-file', file] });
+  let failed = true;
+  try {
+    await underLoad(cluster, 33, async () => {
+      const seeds = initialClusterOf(basePort, 3);
+      const extra = ['--desired-members-file', file];
+      const joiners = [addJoiningMember(cluster, 'kv-3', basePort + 20, seeds, extra), addJoiningMember(cluster, 'kv-4', basePort + 22, seeds, extra)];
+      await waitFullMembership(cluster, ['kv-0', 'kv-1', 'kv-2', 'kv-3', 'kv-4'], 40_000);
+      const started = Date.now();
+      writeFileSync(file, '3\n');
+      await waitFullMembership(cluster, ['kv-0', 'kv-1', 'kv-2'], 30_000).catch(async (e) => {
+        throw new Error(`${(e as Error).message}\n${JSON.stringify(await membersOf(cluster.members[0]))}`);
+      });
+      process.stderr.write(`5 -> 3 by the desired count: ${Date.now() - started} ms\n`);
+      for (const j of joiners) await j.signal('SIGTERM');
+      // A member beyond the desired count may not come back.
+      rmSync(joiners[1].dataDir, { recursive: true, force: true });
+      joiners[1].start();
+      const refusedBy = Date.now() + 20_000;
+      while (Date.now() < refusedBy && !/member_not_wanted/.test(joiners[1].log())) await sleep(200);
+      const list = await membersOf(await cluster.waitForLeader(10_000, cluster.members.slice(0, 3)));
+      assert.deepEqual(list!.members.map((m) => m.name).sort(), ['kv-0', 'kv-1', 'kv-2']);
+      assert.match(joiners[1].log(), /member_not_wanted/);
+      await joiners[1].kill();
+    });
+    failed = false;
+  } finally {
+    await cluster.close();
+    rmSync(file, { force: true });
     if (failed) process.stderr.write(`cluster files kept in ${cluster.dir}\n${cluster.logTails(20)}\n`);
     else spawnSync('rm', ['-rf', cluster.dir]);
   }

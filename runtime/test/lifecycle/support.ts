@@ -146,7 +146,9 @@ export async function waitFullMembership(cluster: KvCluster, names: readonly str
   const started = Date.now();
   let last = '';
   while (Date.now() - started < timeoutMs) {
-    const leader = await cluster.waitForLeader(Math.max(100, timeoutMs - (Date.now() - started))).catch(() => undefined);
+    // Only the members that should remain: a removed one still running may keep a stale view.
+    const among = cluster.members.filter((m) => m.running && names.includes(m.name));
+    const leader = await cluster.waitForLeader(Math.min(2000, Math.max(100, timeoutMs - (Date.now() - started))), among).catch(() => undefined);
     const list = leader && await membersOf(leader);
     if (list) {
       last = JSON.stringify(list.members);
