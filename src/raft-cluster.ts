@@ -35,9 +35,22 @@ export enum VolumeRetention {
 /** Props of `RaftCluster`. */
 export interface RaftClusterProps {
   /**
-   * Member count: odd and >= 3, so the cluster tolerates floor((members-1)/2) failures. This is the initial
-   * membership: changing it on a running cluster also needs a Raft membership change in the runtime (the
-   * initial cluster is only read at bootstrap, from an empty data dir).
+   * Member count: odd and >= 3, so the cluster tolerates floor((members-1)/2) failures.
+   *
+   * With `RaftRuntime.haRuntime()` changing it on a running cluster scales it: the count is also written to the
+   * `<name>-members` ConfigMap, which every member reads. Scale-up: the new pods start blank, join as learners
+   * and are promoted once caught up. Scale-down: the leader removes the members with ordinals >= the new count,
+   * highest first, one at a time, while their pods still run. The safe order is the ConfigMap first, replicas
+   * after the removals. One `cdk8s` apply changes both at once, so the departing pods stop right away and, until
+   * the leader has removed them (one ConfigMap propagation, up to a minute with the kubelet's default sync), they
+   * still count as voters: the cluster makes progress only if the remaining pods are a quorum of the old count.
+   * That holds when one step removes at most the old failure tolerance (5 -> 3, 7 -> 5) and then
+   * only with no other member down meanwhile; a bigger step (7 -> 3) stalls writes until replicas are raised
+   * again. Nothing acknowledged is lost either way (Raft commits only on a quorum). To keep full tolerance, apply
+   * the lowered count to the ConfigMap alone first (`kubectl edit configmap <name>-members`), wait for the
+   * members to be removed (`GET /v1/members`), then apply the lowered replicas. `kubectl scale` alone cannot
+   * shrink the membership (the runtime cannot tell a scale-down from a restart). With other runtimes this is
+   * the initial membership only.
    * @default 3
    */
   readonly members?: number;
@@ -262,6 +275,11 @@ export class RaftCluster extends Construct {
   public readonly podDisruptionBudget?: HaPodDisruptionBudget;
   /** The NetworkPolicy. */
   public readonly networkPolicy: HaNetworkPolicy;
+  /**
+   * The `<name>-members` ConfigMap holding the desired member count (key `members`), mounted read-only in every
+   * member; undefined for runtimes that do not read it (`RaftRuntime.etcd`, `RaftRuntime.generic`).
+   */
+  public readonly membersConfigMap?: k8s.KubeConfigMap;
   /** Member count. */
   public readonly members: number;
   /** Members that must be up for progress: floor(members / 2) + 1. */
@@ -291,6 +309,12 @@ export class RaftCluster extends Construct {
     const rendered = renderRuntime(r, props);
     if (r.image === undefined) {
       fail(r.owner, 'image', undefined, 'is unset while runtime is RaftRuntime.generic(...), so it would run the cdk8s-ha runtime image with foreign flags', "set image (e.g. 'quay.io/coreos/etcd:v3.5.17')");
+    }
+    if (rendered.readsDesiredMembers) {
+      this.membersConfigMap = new k8s.KubeConfigMap(this, 'desired-members', {
+        metadata: { name: membersConfigMapName(r), labels: r.labels },
+        data: { [MEMBERS_KEY]: String(r.members) },
+      });
     }
     this.peerService = this.renderPeerService(r, rendered);
     this.statefulSet = this.renderStatefulSet(r, props, rendered);
@@ -439,6 +463,12 @@ interface ResolvedRaft {
 
 /** Where a member mounts its peer certificates. */
 const PEER_TLS_DIR = '/etc/raft/peer-tls';
+const MEMBERS_DIR = '/etc/raft/members';
+const MEMBERS_KEY = 'members';
+
+function membersConfigMapName(r: ResolvedRaft): string {
+  return `${r.name}-members`;
+}
 
 function resolveRaftProps(scope: Construct, owner: string, props: RaftClusterProps): ResolvedRaft {
   const members = props.members ?? 3;
@@ -546,6 +576,7 @@ function renderRuntime(r: ResolvedRaft, props: RaftClusterProps): RenderedMember
     name: r.name,
     memberNames: r.memberNames,
     peerServiceName: r.peerServiceName,
+    desiredMembersFile: `${MEMBERS_DIR}/${MEMBERS_KEY}`,
     dataDir: r.dataDir,
     clientPort: r.clientPort,
     peerPort: r.peerPort,
@@ -593,8 +624,13 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
   };
   if (r.peerTlsSecret !== undefined) secretVolume('peer-tls', r.peerTlsSecret, PEER_TLS_DIR);
   if (r.runtime._clientTlsSecret !== undefined) secretVolume('client-tls', r.runtime._clientTlsSecret, ETCD_CLIENT_TLS_DIR);
+  if (rendered.readsDesiredMembers) {
+    // Mounted as a directory (no subPath): the kubelet then updates the file when the ConfigMap changes.
+    volumes.push({ name: 'members', configMap: { name: membersConfigMapName(r), defaultMode: 0o444 } });
+    mounts.push({ name: 'members', mountPath: MEMBERS_DIR, readOnly: true });
+  }
   const allVolumes = [...volumes, ...sidecarVolumes(props)];
-  checkUnique(r.owner, 'volume name (data, peer-tls, client-tls, sidecars)', ['data', ...allVolumes.map((v) => v.name)]);
+  checkUnique(r.owner, 'volume name (data, peer-tls, client-tls, members, sidecars)', ['data', ...allVolumes.map((v) => v.name)]);
   const nodeTerms = (props.requiredNodeLabels ?? []).map((q) => (q as any)._toKube() as k8s.NodeSelectorRequirement);
   return {
     automountServiceAccountToken: false,

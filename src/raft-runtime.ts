@@ -182,6 +182,10 @@ function renderHaRuntime(ctx: RaftRuntimeContext): RenderedRuntime {
     { name: 'HA_RAFT_INITIAL_CLUSTER', value: initialCluster },
     // Checked in the peer handshake: two clusters in one namespace can never join each other.
     { name: 'HA_RAFT_INITIAL_CLUSTER_TOKEN', value: ctx.name },
+    // The same host form as the initial cluster: a pod beyond it (a scale-up) tells the cluster where to dial it.
+    { name: 'HA_RAFT_ADVERTISE_PEER', value: `${memberHost(ctx, MEMBER_ID)}:${ctx.peerPort}` },
+    // Re-read every 2 s: a changed count reaches running members without a restart (scale-down removes ordinals >= it).
+    { name: 'HA_RAFT_DESIRED_MEMBERS_FILE', value: ctx.desiredMembersFile },
     ...tlsEnv(ctx.peerTls),
   ];
   return {
@@ -192,6 +196,7 @@ function renderHaRuntime(ctx: RaftRuntimeContext): RenderedRuntime {
     startup: HaProbe.http('/livez'),
     ports: [],
     peerEgressPorts: [ctx.clientPort, ctx.peerPort],
+    readsDesiredMembers: true,
   };
 }
 
@@ -250,6 +255,7 @@ function renderEtcd(ctx: RaftRuntimeContext, options: EtcdRuntimeOptions, metric
     startup: alive,
     ports: [{ name: 'metrics', port: metricsPort }],
     peerEgressPorts: [ctx.peerPort],
+    readsDesiredMembers: false,
   };
 }
 
@@ -295,5 +301,6 @@ function renderGeneric(ctx: RaftRuntimeContext, generic: GenericRaftRuntimeOptio
     startup: generic.startup ?? HaProbe.tcp(),
     ports: [],
     peerEgressPorts: [ctx.clientPort, ctx.peerPort],
+    readsDesiredMembers: false,
   };
 }

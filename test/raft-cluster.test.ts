@@ -44,7 +44,7 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
   const pod = sts.spec.template.spec;
 
   test('StatefulSet: 3 members, Parallel, one-at-a-time rollout, per-member volume kept on delete', () => {
-    expect(objects.map((o) => o.kind).sort()).toEqual(['NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
     expect(sts.spec).toMatchObject({
       replicas: 3,
       podManagementPolicy: 'Parallel',
@@ -57,6 +57,7 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
     expect(member(objects).volumeMounts).toEqual([
       { name: 'data', mountPath: '/var/lib/ha-runtime' },
       { name: 'peer-tls', mountPath: '/etc/raft/peer-tls', readOnly: true },
+      { name: 'members', mountPath: '/etc/raft/members', readOnly: true },
     ]);
     expect(cluster.memberNames).toEqual(['kv-0', 'kv-1', 'kv-2']);
     expect(cluster.memberDnsName(2)).toBe('kv-2.kv-peers');
@@ -77,6 +78,9 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       HA_RAFT_ADVERTISE_CLIENT: 'http://$(HA_RAFT_ID).kv-peers.$(POD_NAMESPACE).svc:7379',
       HA_RAFT_INITIAL_CLUSTER: 'kv-0=kv-0.kv-peers.$(POD_NAMESPACE).svc:7380,kv-1=kv-1.kv-peers.$(POD_NAMESPACE).svc:7380,kv-2=kv-2.kv-peers.$(POD_NAMESPACE).svc:7380',
       HA_RAFT_INITIAL_CLUSTER_TOKEN: 'kv',
+      // Scaling (issue 12): a pod beyond the initial list advertises itself in the same host form.
+      HA_RAFT_ADVERTISE_PEER: '$(HA_RAFT_ID).kv-peers.$(POD_NAMESPACE).svc:7380',
+      HA_RAFT_DESIRED_MEMBERS_FILE: '/etc/raft/members/members',
       // Peer mTLS by default (issue 14): etcd's flag names as HA_RAFT_* variables.
       HA_RAFT_PEER_CERT_FILE: '/etc/raft/peer-tls/tls.crt',
       HA_RAFT_PEER_KEY_FILE: '/etc/raft/peer-tls/tls.key',
@@ -141,6 +145,50 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       limits: { 'memory': '512Mi', 'ephemeral-storage': '2Gi' },
     });
     expect(pod.automountServiceAccountToken).toBe(false);
+  });
+});
+
+describe('RaftCluster scaling (cdk8s-ha runtime)', () => {
+  test('the desired count is a ConfigMap mounted read-only as a directory, so a change reaches running pods', () => {
+    const { objects, cluster } = synth({ members: 5 });
+    const cm = one(objects, 'ConfigMap', 'kv-members');
+    expect(cm.data).toEqual({ members: '5' });
+    expect(cluster.membersConfigMap?.name).toBe('kv-members');
+    const pod = one(objects, 'StatefulSet').spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'members', configMap: { name: 'kv-members', defaultMode: 0o444 } });
+    const mount = member(objects).volumeMounts.find((m: Manifest) => m.name === 'members');
+    // No subPath: the kubelet never updates a subPath mount.
+    expect(mount).toEqual({ name: 'members', mountPath: '/etc/raft/members', readOnly: true });
+    expect(envOf(member(objects)).HA_RAFT_DESIRED_MEMBERS_FILE).toBe(`${mount.mountPath}/members`);
+    expect(one(objects, 'StatefulSet').spec.replicas).toBe(5);
+  });
+
+  test('the advertised peer address has the host form of the initial cluster entries', () => {
+    const { objects } = synth({ peerPort: 2380, clientPort: 2379 });
+    const env = envOf(member(objects));
+    const entry = env.HA_RAFT_INITIAL_CLUSTER.split(',')[1];
+    expect(entry).toBe('kv-1=kv-1.kv-peers.$(POD_NAMESPACE).svc:2380');
+    expect(env.HA_RAFT_ADVERTISE_PEER.replace('$(HA_RAFT_ID)', 'kv-1')).toBe(entry.split('=')[1]);
+  });
+
+  test.each([3, 5, 7])('%i members: the ConfigMap, replicas and PDB agree, and the PDB keeps the quorum', (members) => {
+    const { objects, cluster } = synth({ members });
+    expect(one(objects, 'ConfigMap', 'kv-members').data.members).toBe(String(members));
+    const pdb = one(objects, 'PodDisruptionBudget');
+    expect(members - allowedDisruptions(pdb.spec, members)).toBeGreaterThanOrEqual(cluster.quorum);
+  });
+
+  test('etcd and generic runtimes get no ConfigMap (they do not read it)', () => {
+    const etcd = synth({ runtime: RaftRuntime.etcd({ version: '3.5.17' }) });
+    expect(ofKind(etcd.objects, 'ConfigMap')).toHaveLength(0);
+    expect(etcd.cluster.membersConfigMap).toBeUndefined();
+    expect(member(etcd.objects).volumeMounts.map((m: Manifest) => m.name)).not.toContain('members');
+  });
+
+  test('a sidecar volume named members collides, named in the error', () => {
+    const volume = kplus.Volume.fromEmptyDir(Testing.chart(), 'v', 'members');
+    expect(() => synth({ sidecars: [{ name: 'side', image: 'busybox:1.36', volumeMounts: [{ path: '/x', volume }] }] }))
+      .toThrow(/volume name .*members/);
   });
 });
 

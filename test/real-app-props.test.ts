@@ -315,7 +315,7 @@ describe('RaftCluster: sidecars', () => {
     expect(backup.imagePullPolicy).toBe('IfNotPresent');
     expect(backup.resources.limits.memory).toBe('256Mi');
     expect(backup.volumeMounts).toEqual([{ name: expect.any(String), mountPath: '/etc/backup', readOnly: true }]);
-    expect(pod.volumes.map((v: Manifest) => v.name)).toEqual(['peer-tls', backup.volumeMounts[0].name]);
+    expect(pod.volumes.map((v: Manifest) => v.name)).toEqual(['peer-tls', 'members', backup.volumeMounts[0].name]);
   });
 });
 
@@ -323,7 +323,7 @@ describe('RaftCluster: peer TLS', () => {
   test('default: the <name>-peer-tls Secret, mounted read-only, group-readable only', () => {
     const objects = raft({});
     const pod = podOf(objects, 'StatefulSet');
-    expect(pod.volumes).toEqual([{ name: 'peer-tls', secret: { secretName: 'kv-peer-tls', defaultMode: 0o440 } }]);
+    expect(pod.volumes.filter((v: Manifest) => v.name !== 'members')).toEqual([{ name: 'peer-tls', secret: { secretName: 'kv-peer-tls', defaultMode: 0o440 } }]);
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'peer-tls', mountPath: '/etc/raft/peer-tls', readOnly: true });
   });
 
@@ -343,7 +343,8 @@ describe('RaftCluster: peer TLS', () => {
 
   test('plaintext is the explicit opt-out: no volume, no TLS variables', () => {
     const objects = raft({ peerTls: PeerTls.plaintext() });
-    expect(podOf(objects, 'StatefulSet').volumes).toBeUndefined();
+    // Only the desired-members ConfigMap (scaling) is left.
+    expect(podOf(objects, 'StatefulSet').volumes.map((v: Manifest) => v.name)).toEqual(['members']);
     expect(containerOf(objects, 'member', 'StatefulSet').env.map((e: Manifest) => e.name).filter((n: string) => n.includes('PEER_'))).toEqual([]);
   });
 

@@ -28,6 +28,8 @@ export interface RaftRuntimeContext {
   readonly peerPort: number;
   /** Peer TLS files, undefined for plaintext peers. */
   readonly peerTls?: MountedTls;
+  /** The mounted file holding the desired member count (from the `<name>-members` ConfigMap). */
+  readonly desiredMembersFile: string;
 }
 
 /** A container port a runtime adds (etcd's metrics port). */
@@ -49,6 +51,8 @@ export interface RenderedRuntime {
   readonly ports: RuntimePort[];
   /** Extra ports members must reach on each other (egress between peers). */
   readonly peerEgressPorts: number[];
+  /** True when the runtime reads `desiredMembersFile`: the cluster then renders and mounts the ConfigMap. */
+  readonly readsDesiredMembers: boolean;
 }
 
 /** Kubelet `$(VAR)` references every runtime may use; declared first in env, in this order. */

@@ -1,11 +1,13 @@
 // End-to-end contract check of RaftCluster and the runtime image: starts `ha-runtime raft` three times with exactly
 // the environment, args and probes RaftCluster renders (three "pods" on 127.0.0.1-3 of this host), waits for the
-// rendered readiness probes, writes, SIGTERMs the leader as the kubelet would, and checks the survivors.
+// rendered readiness probes, writes, SIGTERMs the leader as the kubelet would, and checks the survivors; then scales
+// 3 -> 5 -> 3 as `members` would (two pods beyond the initial list, then the `<name>-members` ConfigMap lowered
+// before the pods go) and checks the membership and the data after each step.
 // Not a jest test (it needs the compiled runtime); run after `npx tsc -p runtime/tsconfig.json`:
 //   TS_NODE_PROJECT=test/tsconfig.json TS_NODE_TRANSPILE_ONLY=1 node -r ts-node/register test/e2e/raft-cluster-runtime.ts [BIN] [CLIENT_PORT]
 // Exit code 0 on success. Bounded: 20 s per wait; every process and the data dir are removed on exit.
 import { spawn, ChildProcess } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
@@ -16,11 +18,22 @@ const CLIENT_PORT = Number(process.argv[3] ?? 27379);
 const chart = Testing.chart();
 // Plaintext peers until ha-runtime accepts the HA_RAFT_PEER_* TLS variables (issue 14, runtime side).
 new RaftCluster(chart, 'kv', { name: 'kv', clientPort: CLIENT_PORT, peerPort: CLIENT_PORT + 1, peerTls: PeerTls.plaintext() });
-const sts = Testing.synth(chart).find((o: any) => o.kind === 'StatefulSet');
+const objects = Testing.synth(chart);
+const sts = objects.find((o: any) => o.kind === 'StatefulSet');
+const membersConfigMap = objects.find((o: any) => o.kind === 'ConfigMap' && o.metadata.name === 'kv-members');
 const c = sts.spec.template.spec.containers[0];
 const ipOf = (i: number) => `127.0.0.${i + 1}`;
 const dataRoot = mkdtempSync(join(tmpdir(), 'raft-cluster-e2e-'));
 const procs: ChildProcess[] = [];
+// The ConfigMap volume: the directory the kubelet would project its keys into.
+const membersMount = c.volumeMounts.find((m: any) => m.name === 'members').mountPath;
+const membersDir = join(dataRoot, 'members');
+mkdirSync(membersDir);
+function writeDesiredMembers(n: number) {
+  writeFileSync(join(membersDir, 'members.tmp'), String(n));
+  renameSync(join(membersDir, 'members.tmp'), join(membersDir, 'members'));
+}
+writeDesiredMembers(Number(membersConfigMap.data.members));
 
 function envFor(i: number): Record<string, string> {
   const env: Record<string, string> = {};
@@ -33,6 +46,7 @@ function envFor(i: number): Record<string, string> {
     env[k] = env[k].replace(/kv-(\d)\.kv-peers\.kv\.svc/g, (_, n) => ipOf(Number(n))).replace('0.0.0.0', ipOf(i));
   }
   env.HA_RAFT_DATA_DIR = `${dataRoot}/kv-${i}`;
+  env.HA_RAFT_DESIRED_MEMBERS_FILE = env.HA_RAFT_DESIRED_MEMBERS_FILE.replace(membersMount, membersDir);
   return env;
 }
 async function probe(i: number, p: any): Promise<number> {
@@ -58,12 +72,50 @@ function start(i: number) {
   procs[i] = p;
 }
 async function leader(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < procs.length; i++) {
     if (procs[i].exitCode !== null || procs[i].signalCode !== null) continue;
     const r = await fetch(`http://${ipOf(i)}:${CLIENT_PORT}/v1/kv/probe-key`, { method: 'PUT', body: 'x', redirect: 'manual' }).catch(() => undefined);
     if (r && r.status === 200) return i;
   }
   return -1;
+}
+type Members = { members: { name: string; role: string }[] };
+async function membership(): Promise<string> {
+  const l = await leader();
+  const r = await fetch(`http://${ipOf(l)}:${CLIENT_PORT}/v1/members`);
+  const m = await r.json() as Members;
+  return m.members.map((x) => `${x.name}:${x.role}`).sort().join(',');
+}
+async function waitMembership(want: string, deadlineMs: number): Promise<number> {
+  const t0 = Date.now();
+  let last = '';
+  while (Date.now() - t0 < deadlineMs) {
+    last = await membership().catch((e) => String(e));
+    if (last === want) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`membership ${last}, want ${want}, after ${deadlineMs} ms`);
+}
+const voters = (n: number) => Array.from({ length: n }, (_, i) => `kv-${i}:voter`).join(',');
+async function scaleUpAndDown() {
+  // Scale up: the ConfigMap says 5, pods kv-3 and kv-4 start blank with the same rendered env.
+  writeDesiredMembers(5);
+  [3, 4].forEach(start);
+  console.log(`scale 3 -> 5: ${voters(5)} after ${await waitMembership(voters(5), 30000)} ms`);
+  await waitReady([3, 4], 20000);
+  const get = await fetch(`http://${ipOf(4)}:${CLIENT_PORT}/v1/kv/greeting`);
+  const body = (await get.text()).trim();
+  if (get.status !== 200 || !body.includes('hello')) throw new Error(`kv-4 after joining: GET ${get.status} ${body}`);
+  // Scale down in the safe order: the ConfigMap first, the pods after the leader removed them.
+  writeDesiredMembers(3);
+  console.log(`scale 5 -> 3: ${voters(3)} after ${await waitMembership(voters(3), 30000)} ms`);
+  for (const i of [3, 4]) {
+    procs[i].kill('SIGTERM');
+    await new Promise<void>((r) => (procs[i].exitCode !== null || procs[i].signalCode !== null ? r() : procs[i].on('exit', () => r())));
+  }
+  const put = await fetch(`http://${ipOf(await leader())}:${CLIENT_PORT}/v1/kv/after-scale`, { method: 'PUT', body: 'ok' });
+  if (put.status !== 200) throw new Error(`PUT after scale-down: ${put.status}`);
+  console.log(`after 5 -> 3 with kv-3, kv-4 stopped: PUT -> ${put.status}`);
 }
 (async () => {
   try {
@@ -89,6 +141,7 @@ async function leader(): Promise<number> {
     console.log(`SIGTERM to leader: exited after ${exitMs} ms (grace ${sts.spec.template.spec.terminationGracePeriodSeconds} s); survivors ready ${readyMs} ms later; new leader kv-${nl}; GET greeting -> ${get.status} ${(await get.text()).trim()}`);
     start(l);
     console.log(`restarted kv-${l}: all ready after ${await waitReady([0, 1, 2], 20000)} ms`);
+    await scaleUpAndDown();
   } finally {
     procs.forEach((p) => p && p.exitCode === null && p.kill('SIGKILL'));
     await new Promise((r) => setTimeout(r, 300));
