@@ -26,6 +26,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'build a new cluster member\'s data dir from a backup (GET /v1/snapshot); see ha-runtime restore --help',
     load: async () => (await import('./cli/restore.js')).restoreCommand,
   },
+  'backup': { summary: 'save GET /v1/snapshot into a directory with retention (see ha-runtime backup --help)', load: async () => (await import('./cli/backup.js')).backupCommand },
   'wal-inspect': {
     summary: 'describe a Raft data directory read-only; exit 0 would start, 1 corrupt (says what to do), 2 bad usage',
     load: async () => (await import('./cli/wal-inspect.js')).walInspectCommand,
