@@ -9,6 +9,7 @@ export * from './highly-available-service';
 export * from './raft-runtime';
 export * from './peer-tls';
 export * from './raft-cluster';
+export * from './raft-backup';
 export * from './sharded-key-value-store';
 export * from './availability';
 export * from './audit';

@@ -13,6 +13,7 @@ import { checkAddedContainers, hardenedContainer } from './private/containers';
 import { checkEgressRules } from './private/network';
 import { DEFAULT_NON_ROOT_ID, plain, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
 import { majorityFailureTolerance, majorityQuorum } from './private/quorum';
+import { backupPodLabels, renderBackupCronJob, validateBackup } from './private/raft-backup';
 import { RenderedRuntime } from './private/raft-render';
 import { renderTopologySpread } from './private/spread';
 import {
@@ -20,6 +21,7 @@ import {
   checkPortName, checkResources, checkStorageSize, checkUnique, fail, Raw,
 } from './private/validate';
 import { HaProbe, ProbePurpose } from './probes';
+import { RaftBackup } from './raft-backup';
 import { ETCD_CLIENT_TLS_DIR, RaftRuntime } from './raft-runtime';
 import { ServiceExposure } from './service-exposure';
 import { SpreadMode } from './topology-spread';
@@ -54,6 +56,13 @@ export interface RaftClusterProps {
    * @default 3
    */
   readonly members?: number;
+  /**
+   * Scheduled backups: a CronJob running `ha-runtime backup` that saves `GET /v1/snapshot` from the client Service
+   * to a PersistentVolumeClaim with retention. Needs `RaftRuntime.haRuntime()`. When `allowedClients` is set, the
+   * backup pods (label `app.kubernetes.io/name: raft-cluster-backup`) are admitted to the client port too.
+   * @default - no backups
+   */
+  readonly backup?: RaftBackup;
   /**
    * Accept an even count or fewer than 3 members: an even count tolerates no more failures than the odd
    * count below it, and 1 or 2 members tolerate none. No disruption budget is created below 3 members.
@@ -280,6 +289,8 @@ export class RaftCluster extends Construct {
    * member; undefined for runtimes that do not read it (`RaftRuntime.etcd`, `RaftRuntime.generic`).
    */
   public readonly membersConfigMap?: k8s.KubeConfigMap;
+  /** The backup CronJob (`<name>-backup`); undefined without `backup`. */
+  public readonly backupCronJob?: k8s.KubeCronJob;
   /** Member count. */
   public readonly members: number;
   /** Members that must be up for progress: floor(members / 2) + 1. */
@@ -325,6 +336,7 @@ export class RaftCluster extends Construct {
       });
     }
     this.networkPolicy = this.renderNetworkPolicy(r, props, rendered);
+    if (props.backup) this.backupCronJob = this.renderBackup(r, props, props.backup);
     checkUniqueNamesInChart(this);
   }
 
@@ -411,6 +423,22 @@ export class RaftCluster extends Construct {
     });
   }
 
+  private renderBackup(r: ResolvedRaft, props: RaftClusterProps, backup: RaftBackup): k8s.KubeCronJob {
+    if (r.runtime._kind !== 'ha-runtime') {
+      fail(r.owner, 'backup', new Raw(`{ schedule: '${backup.schedule}' }`), `needs RaftRuntime.haRuntime() (it runs 'ha-runtime backup' against GET /v1/snapshot); this cluster runs RaftRuntime.${r.runtime._kind}`, "remove it; for etcd run 'etcdctl snapshot save' in your own CronJob");
+    }
+    validateBackup(r.owner, r.name, backup);
+    return renderBackupCronJob(this, 'backup', {
+      owner: r.owner,
+      name: r.name,
+      clientPort: r.clientPort,
+      image: r.image!,
+      uid: r.uid,
+      resources: resourcesToL1(r.resources),
+      imagePullSecrets: props.imagePullSecrets?.map((s) => ({ name: s.name })),
+    }, backup);
+  }
+
   private renderNetworkPolicy(r: ResolvedRaft, props: RaftClusterProps, rendered: RenderedMember): HaNetworkPolicy {
     const peers: NetworkPeer[] = [{ podLabels: r.selector }];
     const egress: NetworkEgressRule[] | undefined = props.allowAllEgress ? undefined : [
@@ -422,7 +450,7 @@ export class RaftCluster extends Construct {
     return new HaNetworkPolicy(this, 'network-policy', {
       matchLabels: r.selector,
       ingress: [
-        { port: r.clientPort, from: props.allowedClients },
+        { port: r.clientPort, from: clientsWithBackup(r, props) },
         { port: r.peerPort, from: peers },
         ...rendered.ports.filter((p) => p.containerPort !== r.clientPort && p.containerPort !== r.peerPort)
           .map((p) => ({ port: p.containerPort, from: peers })),
@@ -433,6 +461,12 @@ export class RaftCluster extends Construct {
       ownerName: r.owner,
     });
   }
+}
+
+/** Who may reach the client port: the backup pods are clients too (with every source admitted they need no rule). */
+function clientsWithBackup(r: ResolvedRaft, props: RaftClusterProps): NetworkPeer[] | undefined {
+  if (!props.allowedClients || !props.backup) return props.allowedClients;
+  return [...props.allowedClients, { podLabels: backupPodLabels(r.name) }];
 }
 
 /** The props with every default filled in. */

@@ -192,6 +192,93 @@ describe('RaftCluster scaling (cdk8s-ha runtime)', () => {
   });
 });
 
+describe('RaftCluster backup', () => {
+  const backup = { schedule: '15 */6 * * *', claimName: 'kv-backups', retention: 10 };
+
+  test('a CronJob runs ha-runtime backup against the client Service, one at a time, hardened like the members', () => {
+    const { objects, cluster } = synth({ backup });
+    const cron = one(objects, 'CronJob', 'kv-backup');
+    expect(cluster.backupCronJob?.name).toBe('kv-backup');
+    expect(cron.spec).toMatchObject({
+      schedule: '15 */6 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 300,
+    });
+    const job = cron.spec.jobTemplate.spec;
+    expect(job).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 660 });
+    const pod = job.template.spec;
+    const sts = one(objects, 'StatefulSet');
+    const memberPod = sts.spec.template.spec;
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toEqual(memberPod.securityContext);
+    expect(pod.volumes).toEqual([{ name: 'backup', persistentVolumeClaim: { claimName: 'kv-backups' } }]);
+    const c = pod.containers[0];
+    expect(c.image).toBe(member(objects).image);
+    expect(c.args).toEqual(['backup', '--url=http://kv:7379/v1/snapshot', '--dir=/backup', '--keep=10', '--timeout-seconds=600']);
+    expect(c.securityContext).toEqual(member(objects).securityContext);
+    expect(c.resources).toEqual(member(objects).resources);
+    expect(c.volumeMounts).toEqual([{ name: 'backup', mountPath: '/backup' }]);
+    // The client Service's port is the one the command fetches from.
+    expect(one(objects, 'Service', 'kv').spec.ports[0].port).toBe(7379);
+    // Backup pods are never members: the StatefulSet, Services and PDB do not select them.
+    const labels = job.template.metadata.labels;
+    expect(Object.entries(sts.spec.selector.matchLabels).every(([k, v]) => labels[k] === v)).toBe(false);
+  });
+
+  test('without allowedClients every source reaches the client port; with it the backup pods are added', () => {
+    const open = synth({ backup });
+    expect(one(open.objects, 'NetworkPolicy').spec.ingress[0]).toEqual({ ports: [{ port: 7379, protocol: 'TCP' }] });
+    const restricted = synth({ backup, allowedClients: [{ podLabels: { app: 'web' } }] });
+    const cronLabels = one(restricted.objects, 'CronJob').spec.jobTemplate.spec.template.metadata.labels;
+    expect(one(restricted.objects, 'NetworkPolicy').spec.ingress[0].from).toEqual([
+      { podSelector: { matchLabels: { app: 'web' } } },
+      { podSelector: { matchLabels: cronLabels } },
+    ]);
+    const noBackup = synth({ allowedClients: [{ podLabels: { app: 'web' } }] });
+    expect(one(noBackup.objects, 'NetworkPolicy').spec.ingress[0].from).toHaveLength(1);
+  });
+
+  test('options: macro schedule, time zone, image, timeout; defaults keep 7', () => {
+    const { objects } = synth({ backup: { schedule: '@daily', claimName: 'b', timeZone: 'Europe/Paris', image: 'registry.example/ha-runtime:1.2.3', timeoutSeconds: 120 } });
+    const cron = one(objects, 'CronJob');
+    expect(cron.spec.schedule).toBe('@daily');
+    expect(cron.spec.timeZone).toBe('Europe/Paris');
+    const c = cron.spec.jobTemplate.spec.template.spec.containers[0];
+    expect(c.image).toBe('registry.example/ha-runtime:1.2.3');
+    expect(c.args).toContain('--keep=7');
+    expect(c.args).toContain('--timeout-seconds=120');
+    expect(ofKind(synth().objects, 'CronJob')).toHaveLength(0);
+  });
+
+  test.each([
+    [{ schedule: '* * * *' }, /backup.schedule \('\* \* \* \*'\) has 4 fields.*e.g. '0 \* \* \* \*'/],
+    [{ schedule: '60 * * * *' }, /minute field '60' has '60' outside 0-59/],
+    [{ schedule: '0 0 0 * *' }, /day of month field '0' has '0' outside 1-31/],
+    [{ schedule: '0 5-2 * * *' }, /hour field '5-2' has a descending range/],
+    [{ schedule: '*/0 * * * *' }, /step of 0/],
+    [{ schedule: '0 0 * FOO *' }, /month field 'FOO'/],
+    [{ schedule: '@often' }, /has 1 fields/],
+    [{ retention: 0 }, /backup.retention \(0\) must be an integer in 1..10000; keep at least 1 snapshot/],
+    [{ claimName: 'Bad_Claim' }, /backup.claimName \('Bad_Claim'\) must be a DNS-1123 subdomain/],
+    [{ timeZone: 'not a zone' }, /backup.timeZone \('not a zone'\) is not an IANA time zone name/],
+    [{ timeoutSeconds: 5 }, /backup.timeoutSeconds \(5\)/],
+  ])('invalid %j is refused naming the prop, value and fix', (override, message) => {
+    expect(() => synth({ backup: { ...backup, ...override } })).toThrow(message);
+  });
+
+  test('valid cron forms pass: lists, ranges, steps, names, ?', () => {
+    for (const schedule of ['0,30 8-18/2 * * MON-FRI', '5 4 1 JAN,jul ?', '0 0 * * 7', '*/15 * * * *']) {
+      expect(() => synth({ backup: { ...backup, schedule } })).not.toThrow();
+    }
+  });
+
+  test('needs the cdk8s-ha runtime, and a name short enough for the CronJob', () => {
+    expect(() => synth({ runtime: RaftRuntime.etcd({ version: '3.5.17' }), backup }))
+      .toThrow(/backup \(\{ schedule: '15 \*\/6 \* \* \*' \}\) needs RaftRuntime.haRuntime\(\).*etcdctl snapshot save/);
+    expect(() => synth({ name: 'a'.repeat(46), backup })).toThrow(/name \('a{46}'\) makes the backup CronJob name .* longer than 52 characters; use a name of at most 45/);
+    expect(() => synth({ name: 'a'.repeat(45), backup })).not.toThrow();
+  });
+});
+
 describe('RaftCluster options', () => {
   test('generic mode: etcd with its own flags', () => {
     const { objects } = synth({

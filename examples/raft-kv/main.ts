@@ -1,6 +1,8 @@
 // The cdk8s-ha Raft key-value runtime as a three-member cluster, and a five-member variant that survives two
-// member (node) failures. Both in namespace `kv`.
+// member (node) failures, backed up every six hours to a volume (the ten newest snapshots kept). Both in
+// namespace `kv`. Changing `members` and applying scales a running cluster (see the README, RaftCluster: Scaling).
 import { App, Chart, Size } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
 import { RaftCluster } from '../../src';
 
 /** Builds the example charts into `app` (the snapshot test calls this without synthesizing to disk). */
@@ -20,6 +22,11 @@ export function buildChart(app: App): Chart[] {
     storageSize: Size.gibibytes(5),
     storageClassName: 'fast-ssd',
     allowedClients: [{ podLabels: { 'kv-client': 'true' } }],
+    backup: { schedule: '0 */6 * * *', claimName: 'kv5-backups', retention: 10 },
+  });
+  new k8s.KubePersistentVolumeClaim(five, 'kv5-backups', {
+    metadata: { name: 'kv5-backups' },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: k8s.Quantity.fromString('20Gi') } } },
   });
   return [three, five];
 }
