@@ -58,8 +58,9 @@ export interface RaftClusterProps {
   readonly members?: number;
   /**
    * Scheduled backups: a CronJob running `ha-runtime backup` that saves `GET /v1/snapshot` from the client Service
-   * to a PersistentVolumeClaim with retention. Needs `RaftRuntime.haRuntime()`. When `allowedClients` is set, the
-   * backup pods (label `app.kubernetes.io/name: raft-cluster-backup`) are admitted to the client port too.
+   * to a PersistentVolumeClaim with retention. Needs `RaftRuntime.haRuntime()`. The backup pods (label
+   * `app.kubernetes.io/name: raft-cluster-backup`) get a NetworkPolicy of their own (no ingress; egress to DNS and
+   * the members' client port), and when `allowedClients` is set the members admit them to the client port too.
    * @default - no backups
    */
   readonly backup?: RaftBackup;
@@ -291,6 +292,8 @@ export class RaftCluster extends Construct {
   public readonly membersConfigMap?: k8s.KubeConfigMap;
   /** The backup CronJob (`<name>-backup`); undefined without `backup`. */
   public readonly backupCronJob?: k8s.KubeCronJob;
+  /** The backup pods' NetworkPolicy: no ingress, egress to DNS and the members' client port; undefined without `backup`. */
+  public readonly backupNetworkPolicy?: HaNetworkPolicy;
   /** Member count. */
   public readonly members: number;
   /** Members that must be up for progress: floor(members / 2) + 1. */
@@ -336,7 +339,17 @@ export class RaftCluster extends Construct {
       });
     }
     this.networkPolicy = this.renderNetworkPolicy(r, props, rendered);
-    if (props.backup) this.backupCronJob = this.renderBackup(r, props, props.backup);
+    if (props.backup) {
+      this.backupCronJob = this.renderBackup(r, props, props.backup);
+      this.backupNetworkPolicy = new HaNetworkPolicy(this, 'backup-network-policy', {
+        matchLabels: backupPodLabels(r.name),
+        ingress: [],
+        egress: props.allowAllEgress ? undefined : [...DNS_EGRESS_RULES, { port: r.clientPort, to: [{ podLabels: r.selector }] }],
+        egressPropName: 'allowedEgress',
+        name: `${r.name}-backup`,
+        ownerName: r.owner,
+      });
+    }
     checkUniqueNamesInChart(this);
   }
 

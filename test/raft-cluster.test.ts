@@ -226,13 +226,21 @@ describe('RaftCluster backup', () => {
 
   test('without allowedClients every source reaches the client port; with it the backup pods are added', () => {
     const open = synth({ backup });
-    expect(one(open.objects, 'NetworkPolicy').spec.ingress[0]).toEqual({ ports: [{ port: 7379, protocol: 'TCP' }] });
+    expect(one(open.objects, 'NetworkPolicy', 'kv').spec.ingress[0]).toEqual({ ports: [{ port: 7379, protocol: 'TCP' }] });
     const restricted = synth({ backup, allowedClients: [{ podLabels: { app: 'web' } }] });
     const cronLabels = one(restricted.objects, 'CronJob').spec.jobTemplate.spec.template.metadata.labels;
-    expect(one(restricted.objects, 'NetworkPolicy').spec.ingress[0].from).toEqual([
+    expect(one(restricted.objects, 'NetworkPolicy', 'kv').spec.ingress[0].from).toEqual([
       { podSelector: { matchLabels: { app: 'web' } } },
       { podSelector: { matchLabels: cronLabels } },
     ]);
+    // The backup pods' own policy: nothing comes in, only DNS and the members' client port go out.
+    const own = one(restricted.objects, 'NetworkPolicy', 'kv-backup');
+    expect(own.spec.podSelector).toEqual({ matchLabels: cronLabels });
+    expect(own.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(own.spec.ingress ?? []).toEqual([]);
+    const members = one(restricted.objects, 'StatefulSet').spec.selector;
+    expect(own.spec.egress).toContainEqual({ ports: [{ port: 7379, protocol: 'TCP' }], to: [{ podSelector: members }] });
+    expect(restricted.cluster.backupNetworkPolicy).toBeDefined();
     const noBackup = synth({ allowedClients: [{ podLabels: { app: 'web' } }] });
     expect(one(noBackup.objects, 'NetworkPolicy').spec.ingress[0].from).toHaveLength(1);
   });

@@ -2,12 +2,13 @@
 // the environment, args and probes RaftCluster renders (three "pods" on 127.0.0.1-3 of this host), waits for the
 // rendered readiness probes, writes, SIGTERMs the leader as the kubelet would, and checks the survivors; then scales
 // 3 -> 5 -> 3 as `members` would (two pods beyond the initial list, then the `<name>-members` ConfigMap lowered
-// before the pods go) and checks the membership and the data after each step.
+// before the pods go) and checks the membership and the data after each step; finally runs the backup CronJob's
+// rendered args twice and checks retention and that the newest file is a snapshot holding the writes.
 // Not a jest test (it needs the compiled runtime); run after `npx tsc -p runtime/tsconfig.json`:
 //   TS_NODE_PROJECT=test/tsconfig.json TS_NODE_TRANSPILE_ONLY=1 node -r ts-node/register test/e2e/raft-cluster-runtime.ts [BIN] [CLIENT_PORT]
 // Exit code 0 on success. Bounded: 20 s per wait; every process and the data dir are removed on exit.
-import { spawn, ChildProcess } from 'child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'fs';
+import { spawn, spawnSync, ChildProcess } from 'child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
@@ -17,7 +18,13 @@ const BIN = process.argv[2] ?? join(__dirname, '..', '..', 'runtime', 'bin', 'ha
 const CLIENT_PORT = Number(process.argv[3] ?? 27379);
 const chart = Testing.chart();
 // Plaintext peers until ha-runtime accepts the HA_RAFT_PEER_* TLS variables (issue 14, runtime side).
-new RaftCluster(chart, 'kv', { name: 'kv', clientPort: CLIENT_PORT, peerPort: CLIENT_PORT + 1, peerTls: PeerTls.plaintext() });
+new RaftCluster(chart, 'kv', {
+  name: 'kv',
+  clientPort: CLIENT_PORT,
+  peerPort: CLIENT_PORT + 1,
+  peerTls: PeerTls.plaintext(),
+  backup: { schedule: '@hourly', claimName: 'kv-backups', retention: 1 },
+});
 const objects = Testing.synth(chart);
 const sts = objects.find((o: any) => o.kind === 'StatefulSet');
 const membersConfigMap = objects.find((o: any) => o.kind === 'ConfigMap' && o.metadata.name === 'kv-members');
@@ -117,6 +124,22 @@ async function scaleUpAndDown() {
   if (put.status !== 200) throw new Error(`PUT after scale-down: ${put.status}`);
   console.log(`after 5 -> 3 with kv-3, kv-4 stopped: PUT -> ${put.status}`);
 }
+function runBackupJob() {
+  const cron = objects.find((o: any) => o.kind === 'CronJob');
+  const job = cron.spec.jobTemplate.spec.template.spec.containers[0];
+  const backupDir = join(dataRoot, 'backups');
+  mkdirSync(backupDir);
+  // The client Service name resolves to a ready member; the claim is a local directory.
+  const args = job.args.map((a: string) => a.replace(`http://kv:${CLIENT_PORT}`, `http://${ipOf(0)}:${CLIENT_PORT}`).replace('=/backup', `=${backupDir}`));
+  for (let run = 0; run < 2; run++) {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30000 });
+    if (r.status !== 0) throw new Error(`backup job (${args.join(' ')}) exited ${r.status}: ${r.stderr}`);
+  }
+  const files = readdirSync(backupDir);
+  const snapshot = files.length === 1 ? readFileSync(join(backupDir, files[0])) : Buffer.alloc(0);
+  if (!snapshot.includes('after-scale') || !snapshot.includes('hello')) throw new Error(`backup dir after 2 runs with retention 1: ${files.join(', ')} (${snapshot.length} bytes)`);
+  console.log(`backup job args ${job.args.join(' ')}: 2 runs, retention 1 kept ${files[0]} (${snapshot.length} bytes, holds the writes)`);
+}
 (async () => {
   try {
     [0, 1, 2].forEach(start);
@@ -142,6 +165,7 @@ async function scaleUpAndDown() {
     start(l);
     console.log(`restarted kv-${l}: all ready after ${await waitReady([0, 1, 2], 20000)} ms`);
     await scaleUpAndDown();
+    runBackupJob();
   } finally {
     procs.forEach((p) => p && p.exitCode === null && p.kill('SIGKILL'));
     await new Promise((r) => setTimeout(r, 300));

@@ -148,7 +148,10 @@ export function crossCheck(objects: Manifest[]): string[] {
 
   for (const np of objects.filter((o) => o.kind === 'NetworkPolicy')) {
     const targets = selected(np, np.spec?.podSelector);
-    if (targets.length === 0) {
+    // A CronJob's pods (e.g. a RaftCluster's backup) have a policy but no workload selector of their own.
+    const jobPods = objects.filter((o) => o.kind === 'CronJob' && ns(o) === ns(np)
+      && selects(np.spec?.podSelector, o.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {}));
+    if (targets.length === 0 && jobPods.length === 0) {
       errors.push(`${id(np)}: podSelector selects no workload's pods`);
       continue;
     }
