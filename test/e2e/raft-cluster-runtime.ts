@@ -26,6 +26,10 @@ new RaftCluster(chart, 'kv', {
   backup: { schedule: '@hourly', claimName: 'kv-backups', retention: 1 },
 });
 const objects = Testing.synth(chart);
+// The same cluster after `members: 5` (what kv-3 and kv-4 run after a scale-up: the initial list names them too).
+const chart5 = Testing.chart();
+new RaftCluster(chart5, 'kv', { name: 'kv', members: 5, clientPort: CLIENT_PORT, peerPort: CLIENT_PORT + 1, peerTls: PeerTls.plaintext() });
+const c5 = Testing.synth(chart5).find((o: any) => o.kind === 'StatefulSet').spec.template.spec.containers[0];
 const sts = objects.find((o: any) => o.kind === 'StatefulSet');
 const membersConfigMap = objects.find((o: any) => o.kind === 'ConfigMap' && o.metadata.name === 'kv-members');
 const c = sts.spec.template.spec.containers[0];
@@ -42,9 +46,9 @@ function writeDesiredMembers(n: number) {
 }
 writeDesiredMembers(Number(membersConfigMap.data.members));
 
-function envFor(i: number): Record<string, string> {
+function envFor(i: number, container = c): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const e of c.env) {
+  for (const e of container.env) {
     if (e.valueFrom) env[e.name] = e.valueFrom.fieldRef.fieldPath === 'metadata.name' ? `kv-${i}` : 'kv';
     else env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_: string, v: string) => env[v]);
   }
@@ -71,8 +75,8 @@ async function waitReady(members: number[], deadlineMs: number): Promise<number>
   }
   throw new Error(`not ready within ${deadlineMs} ms`);
 }
-function start(i: number) {
-  const p = spawn(process.execPath, [BIN, ...c.args], { env: { ...envFor(i), PATH: process.env.PATH! }, stdio: ['ignore', 'ignore', 'pipe'] });
+function start(i: number, container = c) {
+  const p = spawn(process.execPath, [BIN, ...container.args], { env: { ...envFor(i, container), PATH: process.env.PATH! }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr!.on('data', (d) => { err += d; });
   p.on('exit', (code, sig) => { if (code && code !== 0) console.log(`kv-${i} exited ${code} ${sig}: ${err.slice(-500)}`); });
@@ -107,7 +111,7 @@ const voters = (n: number) => Array.from({ length: n }, (_, i) => `kv-${i}:voter
 async function scaleUpAndDown() {
   // Scale up: the ConfigMap says 5, pods kv-3 and kv-4 start blank with the same rendered env.
   writeDesiredMembers(5);
-  [3, 4].forEach(start);
+  [3, 4].forEach((i) => start(i, c5));
   console.log(`scale 3 -> 5: ${voters(5)} after ${await waitMembership(voters(5), 30000)} ms`);
   await waitReady([3, 4], 20000);
   const get = await fetch(`http://${ipOf(4)}:${CLIENT_PORT}/v1/kv/greeting`);
@@ -142,7 +146,7 @@ function runBackupJob() {
 }
 (async () => {
   try {
-    [0, 1, 2].forEach(start);
+    [0, 1, 2].forEach((i) => start(i));
     console.log(`formed: all three /readyz 200 after ${await waitReady([0, 1, 2], 20000)} ms`);
     const live = await Promise.all([0, 1, 2].map((i) => probe(i, c.livenessProbe)));
     console.log(`livez: ${live.join(',')}`);
