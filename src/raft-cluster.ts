@@ -53,9 +53,23 @@ export interface RaftClusterProps {
    * members to be removed (`GET /v1/members`), then apply the lowered replicas. `kubectl scale` alone cannot
    * shrink the membership (the runtime cannot tell a scale-down from a restart). With other runtimes this is
    * the initial membership only.
+   *
+   * The initial cluster list in the pod template follows `initialMembers`, which defaults to `members`: a changed
+   * `members` alone therefore also rolls every member (one at a time, each ready before the next), and on a
+   * scale-down that roll can overlap the departing pods' deletion and stall writes until the restarted member is
+   * back. Set `initialMembers` to the count the cluster was created with to change only the replicas and the
+   * ConfigMap.
    * @default 3
    */
   readonly members?: number;
+  /**
+   * Members the cluster was created with: `HA_RAFT_INITIAL_CLUSTER` names ordinals 0..initialMembers-1 (a blank
+   * pod finds its cluster through them; a member with data uses them only as peer addresses). Keep it at the
+   * original count when you change `members` on a running cluster, so the pod template does not change and no
+   * member restarts. Only with `RaftRuntime.haRuntime()`.
+   * @default - members
+   */
+  readonly initialMembers?: number;
   /**
    * Scheduled backups: a CronJob running `ha-runtime backup` that saves `GET /v1/snapshot` from the client Service
    * to a PersistentVolumeClaim with retention. Needs `RaftRuntime.haRuntime()`. The backup pods (label
@@ -482,6 +496,10 @@ function clientsWithBackup(r: ResolvedRaft, props: RaftClusterProps): NetworkPee
   return [...props.allowedClients, { podLabels: backupPodLabels(r.name) }];
 }
 
+function namesOf(name: string, count: number): string[] {
+  return Array.from({ length: Math.max(0, Number.isInteger(count) ? count : 0) }, (_, i) => `${name}-${i}`);
+}
+
 /** The props with every default filled in. */
 interface ResolvedRaft {
   readonly owner: string;
@@ -489,6 +507,8 @@ interface ResolvedRaft {
   readonly quorum: number;
   readonly name: string;
   readonly memberNames: string[];
+  /** The members named in the initial cluster list. */
+  readonly initialMemberNames: string[];
   readonly peerServiceName: string;
   readonly image: string | undefined;
   readonly runtime: RaftRuntime;
@@ -528,7 +548,8 @@ function resolveRaftProps(scope: Construct, owner: string, props: RaftClusterPro
     members,
     quorum,
     name,
-    memberNames: Array.from({ length: Math.max(0, Number.isInteger(members) ? members : 0) }, (_, i) => `${name}-${i}`),
+    memberNames: namesOf(name, members),
+    initialMemberNames: namesOf(name, props.initialMembers ?? members),
     peerServiceName: `${name}-peers`,
     image: props.image ?? runtime._defaultImage,
     runtime,
@@ -558,6 +579,12 @@ function validateRaftProps(r: ResolvedRaft, props: RaftClusterProps): void {
   if (!allowUnsafe && (r.members < 3 || r.members % 2 === 0)) {
     const why = r.members < 3 ? 'tolerates no member failure' : `tolerates no more failures than ${r.members - 1} members`;
     fail(owner, 'members', r.members, why, 'use an odd count >= 3 (3 or 5), or set allowUnsafeMemberCount: true');
+  }
+  if (props.initialMembers !== undefined) {
+    checkInt(owner, 'initialMembers', props.initialMembers, 1, Number.MAX_SAFE_INTEGER, 'use the member count the cluster was created with');
+    if (r.runtime._kind !== 'ha-runtime' && props.initialMembers !== r.members) {
+      fail(owner, 'initialMembers', props.initialMembers, `differs from members (${r.members}), which only RaftRuntime.haRuntime() supports (it joins and removes members by itself)`, 'remove it');
+    }
   }
   // 47: the pod name gets '-<ordinal>' and the 63-character label limit must hold controller-revision-hash.
   checkDns1035(owner, 'name', r.name, 47);
@@ -621,7 +648,7 @@ function renderRuntime(r: ResolvedRaft, props: RaftClusterProps): RenderedMember
   const rendered = r.runtime._render({
     owner: r.owner,
     name: r.name,
-    memberNames: r.memberNames,
+    memberNames: r.initialMemberNames,
     peerServiceName: r.peerServiceName,
     desiredMembersFile: `${MEMBERS_DIR}/${MEMBERS_KEY}`,
     dataDir: r.dataDir,

@@ -178,6 +178,22 @@ describe('RaftCluster scaling (cdk8s-ha runtime)', () => {
     expect(members - allowedDisruptions(pdb.spec, members)).toBeGreaterThanOrEqual(cluster.quorum);
   });
 
+  test('initialMembers keeps the pod template when members changes: only replicas and the ConfigMap differ', () => {
+    const created = synth({ members: 3 }).objects;
+    const scaled = synth({ members: 5, initialMembers: 3 }).objects;
+    const template = (objects: Manifest[]) => one(objects, 'StatefulSet').spec.template;
+    expect(template(scaled)).toEqual(template(created));
+    expect(one(scaled, 'StatefulSet').spec.replicas).toBe(5);
+    expect(one(scaled, 'ConfigMap', 'kv-members').data.members).toBe('5');
+    // Without it the initial list follows members, so the template changes and the StatefulSet rolls every member.
+    expect(template(synth({ members: 5 }).objects)).not.toEqual(template(created));
+    const down = synth({ members: 3, initialMembers: 5 }).objects;
+    expect(envOf(member(down)).HA_RAFT_INITIAL_CLUSTER.split(',')).toHaveLength(5);
+    expect(() => synth({ initialMembers: 0 })).toThrow(/initialMembers \(0\) must be an integer >= 1; use the member count the cluster was created with/);
+    expect(() => synth({ runtime: RaftRuntime.etcd({ version: '3.5.17' }), initialMembers: 5 }))
+      .toThrow(/initialMembers \(5\) differs from members \(3\), which only RaftRuntime.haRuntime\(\) supports/);
+  });
+
   test('etcd and generic runtimes get no ConfigMap (they do not read it)', () => {
     const etcd = synth({ runtime: RaftRuntime.etcd({ version: '3.5.17' }) });
     expect(ofKind(etcd.objects, 'ConfigMap')).toHaveLength(0);
