@@ -26,7 +26,7 @@ new RaftCluster(chart, 'kv', {
   backup: { schedule: '@hourly', claimName: 'kv-backups', retention: 1 },
 });
 const objects = Testing.synth(chart);
-// The same cluster after `members: 5` (what kv-3 and kv-4 run after a scale-up: the initial list names them too).
+// The same cluster after a plain `members: 5` (the initial list then names kv-3 and kv-4 too).
 const chart5 = Testing.chart();
 new RaftCluster(chart5, 'kv', { name: 'kv', members: 5, clientPort: CLIENT_PORT, peerPort: CLIENT_PORT + 1, peerTls: PeerTls.plaintext() });
 const c5 = Testing.synth(chart5).find((o: any) => o.kind === 'StatefulSet').spec.template.spec.containers[0];
@@ -111,7 +111,10 @@ const voters = (n: number) => Array.from({ length: n }, (_, i) => `kv-${i}:voter
 async function scaleUpAndDown() {
   // Scale up: the ConfigMap says 5, pods kv-3 and kv-4 start blank with the same rendered env.
   writeDesiredMembers(5);
-  [3, 4].forEach((i) => start(i, c5));
+  // kv-3 runs the unchanged template (members: 5, initialMembers: 3: beyond the initial list, it advertises
+  // itself); kv-4 the template of a plain members: 5 (named in the initial list, yet the cluster exists: it joins).
+  start(3, c);
+  start(4, c5);
   console.log(`scale 3 -> 5: ${voters(5)} after ${await waitMembership(voters(5), 30000)} ms`);
   await waitReady([3, 4], 20000);
   const get = await fetch(`http://${ipOf(4)}:${CLIENT_PORT}/v1/kv/greeting`);
