@@ -1,0 +1,11 @@
+/**
+ * The MVCC replicated state machine (issue 11): etcd's data model — revisions, ranges, txn, leases, watch
+ * events — as a pure, deterministic store that Raft applies. The API layer (api/etcd/) maps etcd's gRPC and
+ * JSON gateway messages 1:1 onto the types here.
+ */
+export * from './types';
+export * from './errors';
+export { prefixEnd, keySpan, KeySpan } from './keys';
+export { MvccStore, MvccStoreOptions, StoreEvent, StoreView, toKeyValue, toEvent } from './store';
+export { LeaseClock, LeaseTable, Lease, Renewal, MAX_LEASE_TTL } from './lease';
+export { checkRange, checkPut, checkDeleteRange, checkTxn, isTxnReadOnly, DEFAULT_MAX_TXN_OPS } from './validate';
