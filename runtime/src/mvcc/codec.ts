@@ -1,5 +1,5 @@
 /**
- * A small binary writer/reader for log commands and snapshots: zigzag varints for safe integers (negative
+ * A small binary writer/reader for log commands and snapshots: sign-and-magnitude varints for safe integers (negative
  * revisions mean "current" in requests), length-prefixed byte strings. The reader checks every bound and
  * throws {@link DecodeError}, which apply turns into a rejected command instead of a crash.
  */
@@ -30,16 +30,22 @@ export class ByteWriter {
     return this;
   }
 
-  /** A safe integer as a zigzag LEB128 varint (at most 8 bytes for |v| < 2^53). */
+  /**
+   * A safe integer as a varint: the first byte holds the sign (bit 0) and 6 bits of magnitude, the next ones
+   * 7 bits each (LEB128). No zigzag doubling, so every safe integer fits (at most 8 bytes).
+   */
   int(v: number): this {
     if (!Number.isSafeInteger(v)) throw new RangeError(`mvcc codec: ${v} is not a safe integer`);
-    let z = v >= 0 ? v * 2 : -v * 2 - 1;
+    let a = Math.abs(v);
     this.reserve(8);
-    while (z >= 0x80) {
-      this.buf[this.len++] = (z % 0x80) + 0x80;
-      z = Math.floor(z / 0x80);
+    const first = (a % 64) * 2 + (v < 0 ? 1 : 0);
+    a = Math.floor(a / 64);
+    this.buf[this.len++] = a > 0 ? first + 0x80 : first;
+    while (a > 0) {
+      const low = a % 0x80;
+      a = Math.floor(a / 0x80);
+      this.buf[this.len++] = a > 0 ? low + 0x80 : low;
     }
-    this.buf[this.len++] = z;
     return this;
   }
 
@@ -63,6 +69,14 @@ export class ByteWriter {
     this.int(s.length);
     this.reserve(s.length);
     this.len += this.buf.write(s, this.len, 'latin1');
+    return this;
+  }
+
+  /** Raw bytes, no length prefix. */
+  raw(v: Uint8Array): this {
+    this.reserve(v.length);
+    this.buf.set(v, this.len);
+    this.len += v.length;
     return this;
   }
 
@@ -104,17 +118,19 @@ export class ByteReader {
   }
 
   int(): number {
-    let z = 0;
-    let scale = 1;
-    for (let i = 0; ; i++) {
+    const first = this.u8();
+    const negative = first % 2 === 1;
+    let a = Math.floor(first / 2) % 64;
+    let more = first >= 0x80;
+    for (let scale = 64, i = 1; more; scale *= 0x80, i++) {
       if (i >= 8) throw new DecodeError(`varint longer than 8 bytes at byte ${this.off}`);
       const b = this.u8();
-      z += (b % 0x80) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
+      a += (b % 0x80) * scale;
+      more = b >= 0x80;
     }
-    if (!Number.isSafeInteger(z)) throw new DecodeError(`integer beyond 2^53 at byte ${this.off}`);
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    if (!Number.isSafeInteger(a)) throw new DecodeError(`integer beyond 2^53 at byte ${this.off}`);
+    if (negative && a === 0) throw new DecodeError(`negative zero at byte ${this.off}`);
+    return negative ? -a : a;
   }
 
   /** A non-negative integer no larger than `max`. */

@@ -9,3 +9,8 @@ export { prefixEnd, keySpan, KeySpan } from './keys';
 export { MvccStore, MvccStoreOptions, StoreEvent, StoreView, toKeyValue, toEvent } from './store';
 export { LeaseClock, LeaseTable, Lease, Renewal, MAX_LEASE_TTL } from './lease';
 export { checkRange, checkPut, checkDeleteRange, checkTxn, isTxnReadOnly, DEFAULT_MAX_TXN_OPS } from './validate';
+export { WatchHub, WatchHubOptions, Watcher, WatchBatch } from './watch';
+export { MvccCommand, encodeCommand, decodeCommand, peekRequestId } from './command';
+export { MvccStateMachine, ApplyResult, MvccResponse } from './state-machine';
+export { snapshotChunks, snapshotBytes, SnapshotRestorer } from './snapshot';
+export { DecodeError } from './codec';

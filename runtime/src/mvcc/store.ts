@@ -59,51 +59,64 @@ export function toEvent(e: StoreEvent, withPrev: boolean): { type: EventType; kv
   return out;
 }
 
-/** A consistent, immutable view of the whole store (for snapshots); cheap to take (copy-on-write index). */
-export interface StoreView {
-  readonly index: BTree<ByteString, KeyRecord>;
+/** The scalar part of a snapshot (snapshot.ts). */
+export interface SnapshotHeader {
   readonly revision: number;
   readonly compactRevision: number;
   readonly revBase: number;
-  readonly revKeys: readonly (ByteString | ByteString[])[];
-  readonly revCount: number;
-  readonly leases: readonly { id: number; ttl: number; remaining: number }[];
   readonly leaseIdCounter: number;
+  readonly leases: readonly { id: number; ttl: number; remaining: number }[];
+}
+
+/** A consistent, immutable view of the whole store (for snapshots); cheap to take (copy-on-write index). */
+export interface StoreView extends SnapshotHeader {
+  readonly index: BTree<ByteString, KeyRecord>;
+  readonly revKeys: readonly (ByteString | ByteString[])[];
+  /** revKeys entries that belong to the view (the array may have grown since). */
+  readonly revCount: number;
+}
+
+/** Rebuilds a store from a snapshot's parts; see {@link MvccStore.builder}. Multi-key revisions go first. */
+export interface StoreBuilder {
+  addMultiKeyRevision(rev: number, keys: ByteString[]): void;
+  addRecord(k: ByteString, rec: KeyRecord): void;
+  finish(): MvccStore;
 }
 
 /** See the file comment. Methods throw {@link MvccError} for requests etcd rejects; a rejected write changes nothing. */
 export class MvccStore {
-  // ---- restore (used by snapshot.ts) ----
-
-  /** Replaces the whole state; `records` must come in key order. Internal to snapshot restore. */
-  static fromParts(options: MvccStoreOptions, parts: {
-    revision: number;
-    compactRevision: number;
-    revBase: number;
-    leaseIdCounter: number;
-    leases: { id: number; ttl: number; remaining: number }[];
-    records: Iterable<[ByteString, KeyRecord]>;
-    multiKeyRevisions: Map<number, ByteString[]>;
-  }): MvccStore {
+  /**
+   * Starts rebuilding a store from snapshot parts (snapshot.ts): records must be added in key order;
+   * `finish` rebuilds the lease key sets and the per-revision key list.
+   */
+  static builder(options: MvccStoreOptions, h: SnapshotHeader): StoreBuilder {
     const s = new MvccStore(options);
-    s.rev = parts.revision;
-    s.compactRev = parts.compactRevision;
-    s.revBase = parts.revBase;
-    for (const l of parts.leases) s.leaseTable.restore(l.id, l.ttl, l.remaining);
-    s.leaseTable.idCounter = parts.leaseIdCounter;
+    s.rev = h.revision;
+    s.compactRev = h.compactRevision;
+    s.revBase = h.revBase;
+    for (const l of h.leases) s.leaseTable.restore(l.id, l.ttl, l.remaining);
+    s.leaseTable.idCounter = h.leaseIdCounter;
     s.revKeys = new Array(Math.max(0, s.rev - s.revBase + 1));
-    for (const [rev, keys] of parts.multiKeyRevisions) s.revKeys[rev - s.revBase] = keys;
-    for (const [k, rec] of parts.records) {
-      s.index.set(k, rec);
-      if (rec.live && rec.lease !== 0) s.leaseTable.attach(rec.lease, k);
-      for (let i = 0; i < rec.entries; i++) {
-        const mod = modAt(rec, i);
-        if (mod >= s.revBase && s.revKeys[mod - s.revBase] === undefined) s.revKeys[mod - s.revBase] = k;
-      }
-    }
-    // The first revision of a store compacted before any write has no keys: keep the slot well-typed.
-    for (let i = 0; i < s.revKeys.length; i++) if (s.revKeys[i] === undefined) s.revKeys[i] = [];
-    return s;
+    const multi = new Set<number>();
+    return {
+      addRecord(k: ByteString, rec: KeyRecord): void {
+        s.index.set(k, rec);
+        if (rec.live && rec.lease !== 0) s.leaseTable.attach(rec.lease, k);
+        for (let i = 0; i < rec.entries; i++) {
+          const slot = modAt(rec, i) - s.revBase;
+          if (slot >= 0 && !multi.has(slot + s.revBase)) s.revKeys[slot] = k;
+        }
+      },
+      addMultiKeyRevision(rev: number, keys: ByteString[]): void {
+        multi.add(rev);
+        s.revKeys[rev - s.revBase] = keys;
+      },
+      finish(): MvccStore {
+        // Revisions without keys (only before the first write of a compacted store) stay well-typed.
+        for (let i = 0; i < s.revKeys.length; i++) if (s.revKeys[i] === undefined) s.revKeys[i] = [];
+        return s;
+      },
+    };
   }
 
   private index = new BTree<ByteString, KeyRecord>();
@@ -217,6 +230,7 @@ export class MvccStore {
   /** etcd Txn: compares against the state before the txn, then one branch applied atomically at one revision. */
   txn(r: TxnRequest): TxnResponse {
     this.last = [];
+    this.changes = [];
     checkTxn(r, this.maxTxnOps);
     const path = new Map<TxnRequest, boolean>();
     this.decide(r, path);

@@ -1,0 +1,130 @@
+/**
+ * The MVCC store as Raft's replicated state machine: committed entries go in, in log order, exactly once;
+ * each yields a result for the proposer and the store events for the watchers. Apply never throws for what an
+ * entry holds: a command this build cannot decode, or one the store rejects, becomes an error result — the
+ * same on every member — so one bad entry can never stop a member from applying the log (issue 14).
+ */
+import { DecodeError } from './codec';
+import { decodeCommand, MvccCommand, peekRequestId } from './command';
+import { Errors, GrpcCode, MvccError } from './errors';
+import { SnapshotRestorer, snapshotChunks } from './snapshot';
+import { MvccStore, MvccStoreOptions, StoreEvent } from './store';
+import {
+  CompactionResponse, DeleteRangeResponse, LeaseCheckpointResponse, LeaseGrantResponse, LeaseRevokeResponse,
+  PutResponse, TxnResponse,
+} from './types';
+
+/** Any write's response. */
+export type MvccResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse
+| LeaseRevokeResponse | LeaseCheckpointResponse;
+
+/** The outcome of one applied entry. Exactly one of `response` and `error` is set. */
+export interface ApplyResult {
+  readonly index: number;
+  /** The proposer's request id (0 when unreadable). */
+  readonly requestId: number;
+  readonly op?: MvccCommand['op'];
+  readonly response?: MvccResponse;
+  /** The request was rejected (nothing changed); carries etcd's gRPC code and message. */
+  readonly error?: MvccError;
+  /** The store events of this entry, in order (empty for rejections and non-writes). */
+  readonly events: readonly StoreEvent[];
+  /** The store revision after the entry. */
+  readonly revision: number;
+}
+
+/** See the file comment. */
+export class MvccStateMachine {
+  private current: MvccStore;
+  private applied = 0;
+
+  constructor(private readonly options: MvccStoreOptions = {}) {
+    this.current = new MvccStore(options);
+  }
+
+  /** The store (replaced by {@link restore}: hold the state machine, not the store). */
+  get store(): MvccStore { return this.current; }
+
+  /** The index of the last applied entry (or of the restored snapshot). */
+  get appliedIndex(): number { return this.applied; }
+
+  /** Marks an entry that carries no command (a leader's empty entry, a membership change) as applied. */
+  skip(index: number): void {
+    this.advanceTo(index);
+  }
+
+  /**
+   * Applies the committed command at `index`. Throws only when `index` is not the next one (a bug in the
+   * caller, not in the entry); everything about the entry itself ends in the result.
+   */
+  apply(index: number, data: Uint8Array): ApplyResult {
+    this.advanceTo(index);
+    let cmd: MvccCommand;
+    try {
+      cmd = decodeCommand(data);
+    } catch (e) {
+      const why = e instanceof DecodeError ? e.message : String(e);
+      return this.result(index, peekRequestId(data), undefined, undefined, Errors.undecodable(why));
+    }
+    try {
+      return this.result(index, cmd.requestId, cmd.op, this.run(cmd), undefined);
+    } catch (e) {
+      const err = e instanceof MvccError ? e : new MvccError(GrpcCode.INTERNAL, `mvcc: ${cmd.op} failed: ${e instanceof Error ? e.message : String(e)}`);
+      return this.result(index, cmd.requestId, cmd.op, undefined, err);
+    }
+  }
+
+  /**
+   * A snapshot of the current state, serialized lazily in ~`chunkBytes` frames: take it synchronously right
+   * after applying `appliedIndex`, then write one chunk per event-loop turn (the store keeps applying).
+   */
+  snapshot(chunkBytes?: number): { appliedIndex: number; revision: number; chunks: Generator<Buffer> } {
+    const view = this.current.view();
+    return { appliedIndex: this.applied, revision: view.revision, chunks: snapshotChunks(view, this.applied, chunkBytes) };
+  }
+
+  /** A restorer for a snapshot stream; {@link finishRestore} installs what it built. */
+  restorer(): SnapshotRestorer {
+    return new SnapshotRestorer(this.options);
+  }
+
+  /** Installs a completely read snapshot; throws DecodeError when it was incomplete. */
+  finishRestore(restorer: SnapshotRestorer): void {
+    const { store, appliedIndex } = restorer.finish();
+    this.current = store;
+    this.applied = appliedIndex;
+  }
+
+  /** Restores from one buffer holding the whole snapshot stream. */
+  restore(data: Uint8Array): void {
+    const r = this.restorer();
+    r.write(data);
+    this.finishRestore(r);
+  }
+
+  private run(cmd: MvccCommand): MvccResponse {
+    const s = this.current;
+    switch (cmd.op) {
+      case 'put': return s.put(cmd.request);
+      case 'delete_range': return s.deleteRange(cmd.request);
+      case 'txn': return s.txn(cmd.request);
+      case 'compaction': return s.compact(cmd.request);
+      case 'lease_grant': return s.leaseGrant(cmd.request);
+      case 'lease_revoke': return s.leaseRevoke(cmd.request);
+      case 'lease_checkpoint': return s.leaseCheckpoint(cmd.request);
+    }
+  }
+
+  private result(index: number, requestId: number, op: MvccCommand['op'] | undefined, response: MvccResponse | undefined,
+    error: MvccError | undefined): ApplyResult {
+    const events = error ? [] : this.current.lastEvents;
+    return { index, requestId, op, response, error, events, revision: this.current.revision };
+  }
+
+  private advanceTo(index: number): void {
+    if (index !== this.applied + 1) {
+      throw new Error(`mvcc: entry ${index} applied after ${this.applied}: entries must be applied once each, in order`);
+    }
+    this.applied = index;
+  }
+}
