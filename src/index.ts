@@ -7,6 +7,7 @@ export * from './network-policy';
 export * from './disruption-budget';
 export * from './highly-available-service';
 export * from './raft-runtime';
+export * from './peer-tls';
 export * from './raft-cluster';
 export * from './sharded-key-value-store';
 export * from './availability';

@@ -1,5 +1,14 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { checkEgressRules, toPeer } from './private/network';
+
+/** Transport protocol of a NetworkPolicy port. */
+export enum NetworkProtocol {
+  /** TCP. */
+  TCP = 'TCP',
+  /** UDP. */
+  UDP = 'UDP',
+}
 
 /**
  * A source of traffic a NetworkPolicy admits. Set `cidr` alone, or pod and/or namespace labels: Kubernetes
@@ -34,12 +43,52 @@ export interface NetworkIngressRule {
   readonly from?: NetworkPeer[];
 }
 
+/** One destination the pods may reach. */
+export interface NetworkEgressRule {
+  /**
+   * Destination port.
+   * @default - every port
+   */
+  readonly port?: number;
+  /**
+   * Protocol of `port`.
+   * @default NetworkProtocol.TCP
+   */
+  readonly protocol?: NetworkProtocol;
+  /**
+   * Destinations admitted. An empty list is rejected: Kubernetes would read it as every destination.
+   * @default - every destination
+   */
+  readonly to?: NetworkPeer[];
+}
+
+/** DNS (port 53, UDP and TCP) to any destination: what every pod needs once egress is restricted. */
+export const DNS_EGRESS_RULES: NetworkEgressRule[] = [
+  { port: 53, protocol: NetworkProtocol.UDP },
+  { port: 53, protocol: NetworkProtocol.TCP },
+];
+
 /** Props of `HaNetworkPolicy`. */
 export interface HaNetworkPolicyProps {
   /** Labels that select the protected pods. */
   readonly matchLabels: { [key: string]: string };
   /** Admitted ports; every other ingress to the pods is denied. */
   readonly ingress: NetworkIngressRule[];
+  /**
+   * Admitted destinations; when set, every other egress of the pods is denied (include DNS: `DNS_EGRESS_RULES`).
+   * @default - egress is not restricted by this policy
+   */
+  readonly egress?: NetworkEgressRule[];
+  /**
+   * Name of the prop that lists the clients, used in error messages.
+   * @default 'allowedClients'
+   */
+  readonly clientsPropName?: string;
+  /**
+   * Name of the prop that lists the egress rules, used in error messages.
+   * @default 'egress'
+   */
+  readonly egressPropName?: string;
   /**
    * metadata.name of the NetworkPolicy.
    * @default - a unique generated name
@@ -53,8 +102,9 @@ export interface HaNetworkPolicyProps {
 }
 
 /**
- * An ingress `networking.k8s.io/v1` NetworkPolicy: the selected pods accept traffic only on the listed ports
- * from the listed peers. Egress is left open (a default-deny egress breaks DNS and is a namespace-wide choice).
+ * A `networking.k8s.io/v1` NetworkPolicy: the selected pods accept traffic only on the listed ports from the
+ * listed peers, and, when `egress` is set, reach only the listed destinations. Without `egress` the policy
+ * leaves egress open (a default-deny egress breaks DNS unless it is listed).
  */
 export class HaNetworkPolicy extends Construct {
   /** The rendered L1 object, for escape hatches. */
@@ -63,38 +113,31 @@ export class HaNetworkPolicy extends Construct {
   constructor(scope: Construct, id: string, props: HaNetworkPolicyProps) {
     super(scope, id);
     const owner = props.ownerName ?? id;
-    const toPeer = (port: number, p: NetworkPeer, i: number): k8s.NetworkPolicyPeer => {
-      // Named by port: each pattern calls its client list differently (allowedClients, shard.allowedClients).
-      const where = `${owner}: clients of port ${port} (allowedClients), network peer #${i}`;
-      const hasLabels = p.podLabels !== undefined || p.namespaceLabels !== undefined;
-      if (p.cidr !== undefined && hasLabels) {
-        throw new Error(`${where} sets cidr (${p.cidr}) and labels; Kubernetes cannot combine them, use two peers`);
-      }
-      if (p.cidr !== undefined) {
-        if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(p.cidr)) throw new Error(`${where} cidr '${p.cidr}' is not a CIDR such as 10.0.0.0/8`);
-        return { ipBlock: { cidr: p.cidr } };
-      }
-      if (!hasLabels) throw new Error(`${where} is empty; set podLabels, namespaceLabels or cidr (omit 'from' to admit everyone)`);
-      return {
-        podSelector: p.podLabels ? { matchLabels: { ...p.podLabels } } : undefined,
-        namespaceSelector: p.namespaceLabels ? { matchLabels: { ...p.namespaceLabels } } : undefined,
-      };
-    };
+    const clients = props.clientsPropName ?? 'allowedClients';
+    const egressProp = props.egressPropName ?? 'egress';
     props.ingress.forEach((rule) => {
       // Kubernetes reads an empty `from` as "every source": the opposite of what an empty list looks like.
       if (rule.from !== undefined && rule.from.length === 0) {
         throw new Error(`${owner}: the clients of port ${rule.port} are an empty list, which a NetworkPolicy reads as every source; omit them to admit everyone on purpose, or list the peers (podLabels, namespaceLabels, cidr) to admit`);
       }
     });
+    checkEgressRules(owner, egressProp, props.egress);
+    const ingress = props.ingress.map((rule): k8s.NetworkPolicyIngressRule => ({
+      ports: [{ port: k8s.IntOrString.fromNumber(rule.port), protocol: 'TCP' }],
+      // Named by port: each pattern calls its client list differently (allowedClients, shard.allowedClients).
+      from: rule.from?.map((peer, i) => toPeer(owner, `${clients} of port ${rule.port}, network peer #${i}`, peer)),
+    }));
+    const egress = props.egress?.map((rule, i): k8s.NetworkPolicyEgressRule => ({
+      ports: rule.port === undefined ? undefined : [{ port: k8s.IntOrString.fromNumber(rule.port), protocol: rule.protocol ?? NetworkProtocol.TCP }],
+      to: rule.to?.map((peer, j) => toPeer(owner, `${egressProp}[${i}].to[${j}]`, peer)),
+    }));
     this.apiObject = new k8s.KubeNetworkPolicy(this, 'Resource', {
       metadata: props.name === undefined ? {} : { name: props.name },
       spec: {
         podSelector: { matchLabels: { ...props.matchLabels } },
-        policyTypes: ['Ingress'],
-        ingress: props.ingress.map((rule) => ({
-          ports: [{ port: k8s.IntOrString.fromNumber(rule.port), protocol: 'TCP' }],
-          from: rule.from?.map((peer, i) => toPeer(rule.port, peer, i)),
-        })),
+        policyTypes: egress ? ['Ingress', 'Egress'] : ['Ingress'],
+        ingress,
+        egress,
       },
     });
   }

@@ -20,6 +20,9 @@ export class PreStopHook {
    */
   public static httpGet(path: string, seconds: number, port?: number): PreStopHook {
     if (!path.startsWith('/')) throw new Error(`PreStopHook.httpGet: path '${path}' must start with '/'`);
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+      throw new Error(`PreStopHook.httpGet: port (${port}) must be an integer in 1..65535; omit it to use the container port`);
+    }
     return new PreStopHook(seconds, { httpGet: { path, scheme: 'HTTP', port: k8s.IntOrString.fromNumber(0) } }, port);
   }
 

@@ -145,14 +145,14 @@ export class HaProbe {
     const where = `${owner}: ${purpose} probe`;
     for (const [key, min] of [['periodSeconds', 1], ['timeoutSeconds', 1], ['failureThreshold', 1], ['initialDelaySeconds', 0]] as const) {
       const v = t[key]!;
-      if (!Number.isInteger(v) || v < min) throw new Error(`${where} ${key} (${v}) must be an integer >= ${min}`);
+      if (!Number.isInteger(v) || v < min) throw new Error(`${where} ${key} (${v}) must be an integer >= ${min}; e.g. ${PURPOSE_DEFAULTS[purpose][key]}`);
     }
     if (t.timeoutSeconds! > t.periodSeconds!) {
       throw new Error(`${where} timeoutSeconds (${t.timeoutSeconds}) must be <= periodSeconds (${t.periodSeconds}); probes would overlap`);
     }
     const port = this.portFor(defaultPort);
     if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
-      throw new Error(`${where} port (${port}) must be an integer in 1..65535`);
+      throw new Error(`${where} port (${port}) must be an integer in 1..65535; probe the port the container listens on`);
     }
     const a = this.action;
     const handler: k8s.Probe =

@@ -1,18 +1,25 @@
-import { Names, Size, SizeRoundingBehavior } from 'cdk8s';
+import { Chart, Names, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ManifestAvailabilityOptions } from './availability/manifests';
 import { AvailabilityReport } from './availability/model';
 import { HaPodDisruptionBudget } from './disruption-budget';
-import { HaNetworkPolicy, NetworkPeer } from './network-policy';
+import { DNS_EGRESS_RULES, HaNetworkPolicy, NetworkEgressRule, NetworkPeer } from './network-policy';
+import { PeerTls } from './peer-tls';
 import { availabilityOfWorkload } from './private/availability';
-import {
-  checkImage, checkPort, checkResources, DEFAULT_NON_ROOT_ID, resourcesToL1, restrictedContainerSecurityContextL1,
-} from './private/pod-hardening';
+import { checkUniqueNamesInChart } from './private/chart-checks';
+import { checkEgressRules } from './private/network';
+import { DEFAULT_NON_ROOT_ID, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
+import { majorityFailureTolerance, majorityQuorum } from './private/quorum';
+import { RenderedRuntime } from './private/raft-render';
 import { renderTopologySpread } from './private/spread';
+import {
+  checkAbsolutePath, checkAnnotations, checkDns1035, checkDns1123Subdomain, checkImage, checkInt, checkLabels, checkPort,
+  checkPortName, checkResources, checkStorageSize, checkUnique, fail, Raw,
+} from './private/validate';
 import { HaProbe, ProbePurpose } from './probes';
-import { RaftRuntime } from './raft-runtime';
+import { ETCD_CLIENT_TLS_DIR, RaftRuntime } from './raft-runtime';
 import { ServiceExposure } from './service-exposure';
 import { SpreadMode } from './topology-spread';
 
@@ -136,7 +143,92 @@ export interface RaftClusterProps {
    * @default - the cluster's default priority
    */
   readonly priorityClassName?: string;
+  /**
+   * How members authenticate each other: mutual TLS from a Secret you name or from cert-manager, or the
+   * explicit `PeerTls.plaintext()` opt-out.
+   * @default PeerTls.fromSecret('<name>-peer-tls') (create that kubernetes.io/tls Secret with ca.crt, or choose PeerTls.certManager)
+   */
+  readonly peerTls?: PeerTls;
+  /**
+   * Further container ports (a metrics or admin port); they join the peer Service, and probes may use them.
+   * @default - none
+   */
+  readonly extraPorts?: RaftClusterPort[];
+  /**
+   * Readiness probe, instead of the runtime's.
+   * @default - the runtime's (e.g. `/readyz` for the cdk8s-ha runtime, `/health` on 2381 for etcd)
+   */
+  readonly readiness?: HaProbe;
+  /**
+   * Liveness probe, instead of the runtime's.
+   * @default - the runtime's
+   */
+  readonly liveness?: HaProbe;
+  /**
+   * Startup probe, instead of the runtime's.
+   * @default - the runtime's
+   */
+  readonly startup?: HaProbe;
+  /**
+   * Destinations members may reach besides DNS and their peers (egress is denied otherwise).
+   * @default - DNS and the peers only
+   */
+  readonly allowedEgress?: NetworkEgressRule[];
+  /**
+   * Leave egress unrestricted (no Egress policy type), for runtimes that call out (backups to object storage...).
+   * @default false
+   */
+  readonly allowAllEgress?: boolean;
+  /**
+   * Extra labels of the member pods (the selector labels cannot be overridden).
+   * @default - none
+   */
+  readonly podLabels?: { [key: string]: string };
+  /**
+   * Annotations of the member pods.
+   * @default - none
+   */
+  readonly podAnnotations?: { [key: string]: string };
+  /**
+   * Node labels the members require (spec.nodeSelector).
+   * @default - any node
+   */
+  readonly nodeSelector?: { [key: string]: string };
+  /**
+   * Node label expressions the members require (required node affinity).
+   * @default - none
+   */
+  readonly requiredNodeLabels?: kplus.NodeLabelQuery[];
+  /**
+   * Taints the members tolerate, e.g. `NodeTaintQuery.is('dedicated', 'raft')`.
+   * @default - none
+   */
+  readonly tolerations?: kplus.NodeTaintQuery[];
+  /**
+   * Labels of the member PersistentVolumeClaims.
+   * @default - the cluster's labels
+   */
+  readonly volumeClaimLabels?: { [key: string]: string };
+  /**
+   * Annotations of the member PersistentVolumeClaims (e.g. a backup tool's).
+   * @default - none
+   */
+  readonly volumeClaimAnnotations?: { [key: string]: string };
+  /**
+   * Secrets (kubernetes.io/dockerconfigjson) used to pull the image.
+   * @default - none
+   */
+  readonly imagePullSecrets?: kplus.ISecret[];
 }
+
+/** A further named container port of a RaftCluster member. */
+export interface RaftClusterPort {
+  /** IANA service name of the port, e.g. 'metrics'. */
+  readonly name: string;
+  /** Port number. */
+  readonly port: number;
+}
+
 
 /**
  * A Raft (or any quorum) cluster as a StatefulSet: an odd member count, parallel start, one volume per member,
@@ -172,276 +264,35 @@ export class RaftCluster extends Construct {
   public readonly memberNames: string[];
   /** The StatefulSet name. */
   public readonly name: string;
+  /** The Secret holding the peer certificates, undefined with `PeerTls.plaintext()`. */
+  public readonly peerTlsSecretName?: string;
 
   constructor(scope: Construct, id: string, props: RaftClusterProps = {}) {
     super(scope, id);
-    const owner = `RaftCluster '${id}'`;
-    const members = props.members ?? 3;
-    const allowUnsafe = props.allowUnsafeMemberCount ?? false;
-    if (!Number.isInteger(members) || members < 1) {
-      throw new Error(`${owner}: members (${members}) must be a positive integer; use 3 or 5`);
+    const resolved = resolveRaftProps(this, `RaftCluster '${id}'`, props);
+    validateRaftProps(resolved, props);
+    const peerTls = props.peerTls ?? PeerTls.fromSecret(`${resolved.name}-peer-tls`);
+    const r: ResolvedRaft = { ...resolved, peerTlsSecret: peerTls._bind(this, resolved.name, resolved.peerServiceName, Chart.of(this).namespace) };
+    this.members = r.members;
+    this.quorum = r.quorum;
+    this.failureTolerance = majorityFailureTolerance(r.members);
+    this.name = r.name;
+    this.memberNames = r.memberNames;
+    this.peerTlsSecretName = r.peerTlsSecret;
+    const rendered = renderRuntime(r, props);
+    if (r.image === undefined) {
+      fail(r.owner, 'image', undefined, 'is unset while runtime is RaftRuntime.generic(...), so it would run the cdk8s-ha runtime image with foreign flags', "set image (e.g. 'quay.io/coreos/etcd:v3.5.17')");
     }
-    if (!allowUnsafe && (members < 3 || members % 2 === 0)) {
-      const why = members < 3 ? 'tolerates no member failure' : `tolerates no more failures than ${members - 1} members`;
-      throw new Error(`${owner}: members (${members}) ${why}; use an odd count >= 3 (3 or 5), or set allowUnsafeMemberCount: true`);
-    }
-    this.members = members;
-    this.quorum = Math.floor(members / 2) + 1;
-    this.failureTolerance = members - this.quorum;
-
-    const name = props.name ?? Names.toDnsLabel(this, { maxLen: 47 });
-    // 47: the pod name gets '-<ordinal>' and the 63-character label limit must hold controller-revision-hash.
-    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 47) {
-      throw new Error(`${owner}: name '${name}' must be a DNS-1035 label of at most 47 characters (lowercase letters, digits, '-', starting with a letter)`);
-    }
-    this.name = name;
-    this.memberNames = Array.from({ length: members }, (_, i) => `${name}-${i}`);
-    const peerServiceName = `${name}-peers`;
-
-    const image = props.image ?? RaftRuntime.HA_RUNTIME_IMAGE;
-    checkImage(owner, image);
-    const clientPort = props.clientPort ?? 7379;
-    const peerPort = props.peerPort ?? 7380;
-    checkPort(owner, 'clientPort', clientPort);
-    checkPort(owner, 'peerPort', peerPort);
-    if (clientPort === peerPort) throw new Error(`${owner}: clientPort and peerPort are both ${clientPort}; use two ports (default 7379 and 7380)`);
-    const dataDir = props.dataDir ?? '/var/lib/ha-runtime';
-    if (!dataDir.startsWith('/') || dataDir === '/') throw new Error(`${owner}: dataDir '${dataDir}' must be an absolute path below '/'`);
-    const storageSize = props.storageSize ?? Size.gibibytes(10);
-    const storageMib = storageSize.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
-    if (!Number.isInteger(storageMib) || storageMib < 1) {
-      throw new Error(`${owner}: storageSize (${storageMib}Mi) must be a whole number of mebibytes >= 1, e.g. Size.gibibytes(10)`);
-    }
-    const grace = props.terminationGracePeriodSeconds ?? 30;
-    if (!Number.isInteger(grace) || grace < 10) {
-      throw new Error(`${owner}: terminationGracePeriodSeconds (${grace}) must be an integer >= 10 so a leader can hand over and a new one be elected before SIGKILL`);
-    }
-    const minReadySeconds = props.minReadySeconds ?? 10;
-    if (!Number.isInteger(minReadySeconds) || minReadySeconds < 0) throw new Error(`${owner}: minReadySeconds (${minReadySeconds}) must be a non-negative integer`);
-    const resources = props.resources ?? {
-      cpu: { request: kplus.Cpu.millis(250) },
-      memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
-      ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(2) },
-    };
-    checkResources(owner, resources);
-    const uid = props.runAsUser ?? DEFAULT_NON_ROOT_ID;
-    if (!Number.isInteger(uid) || uid < 1) throw new Error(`${owner}: runAsUser (${uid}) must be a non-root uid (integer >= 1)`);
-
-    const maxAllowed = members - this.quorum;
-    const maxUnavailable = props.maxUnavailable ?? maxAllowed;
-    if (props.maxUnavailable !== undefined && members >= 3
-      && (!Number.isInteger(maxUnavailable) || maxUnavailable < 1 || maxUnavailable > maxAllowed)) {
-      throw new Error(`${owner}: maxUnavailable (${maxUnavailable}) must be an integer in 1..${maxAllowed} for ${members} members (quorum ${this.quorum}): more loses the quorum in a drain, 0 blocks every drain`);
-    }
-    if (props.maxUnavailable !== undefined && members < 3) {
-      throw new Error(`${owner}: maxUnavailable (${props.maxUnavailable}) needs at least 3 members; ${members} members have no quorum-safe disruption budget`);
-    }
-
-    // --- container wiring: the runtime contract ---
-    const placeholders: Record<string, string> = {
-      id: '$(HA_RAFT_ID)',
-      namespace: '$(POD_NAMESPACE)',
-      peerService: peerServiceName,
-      clientService: name,
-      dataDir,
-      clientPort: String(clientPort),
-      peerPort: String(peerPort),
-      clusterName: name,
-    };
-    const fill = (template: string, what: string, extra: Record<string, string> = {}): string =>
-      template.replace(/\{([a-zA-Z]+)\}/g, (match, key: string) => {
-        const value = extra[key] ?? placeholders[key];
-        if (value === undefined) {
-          throw new Error(`${owner}: ${what} uses an unknown placeholder ${match}; known: ${[...Object.keys(extra), ...Object.keys(placeholders)].map((k) => `{${k}}`).join(', ')}`);
-        }
-        return value;
-      });
-    const generic = (props.runtime ?? RaftRuntime.haRuntime())._generic;
-    const memberTemplate = generic?.initialClusterMember ?? '{member}={member}.{peerService}.{namespace}.svc:{peerPort}';
-    placeholders.initialCluster = this.memberNames.map((m) => fill(memberTemplate, 'initialClusterMember', { member: m })).join(',');
-
-    const env: k8s.EnvVar[] = [
-      // Declared first: later values reference them as $(VAR), which the kubelet expands in order.
-      { name: 'HA_RAFT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    ];
-    let args: string[] | undefined;
-    let command: string[] | undefined;
-    let probes: { readiness: HaProbe; liveness: HaProbe; startup: HaProbe };
-    if (generic) {
-      args = generic.args.map((a, i) => fill(a, `args[${i}]`));
-      command = generic.command?.map((c, i) => fill(c, `command[${i}]`));
-      for (const [k, v] of Object.entries(generic.env ?? {})) {
-        if (k === 'HA_RAFT_ID' || k === 'POD_NAMESPACE') throw new Error(`${owner}: env ${k} is reserved (the member id and namespace)`);
-        env.push({ name: k, value: fill(v, `env ${k}`) });
-      }
-      probes = {
-        readiness: generic.readiness ?? HaProbe.tcp(),
-        liveness: generic.liveness ?? HaProbe.tcp(),
-        startup: generic.startup ?? HaProbe.tcp(),
-      };
-    } else {
-      args = ['raft'];
-      env.push(
-        { name: 'HA_RAFT_DATA_DIR', value: dataDir },
-        { name: 'HA_RAFT_LISTEN_CLIENT', value: `0.0.0.0:${clientPort}` },
-        { name: 'HA_RAFT_LISTEN_PEER', value: `0.0.0.0:${peerPort}` },
-        { name: 'HA_RAFT_ADVERTISE_CLIENT', value: fill('http://{id}.{peerService}.{namespace}.svc:{clientPort}', 'advertise') },
-        { name: 'HA_RAFT_INITIAL_CLUSTER', value: placeholders.initialCluster },
-        // Checked in the peer handshake: two clusters in one namespace can never join each other.
-        { name: 'HA_RAFT_INITIAL_CLUSTER_TOKEN', value: name },
-      );
-      probes = {
-        readiness: HaProbe.http('/readyz'),
-        liveness: HaProbe.http('/livez'),
-        startup: HaProbe.http('/livez'),
-      };
-    }
-    const readinessProbe = probes.readiness._render(ProbePurpose.READINESS, clientPort, owner);
-    const livenessProbe = probes.liveness._render(ProbePurpose.LIVENESS, clientPort, owner);
-    const startupProbe = probes.startup._render(ProbePurpose.STARTUP, clientPort, owner);
-    for (const [purpose, probe] of [['readiness', probes.readiness], ['liveness', probes.liveness], ['startup', probes.startup]] as const) {
-      const port = probe.portFor(clientPort);
-      if (port !== undefined && port !== clientPort && port !== peerPort) {
-        throw new Error(`${owner}: ${purpose} probe port (${port}) is neither the clientPort (${clientPort}) nor the peerPort (${peerPort})`);
-      }
-    }
-    if (livenessProbe.periodSeconds! * livenessProbe.failureThreshold! <= readinessProbe.periodSeconds! * readinessProbe.failureThreshold!) {
-      throw new Error(`${owner}: the liveness probe must act later than the readiness probe (raise its periodSeconds x failureThreshold); a member restarted while catching up never catches up`);
-    }
-
-    if (generic && props.image === undefined) {
-      throw new Error(`${owner}: runtime is RaftRuntime.generic(...) but image is unset, so it would run the cdk8s-ha runtime image with foreign flags; set image (e.g. 'quay.io/coreos/etcd:v3.5.17')`);
-    }
-
-    const selector = { 'app.kubernetes.io/name': 'raft-cluster', 'app.kubernetes.io/instance': name };
-    const labels = { ...selector, 'app.kubernetes.io/part-of': 'cdk8s-ha' };
-    const spread = renderTopologySpread(selector, SpreadMode.OFF, props.zoneSpread ?? SpreadMode.PREFERRED, []);
-    const retention = {
-      whenDeleted: props.volumeRetentionOnDelete ?? VolumeRetention.RETAIN,
-      whenScaled: props.volumeRetentionOnScaleDown ?? VolumeRetention.RETAIN,
-    };
-
-    this.peerService = new k8s.KubeService(this, 'peers', {
-      metadata: { name: peerServiceName, labels },
-      spec: {
-        clusterIp: 'None',
-        // Members must resolve each other before any is ready: readiness needs a quorum.
-        publishNotReadyAddresses: true,
-        selector,
-        ports: [
-          { name: 'client', port: clientPort, targetPort: k8s.IntOrString.fromString('client'), protocol: 'TCP' },
-          { name: 'peer', port: peerPort, targetPort: k8s.IntOrString.fromString('peer'), protocol: 'TCP' },
-        ],
-      },
-    });
-
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'members', {
-      metadata: {
-        name,
-        labels,
-        // Read by audits: the members that must stay up (see test/util cross-checks).
-        annotations: { 'ha.cdk8s.io/quorum': String(this.quorum) },
-      },
-      spec: {
-        replicas: members,
-        serviceName: peerServiceName,
-        // Members start together: OrderedReady would wait for member 0 to be ready, which needs a quorum.
-        podManagementPolicy: 'Parallel',
-        // One member at a time, each ready (caught up) before the next. With Parallel pod management the 1.28
-        // controller only waits for the members it has already updated: a member that is down for another reason
-        // does not stop it. maxUnavailable 1 closes that gap where the MaxUnavailableStatefulSet gate is on (alpha
-        // in 1.28: the API server drops the field otherwise); see the class doc.
-        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: k8s.IntOrString.fromNumber(1) } },
-        minReadySeconds,
-        persistentVolumeClaimRetentionPolicy: retention,
-        selector: { matchLabels: selector },
-        template: {
-          metadata: { labels },
-          spec: {
-            automountServiceAccountToken: false,
-            terminationGracePeriodSeconds: grace,
-            priorityClassName: props.priorityClassName,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: uid,
-              runAsGroup: uid,
-              fsGroup: uid,
-              fsGroupChangePolicy: 'OnRootMismatch',
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
-            affinity: {
-              podAntiAffinity: {
-                // Required: one node loss must never cost two members.
-                requiredDuringSchedulingIgnoredDuringExecution: [
-                  { labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' },
-                ],
-              },
-            },
-            topologySpreadConstraints: spread.length > 0 ? spread : undefined,
-            containers: [{
-              name: 'member',
-              image,
-              imagePullPolicy: 'IfNotPresent',
-              command,
-              args,
-              env,
-              ports: [
-                { name: 'client', containerPort: clientPort, protocol: 'TCP' },
-                { name: 'peer', containerPort: peerPort, protocol: 'TCP' },
-              ],
-              readinessProbe,
-              livenessProbe,
-              startupProbe,
-              resources: resourcesToL1(resources),
-              securityContext: restrictedContainerSecurityContextL1(uid, uid),
-              volumeMounts: [{ name: 'data', mountPath: dataDir }],
-            }],
-          },
-        },
-        volumeClaimTemplates: [{
-          metadata: { name: 'data', labels },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            storageClassName: props.storageClassName,
-            resources: { requests: { storage: k8s.Quantity.fromString(quantityOf(storageSize)) } },
-          },
-        }],
-      },
-    });
-
-    const exposure = props.clientExposure ?? ServiceExposure.clusterIp();
-    this.clientService = new k8s.KubeService(this, 'client', {
-      metadata: { name, labels },
-      spec: {
-        type: exposure.type,
-        externalTrafficPolicy: exposure.externalTrafficPolicy,
-        loadBalancerSourceRanges: exposure.loadBalancerSourceRanges,
-        selector,
-        ports: [{ name: 'client', port: clientPort, targetPort: k8s.IntOrString.fromString('client'), protocol: 'TCP' }],
-      },
-    });
-
-    if (members >= 3) {
+    this.peerService = this.renderPeerService(r, rendered);
+    this.statefulSet = this.renderStatefulSet(r, props, rendered);
+    this.clientService = this.renderClientService(r);
+    if (r.members >= 3) {
       this.podDisruptionBudget = new HaPodDisruptionBudget(this, 'pdb', {
-        matchLabels: selector,
-        replicas: members,
-        minimumHealthy: this.quorum,
-        maxUnavailable,
-        name,
-        ownerName: owner,
+        matchLabels: r.selector, replicas: r.members, minimumHealthy: r.quorum, maxUnavailable: r.maxUnavailable, name: r.name, ownerName: r.owner,
       });
     }
-
-    this.networkPolicy = new HaNetworkPolicy(this, 'network-policy', {
-      matchLabels: selector,
-      ingress: [
-        { port: clientPort, from: props.allowedClients },
-        { port: peerPort, from: [{ podLabels: selector }] },
-      ],
-      name,
-      ownerName: owner,
-    });
+    this.networkPolicy = this.renderNetworkPolicy(r, props, rendered);
+    checkUniqueNamesInChart(this);
   }
 
   /**
@@ -459,6 +310,322 @@ export class RaftCluster extends Construct {
     }
     return `${this.memberNames[ordinal]}.${this.name}-peers`;
   }
+
+  private renderPeerService(r: ResolvedRaft, rendered: RenderedMember): k8s.KubeService {
+    return new k8s.KubeService(this, 'peers', {
+      metadata: { name: r.peerServiceName, labels: r.labels },
+      spec: {
+        clusterIp: 'None',
+        // Members must resolve each other before any is ready: readiness needs a quorum.
+        publishNotReadyAddresses: true,
+        selector: r.selector,
+        ports: rendered.ports.map((p) => ({ name: p.name, port: p.containerPort, targetPort: k8s.IntOrString.fromString(p.name!), protocol: 'TCP' })),
+      },
+    });
+  }
+
+  private renderStatefulSet(r: ResolvedRaft, props: RaftClusterProps, rendered: RenderedMember): k8s.KubeStatefulSet {
+    return new k8s.KubeStatefulSet(this, 'members', {
+      metadata: {
+        name: r.name,
+        labels: r.labels,
+        // Read by audits: the members that must stay up (see test/util cross-checks).
+        annotations: { 'ha.cdk8s.io/quorum': String(r.quorum) },
+      },
+      spec: {
+        replicas: r.members,
+        serviceName: r.peerServiceName,
+        // Members start together: OrderedReady would wait for member 0 to be ready, which needs a quorum.
+        podManagementPolicy: 'Parallel',
+        // One member at a time, each ready (caught up) before the next. With Parallel pod management the 1.28
+        // controller only waits for the members it has already updated: a member that is down for another reason
+        // does not stop it. maxUnavailable 1 closes that gap where the MaxUnavailableStatefulSet gate is on (alpha
+        // in 1.28: the API server drops the field otherwise); see the class doc.
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: k8s.IntOrString.fromNumber(1) } },
+        minReadySeconds: r.minReadySeconds,
+        persistentVolumeClaimRetentionPolicy: {
+          whenDeleted: props.volumeRetentionOnDelete ?? VolumeRetention.RETAIN,
+          whenScaled: props.volumeRetentionOnScaleDown ?? VolumeRetention.RETAIN,
+        },
+        selector: { matchLabels: r.selector },
+        template: {
+          metadata: { labels: { ...props.podLabels, ...r.labels }, annotations: props.podAnnotations },
+          spec: renderPodSpec(r, props, rendered),
+        },
+        volumeClaimTemplates: [{
+          metadata: { name: 'data', labels: { ...props.volumeClaimLabels, ...r.labels }, annotations: props.volumeClaimAnnotations },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: props.storageClassName,
+            resources: { requests: { storage: k8s.Quantity.fromString(quantityOf(r.storageSize)) } },
+          },
+        }],
+      },
+    });
+  }
+
+  private renderClientService(r: ResolvedRaft): k8s.KubeService {
+    const exposure = r.clientExposure;
+    return new k8s.KubeService(this, 'client', {
+      metadata: { name: r.name, labels: r.labels },
+      spec: {
+        type: exposure.type,
+        externalTrafficPolicy: exposure.externalTrafficPolicy,
+        loadBalancerSourceRanges: exposure.loadBalancerSourceRanges,
+        selector: r.selector,
+        ports: [{ name: 'client', port: r.clientPort, targetPort: k8s.IntOrString.fromString('client'), protocol: 'TCP' }],
+      },
+    });
+  }
+
+  private renderNetworkPolicy(r: ResolvedRaft, props: RaftClusterProps, rendered: RenderedMember): HaNetworkPolicy {
+    const peers: NetworkPeer[] = [{ podLabels: r.selector }];
+    const egress: NetworkEgressRule[] | undefined = props.allowAllEgress ? undefined : [
+      ...DNS_EGRESS_RULES,
+      // A member talks to its peers only (and, for some runtimes, to their client ports when it forwards).
+      ...rendered.peerEgressPorts.map((port) => ({ port, to: peers })),
+      ...props.allowedEgress ?? [],
+    ];
+    return new HaNetworkPolicy(this, 'network-policy', {
+      matchLabels: r.selector,
+      ingress: [
+        { port: r.clientPort, from: props.allowedClients },
+        { port: r.peerPort, from: peers },
+        ...rendered.ports.filter((p) => p.containerPort !== r.clientPort && p.containerPort !== r.peerPort)
+          .map((p) => ({ port: p.containerPort, from: peers })),
+      ],
+      egress,
+      egressPropName: 'allowedEgress',
+      name: r.name,
+      ownerName: r.owner,
+    });
+  }
+}
+
+/** The props with every default filled in. */
+interface ResolvedRaft {
+  readonly owner: string;
+  readonly members: number;
+  readonly quorum: number;
+  readonly name: string;
+  readonly memberNames: string[];
+  readonly peerServiceName: string;
+  readonly image: string | undefined;
+  readonly runtime: RaftRuntime;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  readonly storageSize: Size;
+  readonly grace: number;
+  readonly minReadySeconds: number;
+  readonly resources: kplus.ContainerResources;
+  readonly uid: number;
+  readonly maxUnavailable: number;
+  readonly selector: Record<string, string>;
+  readonly labels: Record<string, string>;
+  readonly clientExposure: ServiceExposure;
+  /** The Secret mounted for peer TLS, once bound (after validation). */
+  readonly peerTlsSecret?: string;
+}
+
+/** Where a member mounts its peer certificates. */
+const PEER_TLS_DIR = '/etc/raft/peer-tls';
+
+function resolveRaftProps(scope: Construct, owner: string, props: RaftClusterProps): ResolvedRaft {
+  const members = props.members ?? 3;
+  const name = props.name ?? Names.toDnsLabel(scope, { maxLen: 47 });
+  const selector = { 'app.kubernetes.io/name': 'raft-cluster', 'app.kubernetes.io/instance': name };
+  const quorum = majorityQuorum(members);
+  const runtime = props.runtime ?? RaftRuntime.haRuntime();
+  return {
+    owner,
+    members,
+    quorum,
+    name,
+    memberNames: Array.from({ length: Math.max(0, Number.isInteger(members) ? members : 0) }, (_, i) => `${name}-${i}`),
+    peerServiceName: `${name}-peers`,
+    image: props.image ?? runtime._defaultImage,
+    runtime,
+    clientPort: props.clientPort ?? 7379,
+    peerPort: props.peerPort ?? 7380,
+    dataDir: props.dataDir ?? '/var/lib/ha-runtime',
+    storageSize: props.storageSize ?? Size.gibibytes(10),
+    grace: props.terminationGracePeriodSeconds ?? 30,
+    minReadySeconds: props.minReadySeconds ?? 10,
+    resources: props.resources ?? {
+      cpu: { request: kplus.Cpu.millis(250) },
+      memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
+      ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(2) },
+    },
+    uid: props.runAsUser ?? DEFAULT_NON_ROOT_ID,
+    maxUnavailable: props.maxUnavailable ?? majorityFailureTolerance(members),
+    selector,
+    labels: { ...selector, 'app.kubernetes.io/part-of': 'cdk8s-ha' },
+    clientExposure: props.clientExposure ?? ServiceExposure.clusterIp(),
+  };
+}
+
+function validateRaftProps(r: ResolvedRaft, props: RaftClusterProps): void {
+  const owner = r.owner;
+  const allowUnsafe = props.allowUnsafeMemberCount ?? false;
+  checkInt(owner, 'members', r.members, 1, Number.MAX_SAFE_INTEGER, 'use 3 or 5');
+  if (!allowUnsafe && (r.members < 3 || r.members % 2 === 0)) {
+    const why = r.members < 3 ? 'tolerates no member failure' : `tolerates no more failures than ${r.members - 1} members`;
+    fail(owner, 'members', r.members, why, 'use an odd count >= 3 (3 or 5), or set allowUnsafeMemberCount: true');
+  }
+  // 47: the pod name gets '-<ordinal>' and the 63-character label limit must hold controller-revision-hash.
+  checkDns1035(owner, 'name', r.name, 47);
+  if (r.image !== undefined) checkImage(owner, 'image', r.image);
+  checkPort(owner, 'clientPort', r.clientPort);
+  checkPort(owner, 'peerPort', r.peerPort);
+  const ports = [r.clientPort, r.peerPort, ...(props.extraPorts ?? []).map((p) => p.port)];
+  (props.extraPorts ?? []).forEach((p, i) => {
+    checkPort(owner, `extraPorts[${i}].port`, p.port);
+    checkPortName(owner, `extraPorts[${i}].name`, p.name);
+  });
+  if (r.clientPort === r.peerPort) fail(owner, 'peerPort', r.peerPort, 'is also the clientPort', 'use two ports (default 7379 and 7380)');
+  checkUnique(owner, 'port (clientPort, peerPort, extraPorts)', ports);
+  checkUnique(owner, 'port name (client, peer, extraPorts)', ['client', 'peer', ...(props.extraPorts ?? []).map((p) => p.name)]);
+  checkAbsolutePath(owner, 'dataDir', r.dataDir);
+  checkStorageSize(owner, 'storageSize', r.storageSize);
+  if (props.storageClassName !== undefined) checkDns1123Subdomain(owner, 'storageClassName', props.storageClassName);
+  if (props.priorityClassName !== undefined) checkDns1123Subdomain(owner, 'priorityClassName', props.priorityClassName);
+  checkInt(owner, 'terminationGracePeriodSeconds', r.grace, 10, Number.MAX_SAFE_INTEGER, 'a leader must hand over and a new one be elected before SIGKILL');
+  checkInt(owner, 'minReadySeconds', r.minReadySeconds, 0);
+  checkResources(owner, 'resources', r.resources);
+  checkInt(owner, 'runAsUser', r.uid, 1, 2147483647, 'use a non-root uid; 65532 is the distroless nonroot user');
+  validateDisruptionBudget(r, props);
+  r.clientExposure._validate(owner, 'clientExposure');
+  checkLabels(owner, 'podLabels', props.podLabels);
+  checkAnnotations(owner, 'podAnnotations', props.podAnnotations);
+  checkLabels(owner, 'nodeSelector', props.nodeSelector);
+  checkLabels(owner, 'volumeClaimLabels', props.volumeClaimLabels);
+  checkAnnotations(owner, 'volumeClaimAnnotations', props.volumeClaimAnnotations);
+  for (const key of Object.keys(props.podLabels ?? {})) {
+    if (key in r.labels) fail(owner, 'podLabels key', key, 'is set by the construct (the selector depends on it)', 'use another key');
+  }
+  checkEgressRules(owner, 'allowedEgress', props.allowedEgress);
+  if (props.allowAllEgress && props.allowedEgress) fail(owner, 'allowedEgress', props.allowedEgress.length, 'has no effect with allowAllEgress: true', 'set only one of them');
+}
+
+function validateDisruptionBudget(r: ResolvedRaft, props: RaftClusterProps): void {
+  if (props.maxUnavailable === undefined) return;
+  const maxAllowed = majorityFailureTolerance(r.members);
+  if (r.members < 3) {
+    fail(r.owner, 'maxUnavailable', props.maxUnavailable, `needs at least 3 members; ${r.members} members have no quorum-safe disruption budget`, 'remove it');
+  }
+  if (!Number.isInteger(r.maxUnavailable) || r.maxUnavailable < 1 || r.maxUnavailable > maxAllowed) {
+    fail(r.owner, 'maxUnavailable', r.maxUnavailable, `must be an integer in 1..${maxAllowed} for ${r.members} members (quorum ${r.quorum}): more loses the quorum in a drain, 0 blocks every drain`, `use ${maxAllowed}`);
+  }
+}
+
+/** The member container as the runtime renders it, plus the cluster's overrides. */
+interface RenderedMember extends Omit<RenderedRuntime, 'ports'> {
+  readonly probes: { readinessProbe: k8s.Probe; livenessProbe: k8s.Probe; startupProbe: k8s.Probe };
+  readonly ports: (k8s.ContainerPort & { name: string })[];
+}
+
+function renderRuntime(r: ResolvedRaft, props: RaftClusterProps): RenderedMember {
+  const rendered = r.runtime._render({
+    owner: r.owner,
+    name: r.name,
+    memberNames: r.memberNames,
+    peerServiceName: r.peerServiceName,
+    dataDir: r.dataDir,
+    clientPort: r.clientPort,
+    peerPort: r.peerPort,
+    peerTls: r.peerTlsSecret === undefined ? undefined : {
+      certFile: `${PEER_TLS_DIR}/tls.crt`, keyFile: `${PEER_TLS_DIR}/tls.key`, trustedCaFile: `${PEER_TLS_DIR}/ca.crt`,
+    },
+  });
+  const ports = [
+    { name: 'client', containerPort: r.clientPort, protocol: 'TCP' },
+    { name: 'peer', containerPort: r.peerPort, protocol: 'TCP' },
+    ...[...rendered.ports, ...props.extraPorts ?? []].map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
+  ];
+  checkUnique(r.owner, 'container port (runtime and extraPorts)', ports.map((p) => p.containerPort));
+  checkUnique(r.owner, 'container port name (runtime and extraPorts)', ports.map((p) => p.name));
+  const readiness = props.readiness ?? rendered.readiness;
+  const liveness = props.liveness ?? rendered.liveness;
+  const startup = props.startup ?? rendered.startup;
+  const probes = {
+    readinessProbe: readiness._render(ProbePurpose.READINESS, r.clientPort, r.owner),
+    livenessProbe: liveness._render(ProbePurpose.LIVENESS, r.clientPort, r.owner),
+    startupProbe: startup._render(ProbePurpose.STARTUP, r.clientPort, r.owner),
+  };
+  const numbers = ports.map((p) => p.containerPort);
+  for (const [purpose, probe] of [['readiness', readiness], ['liveness', liveness], ['startup', startup]] as const) {
+    const port = probe.portFor(r.clientPort);
+    if (port !== undefined && !numbers.includes(port)) {
+      fail(r.owner, `${purpose} probe port`, port, `is not a port of the member (clientPort ${r.clientPort}, peerPort ${r.peerPort}${numbers.length > 2 ? `, ${numbers.slice(2).join(', ')}` : ''})`, 'probe a port the member listens on, or add it to extraPorts');
+    }
+  }
+  const window = (p: k8s.Probe) => p.periodSeconds! * p.failureThreshold!;
+  if (window(probes.livenessProbe) <= window(probes.readinessProbe)) {
+    fail(r.owner, 'liveness', new Raw(`periodSeconds x failureThreshold = ${window(probes.livenessProbe)}s`), `must act later than the readiness probe (${window(probes.readinessProbe)}s); a member restarted while catching up never catches up`, 'raise its periodSeconds x failureThreshold');
+  }
+  return { ...rendered, probes, ports };
+}
+
+function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: RenderedMember): k8s.PodSpec {
+  const spread = renderTopologySpread(r.selector, SpreadMode.OFF, props.zoneSpread ?? SpreadMode.PREFERRED, []);
+  const volumes: k8s.Volume[] = [];
+  const mounts: k8s.VolumeMount[] = [{ name: 'data', mountPath: r.dataDir }];
+  // Read-only, readable by the member's group only (fsGroup): a key is never world-readable.
+  const secretVolume = (name: string, secretName: string, path: string) => {
+    volumes.push({ name, secret: { secretName, defaultMode: 0o440 } });
+    mounts.push({ name, mountPath: path, readOnly: true });
+  };
+  if (r.peerTlsSecret !== undefined) secretVolume('peer-tls', r.peerTlsSecret, PEER_TLS_DIR);
+  if (r.runtime._clientTlsSecret !== undefined) secretVolume('client-tls', r.runtime._clientTlsSecret, ETCD_CLIENT_TLS_DIR);
+  const nodeTerms = (props.requiredNodeLabels ?? []).map((q) => (q as any)._toKube() as k8s.NodeSelectorRequirement);
+  return {
+    automountServiceAccountToken: false,
+    terminationGracePeriodSeconds: r.grace,
+    priorityClassName: props.priorityClassName,
+    nodeSelector: props.nodeSelector,
+    tolerations: props.tolerations?.map((t) => (t as any)._toKube() as k8s.Toleration),
+    imagePullSecrets: props.imagePullSecrets?.map((s) => ({ name: s.name })),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: r.uid,
+      runAsGroup: r.uid,
+      fsGroup: r.uid,
+      fsGroupChangePolicy: 'OnRootMismatch',
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    affinity: {
+      nodeAffinity: nodeTerms.length === 0 ? undefined : {
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: nodeTerms }] },
+      },
+      podAntiAffinity: {
+        // Required: one node loss must never cost two members.
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { labelSelector: { matchLabels: r.selector }, topologyKey: 'kubernetes.io/hostname' },
+        ],
+      },
+    },
+    topologySpreadConstraints: spread.length > 0 ? spread : undefined,
+    volumes: volumes.length > 0 ? volumes : undefined,
+    containers: [{
+      name: 'member',
+      image: r.image!,
+      imagePullPolicy: 'IfNotPresent',
+      command: rendered.command,
+      args: rendered.args,
+      env: [
+        // Declared first: later values reference them as $(VAR), which the kubelet expands in order.
+        { name: 'HA_RAFT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        ...rendered.env,
+      ],
+      ports: rendered.ports,
+      ...rendered.probes,
+      resources: resourcesToL1(r.resources),
+      securityContext: restrictedContainerSecurityContextL1(r.uid, r.uid),
+      volumeMounts: mounts,
+    }],
+  };
 }
 
 /** `Size` as a Kubernetes quantity, in Gi when whole. */

@@ -1,4 +1,5 @@
 import * as kplus from 'cdk8s-plus-28';
+import { checkCidr, checkUnique, fail } from './private/validate';
 
 /** How a LoadBalancer or NodePort Service routes external traffic to nodes. */
 export enum ExternalTrafficPolicy {
@@ -54,6 +55,18 @@ export class ServiceExposure {
     /** Client CIDRs admitted by the load balancer, undefined for every client. */
     public readonly loadBalancerSourceRanges?: string[],
   ) {}
+
+  /**
+   * Checks the source ranges, naming the prop of the construct that uses this exposure.
+   * @internal
+   */
+  public _validate(owner: string, prop: string): void {
+    const ranges = this.loadBalancerSourceRanges;
+    if (ranges === undefined) return;
+    if (ranges.length === 0) fail(owner, `${prop} loadBalancerSourceRanges`, [], 'is empty, which a load balancer reads as every client', 'omit it to admit every client on purpose');
+    ranges.forEach((r, i) => checkCidr(owner, `${prop} loadBalancerSourceRanges[${i}]`, r));
+    checkUnique(owner, `${prop} loadBalancerSourceRanges`, ranges);
+  }
 }
 
 /** Session affinity of a Service. */

@@ -6,6 +6,7 @@ import { AvailabilityModel, AvailabilityReport } from './availability/model';
 import { HighlyAvailableService, ServiceAutoscalingOptions } from './highly-available-service';
 import { NetworkPeer } from './network-policy';
 import { PreStopHook } from './pre-stop';
+import { checkDns1035, checkInt, checkPort, fail } from './private/validate';
 import { HaProbe } from './probes';
 import { RaftCluster, RaftClusterProps } from './raft-cluster';
 import { RaftRuntime } from './raft-runtime';
@@ -65,6 +66,11 @@ export interface ShardedKeyValueStoreProps {
    * @default - every source
    */
   readonly allowedClients?: NetworkPeer[];
+  /**
+   * Router container resources.
+   * @default - cpu request 100m, memory request 128Mi, memory limit 256Mi (HighlyAvailableService's defaults)
+   */
+  readonly routerResources?: kplus.ContainerResources;
 }
 
 /** The availability model of a sharded store: the routers, each shard, and the store as a whole. */
@@ -102,29 +108,18 @@ export class ShardedKeyValueStore extends Construct {
     super(scope, id);
     const owner = `ShardedKeyValueStore '${id}'`;
     const shards = props.shards ?? 3;
-    if (!Number.isInteger(shards) || shards < 1 || shards > 64) {
-      throw new Error(`${owner}: shards (${shards}) must be an integer in 1..64`);
-    }
-    if (props.shard?.name !== undefined || props.shard?.members !== undefined) {
-      throw new Error(`${owner}: shard.name/shard.members are set by the store; use name and membersPerShard instead`);
-    }
-    if (props.shard?.runtime?._generic !== undefined) {
-      throw new Error(`${owner}: shard.runtime is RaftRuntime.generic(...), but the routers speak the /v1/kv API of \`ha-runtime raft\`; omit shard.runtime (RaftRuntime.haRuntime())`);
-    }
     const name = props.name ?? Names.toDnsLabel(this, { maxLen: 40 });
-    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 40) {
-      throw new Error(`${owner}: name '${name}' must be a DNS-1035 label of at most 40 characters`);
-    }
+    validateStoreProps(owner, name, props);
     this.name = name;
     const routerLabel = { 'ha.cdk8s.io/kv-router': name };
 
-    this.shards = Array.from({ length: shards }, (_, i) => new RaftCluster(this, `shard-${i}`, {
+    this.shards = Array.from({ length: shards }, (_, i) => asStoreError(owner, SHARD_PROPS, () => new RaftCluster(this, `shard-${i}`, {
       ...props.shard,
       name: `${name}-s${i}`,
       members: props.membersPerShard ?? 3,
       // Clients reach shards through the routers only (plus whatever the shard options admit).
       allowedClients: [{ podLabels: routerLabel }, ...(props.shard?.allowedClients ?? [])],
-    }));
+    })));
 
     const clientPort = props.shard?.clientPort ?? 7379;
     const routerPort = props.routerPort ?? 8080;
@@ -132,7 +127,7 @@ export class ShardedKeyValueStore extends Construct {
       '--shard',
       `${s.name}=${s.memberNames.map((_, i) => `http://${s.memberDnsName(i)}.$(POD_NAMESPACE).svc:${clientPort}`).join(',')}`,
     ]);
-    this.router = new HighlyAvailableService(this, 'router', {
+    this.router = asStoreError(owner, ROUTER_PROPS, () => new HighlyAvailableService(this, 'router', {
       name,
       image: props.routerImage ?? RaftRuntime.HA_RUNTIME_IMAGE,
       containerPort: routerPort,
@@ -152,8 +147,9 @@ export class ShardedKeyValueStore extends Construct {
       exposure: props.routerExposure ?? ServiceExposure.clusterIp(),
       autoscaling: props.routerAutoscaling,
       allowedClients: props.allowedClients,
+      resources: props.routerResources,
       writablePaths: [],
-    });
+    }));
     this.router.deployment.podMetadata.addLabel('ha.cdk8s.io/kv-router', name);
     this.router.deployment.containers[0].env.addVariable('POD_NAMESPACE',
       kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE));
@@ -178,4 +174,50 @@ export class ShardedKeyValueStore extends Construct {
       allKeysNines: AvailabilityModel.ninesFromUnavailability(Math.max(0, allKeysDown)),
     };
   }
+}
+
+/** What the router's HighlyAvailableService props are called on the store. */
+const ROUTER_PROPS: Record<string, string> = {
+  image: 'routerImage',
+  containerPort: 'routerPort',
+  servicePort: 'routerPort',
+  replicas: 'routerReplicas',
+  autoscaling: 'routerAutoscaling',
+  exposure: 'routerExposure',
+  resources: 'routerResources',
+  allowedClients: 'allowedClients',
+};
+/** Shard props are `shard.<prop>`, except members. */
+const SHARD_PROPS: Record<string, string> = { members: 'membersPerShard', allowedClients: 'shard.allowedClients' };
+
+/**
+ * Runs a child's constructor and rewrites its error to name the store's props: a user who set `routerReplicas`
+ * must read `routerReplicas`, not the child's `replicas`.
+ */
+function asStoreError<T>(owner: string, names: Record<string, string>, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    const m = /^(?:HighlyAvailableService|RaftCluster) '[^']*': ([A-Za-z]+)(.*)$/s.exec((e as Error).message);
+    if (!m) throw e;
+    const prop = names[m[1]] ?? (names === SHARD_PROPS ? `shard.${m[1]}` : m[1]);
+    throw new Error(`${owner}: ${prop}${m[2]}`);
+  }
+}
+
+function validateStoreProps(owner: string, name: string, props: ShardedKeyValueStoreProps): void {
+  checkInt(owner, 'shards', props.shards ?? 3, 1, 64, 'e.g. 3');
+  if (props.shard?.name !== undefined) fail(owner, 'shard.name', props.shard.name, 'is set by the store (shards are <name>-s<i>)', 'use name instead');
+  if (props.shard?.members !== undefined) fail(owner, 'shard.members', props.shard.members, 'is set by the store', 'use membersPerShard instead');
+  if (props.shard?.runtime !== undefined && props.shard.runtime._kind !== 'ha-runtime') {
+    fail(owner, 'shard.runtime', props.shard.runtime._kind, 'is not the cdk8s-ha runtime, but the routers speak the /v1/kv API of `ha-runtime raft`', 'omit shard.runtime (RaftRuntime.haRuntime())');
+  }
+  checkDns1035(owner, 'name', name, 40);
+  const members = props.membersPerShard ?? 3;
+  checkInt(owner, 'membersPerShard', members, 1);
+  if (!(props.shard?.allowUnsafeMemberCount ?? false) && (members < 3 || members % 2 === 0)) {
+    fail(owner, 'membersPerShard', members, members < 3 ? 'tolerates no member failure' : `tolerates no more failures than ${members - 1}`, 'use an odd count >= 3 (3 or 5), or set shard.allowUnsafeMemberCount: true');
+  }
+  checkInt(owner, 'routerReplicas', props.routerReplicas ?? 3, 2, Number.MAX_SAFE_INTEGER, 'routers are stateless: run at least 2 so one pod is never a single point of failure');
+  checkPort(owner, 'routerPort', props.routerPort ?? 8080);
 }

@@ -1,6 +1,6 @@
 import { Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { HaProbe, RaftCluster, RaftClusterProps, RaftRuntime, ServiceExposure, SpreadMode, VolumeRetention } from '../src';
+import { HaProbe, PeerTls, RaftCluster, RaftClusterProps, RaftRuntime, ServiceExposure, SpreadMode, VolumeRetention } from '../src';
 import { allowedDisruptions, assertValidManifests, Manifest, ofKind, one } from './util';
 
 function synth(props: RaftClusterProps = {}): { objects: Manifest[]; cluster: RaftCluster } {
@@ -54,7 +54,10 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
     });
     expect(sts.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
-    expect(member(objects).volumeMounts).toEqual([{ name: 'data', mountPath: '/var/lib/ha-runtime' }]);
+    expect(member(objects).volumeMounts).toEqual([
+      { name: 'data', mountPath: '/var/lib/ha-runtime' },
+      { name: 'peer-tls', mountPath: '/etc/raft/peer-tls', readOnly: true },
+    ]);
     expect(cluster.memberNames).toEqual(['kv-0', 'kv-1', 'kv-2']);
     expect(cluster.memberDnsName(2)).toBe('kv-2.kv-peers');
   });
@@ -74,6 +77,11 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       HA_RAFT_ADVERTISE_CLIENT: 'http://$(HA_RAFT_ID).kv-peers.$(POD_NAMESPACE).svc:7379',
       HA_RAFT_INITIAL_CLUSTER: 'kv-0=kv-0.kv-peers.$(POD_NAMESPACE).svc:7380,kv-1=kv-1.kv-peers.$(POD_NAMESPACE).svc:7380,kv-2=kv-2.kv-peers.$(POD_NAMESPACE).svc:7380',
       HA_RAFT_INITIAL_CLUSTER_TOKEN: 'kv',
+      // Peer mTLS by default (issue 14): etcd's flag names as HA_RAFT_* variables.
+      HA_RAFT_PEER_CERT_FILE: '/etc/raft/peer-tls/tls.crt',
+      HA_RAFT_PEER_KEY_FILE: '/etc/raft/peer-tls/tls.key',
+      HA_RAFT_PEER_TRUSTED_CA_FILE: '/etc/raft/peer-tls/ca.crt',
+      HA_RAFT_PEER_CLIENT_CERT_AUTH: 'true',
     });
   });
 
@@ -144,6 +152,7 @@ describe('RaftCluster options', () => {
       clientPort: 2379,
       peerPort: 2380,
       dataDir: '/var/lib/etcd',
+      peerTls: PeerTls.plaintext(),
       runtime: RaftRuntime.generic({
         command: ['etcd'],
         args: [
@@ -177,7 +186,7 @@ describe('RaftCluster options', () => {
   });
 
   test('generic mode defaults to TCP probes on the client port', () => {
-    const { objects } = synth({ image: 'zk:3.9.2', runtime: RaftRuntime.generic({ args: ['--id={id}'] }) });
+    const { objects } = synth({ image: 'zk:3.9.2', peerTls: PeerTls.plaintext(), runtime: RaftRuntime.generic({ args: ['--id={id}'] }) });
     expect(member(objects).readinessProbe.tcpSocket).toEqual({ port: 7379 });
   });
 
@@ -218,27 +227,27 @@ describe('RaftCluster validation errors name the prop, the value and the fix', (
   const cases: [string, RaftClusterProps, string][] = [
     ['even members', { members: 4 }, "RaftCluster 'kv': members (4) tolerates no more failures than 3 members; use an odd count >= 3 (3 or 5), or set allowUnsafeMemberCount: true"],
     ['one member', { members: 1 }, "RaftCluster 'kv': members (1) tolerates no member failure; use an odd count >= 3"],
-    ['zero members even when allowed', { members: 0, allowUnsafeMemberCount: true }, 'members (0) must be a positive integer; use 3 or 5'],
-    ['name', { name: 'Kv_1' }, "name 'Kv_1' must be a DNS-1035 label of at most 47 characters"],
+    ['zero members even when allowed', { members: 0, allowUnsafeMemberCount: true }, 'members (0) must be an integer >= 1; use 3 or 5'],
+    ['name', { name: 'Kv_1' }, "name ('Kv_1') must be a DNS-1035 label of at most 47 characters"],
     ['long name', { name: 'k'.repeat(48) }, 'must be a DNS-1035 label of at most 47 characters'],
-    ['latest image', { image: 'etcd:latest' }, "image 'etcd:latest' is not pinned"],
+    ['latest image', { image: 'etcd:latest' }, "image ('etcd:latest') is not pinned"],
     ['client port', { clientPort: 0 }, 'clientPort (0) must be an integer in 1..65535'],
-    ['same ports', { clientPort: 7000, peerPort: 7000 }, 'clientPort and peerPort are both 7000; use two ports'],
-    ['data dir', { dataDir: 'data' }, "dataDir 'data' must be an absolute path below '/'"],
-    ['storage size', { storageSize: Size.kibibytes(10) }, 'storageSize (0.009765625Mi) must be a whole number of mebibytes >= 1, e.g. Size.gibibytes(10)'],
-    ['grace', { terminationGracePeriodSeconds: 5 }, 'terminationGracePeriodSeconds (5) must be an integer >= 10 so a leader can hand over'],
-    ['minReady', { minReadySeconds: -1 }, 'minReadySeconds (-1) must be a non-negative integer'],
-    ['resources', { resources: { cpu: { request: kplus.Cpu.millis(100) } } }, 'resources lacks memory.request, memory.limit'],
-    ['root', { runAsUser: 0 }, 'runAsUser (0) must be a non-root uid'],
+    ['same ports', { clientPort: 7000, peerPort: 7000 }, 'peerPort (7000) is also the clientPort; use two ports'],
+    ['data dir', { dataDir: 'data' }, "dataDir ('data') must be an absolute path below '/'"],
+    ['storage size', { storageSize: Size.kibibytes(10) }, 'storageSize (0.009765625Mi) must be a whole number of mebibytes >= 1; e.g. Size.gibibytes(10)'],
+    ['grace', { terminationGracePeriodSeconds: 5 }, 'terminationGracePeriodSeconds (5) must be an integer >= 10; a leader must hand over'],
+    ['minReady', { minReadySeconds: -1 }, 'minReadySeconds (-1) must be an integer >= 0'],
+    ['resources', { resources: { cpu: { request: kplus.Cpu.millis(100) } } }, 'resources (memory.request, memory.limit unset) lacks requests'],
+    ['root', { runAsUser: 0 }, 'runAsUser (0) must be an integer in 1..2147483647; use a non-root uid'],
     ['PDB beyond quorum', { members: 5, maxUnavailable: 3 }, 'maxUnavailable (3) must be an integer in 1..2 for 5 members (quorum 3): more loses the quorum in a drain, 0 blocks every drain'],
     ['PDB blocking drains', { maxUnavailable: 0 }, 'maxUnavailable (0) must be an integer in 1..1 for 3 members'],
     ['PDB on 2 members', { members: 2, allowUnsafeMemberCount: true, maxUnavailable: 1 }, 'maxUnavailable (1) needs at least 3 members'],
-    ['unknown placeholder', { runtime: RaftRuntime.generic({ args: ['--peers={peers}'] }) }, 'args[0] uses an unknown placeholder {peers}; known: {id}, {namespace}'],
-    ['reserved env', { runtime: RaftRuntime.generic({ args: ['x'], env: { HA_RAFT_ID: 'x' } }) }, 'env HA_RAFT_ID is reserved'],
-    ['probe port', { runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ port: 9000 }) }) }, 'readiness probe port (9000) is neither the clientPort (7379) nor the peerPort (7380)'],
-    ['generic runtime without image', { runtime: RaftRuntime.generic({ args: ['--name={id}'] }) }, "RaftCluster 'kv': runtime is RaftRuntime.generic(...) but image is unset"],
+    ['unknown placeholder', { peerTls: PeerTls.plaintext(), runtime: RaftRuntime.generic({ args: ['--peers={peers}'] }) }, 'runtime args[0] ("--peers={peers}") uses an unknown placeholder {peers}; known: {id}, {namespace}'],
+    ['reserved env', { peerTls: PeerTls.plaintext(), runtime: RaftRuntime.generic({ args: ['x'], env: { HA_RAFT_ID: 'x' } }) }, 'runtime env HA_RAFT_ID ("x") is reserved'],
+    ['probe port', { peerTls: PeerTls.plaintext(), runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ port: 9000 }) }) }, 'readiness probe port (9000) is not a port of the member (clientPort 7379, peerPort 7380)'],
+    ['generic runtime without image', { peerTls: PeerTls.plaintext(), runtime: RaftRuntime.generic({ args: ['--name={id}'] }) }, "RaftCluster 'kv': image (undefined) is unset while runtime is RaftRuntime.generic(...)"],
     ['no clients', { allowedClients: [] }, "RaftCluster 'kv': the clients of port 7379 are an empty list, which a NetworkPolicy reads as every source"],
-    ['lenient readiness', { runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ failureThreshold: 20 }) }) }, 'the liveness probe must act later than the readiness probe'],
+    ['lenient readiness', { peerTls: PeerTls.plaintext(), runtime: RaftRuntime.generic({ args: ['x'], readiness: HaProbe.tcp({ failureThreshold: 20 }) }) }, 'liveness (periodSeconds x failureThreshold = 60s) must act later than the readiness probe (100s)'],
   ];
   test.each(cases)('%s', (_name, props, message) => {
     expect(() => new RaftCluster(Testing.chart(), 'kv', { name: 'kv', ...props })).toThrow(message);

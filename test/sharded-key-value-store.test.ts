@@ -1,5 +1,5 @@
 import { Size, Testing } from 'cdk8s';
-import { parseRouterConfig } from '../runtime/src/router/config';
+import { parseRouterConfig } from '../runtime/src/cli/router-config';
 import { AvailabilityModel, RaftRuntime, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
 import { assertValidManifests, Manifest, ofKind } from './util';
 
@@ -93,11 +93,11 @@ describe('ShardedKeyValueStore', () => {
 
   const errors: [string, ShardedKeyValueStoreProps, string][] = [
     ['shards', { shards: 0 }, "ShardedKeyValueStore 'store': shards (0) must be an integer in 1..64"],
-    ['shard name', { shard: { name: 'x' } }, 'shard.name/shard.members are set by the store; use name and membersPerShard instead'],
-    ['generic shard runtime', { shard: { runtime: RaftRuntime.generic({ args: ['--name={id}'] }) } }, 'shard.runtime is RaftRuntime.generic(...), but the routers speak the /v1/kv API of `ha-runtime raft`; omit shard.runtime'],
-    ['name', { name: 'K' }, "name 'K' must be a DNS-1035 label of at most 40 characters"],
-    ['even shard', { membersPerShard: 4 }, "RaftCluster 'shard-0': members (4) tolerates no more failures than 3 members"],
-    ['router replicas', { routerReplicas: 1 }, "HighlyAvailableService 'router': replicas (1) must be an integer >= 2"],
+    ['shard name', { shard: { name: 'x' } }, "ShardedKeyValueStore 'store': shard.name ('x') is set by the store (shards are <name>-s<i>); use name instead"],
+    ['generic shard runtime', { shard: { runtime: RaftRuntime.generic({ args: ['--name={id}'] }) } }, "shard.runtime ('generic') is not the cdk8s-ha runtime, but the routers speak the /v1/kv API of `ha-runtime raft`; omit shard.runtime"],
+    ['name', { name: 'K' }, "name ('K') must be a DNS-1035 label of at most 40 characters"],
+    ['even shard', { membersPerShard: 4 }, "ShardedKeyValueStore 'store': membersPerShard (4) tolerates no more failures than 3; use an odd count >= 3 (3 or 5), or set shard.allowUnsafeMemberCount: true"],
+    ['router replicas', { routerReplicas: 1 }, "ShardedKeyValueStore 'store': routerReplicas (1) must be an integer >= 2"],
   ];
   test.each(errors)('error: %s', (_n, props, message) => {
     expect(() => new ShardedKeyValueStore(Testing.chart(), 'store', { name: 'kv', ...props })).toThrow(message);

@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, App } from 'cdk8s';
 import { IConstruct, IValidation } from 'constructs';
 import { AuditFinding, AuditOptions, AuditSeverity, HaAuditor } from './engine';
 
@@ -11,11 +11,39 @@ export interface HaAuditProps extends AuditOptions {
   readonly printWarnings?: boolean;
 }
 
+// cdk8s validates the whole app once per chart it synthesizes (App.synth validates, then each chart's toJson validates
+// again), so a plain validation would audit N+1 times. Synthesis entry points are wrapped to number each top-level
+// call: within one call no user code runs between the validations, so the first audit's result stands for the rest.
+const TRACKED = Symbol.for('cdk8s-ha.synthesis-tracked');
+let synthDepth = 0;
+let synthGeneration = 0;
+
+function trackSynthesis(): void {
+  const app = App as any;
+  for (const [target, name] of [[app.prototype, 'synth'], [app.prototype, 'synthYaml'], [app, '_synthChart']] as const) {
+    const original = target[name];
+    if (typeof original !== 'function' || original[TRACKED]) continue;
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      if (synthDepth === 0) synthGeneration++;
+      synthDepth++;
+      try {
+        return original.apply(this, args);
+      } finally {
+        synthDepth--;
+      }
+    };
+    (wrapped as any)[TRACKED] = true;
+    target[name] = wrapped;
+  }
+}
+
 /**
  * The HA audit as a synthesis check. cdk8s 2.68 has no `Aspects`, so it is a validation attached to a scope: one line,
  * `HaAudit.addTo(app, { ... })`, and `app.synth()` (and `Testing.synth`) fails on error findings with messages that
  * name the object, the rule and the fix. It audits every `ApiObject` under the scope from its `toJson()`: our
  * constructs, plain cdk8s-plus objects and `Include`d or Helm YAML alike, all together (cross-object rules span charts).
+ * It audits once per synthesis call (`app.synth()`, `app.synthYaml()`, `chart.toJson()`, `Testing.synth()`), however
+ * many charts the app has; a validation outside synthesis (`node.validate()`) always audits afresh.
  */
 export class HaAudit implements IValidation {
   /** Attaches an audit of everything under `scope` (usually the App) to `scope`'s validations. */
@@ -27,16 +55,27 @@ export class HaAudit implements IValidation {
 
   /** Findings of the last `validate()` run (empty before synthesis). */
   public findings: AuditFinding[] = [];
-  // cdk8s validates the whole app once per chart synthesized: print the same warnings only once
+  // several synthesis calls of one app (one per chart in tests) print the same warnings only once
   private lastWarnings = '';
+  /** The synthesis call the last audit ran in (0: outside any), and its error messages. */
+  private auditedIn = 0;
+  private lastErrors: string[] = [];
 
   private constructor(private readonly scope: IConstruct, private readonly props: HaAuditProps) {
     // validate now so a bad skip fails at the call site, not at synthesis
     HaAuditor.audit([], props);
+    trackSynthesis();
   }
 
-  /** Runs the audit; returns one message per error finding. */
+  /** Runs the audit (once per synthesis call); returns one message per error finding. */
   public validate(): string[] {
+    if (synthDepth > 0 && this.auditedIn === synthGeneration) return this.lastErrors;
+    this.auditedIn = synthDepth > 0 ? synthGeneration : 0;
+    this.lastErrors = this.audit();
+    return this.lastErrors;
+  }
+
+  private audit(): string[] {
     const objects = this.scope.node.findAll().filter((c) => ApiObject.isApiObject(c)).map((c) => (c as ApiObject).toJson());
     this.findings = HaAuditor.audit(objects, this.props);
     const errors = this.findings.filter((f) => f.severity === AuditSeverity.ERROR);

@@ -1,9 +1,5 @@
 // Argument checks shared by the availability model (internal): errors name the value and the accepted range.
 
-export function clamp(x: number, lo: number, hi: number): number {
-  return Math.min(hi, Math.max(lo, x));
-}
-
 export function checkCount(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) {
     throw new Error(`${name} (${value}) must be a non-negative integer`);

@@ -1,4 +1,5 @@
-import { checkCount, checkPercent, clamp, parseIntOrPercent } from './checks';
+import { checkCount, checkPercent, parseIntOrPercent } from './checks';
+import { allowedDisruptions, BudgetField } from '../private/quorum';
 
 /**
  * How strictly the scheduler must spread a workload's pods over a topology domain (node or zone).
@@ -93,8 +94,6 @@ export class DisruptionBudgetLimit {
    * `currentHealthy - desiredHealthy`, clamped to [0, replicas].
    */
   public allowedDisruptions(replicas: number): number {
-    const scaled = this.isPercent ? Math.ceil((this.value * replicas) / 100) : this.value;
-    const desiredHealthy = this.field === 'minAvailable' ? scaled : replicas - scaled;
-    return clamp(replicas - desiredHealthy, 0, replicas);
+    return allowedDisruptions(this.field as BudgetField, this.value, this.isPercent, replicas);
   }
 }

@@ -1,5 +1,6 @@
 import { checkCount, checkPositive, checkProbability } from './checks';
 import { DisruptionBudgetLimit, SpreadStrictness } from './inputs';
+import { majorityQuorum } from '../private/quorum';
 
 /** Inputs of the availability model. */
 export interface AvailabilityInput {
@@ -92,7 +93,7 @@ export class AvailabilityModel {
   /** Majority quorum of `members`: `floor(members/2)+1`. */
   public static quorumSize(members: number): number {
     checkCount('members', members);
-    return Math.floor(members / 2) + 1;
+    return majorityQuorum(members);
   }
 
   /**
@@ -138,7 +139,7 @@ export class AvailabilityModel {
   public static analyze(input: AvailabilityInput): AvailabilityReport {
     const replicas = checkCount('replicas', input.replicas);
     const quorum = input.quorum ?? false;
-    const requiredReady = input.requiredReady ?? (quorum ? Math.floor(replicas / 2) + 1 : 1);
+    const requiredReady = input.requiredReady ?? (quorum ? majorityQuorum(replicas) : 1);
     checkPositive('requiredReady', requiredReady);
     const zones = input.zones ?? 3;
     checkPositive('zones', zones);

@@ -1,5 +1,7 @@
 // Reading workloads, selectors and their related objects out of plain Kubernetes manifest objects (internal).
 import { SpreadStrictness } from './inputs';
+import { membersRequired, recogniseQuorumSystem } from '../audit/quorum-systems';
+import { majorityQuorum } from '../private/quorum';
 
 /** Kinds whose pods are replicated and meant to stay available. */
 export const REPLICATED_KINDS = ['Deployment', 'StatefulSet', 'ReplicaSet'];
@@ -8,9 +10,6 @@ export const POD_KINDS = ['Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet'
 
 /** Annotation marking a workload as a majority-quorum system ("true"/"false"). */
 export const QUORUM_ANNOTATION = 'ha.cdk8s.io/quorum';
-/** Image names (last path segment, without tag) recognised as quorum systems when not annotated. */
-export const QUORUM_IMAGES = ['etcd', 'zookeeper', 'consul', 'ha-runtime'];
-
 export const HOSTNAME_KEY = 'kubernetes.io/hostname';
 export const ZONE_KEY = 'topology.kubernetes.io/zone';
 
@@ -27,6 +26,8 @@ export interface Workload {
   readonly podMetadata: any;
   /** spec.replicas (default 1) for replicated kinds, undefined for others. */
   readonly replicas: number | undefined;
+  /** Data of the ConfigMaps the pod mounts, joined (quorum-system heuristics read config files); set by workloadsOf. */
+  readonly mountedConfig?: string;
 }
 
 /** Flattens `kind: List` objects and drops non-objects. */
@@ -73,7 +74,21 @@ export function toWorkload(obj: any): Workload | undefined {
 }
 
 export function workloadsOf(objects: any[]): Workload[] {
-  return objects.map(toWorkload).filter((w): w is Workload => w !== undefined);
+  const configMaps = new Map<string, any>();
+  for (const o of objects) if (o?.kind === 'ConfigMap') configMaps.set(`${namespaceOf(o)}/${o.metadata?.name}`, o);
+  return objects.map(toWorkload).filter((w): w is Workload => w !== undefined).map((w) => {
+    const names = mountedConfigMapNames(w.podSpec);
+    if (names.length === 0) return w;
+    const text = names.map((n) => configMaps.get(`${w.namespace}/${n}`)).filter((cm) => cm)
+      .flatMap((cm) => Object.values(cm.data ?? {})).map(String).join('\n');
+    return { ...w, mountedConfig: text };
+  });
+}
+
+function mountedConfigMapNames(podSpec: any): string[] {
+  const volumes: any[] = Array.isArray(podSpec?.volumes) ? podSpec.volumes : [];
+  return volumes.flatMap((v) => [v.configMap?.name, ...(v.projected?.sources ?? []).map((s: any) => s.configMap?.name)])
+    .filter((n): n is string => typeof n === 'string');
 }
 
 /**
@@ -127,17 +142,12 @@ export function imageBaseName(image: string): string {
 /**
  * Whether a workload is a quorum system: the `ha.cdk8s.io/quorum` annotation on the object or its pod template
  * decides when present (`"true"`: majority quorum; an integer: that many members form a quorum; `"false"`: not a
- * quorum system); otherwise a StatefulSet running a known quorum image (etcd, zookeeper, consul, `ha-runtime raft`) is.
+ * quorum system); otherwise a StatefulSet the audit's heuristics recognise (docs/audit.md) is.
  */
 export function isQuorumWorkload(w: Workload): boolean {
   const annotated = quorumAnnotation(w);
   if (annotated !== undefined) return annotated.toLowerCase() !== 'false';
-  if (w.kind !== 'StatefulSet') return false;
-  return containersOf(w.podSpec).some((c) => {
-    const base = imageBaseName(String(c.image ?? ''));
-    if (base === 'ha-runtime') return [...(c.command ?? []), ...(c.args ?? [])].includes('raft');
-    return QUORUM_IMAGES.includes(base);
-  });
+  return recogniseQuorumSystem(w) !== undefined;
 }
 
 export function quorumAnnotation(w: Workload): string | undefined {
@@ -159,7 +169,8 @@ export function quorumRequirement(w: Workload, replicas: number): number | undef
     }
     return Number(annotated);
   }
-  return Math.floor(replicas / 2) + 1;
+  const recognised = annotated === undefined ? recogniseQuorumSystem(w) : undefined;
+  return recognised ? membersRequired(recognised, replicas) : majorityQuorum(replicas);
 }
 
 /** The spreading a pod template asks for on one topology key. */

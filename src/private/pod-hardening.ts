@@ -32,37 +32,6 @@ export const DEFAULT_RESOURCES: kplus.ContainerResources = {
   ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(2) },
 };
 
-/** Rejects resources without the requests and memory limit every HA pattern relies on. */
-export function checkResources(owner: string, r: kplus.ContainerResources): void {
-  const missing = [
-    r.cpu?.request ? undefined : 'cpu.request',
-    r.memory?.request ? undefined : 'memory.request',
-    r.memory?.limit ? undefined : 'memory.limit',
-  ].filter((x) => x !== undefined);
-  if (missing.length > 0) {
-    throw new Error(`${owner}: resources lacks ${missing.join(', ')}; set them (e.g. cpu: { request: Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) }) so pods are scheduled honestly and a leak cannot take the node`);
-  }
-  if (r.memory!.limit!.toMebibytes() < r.memory!.request!.toMebibytes()) {
-    throw new Error(`${owner}: resources memory.limit (${r.memory!.limit!.toMebibytes()}Mi) is below memory.request (${r.memory!.request!.toMebibytes()}Mi); raise the limit`);
-  }
-}
-
-/** Rejects images that are not pinned: `latest` or no tag makes rollbacks and rollouts non-reproducible. */
-export function checkImage(owner: string, image: string): void {
-  const lastSegment = image.split('/').pop() ?? image;
-  if (image.includes('@sha256:')) return;
-  if (!lastSegment.includes(':') || lastSegment.endsWith(':latest')) {
-    throw new Error(`${owner}: image '${image}' is not pinned; use an immutable tag or digest such as '${image.replace(/:latest$/, '')}:1.0.0'`);
-  }
-}
-
-/** Checks a TCP/UDP port number. */
-export function checkPort(owner: string, prop: string, port: number): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`${owner}: ${prop} (${port}) must be an integer in 1..65535`);
-  }
-}
-
 /** The same restricted container security context, typed for L1 (`k8s.*`) objects. */
 export function restrictedContainerSecurityContextL1(user: number, group: number): k8s.SecurityContext {
   return {

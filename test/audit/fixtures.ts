@@ -58,7 +58,13 @@ export function cleanStateless(): any[] {
   ];
 }
 
-/** A 3-member etcd quorum: StatefulSet, headless peer Service, PDB, NetworkPolicy. */
+/** etcd's peer mTLS flags (HA036 reports etcd without them). */
+export const etcdPeerTls = [
+  '--listen-peer-urls=https://0.0.0.0:2380', '--peer-cert-file=/tls/peer.crt', '--peer-key-file=/tls/peer.key',
+  '--peer-trusted-ca-file=/tls/ca.crt', '--peer-client-cert-auth',
+];
+
+/** A 3-member etcd quorum with peer TLS: StatefulSet, headless peer Service, PDB, NetworkPolicy. */
 export function cleanQuorum(): any[] {
   const labels = { app: 'etcd' };
   return [
@@ -71,7 +77,7 @@ export function cleanQuorum(): any[] {
         serviceName: 'etcd-peers',
         podManagementPolicy: 'Parallel',
         selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: { ...spread(labels), containers: [secureContainer('etcd', 'quay.io/coreos/etcd:v3.5.9', 2379, 'client')] } },
+        template: { metadata: { labels }, spec: { ...spread(labels), containers: [{ ...secureContainer('etcd', 'quay.io/coreos/etcd:v3.5.9', 2379, 'client'), args: etcdPeerTls }] } },
       },
     },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'etcd-peers', namespace: 'db' }, spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: labels, ports: [{ port: 2379, targetPort: 2379 }] } },

@@ -49,6 +49,30 @@ describe('HaAudit in a cdk8s app', () => {
     expect(writes.filter((w) => w.startsWith('HaAudit: 6 warning(s)'))).toHaveLength(1);
   });
 
+  test('one audit per synthesis call, however many charts; a change between two calls is seen', () => {
+    const app = Testing.app();
+    const charts = ['a', 'b', 'c'].map((id) => new Chart(app, id));
+    charts.forEach((c, i) => new kplus.Deployment(c, 'web', { replicas: 2 + i, containers: [{ image: 'nginx:1.27.3', portNumber: 80 }] }));
+    const audit = HaAudit.addTo(app, { printWarnings: false });
+    const spy = jest.spyOn(HaAuditor, 'audit');
+    try {
+      expect(() => app.synthYaml()).toThrow(/HA002/); // validates 4 times: the app, then each of 3 charts
+      expect(spy).toHaveBeenCalledTimes(1);
+      const before = audit.findings.filter((f) => f.ruleId === 'HA002').length;
+      expect(before).toBe(3);
+      // WHEN a PDB covering every pod of the namespace is added and the app is synthesized again in the same tick
+      new ApiObject(charts[0], 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'all' }, spec: { maxUnavailable: 1, selector: {} } });
+      expect(() => app.synthYaml()).toThrow(/HA008/);
+      expect(spy).toHaveBeenCalledTimes(2);
+      expect(audit.findings.filter((f) => f.ruleId === 'HA002')).toHaveLength(0);
+      // a validation outside synthesis always audits
+      app.node.validate();
+      expect(spy).toHaveBeenCalledTimes(3);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('a global skip without a reason fails at the call site', () => {
     expect(() => HaAudit.addTo(new App(), { skip: [{ ruleId: 'HA029', reason: '' }] })).toThrow(/a reason is required/);
   });

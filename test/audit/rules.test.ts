@@ -41,6 +41,11 @@ const breakers: Array<[string, () => any[]]> = [
   ['HA029', () => cleanStateless().filter((x) => x.kind !== 'NetworkPolicy')],
   ['HA030', () => { const o = cleanQuorum(); delete byKind(o, 'PodDisruptionBudget').spec.unhealthyPodEvictionPolicy; return o; }],
   ['HA031', () => { const o = cleanQuorum(); delete byKind(o, 'StatefulSet').spec.podManagementPolicy; return o; }],
+  ['HA032', () => { const o = cleanStateless(); o.push({ ...byKind(o, 'NetworkPolicy') }); return o; }],
+  ['HA033', () => { const o = cleanStateless(); container(o).lifecycle = { preStop: { httpGet: { path: '/drain', port: 70000 } } }; return o; }],
+  ['HA034', () => { const o = cleanStateless(); container(o).image = 'Nginx:1.27'; return o; }],
+  ['HA035', () => { const o = cleanStateless(); container(o).livenessProbe = { httpGet: { path: '/readyz', port: 8080 }, failureThreshold: 6 }; return o; }],
+  ['HA036', () => { const o = cleanQuorum(); container(o, 'StatefulSet').args = ['--initial-cluster=etcd-0=http://etcd-0.etcd-peers:2380']; return o; }],
 ];
 
 describe('every rule: a passing and a failing case', () => {
@@ -76,7 +81,7 @@ describe('rule details', () => {
     byKind(o, 'PodDisruptionBudget').spec.minAvailable = 2;
     const f = HaAuditor.audit(o);
     expect(f.map((x) => x.ruleId)).toEqual(['HA004']);
-    expect(f[0].message).toBe('minAvailable: 2 allows 3 of 5 members of quorum workload StatefulSet/db/etcd to be evicted; a quorum needs 3');
+    expect(f[0].message).toBe('minAvailable: 2 allows 3 of 5 members of quorum workload StatefulSet/db/etcd (recognised as etcd: image quay.io/coreos/etcd:v3.5.9) to be evicted; a quorum needs 3');
     expect(f[0].object).toBe('PodDisruptionBudget/db/etcd');
   });
 
@@ -103,9 +108,9 @@ describe('rule details', () => {
     container(o, 'StatefulSet').args = ['router'];
     expect(idsOf(o)).toEqual([]);
     container(o, 'StatefulSet').args = ['raft'];
-    expect(idsOf(o)).toEqual(['HA004']);
+    expect(idsOf(o)).toEqual(['HA004', 'HA036']); // and its peers are plaintext: the runtime has no peer TLS flag yet
     container(o, 'StatefulSet').image = 'zookeeper:3.9.1';
-    expect(idsOf(o)).toEqual(['HA004']);
+    expect(idsOf(o)).toEqual(['HA004', 'HA036']);
   });
 
   test('HA011: named ports and exec probes', () => {
@@ -126,6 +131,96 @@ describe('rule details', () => {
 
   test('kind: List is flattened', () => {
     expect(HaAuditor.audit([{ apiVersion: 'v1', kind: 'List', items: cleanStateless() }])).toEqual([]);
+  });
+});
+
+describe('HA032 duplicate objects', () => {
+  test('the same kind/namespace/name twice is one finding naming the count; other namespaces and kinds are distinct', () => {
+    const o = [...cleanStateless(), ...cleanStateless()];
+    const f = HaAuditor.audit(o).filter((x) => x.ruleId === 'HA032');
+    expect(f.map((x) => `${x.object}: ${x.message}`)).toEqual([
+      'Deployment/shop/web: declared 2 times; kubectl apply keeps only the last',
+      'HorizontalPodAutoscaler/shop/web: declared 2 times; kubectl apply keeps only the last',
+      'NetworkPolicy/shop/web: declared 2 times; kubectl apply keeps only the last',
+      'PodDisruptionBudget/shop/web: declared 2 times; kubectl apply keeps only the last',
+      'Service/shop/web: declared 2 times; kubectl apply keeps only the last',
+    ]);
+    const other = cleanStateless();
+    other.forEach((x) => { x.metadata.namespace = 'shop-2'; });
+    expect(idsOf([...cleanStateless(), ...other])).toEqual([]);
+  });
+
+  test('cluster-scoped kinds ignore the namespace', () => {
+    const pc = (ns: string) => ({ apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'critical', namespace: ns }, value: 1000 });
+    expect(idsOf([pc('a'), pc('b')])).toEqual(['HA032']);
+  });
+});
+
+describe('HA033 lifecycle hook ports', () => {
+  test.each([
+    [{ preStop: { httpGet: { path: '/drain', port: 'http' } } }, undefined],
+    [{ preStop: { httpGet: { path: '/drain', port: 8080 } } }, undefined],
+    [{ preStop: { exec: { command: ['sleep', '5'] } } }, undefined],
+    [{ preStop: { sleep: { seconds: 5 } } }, undefined],
+    [{ preStop: { httpGet: { path: '/drain', port: 70000 } } }, "container 'web': preStop hook port 70000 is outside 1-65535"],
+    [{ preStop: { tcpSocket: { port: 'admin' } } }, "container 'web': preStop hook port \"admin\" matches no containerPort"],
+    [{ postStart: { httpGet: { path: '/warm', port: 9090 } } }, "container 'web': postStart hook port 9090 matches no containerPort"],
+  ])('%j -> %s', (lifecycle, message) => {
+    const o = cleanStateless();
+    container(o).lifecycle = lifecycle;
+    expect(HaAuditor.audit(o).map((f) => f.message)).toEqual(message ? [message] : []);
+  });
+});
+
+describe('HA034 image references (OCI grammar)', () => {
+  test.each([
+    ['Nginx:1.27', "repository name 'Nginx' must be lowercase"],
+    ['nginx:', "the tag after ':' is empty"],
+    ['nginx:1.27 ', 'it contains whitespace'],
+    ['', 'the image is empty'],
+    ['nginx@sha256:abc', 'digest \'sha256:abc\' is not algorithm:hex (e.g. sha256: and 64 hex digits)'],
+    ['registry:port/app:1.0', "registry port 'port' is not a number"],
+    ['shop//web:1.0', "repository path component '' is not lowercase letters and digits separated by '.', '_', '__' or '-'"],
+    ['shop/web-:1.0', "repository path component 'web-' is not lowercase letters and digits separated by '.', '_', '__' or '-'"],
+    ['shop/web:-1', "tag '-1' is not [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"],
+  ])('%j is invalid: %s', (image, why) => {
+    const o = cleanStateless();
+    container(o).image = image;
+    const f = HaAuditor.audit(o);
+    expect(f.map((x) => x.ruleId)).toEqual(['HA034']); // and not HA022 "not pinned" as well
+    expect(f[0].message).toBe(`container 'web': image ${JSON.stringify(image)} is not a valid reference: ${why}`);
+  });
+
+  test.each([
+    'nginx:1.27.3', 'docker.io/library/nginx:1.27.3', 'localhost:5000/shop/web:1.0', 'registry.example.com:443/a/b/c:v1_2.3-rc',
+    'Registry.Example.com/shop/web:1.0', '[::1]:5000/web:1.0', 'shop/web__x.y-z:1', 'quay.io/coreos/etcd@sha256:' + 'a'.repeat(64),
+    'quay.io/coreos/etcd:v3.5.9@sha256:' + 'b'.repeat(64),
+  ])('%j is valid', (image) => {
+    const o = cleanStateless();
+    container(o).image = image;
+    expect(idsOf(o)).toEqual([]);
+  });
+});
+
+describe('HA035 identical probe handlers', () => {
+  test('GIVEN default TCP readiness and liveness on the same port, different timings THEN a warning (HA010 passes them)', () => {
+    const o = cleanStateless();
+    container(o).readinessProbe = { tcpSocket: { port: 8080 }, periodSeconds: 5 };
+    container(o).livenessProbe = { tcpSocket: { port: 'http' }, periodSeconds: 10, failureThreshold: 6 };
+    const f = HaAuditor.audit(o);
+    expect(f.map((x) => `${x.ruleId} ${x.severity} ${x.message}`)).toEqual([
+      "HA035 warning container 'web': readinessProbe and livenessProbe use the same handler (tcp on port \"http\")",
+    ]);
+  });
+
+  test('different paths, ports or handler kinds pass; fully identical probes are HA010 only', () => {
+    const o = cleanStateless();
+    container(o).livenessProbe = { httpGet: { path: '/readyz', port: 8080, scheme: 'HTTPS' }, failureThreshold: 6 };
+    expect(idsOf(o)).toEqual([]);
+    container(o).livenessProbe = { exec: { command: ['/bin/check'] } };
+    expect(idsOf(o)).toEqual([]);
+    container(o).livenessProbe = { ...container(o).readinessProbe };
+    expect(idsOf(o)).toEqual(['HA010']);
   });
 });
 

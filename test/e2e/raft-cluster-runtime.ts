@@ -9,12 +9,13 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
-import { RaftCluster } from '../../src';
+import { PeerTls, RaftCluster } from '../../src';
 
 const BIN = process.argv[2] ?? join(__dirname, '..', '..', 'runtime', 'bin', 'ha-runtime');
 const CLIENT_PORT = Number(process.argv[3] ?? 27379);
 const chart = Testing.chart();
-new RaftCluster(chart, 'kv', { name: 'kv', clientPort: CLIENT_PORT, peerPort: CLIENT_PORT + 1 });
+// Plaintext peers until ha-runtime accepts the HA_RAFT_PEER_* TLS variables (issue 14, runtime side).
+new RaftCluster(chart, 'kv', { name: 'kv', clientPort: CLIENT_PORT, peerPort: CLIENT_PORT + 1, peerTls: PeerTls.plaintext() });
 const sts = Testing.synth(chart).find((o: any) => o.kind === 'StatefulSet');
 const c = sts.spec.template.spec.containers[0];
 const ipOf = (i: number) => `127.0.0.${i + 1}`;

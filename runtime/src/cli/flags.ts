@@ -29,3 +29,22 @@ export function formatHostPort(host: string, port: number): string {
 export function flagEnvName(prefix: string, flag: string): string {
   return `${prefix}_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
+
+/**
+ * The start of every command: `--help` prints `usage()` (exit 0); a {@link UsageError} from `parse`
+ * is printed as `ha-runtime <command>: message` (exit 2). Returns the config, or the exit code.
+ */
+export function parseCommandLine<T>(command: string, argv: readonly string[], usage: () => string,
+  parse: (argv: readonly string[]) => T): { config: T } | { exitCode: number } {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return { exitCode: 0 };
+  }
+  try {
+    return { config: parse(argv) };
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`ha-runtime ${command}: ${e.message}\n`);
+    return { exitCode: 2 };
+  }
+}

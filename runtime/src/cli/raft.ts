@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'fs';
 import { createServer } from 'http';
-import { UsageError, formatHostPort } from './flags';
+import { formatHostPort, parseCommandLine } from './flags';
 import { parseRaftConfig, raftUsage } from './raft-config';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
@@ -16,20 +16,9 @@ import { TcpTransport } from '../transport';
 
 /** Runs a member until SIGTERM/SIGINT or a fatal error; resolves with the process exit code. */
 export async function raftCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(raftUsage());
-    return 0;
-  }
-  let config;
-  try {
-    config = parseRaftConfig(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`ha-runtime raft: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseCommandLine('raft', argv, raftUsage, parseRaftConfig);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const config = parsed.config;
   const log = new Logger(config.logLevel, { member: config.name });
   try {
     mkdirSync(config.dataDir, { recursive: true });

@@ -2,27 +2,16 @@
  * `ha-runtime router`: runs the router until SIGTERM or SIGINT. Exit 0 after a clean stop,
  * 2 on bad flags or environment.
  */
-import { UsageError } from './flags';
+import { parseCommandLine } from './flags';
 import { parseRouterConfig, routerUsage } from './router-config';
 import { Logger } from '../observability/logger';
 import { Router } from '../router/router';
 
 /** Runs the `router` subcommand; resolves to the process exit code. */
 export async function routerCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(routerUsage());
-    return 0;
-  }
-  let config;
-  try {
-    config = parseRouterConfig(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`ha-runtime router: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = parseCommandLine('router', argv, routerUsage, parseRouterConfig);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const config = parsed.config;
   const router = new Router(config);
   const port = await router.start();
   const logger = new Logger('info', { component: 'router' });

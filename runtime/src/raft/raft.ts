@@ -4,6 +4,7 @@ import { ProposalDroppedError, RaftConfigError } from './errors';
 import { RaftLog } from './log';
 import { Progress, ProgressState } from './progress';
 import { committedIndex, majority, voteResult, VoteResult } from './quorum';
+import { ReadOnly } from './read-only';
 import { RaftStorage } from './storage';
 import { ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot } from './types';
 
@@ -25,20 +26,8 @@ const EMPTY = new Uint8Array();
 /** VOTE context marking a campaign started by TIMEOUT_NOW: voters in a leader lease still answer it. */
 export const CAMPAIGN_TRANSFER = new TextEncoder().encode('CampaignTransfer');
 
-function bytesKey(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((v, i) => v === b[i]);
-}
-
-/** A ReadIndex request waiting for a quorum of heartbeat acks (SAFE mode). */
-interface PendingRead {
-  readonly index: number;
-  readonly context: Uint8Array;
-  readonly from: number;
-  readonly acks: Set<number>;
 }
 
 /**
@@ -67,9 +56,8 @@ export class Raft {
   leadTransferee = 0;
   /** Leader: index of the last conf change appended; a new one waits until it is applied (one at a time). */
   private pendingConfIndex = 0;
-  private pendingReads: PendingRead[] = [];
+  private readonly readOnly = new ReadOnly();
   /** Leader: read requests received before it committed an entry of its term. */
-  private readsAwaitingCommit: { from: number; context: Uint8Array }[] = [];
 
   constructor(readonly cfg: ResolvedRaftConfig, storage: RaftStorage) {
     this.id = cfg.id;
@@ -113,8 +101,7 @@ export class Raft {
     this.randomizedElectionTimeout = this.cfg.electionTick + Math.floor(this.cfg.random() * this.cfg.electionTick);
     this.votes.clear();
     this.leadTransferee = 0;
-    this.pendingReads = [];
-    this.readsAwaitingCommit = [];
+    this.readOnly.reset();
     for (const [id, pr] of this.prs) {
       const fresh = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflightMsgs, pr.isLearner);
       if (id === this.id) fresh.match = this.stableLastIndex();
@@ -539,7 +526,7 @@ export class Raft {
   }
 
   private bcastHeartbeat(): void {
-    const ctx = this.pendingReads.length > 0 ? this.pendingReads[this.pendingReads.length - 1].context : EMPTY;
+    const ctx = this.readOnly.lastContext() ?? EMPTY;
     for (const [id, pr] of this.prs) {
       if (id === this.id) continue;
       // Never tell a follower to commit beyond what it is known to have.
@@ -674,7 +661,7 @@ export class Raft {
   private leaderReadIndex(from: number, context: Uint8Array): void {
     if (!this.committedInCurrentTerm()) {
       // Until the leader commits an entry of its term it does not know the true commit index (thesis 6.4 step 1).
-      this.readsAwaitingCommit.push({ from, context });
+      this.readOnly.awaitCommit(from, context);
       return;
     }
     const index = this.log.committed;
@@ -682,27 +669,20 @@ export class Raft {
       this.respondRead(from, index, context);
       return;
     }
-    this.pendingReads.push({ index, context, from, acks: new Set([this.id]) });
+    this.readOnly.add(this.id, from, index, context);
     this.bcastHeartbeat();
   }
 
   private releaseReadsAwaitingCommit(): void {
-    if (!this.committedInCurrentTerm() || this.readsAwaitingCommit.length === 0) return;
-    const waiting = this.readsAwaitingCommit;
-    this.readsAwaitingCommit = [];
-    for (const r of waiting) this.leaderReadIndex(r.from, r.context);
+    if (!this.committedInCurrentTerm()) return;
+    for (const r of this.readOnly.takeAwaitingCommit()) this.leaderReadIndex(r.from, r.context);
   }
 
   private ackRead(from: number, context: Uint8Array): void {
-    const key = bytesKey(context);
-    const i = this.pendingReads.findIndex((r) => bytesKey(r.context) === key);
-    if (i < 0) return;
-    this.pendingReads[i].acks.add(from);
-    const acked = this.pendingReads[i].acks;
-    if (this.confState.voters.filter((v) => acked.has(v)).length < majority(this.confState.voters.length)) return;
-    // A quorum confirmed leadership after request i was made, so it also confirms every earlier one.
-    const done = this.pendingReads.splice(0, i + 1);
-    for (const r of done) this.respondRead(r.from, r.index, r.context);
+    const voters = this.confState.voters;
+    const confirmed = this.readOnly.recvAck(from, context,
+      (acks) => voters.filter((v) => acks.has(v)).length >= majority(voters.length));
+    for (const r of confirmed) this.respondRead(r.from, r.index, r.context);
   }
 
   private respondRead(from: number, index: number, context: Uint8Array): void {

@@ -7,6 +7,7 @@ import { randomInt } from 'crypto';
 import { Server } from 'http';
 import { KvBackend } from './backend';
 import { RaftServerConfig } from './config';
+import { ReadBatcher } from './read-batcher';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
 import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
 import { Logger } from '../observability/logger';
@@ -22,21 +23,6 @@ interface PendingProposal {
   timer: NodeJS.Timeout;
   resolve(r: KvResult): void;
   reject(e: KvError): void;
-}
-
-interface ReadWaiter {
-  timer: NodeJS.Timeout;
-  done: boolean;
-  resolve(): void;
-  reject(e: KvError): void;
-}
-
-interface ReadBatch {
-  readonly id: number;
-  readonly waiters: ReadWaiter[];
-  readonly startedTick: number;
-  /** Set once the ReadState arrived: serve when applied reaches it. */
-  index?: number;
 }
 
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
@@ -68,12 +54,8 @@ export class RaftKvServer implements KvBackend {
   private readonly pending = new Map<number, PendingProposal>();
   private requestCounter = 0;
   private readonly requestEpoch = randomInt(2 ** 24);
-  private readQueue: ReadWaiter[] = [];
-  private readBatch: ReadBatch | undefined;
-  private readBatchCounter = 0;
-  private readonly servedBatches: ReadBatch[] = [];
+  private readonly reads: ReadBatcher;
   private ticker: NodeJS.Timeout | undefined;
-  private tickCount = 0;
   private loopScheduled = false;
   private loopRunning = false;
   private loopIdle: Promise<void> = Promise.resolve();
@@ -92,7 +74,6 @@ export class RaftKvServer implements KvBackend {
   private readonly leaderChanges: Counter;
   private readonly proposalsFailed: Counter;
   private readonly httpRequests: Counter;
-  private readonly readIndexRounds: Counter;
   private persistedTerm = -1;
   private latestHardState: HardState | undefined;
   private persistedVote = -1;
@@ -140,7 +121,15 @@ export class RaftKvServer implements KvBackend {
     m.gauge('ha_raft_pending_proposals', 'Proposals waiting to be applied.', () => this.pending.size);
     this.leaderChanges = m.counter('ha_raft_leader_changes_total', 'Times the known leader changed.');
     this.proposalsFailed = m.counter('ha_raft_proposals_failed_total', 'Proposals that failed, by reason.');
-    this.readIndexRounds = m.counter('ha_raft_read_index_total', 'ReadIndex rounds started (each serves a batch of reads).');
+    const readIndexRounds = m.counter('ha_raft_read_index_total', 'ReadIndex rounds started (each serves a batch of reads).');
+    this.reads = new ReadBatcher({
+      memberId: config.id,
+      processEpoch: this.requestEpoch,
+      timeoutMs: config.requestTimeoutMs,
+      expireTicks: config.electionTicks,
+      readIndex: (ctx) => this.node.readIndex(ctx),
+      onRoundStarted: () => { readIndexRounds.inc(); this.scheduleLoop(); },
+    });
     this.httpRequests = m.counter('ha_http_requests_total', 'HTTP requests answered, by route and status code.');
     this.proposalLatency = m.histogram('ha_raft_proposal_duration_seconds', 'Time from proposal to applied result on the leader.');
     this.persistLatency = m.histogram('ha_raft_persist_duration_seconds', 'Time to make one Ready durable (write, group commit, fdatasync).');
@@ -166,9 +155,8 @@ export class RaftKvServer implements KvBackend {
       members: this.config.members.map((m) => `${m.name}=${m.id}`),
     });
     this.ticker = setInterval(() => {
-      this.tickCount++;
       this.node.tick();
-      this.expireReadBatch();
+      this.reads.tick();
       this.scheduleLoop();
     }, this.config.tickMs);
   }
@@ -217,20 +205,7 @@ export class RaftKvServer implements KvBackend {
   linearizableBarrier(): Promise<void> {
     try { this.checkServing(); } catch (e) { return Promise.reject(e); }
     if (this.leader === 0) return Promise.reject(new NotLeaderError(undefined));
-    return new Promise((resolve, reject) => {
-      const waiter: ReadWaiter = {
-        resolve,
-        reject,
-        done: false,
-        timer: setTimeout(() => {
-          if (waiter.done) return;
-          waiter.done = true;
-          reject(new UnavailableError('timeout', `read not confirmed by a quorum within ${this.config.requestTimeoutMs} ms; retry`));
-        }, this.config.requestTimeoutMs),
-      };
-      this.readQueue.push(waiter);
-      this.startReadBatch();
-    });
+    return this.reads.wait();
   }
 
   readiness(): { ready: boolean; reason: string } {
@@ -359,8 +334,8 @@ export class RaftKvServer implements KvBackend {
 
   private applyAndServe(rd: Ready): void {
     this.applyEntries(rd.committedEntries);
-    for (const rs of rd.readStates) this.onReadState(rs.index, rs.context);
-    this.serveReads();
+    for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.context);
+    this.reads.serve(this.stateMachine.appliedIndex);
   }
 
   private sendMessages(messages: readonly Message[]): void {
@@ -420,7 +395,7 @@ export class RaftKvServer implements KvBackend {
     if (wasLeader && role !== Role.LEADER) {
       this.failPending(new OutcomeUnknownError('leadership_lost', 'leadership was lost before this write applied; it may still apply'), 'leadership_lost');
     }
-    if (leader === 0 || (wasLeader && role !== Role.LEADER)) this.restartReadBatch();
+    if (leader === 0 || (wasLeader && role !== Role.LEADER)) this.reads.restart(leader !== 0);
   }
 
   private failPending(err: KvError, reason: string): void {
@@ -430,76 +405,6 @@ export class RaftKvServer implements KvBackend {
       this.proposalsFailed.inc({ reason });
       p.reject(err);
     }
-  }
-
-  // ------------------------------------------------------------------ ReadIndex batching
-
-  /** One ReadIndex round serves every read queued before it started (etcd batches the same way). */
-  private startReadBatch(): void {
-    if (this.readBatch || this.readQueue.length === 0 || this.failed) return;
-    const waiters = this.readQueue.filter((w) => !w.done);
-    this.readQueue = [];
-    if (waiters.length === 0) return;
-    const id = ++this.readBatchCounter;
-    // The process epoch is part of the context: the leader may answer a ReadIndex sent by a previous
-    // incarnation of this member (killed and restarted) after the restart, and that answer's index
-    // predates the new reads, so it must not match a new round with the same counter value.
-    const ctx = Buffer.allocUnsafe(16);
-    ctx.writeUInt32BE(this.config.id, 0);
-    ctx.writeUInt32BE(this.requestEpoch, 4);
-    ctx.writeDoubleBE(id, 8);
-    try {
-      this.node.readIndex(ctx);
-    } catch (e) {
-      const err = e instanceof ProposalDroppedError ? new NotLeaderError(undefined) : e as Error;
-      for (const w of waiters) this.settleRead(w, err as KvError);
-      return;
-    }
-    this.readIndexRounds.inc();
-    this.readBatch = { id, waiters, startedTick: this.tickCount };
-    this.scheduleLoop();
-  }
-
-  private onReadState(index: number, context: Uint8Array): void {
-    if (!this.readBatch || context.length !== 16) return;
-    const ctx = Buffer.from(context.buffer, context.byteOffset, context.byteLength);
-    if (ctx.readUInt32BE(0) !== this.config.id || ctx.readUInt32BE(4) !== this.requestEpoch ||
-      ctx.readDoubleBE(8) !== this.readBatch.id) return;
-    this.readBatch.index = index;
-    this.servedBatches.push(this.readBatch);
-    this.readBatch = undefined;
-    this.startReadBatch();
-  }
-
-  private serveReads(): void {
-    const applied = this.stateMachine.appliedIndex;
-    for (let i = 0; i < this.servedBatches.length;) {
-      const b = this.servedBatches[i];
-      if (b.index! <= applied) {
-        for (const w of b.waiters) this.settleRead(w);
-        this.servedBatches.splice(i, 1);
-      } else {i++;}
-    }
-  }
-
-  private settleRead(w: ReadWaiter, err?: KvError): void {
-    if (w.done) return;
-    w.done = true;
-    clearTimeout(w.timer);
-    if (err) w.reject(err); else w.resolve();
-  }
-
-  /** A ReadIndex answer can be lost (leader change, dropped message): re-issue after an election timeout. */
-  private expireReadBatch(): void {
-    if (this.readBatch && this.tickCount - this.readBatch.startedTick >= this.config.electionTicks) this.restartReadBatch();
-  }
-
-  private restartReadBatch(): void {
-    if (!this.readBatch) return;
-    // Waiters move to a fresh round started now, which is after each of them arrived: still linearizable.
-    this.readQueue = [...this.readBatch.waiters, ...this.readQueue];
-    this.readBatch = undefined;
-    if (this.leader !== 0) this.startReadBatch();
   }
 
   // ------------------------------------------------------------------ failure and shutdown
@@ -516,7 +421,7 @@ export class RaftKvServer implements KvBackend {
     this.log.error('member failed: no further acknowledgements', { err: err.message });
     if (this.ticker) clearInterval(this.ticker);
     this.failPending(new OutcomeUnknownError('storage_failed', `storage failed: ${err.message}`), 'storage_failed');
-    for (const w of this.readQueue) this.settleRead(w, new UnavailableError('storage_failed', err.message));
+    this.reads.failAll(new UnavailableError('storage_failed', err.message));
     this.fatalHandler?.(err);
   }
 
@@ -551,7 +456,7 @@ export class RaftKvServer implements KvBackend {
     }
     if (this.ticker) clearInterval(this.ticker);
     this.failPending(new OutcomeUnknownError('stopping', 'the member stopped before this write applied; it may still apply'), 'stopping');
-    for (const w of this.readQueue) this.settleRead(w, new UnavailableError('stopping', 'member stopping'));
+    this.reads.failAll(new UnavailableError('stopping', 'member stopping'));
     await Promise.race([this.loopIdle, sleep(Math.max(0, deadline - Date.now()))]);
     await this.transport.close();
     await this.store.close();

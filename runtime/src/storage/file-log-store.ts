@@ -11,7 +11,7 @@ import {
 } from './log-store';
 import {
   HARD_STATE_RECORD_SIZE, MARKER_RECORD_SIZE, RecordType, SEGMENT_HEADER_SIZE,
-  checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeader, entryRecordSize,
+  checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeader, entryRecordSize, findValidRecordAfter,
   parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
 } from './wal-format';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
@@ -612,15 +612,4 @@ function applyRecord(result: ReplayResult, record: WalRecord, path: string, offs
       if (entry.index > segment.maxEntryIndex) segment.maxEntryIndex = entry.index;
     }
   }
-}
-
-/** Looks for any well-formed record at any byte offset after `from`; returns its offset. */
-function findValidRecordAfter(buf: Buffer, from: number): number | undefined {
-  for (let o = from + 1; o + 12 <= buf.length; o++) {
-    // Cheap filters first: a valid type byte and three zero bytes.
-    const t = buf[o + 4];
-    if (t < 1 || t > 3 || buf[o + 5] !== 0 || buf[o + 6] !== 0 || buf[o + 7] !== 0) continue;
-    if (parseRecord(buf, o).ok) return o;
-  }
-  return undefined;
 }

@@ -196,3 +196,17 @@ export function decodeSnapshotFile(buf: Buffer): Snapshot | string {
     return `bad metadata: ${(e as Error).message}`;
   }
 }
+
+/**
+ * Looks for any well-formed record at any byte offset after `from`; returns its offset. Recovery
+ * uses it to tell a torn tail (nothing valid follows) from corruption in the middle of the log.
+ */
+export function findValidRecordAfter(buf: Buffer, from: number): number | undefined {
+  const types = Object.values(RecordType).filter((v): v is number => typeof v === 'number');
+  for (let o = from + 1; o + RECORD_HEADER_SIZE <= buf.length; o++) {
+    // Cheap filters first: a known type byte followed by the three reserved zero bytes.
+    if (!types.includes(buf[o + 4]) || buf[o + 5] !== 0 || buf[o + 6] !== 0 || buf[o + 7] !== 0) continue;
+    if (parseRecord(buf, o).ok) return o;
+  }
+  return undefined;
+}

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { FaultProxy } from './fault-proxy';
 import { MessageType, type Message } from '../../src/raft/types';
 import { TcpTransport } from '../../src/transport';
+import { msg } from '../raft/harness';
 
 // Ports 21200-21229 belong to this file: nodes on 21200-21202, proxy links from 21210.
 const HOST = '127.0.0.1';
@@ -19,20 +20,7 @@ const received = new Map<number, Arrival[]>();
 function ping(from: number, to: number): Message {
   const ctx = Buffer.alloc(8);
   ctx.writeDoubleLE(performance.now());
-  return {
-    type: MessageType.HEARTBEAT,
-    from,
-    to,
-    term: 1,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    logTermHint: 0,
-    context: ctx,
-  };
+  return msg({ type: MessageType.HEARTBEAT, from, to, term: 1, context: ctx });
 }
 
 /**

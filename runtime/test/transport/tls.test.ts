@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MessageType, type Message } from '../../src/raft/types';
 import { TcpTransport, type PeerTlsOptions, type TcpTransportOptions } from '../../src/transport';
+import { msg } from '../raft/harness';
 
 // Ports 21300-21319 belong to this file.
 const dir = mkdtempSync(join(tmpdir(), 'ha-tls-'));
@@ -51,20 +52,7 @@ async function start(options: Partial<TcpTransportOptions> & { localId: number; 
   return t;
 }
 function heartbeat(from: number, to: number): Message {
-  return {
-    type: MessageType.HEARTBEAT,
-    from,
-    to,
-    term: 1,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    logTermHint: 0,
-    context: new Uint8Array(0),
-  };
+  return msg({ type: MessageType.HEARTBEAT, from, to, term: 1 });
 }
 /** Sends heartbeats for `ms`; returns how many the receiver got. */
 async function deliveredWithin(a: TcpTransport, b: TcpTransport, ms: number): Promise<number> {
