@@ -8,6 +8,12 @@ import { mkdirSync } from 'fs';
 import { createServer } from 'http';
 import { formatHostPort, parseCommandLine } from './flags';
 import { parseRaftConfig, raftUsage } from './raft-config';
+import { EtcdCodec } from '../api/etcd/codec';
+import { Forwarder } from '../api/etcd/forwarder';
+import { createEtcdHttpHandler } from '../api/etcd/gateway';
+import { createEtcdGrpcServer } from '../api/etcd/grpc';
+import { ClientPort } from '../api/etcd/listener';
+import { EtcdService } from '../api/etcd/service';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftKvServer } from '../server/raft-kv-server';
@@ -46,11 +52,13 @@ export async function raftCommand(argv: string[]): Promise<number> {
   });
   server = await RaftKvServer.create(config, store, transport, recovered, log);
   const kv = server;
-  const http = createServer({ keepAliveTimeout: 65_000 }, createKvHandler(kv, config.limits));
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
-  });
+  // One client port for everything, as etcd: gRPC (etcd v3) and HTTP/1.1 (JSON gateway, /v1, probes, /metrics).
+  const codec = new EtcdCodec();
+  const forwarder = new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs);
+  const etcd = new EtcdService(kv, forwarder);
+  const http = createServer({ keepAliveTimeout: 65_000 }, createEtcdHttpHandler(etcd, codec, createKvHandler(kv, config.limits)));
+  const clientPort = new ClientPort(http, createEtcdGrpcServer(etcd, codec));
+  await clientPort.listen(config.listenClient.port, config.listenClient.host);
   log.info('listening', {
     client: `${config.listenClient.host}:${config.listenClient.port}`,
     peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
@@ -64,7 +72,8 @@ export async function raftCommand(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info('signal received: graceful stop', { signal });
-      kv.shutdown(http).then(() => resolve(0), (e) => { log.error('shutdown failed', { err: e }); resolve(1); });
+      kv.shutdown(http).finally(() => { clientPort.close(0); forwarder.close(); })
+        .then(() => resolve(0), (e) => { log.error('shutdown failed', { err: e }); resolve(1); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -73,7 +82,7 @@ export async function raftCommand(argv: string[]): Promise<number> {
       stopping = true;
       // Exit so the supervisor (kubelet) restarts us: recovery re-reads what really reached the disk.
       http.closeAllConnections();
-      http.close();
+      clientPort.close(0);
       void transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
     };
   });

@@ -1,5 +1,6 @@
 /** What a member offers the client APIs (api/): proposals, linearizable reads, health and metrics. */
 import { KvError } from '../errors';
+import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
 
 /** What the client APIs need from a member. */
@@ -21,4 +22,29 @@ export interface KvBackend {
   status(): Record<string, unknown>;
   /** Counts one answered request by route and status, for /metrics. */
   countRequest(route: string, status: number): void;
+}
+
+/** One member as the etcd Cluster API lists it. */
+export interface MemberInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly peerUrls: string[];
+  readonly clientUrls: string[];
+}
+
+/** What the etcd v3 API (api/etcd/) needs from a member. */
+export interface EtcdBackend {
+  /** The applied MVCC state, its watchers and (on the leader) the lease clock. */
+  readonly mvcc: MvccHost;
+  /** Replicates an MVCC write; resolves with its applied outcome. Leader only (rejects NotLeaderError). */
+  proposeMvcc(cmd: MvccWrite): Promise<MvccOutcome>;
+  linearizableBarrier(): Promise<void>;
+  isLeader(): boolean;
+  leaderClientUrl(): string | undefined;
+  /** The ResponseHeader identity: a cluster ID derived from the cluster token, this member's ID, the Raft term. */
+  header(): { cluster_id: string; member_id: string; raft_term: string };
+  members(): MemberInfo[];
+  /** Raft progress for Maintenance.Status. */
+  raftProgress(): { leader: number; term: number; commit: number; applied: number };
+  readiness(): { ready: boolean; reason: string };
 }

@@ -3,10 +3,11 @@
  * before sending its messages (the persistence contract in docs/raft.md), applies committed
  * entries to the {@link KvStateMachine}, and answers the HTTP layer's proposals and reads.
  */
-import { randomInt } from 'crypto';
+import { createHash, randomInt } from 'crypto';
 import { Server } from 'http';
-import { KvBackend } from './backend';
+import { EtcdBackend, KvBackend, MemberInfo } from './backend';
 import { RaftServerConfig } from './config';
+import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
 import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
@@ -21,12 +22,13 @@ import { Transport } from '../transport';
 interface PendingProposal {
   started: bigint;
   timer: NodeJS.Timeout;
-  resolve(r: KvResult): void;
+  /** A /v1 KvResult or an MVCC command's {@link MvccOutcome}. */
+  resolve(r: unknown): void;
   reject(e: KvError): void;
 }
 
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
-export class RaftKvServer implements KvBackend {
+export class RaftKvServer implements KvBackend, EtcdBackend {
   /**
    * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
    * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
@@ -48,6 +50,8 @@ export class RaftKvServer implements KvBackend {
     return new RaftKvServer(config, store, transport, recovered, logger);
   }
   readonly stateMachine = new KvStateMachine();
+  /** The etcd v3 state machine (MVCC store, watchers, the leader's lease clock). */
+  readonly mvcc: MvccHost;
   private readonly node: RawNode;
   private readonly storage = new MemoryStorage();
   private readonly metrics = new MetricsRegistry();
@@ -55,6 +59,8 @@ export class RaftKvServer implements KvBackend {
   private requestCounter = 0;
   private readonly requestEpoch = randomInt(2 ** 24);
   private readonly reads: ReadBatcher;
+  /** etcd's cluster ID: the same on every member of one cluster (derived from --cluster-token), below 2^53. */
+  private readonly clusterId: string;
   private ticker: NodeJS.Timeout | undefined;
   private loopScheduled = false;
   private loopRunning = false;
@@ -88,10 +94,12 @@ export class RaftKvServer implements KvBackend {
     logger: Logger,
   ) {
     this.log = logger;
+    this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }));
+    this.clusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
     const snap = recovered.snapshot;
     if (snap && snap.metadata.index > 0) {
       this.storage.applySnapshot(snap);
-      this.stateMachine.restore(snap.metadata.index, snap.data);
+      this.restoreStateMachines(snap.metadata.index, snap.data);
       this.lastSnapshotIndex = snap.metadata.index;
     }
     this.storage.setHardState(recovered.hardState);
@@ -159,6 +167,7 @@ export class RaftKvServer implements KvBackend {
       this.reads.tick();
       this.scheduleLoop();
     }, this.config.tickMs);
+    this.mvcc.startLeaseTimers(this);
   }
 
   // ------------------------------------------------------------------ KvBackend
@@ -176,11 +185,30 @@ export class RaftKvServer implements KvBackend {
   propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult> {
     this.checkServing();
     if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
-    // member (8 bits) | process epoch (24 bits) | counter (21 bits): unique across members and
-    // restarts, so an entry proposed by a previous incarnation never resolves a new waiter.
+    const requestId = this.nextRequestId();
+    return this.proposeEntry(requestId, encodeCommand({ ...cmd, requestId })) as Promise<KvResult>;
+  }
+
+  /** Replicates an MVCC command; resolves with its applied outcome (an etcd response or the store's rejection). */
+  proposeMvcc(cmd: MvccWrite): Promise<MvccOutcome> {
+    try { this.checkServing(); } catch (e) { return Promise.reject(e); }
+    if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
+    const requestId = this.nextRequestId();
+    let data: Buffer;
+    try {
+      data = MvccHost.encodeEntry({ ...cmd, requestId } as Parameters<typeof MvccHost.encodeEntry>[0]);
+    } catch (e) { return Promise.reject(e); }
+    return this.proposeEntry(requestId, data) as Promise<MvccOutcome>;
+  }
+
+  /** member (8 bits) | process epoch (24 bits) | counter (21 bits): unique across members and restarts, so an
+   * entry proposed by a previous incarnation never resolves a new waiter. */
+  private nextRequestId(): number {
     this.requestCounter = (this.requestCounter + 1) % 2 ** 21;
-    const requestId = (this.config.id % 256) * 2 ** 45 + this.requestEpoch * 2 ** 21 + this.requestCounter;
-    const data = encodeCommand({ ...cmd, requestId });
+    return (this.config.id % 256) * 2 ** 45 + this.requestEpoch * 2 ** 21 + this.requestCounter;
+  }
+
+  private proposeEntry(requestId: number, data: Uint8Array): Promise<unknown> {
     try {
       this.node.propose(data);
     } catch (e) {
@@ -250,6 +278,30 @@ export class RaftKvServer implements KvBackend {
         state: ProgressState[p.state].toLowerCase(),
       }])) : undefined,
     };
+  }
+
+  header(): { cluster_id: string; member_id: string; raft_term: string } {
+    return { cluster_id: this.clusterId, member_id: String(this.config.id), raft_term: String(this.node.status().term) };
+  }
+
+  members(): MemberInfo[] {
+    return this.config.members.map((m) => ({
+      id: m.id,
+      name: m.name,
+      peerUrls: [`http://${m.peerHost.includes(':') ? `[${m.peerHost}]` : m.peerHost}:${m.peerPort}`],
+      clientUrls: this.memberClientUrls(m.id),
+    }));
+  }
+
+  raftProgress(): { leader: number; term: number; commit: number; applied: number } {
+    const st = this.node.status();
+    return { leader: st.leader, term: st.term, commit: st.commit, applied: this.stateMachine.appliedIndex };
+  }
+
+  private memberClientUrls(id: number): string[] {
+    if (id === this.config.id) return [this.config.advertiseClient];
+    const url = this.transport.peerMetadata(id)?.clientUrl;
+    return url ? [url] : [];
   }
 
   countRequest(route: string, status: number): void {
@@ -322,7 +374,7 @@ export class RaftKvServer implements KvBackend {
 
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
-      this.stateMachine.restore(rd.snapshot.metadata.index, rd.snapshot.data);
+      this.restoreStateMachines(rd.snapshot.metadata.index, rd.snapshot.data);
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.log.info('installed snapshot from leader', { index: rd.snapshot.metadata.index });
     }
@@ -349,13 +401,23 @@ export class RaftKvServer implements KvBackend {
       if (e.index <= this.stateMachine.appliedIndex) continue;
       if (e.type !== EntryType.NORMAL || e.data.length === 0) {
         this.stateMachine.skip(e.index);
+        this.mvcc.skip(e.index);
         continue;
       }
-      const cmd = decodeCommand(e.data);
-      const result = this.stateMachine.apply(e.index, cmd);
-      const waiter = this.pending.get(cmd.requestId);
+      let requestId: number;
+      let result: unknown;
+      if (MvccHost.isMvccEntry(e.data)) {
+        ({ requestId, outcome: result } = this.mvcc.apply(e.index, e.data));
+        this.stateMachine.skip(e.index);
+      } else {
+        const cmd = decodeCommand(e.data);
+        requestId = cmd.requestId;
+        result = this.stateMachine.apply(e.index, cmd);
+        this.mvcc.skip(e.index);
+      }
+      const waiter = this.pending.get(requestId);
       if (waiter) {
-        this.pending.delete(cmd.requestId);
+        this.pending.delete(requestId);
         clearTimeout(waiter.timer);
         this.proposalLatency.observe(Number(process.hrtime.bigint() - waiter.started) / 1e9);
         waiter.resolve(result);
@@ -371,10 +433,32 @@ export class RaftKvServer implements KvBackend {
     }
   }
 
+  /** Both state machines in one snapshot: {@link SNAPSHOT_MAGIC}, u32 length of the /v1 part, the /v1 part, the MVCC part. */
+  private snapshotStateMachines(): Uint8Array {
+    const kv = this.stateMachine.snapshot();
+    const head = Buffer.allocUnsafe(8);
+    SNAPSHOT_MAGIC.copy(head, 0);
+    head.writeUInt32BE(kv.length, 4);
+    return Buffer.concat([head, kv, this.mvcc.snapshotBytes()]);
+  }
+
+  /** Restores what {@link snapshotStateMachines} wrote (or an older /v1-only snapshot, with an empty MVCC store). */
+  private restoreStateMachines(index: number, data: Uint8Array): void {
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (buf.length >= 8 && buf.subarray(0, 4).equals(SNAPSHOT_MAGIC)) {
+      const kvLen = buf.readUInt32BE(4);
+      this.stateMachine.restore(index, buf.subarray(8, 8 + kvLen));
+      this.mvcc.restore(buf.subarray(8 + kvLen));
+    } else {
+      this.stateMachine.restore(index, buf);
+      this.mvcc.restoreEmpty(index);
+    }
+  }
+
   /** Snapshots the state machine at `index`, makes it durable, then compacts memory and the WAL. */
   private async takeSnapshot(index: number): Promise<void> {
     const started = Date.now();
-    const snap = this.storage.createSnapshot(index, this.node.status().confState, this.stateMachine.snapshot());
+    const snap = this.storage.createSnapshot(index, this.node.status().confState, this.snapshotStateMachines());
     await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.config.snapshotCatchupEntries;
@@ -392,6 +476,7 @@ export class RaftKvServer implements KvBackend {
     }
     this.leader = leader;
     this.role = role;
+    if (wasLeader !== (role === Role.LEADER)) this.mvcc.onLeadershipChange();
     if (wasLeader && role !== Role.LEADER) {
       this.failPending(new OutcomeUnknownError('leadership_lost', 'leadership was lost before this write applied; it may still apply'), 'leadership_lost');
     }
@@ -455,6 +540,7 @@ export class RaftKvServer implements KvBackend {
       httpServer.closeAllConnections();
     }
     if (this.ticker) clearInterval(this.ticker);
+    this.mvcc.stop();
     this.failPending(new OutcomeUnknownError('stopping', 'the member stopped before this write applied; it may still apply'), 'stopping');
     this.reads.failAll(new UnavailableError('stopping', 'member stopping'));
     await Promise.race([this.loopIdle, sleep(Math.max(0, deadline - Date.now()))]);
@@ -463,6 +549,9 @@ export class RaftKvServer implements KvBackend {
     this.log.info('stopped');
   }
 }
+
+/** Marks a snapshot holding both state machines ("HA" + format 2). */
+const SNAPSHOT_MAGIC = Buffer.from('HA\x00\x02', 'latin1');
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
