@@ -7,12 +7,12 @@
  * HA_PATRONI_DCS=etcd runs the same scenario on real etcd 3.4 (the harness's reference).
  * Skipped when patroni or PostgreSQL 15 is not installed, or when not root (PostgreSQL runs as `postgres`).
  */
-import * as assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'fs';
+import * as assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { after, before, test } from 'node:test';
 import { startEtcd, startRuntime, Target } from './etcd-clients';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
