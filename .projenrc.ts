@@ -1,4 +1,4 @@
-import { cdk8s, javascript } from 'projen';
+import { cdk8s, javascript, release } from 'projen';
 
 // Keeps jsii offline-clean: it otherwise fetches a release list, and warns on Node 20.
 const offlineEnv = {
@@ -53,7 +53,24 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   gitignore: ['/node_modules', '/dist/', '/runtime/lib/', '/runtime/.build-test/', '/.sim-failures/', '*.bench.json'],
   githubOptions: { mergify: false },
   buildWorkflow: false,
-  release: false,
+  // Versions come from releases: a maintainer runs the release workflow (Actions -> release -> Run workflow); projen
+  // bumps from the last v* tag and the conventional commits since (0.x while majorVersion is 0), builds, tags and
+  // publishes every language below. package.json stays 0.0.0 in git: the bump happens only inside the release.
+  release: true,
+  releaseTrigger: release.ReleaseTrigger.workflowDispatch(),
+  majorVersion: 0,
+  releaseToNpm: true,
+  // the release builds and tests like .ci/run does, so the runner needs the same system packages
+  releaseWorkflowSetupSteps: [{
+    name: 'Install the system packages the tests use',
+    run: 'sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client podman runc iproute2 nginx strace openssl python3 && (sudo systemctl stop etcd nginx || true)',
+  }],
+  // jsii language targets, built and published by the release workflow (each in its own job with its toolchain).
+  // Here, offline, CI builds the js package only and checks the Python code generation (check:python).
+  publishToPypi: { distName: 'cdk8s-ha', module: 'cdk8s_ha' },
+  publishToMaven: { javaPackage: 'dev.cdk8sha', mavenGroupId: 'dev.cdk8s-ha', mavenArtifactId: 'cdk8s-ha' },
+  publishToNuget: { dotNetNamespace: 'Cdk8sHa', packageId: 'Cdk8sHa' },
+  publishToGo: { moduleName: 'github.com/cdk8s-ha/cdk8s-ha-go', packageName: 'cdk8sha' },
   depsUpgrade: false,
   pullRequestTemplate: false,
   eslintOptions: { dirs: ['src'], commandOptions: { fix: false } },
@@ -78,7 +95,27 @@ project.eslint!.addOverride({
 
 // Each part of the project adds its own section: merge them side by side.
 project.gitattributes.addAttributes('/docs/benchmarks.md', 'merge=union');
-project.npmignore?.exclude('/runtime/', '/examples/', '/docs/', '/.ci/', '/scripts/', '/bench/');
+// The release's version bump runs `npx commit-and-tag-version` on the release machine (projen falls back to npx when
+// it is not installed), so it need not be a dev dependency: package.json and the lock file stay as CI installs them.
+project.deps.removeDependency('commit-and-tag-version');
+
+// docs/ ships: the README links to docs/*.md, which must resolve in node_modules/cdk8s-ha too (test: check:package).
+project.npmignore?.exclude('/runtime/', '/examples/', '/.ci/', '/scripts/', '/bench/');
+
+// `package` builds the js package only, in CI or not: the other targets need PyPI, Maven, NuGet and Go toolchains,
+// which the release workflow's per-language jobs have and this machine does not (package-all still builds them all).
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package:js')!);
+// Python bindings are generated (not packaged: that needs PyPI) and checked against the assembly, offline.
+const checkPython = project.addTask('check:python', {
+  description: 'Generate the Python bindings with jsii-pacmak --code-only and check they cover the public API',
+  exec: 'node scripts/check-python-codegen.js',
+});
+// The npm package: every relative link of the README resolves to a file in it, and the bin runs from it.
+const checkPackage = project.addTask('check:package', {
+  description: 'npm pack: README links resolve inside the package, the bin and docs ship',
+  exec: 'node scripts/check-package.js',
+});
 
 for (const [k, v] of Object.entries(offlineEnv)) project.tasks.addEnvironment(k, v);
 
@@ -120,6 +157,12 @@ for (const [name, desc] of [
     steps: [{ spawn: 'runtime:build' }, { spawn: 'runtime:build-test' }, { exec: `node runtime/.build-test/bench/${name}.js`, receiveArgs: true }],
   });
 }
+project.addTask('bench:audit', {
+  description: 'What HaAudit adds to synthesis (1000 services in one chart, 200 in 20); --before REV compares a revision',
+  env: { TS_NODE_PROJECT: 'test/tsconfig.json', TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: 'node --expose-gc -r ts-node/register bench/audit.ts',
+  receiveArgs: true,
+});
 project.addTask('bench:synth', {
   description: 'Synthesis time of N HighlyAvailableServices',
   exec: 'ts-node --project test/tsconfig.json bench/synth.ts',
@@ -142,6 +185,8 @@ const e2e = project.addTask('test:e2e', {
 
 project.testTask.spawn(project.tasks.tryFind('runtime:test')!);
 project.testTask.spawn(e2e);
+project.testTask.spawn(checkPython);
+project.testTask.spawn(checkPackage);
 // A test run must never rewrite a tracked file (snapshots, API.md) unnoticed.
 project.testTask.exec('node scripts/check-clean-tree.js');
 

@@ -10,7 +10,7 @@ import { PreStopHook } from './pre-stop';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
 import { checkEgressRules } from './private/network';
-import { DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, restrictedContainerSecurityContext } from './private/pod-hardening';
+import { DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, plain, restrictedContainerSecurityContext } from './private/pod-hardening';
 import { renderTopologySpread } from './private/spread';
 import {
   checkAbsolutePath, checkAnnotations, checkDns1035, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIdAsLabel,
@@ -450,7 +450,7 @@ export class HighlyAvailableService extends Construct {
   private renderDeployment(r: ResolvedService, props: HighlyAvailableServiceProps): kplus.Deployment {
     const deployment = new kplus.Deployment(this, 'deployment', {
       metadata: { ...r.named, labels: r.labels },
-      podMetadata: { labels: { ...props.podLabels, ...r.labels }, annotations: props.podAnnotations },
+      podMetadata: { labels: { ...props.podLabels, ...r.labels }, annotations: plain(props.podAnnotations) },
       replicas: props.autoscaling ? undefined : r.replicas,
       minReady: Duration.seconds(r.minReadySeconds),
       progressDeadline: Duration.seconds(r.progressDeadlineSeconds),
@@ -508,7 +508,7 @@ export class HighlyAvailableService extends Construct {
     const ports: kplus.ServicePort[] = [{ name: r.portName, port: r.servicePort, targetPort: r.containerPort, protocol: kplus.Protocol.TCP }];
     if (r.metrics) ports.push({ name: r.metrics.portName, port: r.metrics.port, targetPort: r.metrics.port, protocol: kplus.Protocol.TCP });
     const service = new kplus.Service(this, 'service', {
-      metadata: { ...r.named, labels: { ...props.serviceLabels, ...r.labels }, annotations: props.serviceAnnotations },
+      metadata: { ...r.named, labels: { ...props.serviceLabels, ...r.labels }, annotations: plain(props.serviceAnnotations) },
       type: r.exposure.type,
       selector: this.deployment,
       ports,
@@ -565,7 +565,7 @@ export class HighlyAvailableService extends Construct {
     const o = props.ingress;
     if (!o) return undefined;
     return new kplus.Ingress(this, 'ingress', {
-      metadata: { ...r.named, labels: r.labels, annotations: o.annotations },
+      metadata: { ...r.named, labels: r.labels, annotations: plain(o.annotations) },
       className: o.className,
       rules: [{
         host: o.host,

@@ -10,7 +10,7 @@ import { PeerTls } from './peer-tls';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
 import { checkEgressRules } from './private/network';
-import { DEFAULT_NON_ROOT_ID, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
+import { DEFAULT_NON_ROOT_ID, plain, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
 import { majorityFailureTolerance, majorityQuorum } from './private/quorum';
 import { RenderedRuntime } from './private/raft-render';
 import { renderTopologySpread } from './private/spread';
@@ -349,11 +349,11 @@ export class RaftCluster extends Construct {
         },
         selector: { matchLabels: r.selector },
         template: {
-          metadata: { labels: { ...props.podLabels, ...r.labels }, annotations: props.podAnnotations },
+          metadata: { labels: { ...props.podLabels, ...r.labels }, annotations: plain(props.podAnnotations) },
           spec: renderPodSpec(r, props, rendered),
         },
         volumeClaimTemplates: [{
-          metadata: { name: 'data', labels: { ...props.volumeClaimLabels, ...r.labels }, annotations: props.volumeClaimAnnotations },
+          metadata: { name: 'data', labels: { ...props.volumeClaimLabels, ...r.labels }, annotations: plain(props.volumeClaimAnnotations) },
           spec: {
             accessModes: ['ReadWriteOnce'],
             storageClassName: props.storageClassName,
@@ -583,7 +583,7 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
     automountServiceAccountToken: false,
     terminationGracePeriodSeconds: r.grace,
     priorityClassName: props.priorityClassName,
-    nodeSelector: props.nodeSelector,
+    nodeSelector: plain(props.nodeSelector),
     tolerations: props.tolerations?.map((t) => (t as any)._toKube() as k8s.Toleration),
     imagePullSecrets: props.imagePullSecrets?.map((s) => ({ name: s.name })),
     securityContext: {

@@ -103,7 +103,8 @@ export class RaftRuntime {
    * `--advertise-client-urls`, `--listen-*-urls`, `--initial-cluster-state new`, the cluster name as
    * `--initial-cluster-token`, and `--listen-metrics-urls` on `metricsPort`. Probes use the metrics port:
    * readiness `/health` (a quorum and a leader), liveness and startup `/health?serializable=true` (the local
-   * member answers, so a lost quorum does not restart every member). With `peerTls`, peer URLs are https and
+   * member answers, so a lost quorum does not restart every member; etcd 3.4 ignores `serializable`, so there they
+   * are a TCP check of the metrics port). With `peerTls`, peer URLs are https and
    * the `--peer-*` flags point at the mounted certificates.
    */
   public static etcd(options: EtcdRuntimeOptions): RaftRuntime {
@@ -122,7 +123,9 @@ export class RaftRuntime {
     }
     const image = `quay.io/coreos/etcd:v${options.version}`;
     checkImage('RaftRuntime.etcd', 'version', image);
-    return new RaftRuntime('etcd', image, (ctx) => renderEtcd(ctx, options, metricsPort), options.tls?.secretName);
+    // etcd 3.4 ignores ?serializable=true: its /health needs a quorum, so liveness there is a TCP check instead.
+    const serializableHealth = Number(m[2]) >= 5;
+    return new RaftRuntime('etcd', image, (ctx) => renderEtcd(ctx, options, metricsPort, serializableHealth), options.tls?.secretName);
   }
 
   /** Any other Raft/Paxos image, with its own flags mapped through placeholders. */
@@ -203,7 +206,7 @@ function tlsEnv(tls: MountedTls | undefined): k8s.EnvVar[] {
   ];
 }
 
-function renderEtcd(ctx: RaftRuntimeContext, options: EtcdRuntimeOptions, metricsPort: number): RenderedRuntime {
+function renderEtcd(ctx: RaftRuntimeContext, options: EtcdRuntimeOptions, metricsPort: number, serializableHealth: boolean): RenderedRuntime {
   const peerScheme = ctx.peerTls ? 'https' : 'http';
   const clientScheme = options.tls ? 'https' : 'http';
   const self = memberHost(ctx, MEMBER_ID);
@@ -236,13 +239,15 @@ function renderEtcd(ctx: RaftRuntimeContext, options: EtcdRuntimeOptions, metric
       `--client-cert-auth=${options.tls.clientCertAuth ?? true}`,
     );
   }
+  // /health without serializable needs a leader and a quorum read: right for readiness, wrong for liveness (a lost
+  // quorum would restart every member).
+  const alive = serializableHealth ? HaProbe.http('/health?serializable=true', { port: metricsPort }) : HaProbe.tcp({ port: metricsPort });
   return {
     args,
     env: [],
-    // /health without serializable needs a leader and a quorum read: right for readiness, wrong for liveness.
     readiness: HaProbe.http('/health', { port: metricsPort }),
-    liveness: HaProbe.http('/health?serializable=true', { port: metricsPort }),
-    startup: HaProbe.http('/health?serializable=true', { port: metricsPort }),
+    liveness: alive,
+    startup: alive,
     ports: [{ name: 'metrics', port: metricsPort }],
     peerEgressPorts: [ctx.peerPort],
   };

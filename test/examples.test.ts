@@ -1,14 +1,18 @@
 import { Chart, Testing } from 'cdk8s';
 import { assertValidManifests } from './util';
+import { buildChart as etcd } from '../examples/etcd/main';
 import { buildChart as myService } from '../examples/my-service/main';
 import { buildChart as raftKv } from '../examples/raft-kv/main';
 import { buildChart as shardedKv } from '../examples/sharded-kv/main';
+import { buildChart as shop } from '../examples/shop/main';
 
 // One snapshot per example chart; built in memory, so snapshots depend on neither the outdir nor the clock.
 const examples: [string, (app: any) => Chart | Chart[]][] = [
   ['my-service', myService],
   ['raft-kv', raftKv],
   ['sharded-kv', shardedKv],
+  ['shop', shop],
+  ['etcd', etcd],
 ];
 
 describe.each(examples)('examples/%s', (_name, build) => {

@@ -3,11 +3,11 @@ import { AuditContext } from './context';
 import { parseImageReference } from './image-reference';
 import { plaintextPeers, recogniseQuorumSystem } from './quorum-systems';
 import { DisruptionBudgetLimit, SpreadStrictness } from '../availability/inputs';
-import { majorityQuorum } from '../private/quorum';
 import {
   allContainersOf, containersOf, HOSTNAME_KEY, isQuorumWorkload, namespaceOf, quorumAnnotation, quorumRequirement,
   refOf, selectorMatches, spreadOn, Workload,
 } from '../availability/workloads';
+import { majorityQuorum } from '../private/quorum';
 
 /** What a rule reports about one object before skips and severities apply. */
 export interface RawFinding {

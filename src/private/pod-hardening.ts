@@ -59,3 +59,8 @@ export function resourcesToL1(r: kplus.ContainerResources): k8s.ResourceRequirem
   if (r.ephemeralStorage?.limit) limits['ephemeral-storage'] = k8s.Quantity.fromString(`${r.ephemeralStorage.limit.toGibibytes()}Gi`);
   return { requests, limits: Object.keys(limits).length > 0 ? limits : undefined };
 }
+
+/** A user's map copied into a plain object: cdk8s cannot serialize objects without a prototype. */
+export function plain(map: { [key: string]: string } | undefined): { [key: string]: string } | undefined {
+  return map === undefined ? undefined : { ...map };
+}

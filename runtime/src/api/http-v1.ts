@@ -4,10 +4,11 @@
  * {@link KvBackend}. Every status code and error body is documented in docs/api.md.
  */
 import { IncomingMessage, ServerResponse } from 'http';
-import { internalError, KvError, NotLeaderError, sendError, sendJson } from '../errors';
-import { KvCommand, KvOp } from '../kv/state-machine';
+import { internalError, KvError, NotLeaderError, sendError, sendJson, SlotFrozenError, WrongShardError } from '../errors';
+import { KvCommand, KvOp, KvRejection } from '../kv/state-machine';
 import { KvBackend } from '../server/backend';
 import { KvLimits } from '../server/config';
+import { decodeRecord, isReserved, RECORD_KEY, RESERVED_PREFIX, SLOT_COUNT, SlotGuard, slotOf } from '../shardmap';
 
 const KV_PREFIX = '/v1/kv/';
 
@@ -63,7 +64,7 @@ function parseQuery(raw: string): Map<string, string> {
 }
 
 const KNOWN_PARAMS: Record<string, readonly string[]> = {
-  GET: ['consistency', 'prefix', 'limit'],
+  GET: ['consistency', 'prefix', 'limit', 'after', 'slot'],
   PUT: ['prev', 'prev_exist'],
   DELETE: ['prev'],
 };
@@ -92,8 +93,21 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-/** Creates the request handler for `http.createServer`. */
-export function createKvHandler(backend: KvBackend, limits: KvLimits): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * Requests carrying this header come from the resharding migrator: they read and write keys of
+ * any slot (docs/resharding.md). The router never forwards it.
+ */
+export const MIGRATION_HEADER = 'x-ha-migration';
+
+function rejection(r: KvRejection): KvError {
+  return r.code === 'wrong_shard' ? new WrongShardError(r.slot, r.epoch, r.owner) : new SlotFrozenError(r.slot, r.epoch);
+}
+
+/**
+ * Creates the request handler for `http.createServer`. With a `guard`, keys of slots this shard
+ * does not own are refused (`wrong_shard`), as are client writes to a frozen slot.
+ */
+export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: SlotGuard): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     let route = 'other';
     res.on('finish', () => backend.countRequest(route, res.statusCode));
@@ -149,10 +163,10 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits): (req: Inc
       const rawKey = path === '/v1/kv' ? '' : path.slice(KV_PREFIX.length);
       if (method === 'GET') {
         route = rawKey === '' ? 'list' : 'get';
-        handleRead(backend, limits, rawKey, query, res).catch(fail);
+        handleRead(backend, limits, rawKey, query, res, slotScope(guard, req)).catch(fail);
       } else {
         route = method === 'PUT' ? 'put' : 'delete';
-        handleWrite(backend, limits, method, rawKey, query, req, res).catch(fail);
+        handleWrite(backend, limits, method, rawKey, query, req, res, slotScope(guard, req)).catch(fail);
       }
     } catch (err) {
       fail(err);
@@ -160,17 +174,27 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits): (req: Inc
   };
 }
 
+/** How a request is slot-checked: by the guard (clients), or not at all (the migrator, or an unsharded member). */
+interface SlotScope {
+  readonly guard: SlotGuard | undefined;
+  readonly migration: boolean;
+}
+
+function slotScope(guard: SlotGuard | undefined, req: IncomingMessage): SlotScope {
+  return { guard, migration: req.headers[MIGRATION_HEADER] === '1' };
+}
+
 function methodNotAllowed(method: string, allowed: string[]): KvError {
   return new KvError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}`, false, { allow: allowed });
 }
 
 async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, query: Map<string, string>,
-  res: ServerResponse): Promise<void> {
+  res: ServerResponse, scope: SlotScope): Promise<void> {
   const consistency = query.get('consistency') ?? 'linearizable';
   if (consistency !== 'linearizable' && consistency !== 'serializable') {
     throw new KvError(400, 'bad_query', `consistency='${consistency}' must be linearizable (default) or serializable`);
   }
-  let listing: { prefix: string; limit: number } | undefined;
+  let listing: { prefix: string; limit: number; after?: string; slots?: Set<number> } | undefined;
   if (rawKey === '') {
     if (!query.has('prefix')) throw new KvError(400, 'bad_key', 'the key is empty: use /v1/kv/<key>, or /v1/kv/?prefix=P to list');
     const prefix = utf8.decode(percentDecodeBytes(query.get('prefix')!, 'prefix'));
@@ -179,23 +203,29 @@ async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, 
     if (!/^\d+$/.test(rawLimit) || limit < 1 || limit > limits.maxListItems) {
       throw new KvError(400, 'bad_query', `limit='${rawLimit}' must be an integer in 1..${limits.maxListItems} (--max-list-items)`);
     }
-    listing = { prefix, limit };
-  } else if (query.has('prefix') || query.has('limit')) {
-    throw new KvError(400, 'bad_query', 'prefix and limit apply to listings: GET /v1/kv/?prefix=P');
+    const after = query.has('after') ? utf8.decode(percentDecodeBytes(query.get('after')!, 'after')) : undefined;
+    listing = { prefix, limit, after, slots: query.has('slot') ? parseSlots(query.get('slot')!, scope) : undefined };
+  } else if (query.has('prefix') || query.has('limit') || query.has('after') || query.has('slot')) {
+    throw new KvError(400, 'bad_query', 'prefix, limit, after and slot apply to listings: GET /v1/kv/?prefix=P');
   }
   const key = listing ? '' : decodeKey(rawKey, limits);
   if (consistency === 'linearizable') await backend.linearizableBarrier();
   const sm = backend.stateMachine;
+  const read = (k: string): Uint8Array | undefined => sm.get(k);
   const headers = { 'X-Raft-Applied-Index': String(sm.appliedIndex) };
   if (listing) {
-    const { items, more } = sm.list(listing.prefix, listing.limit);
+    const { items, more } = sm.list(listing.prefix, listing.limit, listing.after, listingFilter(listing, scope, read));
+    const epoch = scope.guard?.record(read)?.map.epoch;
     sendJson(res, 200, {
       items: items.map((i) => ({ key: i.key, value: Buffer.from(i.value.buffer, i.value.byteOffset, i.value.byteLength).toString('base64') })),
       more,
       index: sm.appliedIndex,
+      ...(epoch !== undefined ? { epoch } : {}),
     }, headers);
     return;
   }
+  const refused = scope.migration ? undefined : scope.guard?.checkRead(key, read);
+  if (refused) throw rejection(refused);
   const value = sm.get(key);
   if (value === undefined) {
     sendJson(res, 404, { error: 'key_not_found', message: `key '${key}' does not exist`, retryable: false }, headers);
@@ -205,9 +235,34 @@ async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, 
   res.end(value);
 }
 
+/** `slot=N[,N...]`: the migrator's listing of given slots. */
+function parseSlots(raw: string, scope: SlotScope): Set<number> {
+  if (!scope.migration) throw new KvError(400, 'bad_query', `slot= listings are for the resharding migrator (header ${MIGRATION_HEADER}: 1)`);
+  const slots = raw.split(/,|%2C/i).map(Number);
+  if (slots.some((n) => !Number.isInteger(n) || n < 0 || n >= SLOT_COUNT)) throw new KvError(400, 'bad_query', `slot='${raw}' must be integers in 0..${SLOT_COUNT - 1}`);
+  return new Set(slots);
+}
+
+/** Which keys a listing may show: the migrator's slots, or what this shard serves (never the record, unless asked for by prefix). */
+function listingFilter(listing: { prefix: string; slots?: Set<number> }, scope: SlotScope,
+  read: (k: string) => Uint8Array | undefined): ((k: string) => boolean) | undefined {
+  const slots = listing.slots;
+  if (slots) return (k) => !isReserved(k) && slots.has(slotOf(k));
+  const guard = scope.guard;
+  if (scope.migration || !guard?.record(read)) return undefined;
+  const wantReserved = listing.prefix.startsWith(RESERVED_PREFIX);
+  return (k) => (isReserved(k) ? wantReserved : guard.checkRead(k, read) === undefined);
+}
+
 async function handleWrite(backend: KvBackend, limits: KvLimits, method: string, rawKey: string,
-  query: Map<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  query: Map<string, string>, req: IncomingMessage, res: ServerResponse, scope: SlotScope): Promise<void> {
   const key = decodeKey(rawKey, limits);
+  // Refuse early what the apply-time check would refuse anyway (it, not this, is what keeps moves safe).
+  const early = scope.migration ? undefined : scope.guard?.admit({ op: KvOp.PUT, key, requestId: 0 }, (k) => backend.stateMachine.get(k));
+  if (early) {
+    req.resume();
+    throw rejection(early);
+  }
   const prevRaw = query.get('prev');
   const prevExist = query.get('prev_exist');
   if (prevExist !== undefined && prevExist !== 'false') {
@@ -224,6 +279,7 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
   let cmd: Omit<KvCommand, 'requestId'>;
   if (method === 'PUT') {
     const value = await readBody(req, limits.maxValueBytes);
+    if (key === RECORD_KEY) checkRecord(value);
     if (prevExist === 'false') cmd = { op: KvOp.CAS, key, value, prevAbsent: true };
     else if (prev) cmd = { op: KvOp.CAS, key, value, prev };
     else cmd = { op: KvOp.PUT, key, value };
@@ -231,7 +287,8 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
     req.resume();
     cmd = prev ? { op: KvOp.CAS_DELETE, key, prev } : { op: KvOp.DELETE, key };
   }
-  const result = await backend.propose(cmd);
+  const result = await backend.propose(scope.migration ? { ...cmd, migration: true } : cmd);
+  if (result.rejected) throw rejection(result.rejected);
   const headers = { 'X-Raft-Index': String(result.index) };
   if (!result.succeeded) {
     const current = result.current ? Buffer.from(result.current.buffer, result.current.byteOffset, result.current.byteLength).toString('base64') : null;
@@ -239,4 +296,13 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
     return;
   }
   sendJson(res, 200, method === 'PUT' ? { index: result.index, existed: result.existed } : { index: result.index, deleted: result.existed }, headers);
+}
+
+/** A shard record must parse: every member reads it to decide what it serves. */
+function checkRecord(value: Buffer): void {
+  try {
+    decodeRecord(value.toString('utf8'));
+  } catch (e) {
+    throw new KvError(400, 'bad_shard_record', `${RECORD_KEY} must hold a shard record (docs/resharding.md): ${(e as Error).message}`);
+  }
 }

@@ -17,6 +17,7 @@ import { EtcdService } from '../api/etcd/service';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftKvServer } from '../server/raft-kv-server';
+import { SlotGuard } from '../shardmap';
 import { FileLogStore } from '../storage';
 import { TcpTransport } from '../transport';
 
@@ -52,11 +53,14 @@ export async function raftCommand(argv: string[]): Promise<number> {
   });
   server = await RaftKvServer.create(config, store, transport, recovered, log);
   const kv = server;
+  // Installed before the first entry applies: every member must judge every write by the same rule.
+  const slots = new SlotGuard();
+  kv.stateMachine.guard = slots;
   // One client port for everything, as etcd: gRPC (etcd v3) and HTTP/1.1 (JSON gateway, /v1, probes, /metrics).
   const codec = new EtcdCodec();
   const forwarder = new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs);
   const etcd = new EtcdService(kv, forwarder);
-  const http = createServer({ keepAliveTimeout: 65_000 }, createEtcdHttpHandler(etcd, codec, createKvHandler(kv, config.limits)));
+  const http = createServer({ keepAliveTimeout: 65_000 }, createEtcdHttpHandler(etcd, codec, createKvHandler(kv, config.limits, slots)));
   const clientPort = new ClientPort(http, createEtcdGrpcServer(etcd, codec));
   await clientPort.listen(config.listenClient.port, config.listenClient.host);
   log.info('listening', {

@@ -17,6 +17,7 @@ const NUMERIC_FLAGS: Record<string, { env: string; default: number; min: number;
   'readmit-after': { env: 'HA_ROUTER_READMIT_AFTER', default: 2, min: 1, help: 'passed checks in a row before it is readmitted' },
   'drain-ms': { env: 'HA_ROUTER_DRAIN_MS', default: 5000, min: 0, help: 'after SIGTERM, keep serving this long (readyz 503) before closing' },
   'dns-interval-ms': { env: 'HA_ROUTER_DNS_INTERVAL_MS', default: 10_000, min: 100, help: 're-resolve --shard-dns names this often' },
+  'map-interval-ms': { env: 'HA_ROUTER_MAP_INTERVAL_MS', default: 5000, min: 100, help: 're-read the slot map from the shards this often' },
   'request-timeout-ms': { env: 'HA_ROUTER_REQUEST_TIMEOUT_MS', default: 5000, min: 10, help: 'bound on one upstream request' },
   'retry-budget-ms': { env: 'HA_ROUTER_RETRY_BUDGET_MS', default: 10_000, min: 10, help: 'bound on a client request, retries included' },
   'max-body-bytes': { env: 'HA_ROUTER_MAX_BODY_BYTES', default: 1_048_576 + 1024, min: 1, help: 'largest request body accepted' },
@@ -27,8 +28,9 @@ export function routerUsage(): string {
   const lines = Object.entries(NUMERIC_FLAGS).map(([f, s]) => `  --${f.padEnd(20)} ${s.help} (default ${s.default}; env ${s.env})`);
   return `usage: ha-runtime router [--listen HOST:PORT] (--shard NAME=URL,... | --shard-dns NAME=HOST:PORT)... [flags]
 
-Routes /v1/kv/<key> to the shard that owns the key on a consistent-hash ring, sending it to that
-shard's leader (learned from 307 redirects), retrying other members with bounded backoff.
+Routes /v1/kv/<key> to the shard that owns the key's slot in the slot map it reads from the shards
+(docs/resharding.md), sending it to that shard's leader (learned from 307 redirects), retrying other
+members with bounded backoff. The --shard list seeds the map: shards the map names are learned from it.
   --listen HOST:PORT     listen address (default 0.0.0.0:7400; env HA_ROUTER_LISTEN)
   --shard NAME=URL,...   a shard and its members' client URLs (env HA_ROUTER_SHARD_<NAME>, HA_ROUTER_SHARDS="a=URL,URL;b=URL")
   --shard-dns NAME=HOST:PORT  a shard whose members are the addresses of HOST (a headless Service)
@@ -123,6 +125,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     ejectAfter: num('eject-after'),
     readmitAfter: num('readmit-after'),
     dnsIntervalMs: num('dns-interval-ms'),
+    mapIntervalMs: num('map-interval-ms'),
     requestTimeoutMs: num('request-timeout-ms'),
     retryBudgetMs: num('retry-budget-ms'),
     maxBodyBytes: num('max-body-bytes'),

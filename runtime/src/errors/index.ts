@@ -48,6 +48,25 @@ export class UnavailableError extends KvError {
   }
 }
 
+/**
+ * The key's slot belongs to another shard in this shard's slot map (docs/resharding.md): nothing
+ * was read or written. A router refreshes its map when `epoch` is newer than its own, and retries.
+ */
+export class WrongShardError extends KvError {
+  constructor(slot: number, epoch: number, owner: string) {
+    super(421, 'wrong_shard', `slot ${slot} belongs to shard '${owner}' in slot map epoch ${epoch}, not to this shard; refresh the map and retry there`,
+      true, { slot, epoch, owner, outcome: 'not_applied' });
+  }
+}
+
+/** The key's slot is frozen while its keys move to another shard (a few milliseconds): the write did not apply. */
+export class SlotFrozenError extends KvError {
+  constructor(slot: number, epoch: number) {
+    super(503, 'slot_frozen', `slot ${slot} is frozen while it moves to another shard (slot map epoch ${epoch}); retry shortly`,
+      true, { slot, epoch, outcome: 'not_applied' });
+  }
+}
+
 /** The JSON body every API answers an error with: `{"error", "message", "retryable", ...details}`. */
 export function errorBody(err: KvError): Record<string, unknown> {
   return { error: err.code, message: err.message, retryable: err.retryable, ...err.details };

@@ -25,6 +25,27 @@ export interface KvCommand {
   readonly prev?: Uint8Array;
   /** CAS: swap only if the key is absent (put-if-absent). Mutually exclusive with `prev`. */
   readonly prevAbsent?: boolean;
+  /** Written by the resharding migrator, not a client: admitted whatever the slot's owner (see {@link ApplyGuard}). */
+  readonly migration?: boolean;
+}
+
+/** Why a write was refused at apply time: its slot is not this shard's, or is frozen for a migration. */
+export interface KvRejection {
+  readonly code: 'wrong_shard' | 'slot_frozen';
+  readonly slot: number;
+  /** The epoch of the slot map this shard applied the write under. */
+  readonly epoch: number;
+  /** The slot's owner in that map. */
+  readonly owner: string;
+}
+
+/**
+ * Decides, deterministically from the applied state, whether a write may apply: every member
+ * asks the same question of the same state, so all agree. The shard map (runtime/src/shardmap)
+ * installs one; without it every write applies.
+ */
+export interface ApplyGuard {
+  admit(cmd: KvCommand, read: (key: string) => Uint8Array | undefined): KvRejection | undefined;
 }
 
 /** The outcome of applying one command. `succeeded` is false when a CAS precondition did not hold. */
@@ -35,12 +56,26 @@ export interface KvResult {
   readonly existed: boolean;
   /** The log index at which the command was applied (a per-cluster revision). */
   readonly index: number;
+  /**
+   * Set when the entry could not be decoded as a command (a forged or corrupt entry that was
+   * committed anyway): it changed nothing, on every member alike. The text says why.
+   */
+  readonly undecodable?: string;
+  /** Set when the guard refused the write: nothing changed. */
+  readonly rejected?: KvRejection;
+}
+
+/** What applying one entry's bytes produced: the result, and the waiter it belongs to (0: none). */
+export interface KvApplied {
+  readonly requestId: number;
+  readonly result: KvResult;
 }
 
 const HEADER_BYTES = 1 + 8 + 1 + 4 + 4 + 4;
 const FLAG_HAS_PREV = 1;
 const FLAG_PREV_ABSENT = 2;
 const FLAG_HAS_VALUE = 4;
+const FLAG_MIGRATION = 8;
 
 /** Encodes a command for a log entry: op u8, requestId f64, flags u8, keyLen u32, valueLen u32, prevLen u32, then bytes. */
 export function encodeCommand(cmd: KvCommand): Uint8Array {
@@ -52,6 +87,7 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
   if (cmd.prev !== undefined) flags |= FLAG_HAS_PREV;
   if (cmd.prevAbsent) flags |= FLAG_PREV_ABSENT;
   if (cmd.value !== undefined) flags |= FLAG_HAS_VALUE;
+  if (cmd.migration) flags |= FLAG_MIGRATION;
   buf.writeUInt8(cmd.op, 0);
   buf.writeDoubleLE(cmd.requestId, 1);
   buf.writeUInt8(flags, 9);
@@ -88,6 +124,7 @@ export function decodeCommand(data: Uint8Array): KvCommand {
     value: flags & FLAG_HAS_VALUE ? value : undefined,
     prev: flags & FLAG_HAS_PREV ? prev : undefined,
     prevAbsent: (flags & FLAG_PREV_ABSENT) !== 0,
+    ...(flags & FLAG_MIGRATION ? { migration: true } : {}),
   };
 }
 
@@ -108,8 +145,15 @@ export interface KvItem {
  * reads see the state as of `appliedIndex`.
  */
 export class KvStateMachine {
+  /** Throws, naming the problem, if `data` is not a snapshot {@link restore} accepts. Changes nothing. */
+  static validateSnapshot(data: Uint8Array): void {
+    walkSnapshot(data, () => undefined);
+  }
+
   private readonly data = new Map<string, Uint8Array>();
   private applied = 0;
+  /** Set once at wiring time, before the first entry applies (cli/raft.ts). */
+  guard: ApplyGuard | undefined;
 
   /** The index of the last applied entry (or of the restored snapshot). */
   get appliedIndex(): number { return this.applied; }
@@ -122,9 +166,28 @@ export class KvStateMachine {
     this.advanceTo(index);
   }
 
+  /**
+   * Applies one committed entry's bytes at `index`. Bytes that do not decode as a command are a
+   * rejected command, not an error: every member decodes the same bytes the same way, so the
+   * rejection is deterministic and the log stays applicable (a poison entry never crash-loops a
+   * cluster).
+   */
+  applyData(index: number, data: Uint8Array): KvApplied {
+    let cmd: KvCommand;
+    try {
+      cmd = decodeCommand(data);
+    } catch (e) {
+      this.advanceTo(index);
+      return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
+    }
+    return { requestId: cmd.requestId, result: this.apply(index, cmd) };
+  }
+
   /** Applies one committed command at `index`; values are copied so the log buffer can be reused. */
   apply(index: number, cmd: KvCommand): KvResult {
     this.advanceTo(index);
+    const rejected = this.guard?.admit(cmd, (k) => this.data.get(k));
+    if (rejected) return { succeeded: false, existed: false, index, rejected };
     const current = this.data.get(cmd.key);
     switch (cmd.op) {
       case KvOp.PUT:
@@ -156,10 +219,15 @@ export class KvStateMachine {
     return this.data.get(key);
   }
 
-  /** Keys starting with `prefix`, sorted by key (UTF-16 order), at most `limit` of them. */
-  list(prefix: string, limit: number): { items: KvItem[]; more: boolean } {
+  /**
+   * Keys starting with `prefix` (and after `after`, if given) that `filter` accepts, sorted by key
+   * (UTF-16 order), at most `limit` of them.
+   */
+  list(prefix: string, limit: number, after?: string, filter?: (key: string) => boolean): { items: KvItem[]; more: boolean } {
     const keys: string[] = [];
-    for (const k of this.data.keys()) if (k.startsWith(prefix)) keys.push(k);
+    for (const k of this.data.keys()) {
+      if (k.startsWith(prefix) && (after === undefined || k > after) && (!filter || filter(k))) keys.push(k);
+    }
     keys.sort();
     const items = keys.slice(0, limit).map((key) => ({ key, value: this.data.get(key)! }));
     return { items, more: keys.length > limit };
@@ -185,23 +253,17 @@ export class KvStateMachine {
     return out;
   }
 
-  /** Replaces the state with a snapshot taken at `index`; throws on a malformed snapshot. */
+  /**
+   * Replaces the state with a snapshot taken at `index`. Throws on a malformed snapshot and then
+   * leaves the state untouched (it is parsed completely before anything is replaced).
+   */
   restore(index: number, data: Uint8Array): void {
+    const parsed = parseSnapshot(data);
     this.data.clear();
-    if (data.length > 0) {
-      const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      const count = buf.readUInt32LE(0);
-      let off = 4;
-      for (let i = 0; i < count; i++) {
-        if (off + 8 > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
-        const kl = buf.readUInt32LE(off); const vl = buf.readUInt32LE(off + 4); off += 8;
-        if (off + kl + vl > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
-        const key = buf.toString('utf8', off, off + kl); off += kl;
-        this.data.set(key, copy(buf.subarray(off, off + vl))); off += vl;
-      }
-    }
+    for (const [k, v] of parsed) this.data.set(k, v);
     this.applied = index;
   }
+
 
   private advanceTo(index: number): void {
     if (index !== this.applied + 1 && index > this.applied + 1) {
@@ -210,6 +272,29 @@ export class KvStateMachine {
     if (index <= this.applied) throw new Error(`kv: entry ${index} applied twice (applied index is ${this.applied})`);
     this.applied = index;
   }
+}
+
+/** Calls `visit` for each (key, value view) of a snapshot; throws on any malformation. */
+function walkSnapshot(data: Uint8Array, visit: (key: string, value: Uint8Array) => void): void {
+  if (data.length === 0) return;
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < 4) throw new Error(`kv: snapshot of ${buf.length} bytes is shorter than its count`);
+  const count = buf.readUInt32LE(0);
+  let off = 4;
+  for (let i = 0; i < count; i++) {
+    if (off + 8 > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
+    const kl = buf.readUInt32LE(off); const vl = buf.readUInt32LE(off + 4); off += 8;
+    if (off + kl + vl > buf.length) throw new Error(`kv: snapshot truncated at entry ${i} of ${count}`);
+    const key = buf.toString('utf8', off, off + kl); off += kl;
+    visit(key, buf.subarray(off, off + vl)); off += vl;
+  }
+  if (off !== buf.length) throw new Error(`kv: snapshot has ${buf.length - off} trailing bytes after ${count} entries`);
+}
+
+function parseSnapshot(data: Uint8Array): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  walkSnapshot(data, (k, v) => out.set(k, copy(v)));
+  return out;
 }
 
 function copy(v: Uint8Array): Uint8Array {

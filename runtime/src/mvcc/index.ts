@@ -14,3 +14,4 @@ export { MvccCommand, encodeCommand, decodeCommand, peekRequestId } from './comm
 export { MvccStateMachine, ApplyResult, MvccResponse } from './state-machine';
 export { snapshotChunks, snapshotBytes, SnapshotRestorer } from './snapshot';
 export { DecodeError } from './codec';
+export { AutoCompactor, AutoCompactionMode } from './auto-compaction';

@@ -18,7 +18,7 @@ const FORMAT = 1;
 const enum Frame { HEADER = 1, MULTI = 2, RECORDS = 3, END = 4 }
 
 /** The serialized view as a lazy sequence of frames of about `chunkBytes` each. */
-export function* snapshotChunks(view: StoreView, appliedIndex: number, chunkBytes = 1_048_576): Generator<Buffer> {
+export function* snapshotChunks(view: StoreView, appliedIndex: number, chunkBytes = 262_144): Generator<Buffer> {
   const w = new ByteWriter(Math.min(chunkBytes * 2, 67_108_864));
   yield frame(w, Frame.HEADER, () => writeHeader(w, view, appliedIndex));
   // Multi-key revisions first: the restorer must know them before records claim single-key slots.

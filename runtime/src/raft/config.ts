@@ -33,6 +33,12 @@ export interface RaftConfig {
   readonly maxInflightMsgs?: number;
   /** Batching bound: entries per APPEND message. @default 512 */
   readonly maxEntriesPerMsg?: number;
+  /**
+   * Batching bound in bytes of entry data per APPEND message (etcd-io/raft's MaxSizePerMsg): at least
+   * one entry is always sent, so the largest message is about max(this, one entry). It keeps peer
+   * frames below the transport's frame limit. @default Infinity
+   */
+  readonly maxBytesPerMsg?: number;
   /** Back-pressure: the leader drops proposals once this many entries are uncommitted. @default Infinity */
   readonly maxUncommittedEntries?: number;
   /** How reads confirm leadership. @default ReadOnlyOption.SAFE */
@@ -65,12 +71,14 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     checkQuorum: c.checkQuorum ?? true,
     maxInflightMsgs: c.maxInflightMsgs ?? 256,
     maxEntriesPerMsg: c.maxEntriesPerMsg ?? 512,
+    maxBytesPerMsg: c.maxBytesPerMsg ?? Infinity,
     maxUncommittedEntries: c.maxUncommittedEntries ?? Infinity,
     readOnlyOption: c.readOnlyOption ?? ReadOnlyOption.SAFE,
     applied: c.applied ?? 0,
   };
   posInt('maxInflightMsgs', r.maxInflightMsgs);
   posInt('maxEntriesPerMsg', r.maxEntriesPerMsg);
+  if (!(r.maxBytesPerMsg > 0)) throw new RaftConfigError(`RaftConfig.maxBytesPerMsg must be > 0, got ${r.maxBytesPerMsg}`);
   if (!(r.maxUncommittedEntries > 0)) throw new RaftConfigError(`RaftConfig.maxUncommittedEntries must be > 0, got ${r.maxUncommittedEntries}`);
   if (!Number.isInteger(r.applied) || r.applied < 0) throw new RaftConfigError(`RaftConfig.applied must be a non-negative integer, got ${r.applied}`);
   if (r.readOnlyOption === ReadOnlyOption.LEASE_BASED && !r.checkQuorum) {

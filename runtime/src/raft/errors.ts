@@ -35,3 +35,20 @@ export class RaftConfigError extends Error {
     this.name = 'RaftConfigError';
   }
 }
+
+/**
+ * Thrown by `RawNode.step` for a message no correct peer sends (a term or index beyond
+ * {@link MAX_RAFT_INTEGER}, a non-integer): the node's state is unchanged and the caller drops it.
+ */
+export class InvalidMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidMessageError';
+  }
+}
+
+/**
+ * The largest term or index the core accepts from a message: 2^48, with a margin below 2^53 so
+ * that term + 1 or index + n on an accepted value is still exact. Decoders check the same bound.
+ */
+export const MAX_RAFT_INTEGER = 2 ** 48;

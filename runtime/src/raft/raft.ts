@@ -504,7 +504,7 @@ export class Raft {
     if (!pr || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const ents = this.log.slice(pr.next, Infinity, this.cfg.maxEntriesPerMsg);
+    const ents = limitBytes(this.log.slice(pr.next, Infinity, this.cfg.maxEntriesPerMsg), this.cfg.maxBytesPerMsg);
     if (ents !== undefined && ents.length === 0 && !sendIfEmpty) return false;
     if (prevTerm === undefined || ents === undefined) {
       // The follower needs entries we compacted: send the snapshot (paper 7, InstallSnapshot).
@@ -726,4 +726,15 @@ export class Raft {
       context: m.context ?? EMPTY,
     });
   }
+}
+
+/** The longest prefix of `ents` whose data fits in `maxBytes`, but at least one entry. */
+function limitBytes(ents: Entry[] | undefined, maxBytes: number): Entry[] | undefined {
+  if (ents === undefined || maxBytes === Infinity) return ents;
+  let total = 0;
+  for (let i = 0; i < ents.length; i++) {
+    total += ents[i].data.length;
+    if (total > maxBytes && i > 0) return ents.slice(0, i);
+  }
+  return ents;
 }

@@ -1,6 +1,6 @@
 import { ConfChange, ConfChangeType, encodeConfChange } from './confchange';
 import { RaftConfig, resolveConfig } from './config';
-import { RaftConfigError } from './errors';
+import { InvalidMessageError, MAX_RAFT_INTEGER, RaftConfigError } from './errors';
 import { ProgressState } from './progress';
 import { Raft, ReadState, Role } from './raft';
 import { MemoryStorage, RaftStorage } from './storage';
@@ -107,6 +107,7 @@ export class RawNode {
   /** Feeds a message received from a peer. Messages from unknown peers and stale terms are ignored. */
   step(m: Message): void {
     if (m.to !== this.raft.id) throw new RaftConfigError(`RawNode.step: message to ${m.to} delivered to node ${this.raft.id}`);
+    checkMessage(m);
     this.raft.step(m);
   }
 
@@ -231,5 +232,26 @@ export class RawNode {
       lastIndex: r.log.lastIndex(),
       leadTransferee: r.leadTransferee,
     };
+  }
+}
+
+const BOUNDED_FIELDS = ['from', 'term', 'logTerm', 'index', 'commit', 'rejectHint', 'logTermHint'] as const;
+
+function checkBounded(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= MAX_RAFT_INTEGER) {
+    throw new InvalidMessageError(`RawNode.step: ${what} ${value} is not an integer in [0, 2^48)`);
+  }
+}
+
+/**
+ * The defensive check at the core's boundary: decoders already validate what crosses the network,
+ * but a term adopted here is persisted forever, so the core refuses absurd values itself too.
+ */
+function checkMessage(m: Message): void {
+  for (const f of BOUNDED_FIELDS) checkBounded(m[f], f);
+  for (const e of m.entries) { checkBounded(e.term, 'entry term'); checkBounded(e.index, 'entry index'); }
+  if (m.snapshot) {
+    checkBounded(m.snapshot.metadata.index, 'snapshot index');
+    checkBounded(m.snapshot.metadata.term, 'snapshot term');
   }
 }

@@ -14,6 +14,8 @@ export interface RouterConfig {
   /** Consecutive passed health checks before an ejected member is readmitted. */
   readonly readmitAfter: number;
   readonly dnsIntervalMs: number;
+  /** Re-read the slot map from the shards this often (it is also re-read whenever a shard answers `wrong_shard`). */
+  readonly mapIntervalMs: number;
   /** Bound on one upstream request. */
   readonly requestTimeoutMs: number;
   /** Bound on one client request, retries and backoff included. */

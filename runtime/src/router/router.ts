@@ -1,20 +1,22 @@
 /**
  * The router: a stateless HTTP front for several Raft key-value shards. Each `/v1/kv/<key>` goes
- * to the shard that owns the key on a consistent-hash ring of shard names, to that shard's
- * leader: learned from the 307 a follower answers with, cached, forgotten when it stops
- * answering. Failed attempts are retried on other members with bounded, jittered exponential
- * backoff within a per-request budget: reads always, writes only while no attempt may have
- * applied (see `forward`). Every member is health-checked (`/readyz`); a member
+ * to the shard that owns the key's slot in the slot map (runtime/src/shardmap; the map is read
+ * from the shards themselves, highest epoch wins, and re-read when a shard answers
+ * `wrong_shard`), to that shard's leader: learned from the 307 a follower answers with, cached,
+ * forgotten when it stops answering. Failed attempts are retried on other members with bounded,
+ * jittered exponential backoff within a per-request budget: reads always, writes only while no
+ * attempt may have applied (see `forward`). Every member is health-checked (`/readyz`); a member
  * failing `ejectAfter` checks in a row is ejected (tried last), and readmitted after
- * `readmitAfter` passes. Operations spanning shards (prefix listings) are rejected.
+ * `readmitAfter` passes. Prefix listings are merged from every shard (`listAcrossShards`).
  */
 import { promises as dns } from 'node:dns';
 import { Agent, createServer, IncomingHttpHeaders, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { HashRing } from '../ring';
 import { RouterConfig, ShardSource } from './config';
+import { MapReader, sourceOfSpec, specOfSource } from './map-reader';
 import { errorBody, internalError, KvError, OutcomeUnknownError, sendError, sendJson, UnavailableError } from '../errors';
 import { MetricsRegistry } from '../observability/metrics';
+import { isReserved, RECORD_KEY, ShardMap, slotCounts, slotOf } from '../shardmap/map';
 
 /** How the router resolves a headless Service name to addresses (replaceable for tests). */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -48,13 +50,14 @@ class UpstreamError extends Error {
   }
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+// x-ha-migration: only the migrator may read and write slots a shard does not serve (api/http-v1.ts).
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer', 'x-ha-migration']);
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The router service. `start()` listens; `close()` stops listening, timers and connections. */
 export class Router {
   private readonly shards = new Map<string, Shard>();
-  private readonly ring: HashRing;
+  private readonly mapReader: MapReader;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
   private server: Server | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -66,29 +69,45 @@ export class Router {
   private readonly redirects = this.metrics.counter('ha_router_redirects_total', 'Redirects to a shard leader followed.');
   private readonly ejections = this.metrics.counter('ha_router_ejections_total', 'Members ejected after failed health checks.');
   private readonly duration = this.metrics.histogram('ha_router_request_duration_seconds', 'Client request latency.', DURATION_BUCKETS);
+  private readonly wrongShard = this.metrics.counter('ha_router_wrong_shard_total', 'Requests a shard refused as not its slot (the router then re-reads the slot map).');
 
   constructor(private readonly config: RouterConfig, private readonly resolve: Resolver = defaultResolver) {
-    for (const [name, source] of config.shards) {
-      const members = new Map<string, Member>();
-      if (source.kind === 'static') for (const url of source.urls) members.set(url, { url, healthy: true, failures: 0, passes: 0 });
-      this.shards.set(name, { name, source, members });
-    }
-    this.ring = new HashRing([...config.shards.keys()].map((id) => ({ id })));
-    // Every shard's series exists from the start, so a dashboard sees 0 rather than nothing.
-    for (const shard of config.shards.keys()) for (const c of [this.retries, this.redirects, this.ejections]) c.inc({ shard }, 0);
+    for (const [name, source] of config.shards) this.addShard(name, source);
+    this.mapReader = new MapReader({
+      configured: () => [...config.shards].map(([name, source]) => ({ name, spec: specOfSource(source) })),
+      readRecord: (name) => this.readRecord(name),
+      createRecord: (name, text) => this.createRecord(name, text),
+      learnShard: (name, spec) => { if (!this.shards.has(name)) this.addShard(name, sourceOfSpec(spec)); },
+    });
     this.registerGauges();
   }
 
-  /** The shard that owns `key`. */
+  /** The shard that owns `key` in the current slot map. Throws before the map is known. */
   public shardFor(key: string): string {
-    return this.ring.get(key);
+    const map = this.mapReader.map;
+    if (!map) throw new Error('the router has no slot map yet (start() reads it)');
+    return map.owners[slotOf(key)];
   }
 
-  /** Resolves DNS shards once, starts health checks and listens; resolves to the bound port. */
+  /** The slot map the router routes by (undefined until one is read). */
+  public get shardMap(): ShardMap | undefined {
+    return this.mapReader.map;
+  }
+
+  /** Re-reads the slot map from the shards (also done on `wrong_shard` and every --map-interval-ms). */
+  public refreshMap(): Promise<void> {
+    return this.mapReader.refresh();
+  }
+
+  /** Resolves DNS shards once, reads the slot map, starts health checks and listens; resolves to the bound port. */
   public async start(): Promise<number> {
     await this.refreshDns();
     await this.checkHealth();
+    // A fresh store gets its first map here; without one every key answers 503 until a refresh finds it.
+    // Bounded: a router whose shards are all down still starts (and says why on /readyz).
+    await Promise.race([this.mapReader.refresh().catch(() => undefined), sleep(2000)]);
     this.timers.push(setInterval(() => void this.checkHealth(), this.config.healthIntervalMs));
+    this.timers.push(setInterval(() => void this.mapReader.refresh().catch(() => undefined), this.config.mapIntervalMs));
     if ([...this.shards.values()].some((s) => s.source.kind === 'dns')) {
       this.timers.push(setInterval(() => void this.refreshDns(), this.config.dnsIntervalMs));
     }
@@ -102,7 +121,6 @@ export class Router {
     return (server.address() as AddressInfo).port;
   }
 
-  /** Stops timers, the listener and idle upstream connections. */
   /** Starts draining: `/readyz` answers 503 from now on while requests are still served. */
   public drain(): void {
     this.draining = true;
@@ -113,6 +131,7 @@ export class Router {
     return this.draining;
   }
 
+  /** Stops timers, the listener and idle upstream connections. */
   public async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
@@ -141,6 +160,10 @@ export class Router {
           status = 503;
           return sendJson(res, 503, { ready: false, reason: 'draining: the router is shutting down' });
         }
+        if (!this.mapReader.map) {
+          status = 503;
+          return sendJson(res, 503, { ready: false, reason: `no slot map yet: ${this.mapReader.lastError}` });
+        }
         const missing = [...this.shards.values()].filter((s) => ![...s.members.values()].some((m) => m.healthy)).map((s) => s.name);
         status = missing.length === 0 ? 200 : 503;
         return sendJson(res, status, missing.length === 0 ? { ready: true } : { ready: false, reason: `no healthy member in shard(s) ${missing.join(', ')}` });
@@ -152,15 +175,22 @@ export class Router {
         res.end(text);
         return;
       }
+      if (path === '/v1/shardmap') {
+        status = 200;
+        return sendJson(res, 200, this.mapStatus());
+      }
       if (path !== '/v1/kv' && !path.startsWith('/v1/kv/')) {
         status = 404;
         return sendError(res, new KvError(404, 'not_found', `no route for ${req.method} ${path}; the API is /v1/kv/<key>`));
       }
       const rawKey = path.slice('/v1/kv/'.length);
       if (rawKey === '' || url.searchParams.has('prefix')) {
-        status = 400;
-        return sendError(res, new KvError(400, 'cross_shard',
-          `prefix listings span ${this.shards.size} shards and the router does not merge them; list each shard directly, or keep related keys in one shard`));
+        shardLabel = 'all';
+        const answer = await this.listAcrossShards(req.method ?? 'GET', url.searchParams);
+        status = answer.status;
+        res.writeHead(answer.status, { 'Content-Type': 'application/json', 'Content-Length': String(answer.body.length) });
+        res.end(answer.body);
+        return;
       }
       let key: string;
       try {
@@ -174,11 +204,14 @@ export class Router {
         status = 413;
         return sendError(res, new KvError(413, 'value_too_large', `request body over ${this.config.maxBodyBytes} bytes (--max-body-bytes)`), { Connection: 'close' });
       }
-      const shard = this.shards.get(this.ring.get(key)) as Shard;
-      shardLabel = shard.name;
-      const answer = await this.forward(shard, req, `${path}${url.search}`, body);
+      if (isReserved(key)) {
+        status = 400;
+        return sendError(res, new KvError(400, 'reserved_key', `keys under '${RECORD_KEY.split('/')[0]}/' are the store's own (the slot map); choose another key`));
+      }
+      const { shard, answer } = await this.route(key, req.method ?? 'GET', req.headers, `${path}${url.search}`, body);
+      shardLabel = shard;
       status = answer.status;
-      const headers: Record<string, string | string[]> = { 'X-HA-Shard': shard.name };
+      const headers: Record<string, string | string[]> = { 'X-HA-Shard': shard };
       for (const [name, value] of Object.entries(answer.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
       }
@@ -197,6 +230,73 @@ export class Router {
   }
 
   /**
+   * Sends a key's request to the shard that owns its slot. A `wrong_shard` answer (the shard's
+   * map is newer, or older, than ours: nothing was read or written) re-reads the map and tries
+   * again within the retry budget, so a stale map costs a refresh, never a wrong answer.
+   */
+  private async route(key: string, method: string, reqHeaders: IncomingHttpHeaders, pathAndQuery: string,
+    body: Buffer): Promise<{ shard: string; answer: Upstream }> {
+    const deadline = Date.now() + this.config.retryBudgetMs;
+    const slot = slotOf(key);
+    for (let attempt = 0; ; attempt++) {
+      const map = this.mapReader.map ?? (await this.mapReader.refresh().catch(() => undefined), this.mapReader.map);
+      if (!map) {
+        return { shard: 'none', answer: jsonAnswer(503, errorBody(new UnavailableError('no_shard_map', `no slot map could be read from the shards: ${this.mapReader.lastError}`))) };
+      }
+      const shard = this.shards.get(map.owners[slot]);
+      if (!shard) {
+        return { shard: 'none', answer: jsonAnswer(503, errorBody(new UnavailableError('no_shard_map', `slot ${slot} belongs to shard '${map.owners[slot]}', whose members the map does not name`))) };
+      }
+      const answer = await this.forward(shard, method, reqHeaders, pathAndQuery, body, deadline);
+      const refused = answer.status === 421 ? errorFields(answer) : undefined;
+      if (refused?.error !== 'wrong_shard' || Date.now() >= deadline) return { shard: shard.name, answer };
+      this.wrongShard.inc({ shard: shard.name });
+      // A newer epoch than ours: re-read now. Ours or older: that shard has not applied the switch yet (milliseconds).
+      if (typeof refused.epoch === 'number' && refused.epoch > map.epoch) await this.mapReader.refresh().catch(() => undefined);
+      else await sleep(Math.min(backoffMs(attempt), Math.max(0, deadline - Date.now())));
+      if (attempt % 4 === 3) await this.mapReader.refresh().catch(() => undefined);
+    }
+  }
+
+  /**
+   * A prefix listing over every shard that owns slots: each returns its first `limit` keys after
+   * `after`; the merge keeps the first `limit` of their union, and `more` is true when any shard
+   * had more or the union is longer. A slot switches owner between two answers only if their
+   * map epochs differ, so such a listing is retried (it would miss or repeat that slot's keys).
+   */
+  private async listAcrossShards(method: string, params: URLSearchParams): Promise<Upstream> {
+    if (method !== 'GET') return jsonAnswer(405, errorBody(new KvError(405, 'method_not_allowed', `${method} is not allowed on a listing; use GET`)));
+    if (params.has('slot')) return jsonAnswer(400, errorBody(new KvError(400, 'bad_query', 'slot= listings are for the resharding migrator, on a member')));
+    const prefix = params.get('prefix');
+    if (prefix === null) return jsonAnswer(400, errorBody(new KvError(400, 'bad_key', 'the key is empty: use /v1/kv/<key>, or /v1/kv/?prefix=P to list')));
+    if (isReserved(prefix)) return jsonAnswer(400, errorBody(new KvError(400, 'reserved_key', 'keys under __ha/ are the store\'s own')));
+    const deadline = Date.now() + this.config.retryBudgetMs;
+    const query = new URLSearchParams(params);
+    for (let attempt = 0; ; attempt++) {
+      const map = this.mapReader.map;
+      if (!map) return jsonAnswer(503, errorBody(new UnavailableError('no_shard_map', `no slot map could be read from the shards: ${this.mapReader.lastError}`)));
+      const owners = [...slotCounts(map.owners).keys()].map((n) => this.shards.get(n)).filter((s): s is Shard => s !== undefined);
+      const answers = await Promise.all(owners.map((s) => this.forward(s, 'GET', {}, `/v1/kv/?${query.toString()}`, Buffer.alloc(0), deadline)));
+      const failed = answers.find((a) => a.status !== 200);
+      if (failed) return failed;
+      const parts = answers.map((a) => JSON.parse(a.body.toString('utf8')) as { items: { key: string; value: string }[]; more: boolean; epoch?: number });
+      const epochs = new Set(parts.map((p) => p.epoch));
+      if (epochs.size > 1 && Date.now() < deadline) {
+        await sleep(backoffMs(attempt));
+        await this.mapReader.refresh().catch(() => undefined);
+        continue;
+      }
+      const limit = Number(params.get('limit') ?? Infinity);
+      const byKey = new Map<string, string>();
+      for (const p of parts) for (const item of p.items) byKey.set(item.key, item.value);
+      const keys = [...byKey.keys()].sort();
+      const items = keys.slice(0, limit).map((key) => ({ key, value: byKey.get(key) }));
+      const more = parts.some((p) => p.more) || keys.length > limit;
+      return jsonAnswer(200, { items, more, epoch: [...epochs][0] ?? map.epoch, shards: owners.length });
+    }
+  }
+
+  /**
    * Sends the request to the shard's leader, following redirects and retrying other members.
    * Reads are retried after any failure. A write is retried only while every earlier attempt
    * surely did not apply (connection refused, a 307 from a follower, a 503 with outcome
@@ -206,12 +306,11 @@ export class Router {
    * write. Such a write is answered `503` with `outcome: unknown`, as the shard itself does, so
    * the client decides.
    */
-  private async forward(shard: Shard, req: IncomingMessage, pathAndQuery: string, body: Buffer): Promise<Upstream> {
-    const deadline = Date.now() + this.config.retryBudgetMs;
-    const method = req.method ?? 'GET';
+  private async forward(shard: Shard, method: string, reqHeaders: IncomingHttpHeaders, pathAndQuery: string, body: Buffer,
+    deadline = Date.now() + this.config.retryBudgetMs): Promise<Upstream> {
     const isRead = method === 'GET' || method === 'HEAD';
     const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    for (const [name, value] of Object.entries(reqHeaders)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
     const tried = new Set<string>();
     let attempt = 0;
     let redirects = 0;
@@ -244,7 +343,8 @@ export class Router {
           // No leader yet (an election is running), or the member is stopping: the request
           // did not apply, so another try after a pause is safe.
           lastError = `${target} answered 503: ${r.body.toString('utf8').slice(0, 200)}`;
-          if (shard.leader === target) shard.leader = undefined;
+          // A frozen slot is the leader saying "a moment": keep going to it.
+          if (shard.leader === target && errorFields(r)?.error !== 'slot_frozen') shard.leader = undefined;
         } else {
           if (method !== 'GET' && r.status < 300) shard.leader = target;
           return r;
@@ -261,6 +361,7 @@ export class Router {
       }
       this.retries.inc({ shard: shard.name });
       await sleep(Math.min(backoffMs(attempt++), Math.max(0, deadline - Date.now())));
+      if (shard.leader !== undefined) tried.delete(shard.leader);
       target = this.pickTarget(shard, tried);
       if (target === undefined) {
         // Every member was tried once: start another round (the leader may be back).
@@ -368,11 +469,60 @@ export class Router {
     return this.metrics.render();
   }
 
+  private addShard(name: string, source: ShardSource): void {
+    const members = new Map<string, Member>();
+    if (source.kind === 'static') for (const url of source.urls) members.set(url, { url, healthy: true, failures: 0, passes: 0 });
+    this.shards.set(name, { name, source, members });
+    // Every shard's series exists from the start, so a dashboard sees 0 rather than nothing.
+    for (const c of [this.retries, this.redirects, this.ejections, this.wrongShard]) c.inc({ shard: name }, 0);
+    if (source.kind === 'dns' && this.timers.length > 0) void this.refreshDns();
+  }
+
+  /** A shard's record (text), undefined when it has none; throws when the shard does not answer. */
+  private async readRecord(name: string): Promise<string | undefined> {
+    const shard = this.shards.get(name);
+    if (!shard) throw new Error(`unknown shard ${name}`);
+    const r = await this.forward(shard, 'GET', {}, `/v1/kv/${encodeURIComponent(RECORD_KEY)}`, Buffer.alloc(0),
+      Date.now() + Math.min(this.config.retryBudgetMs, 3000));
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) throw new Error(`shard ${name}: reading the slot map answered ${r.status} ${r.body.toString('utf8').slice(0, 200)}`);
+    return r.body.toString('utf8');
+  }
+
+  /** Creates a shard's record if it has none; false when one exists already. */
+  private async createRecord(name: string, text: string): Promise<boolean> {
+    const shard = this.shards.get(name) as Shard;
+    const r = await this.forward(shard, 'PUT', {}, `/v1/kv/${encodeURIComponent(RECORD_KEY)}?prev_exist=false`, Buffer.from(text));
+    if (r.status === 412) return false;
+    if (r.status !== 200) throw new Error(`shard ${name}: creating the slot map answered ${r.status} ${r.body.toString('utf8').slice(0, 200)}`);
+    return true;
+  }
+
+  /** `/v1/shardmap`: the map in force, slots per shard, and the migration in progress (slots still to move). */
+  private mapStatus(): Record<string, unknown> {
+    const map = this.mapReader.map;
+    if (!map) return { epoch: null, error: this.mapReader.lastError };
+    const progress = this.mapReader.migration();
+    return {
+      epoch: map.epoch,
+      slots: Object.fromEntries(slotCounts(map.owners)),
+      shards: map.shards,
+      migration: progress ?? null,
+      refreshedAt: new Date(this.mapReader.refreshedAt).toISOString(),
+    };
+  }
+
   /** Scrape-time gauges over the live shard table. */
   private registerGauges(): void {
     this.metrics.gaugeFamily('ha_router_member_healthy', '1 if the member passes its health checks.', () =>
       [...this.shards.values()].flatMap((shard) =>
         [...shard.members.values()].map((m) => [{ shard: shard.name, member: m.url }, m.healthy ? 1 : 0] as const)));
+    this.metrics.gaugeFamily('ha_router_shardmap_epoch', 'Epoch of the slot map the router routes by (0 before one is read).', () =>
+      [[{}, this.mapReader.map?.epoch ?? 0] as const]);
+    this.metrics.gaugeFamily('ha_router_slots', 'Slots each shard owns in the router\'s slot map.', () =>
+      [...slotCounts(this.mapReader.map?.owners ?? []).entries()].map(([shard, n]) => [{ shard }, n] as const));
+    this.metrics.gaugeFamily('ha_router_slots_to_move', 'Slots a running migration has yet to move (0 when none runs).', () =>
+      [[{}, this.mapReader.migration()?.remaining ?? 0] as const]);
     this.metrics.gaugeFamily('ha_router_leader_known', '1 if the router has a cached leader for the shard.', () =>
       [...this.shards.values()].map((shard) => [{ shard: shard.name }, shard.leader ? 1 : 0] as const));
   }
@@ -399,6 +549,15 @@ function upstreamOutcome(r: Upstream): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The JSON error body of an upstream answer, if it is one. */
+function errorFields(r: Upstream): { error?: unknown; epoch?: unknown } | undefined {
+  try {
+    return JSON.parse(r.body.toString('utf8')) as { error?: unknown; epoch?: unknown };
+  } catch {
+    return undefined;
+  }
 }
 
 function jsonAnswer(status: number, body: unknown): Upstream {

@@ -10,7 +10,7 @@ import { RaftServerConfig } from './config';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
-import { decodeCommand, encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import { encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
 import { Logger } from '../observability/logger';
 import { MetricsRegistry, Counter, Histogram } from '../observability/metrics';
 import {
@@ -115,6 +115,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
       random: Math.random,
       applied: this.stateMachine.appliedIndex,
       maxUncommittedEntries: 50_000,
+      // Keeps APPEND frames far below the transport's frame limit (--max-peer-frame-bytes).
+      maxBytesPerMsg: 1024 * 1024,
     }, this.storage);
 
     const m = this.metrics;
@@ -312,6 +314,11 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
 
   private receive(m: Message): void {
     if (this.failed) return;
+    const invalid = this.refusedPeerInput(m);
+    if (invalid) {
+      this.log.warn('dropped a forged or malformed peer message', { from: m.from, type: MessageType[m.type], reason: invalid });
+      return;
+    }
     try {
       this.node.step(m);
     } catch (e) {
@@ -319,6 +326,23 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
       return;
     }
     this.scheduleLoop();
+  }
+
+  /**
+   * Input checks the core cannot make: this member proposes only as leader, so a PROPOSE from the
+   * network is forged; a snapshot whose data the state machine cannot restore must be refused
+   * before the core adopts it (afterwards it would be persisted and fail on every restart).
+   */
+  private refusedPeerInput(m: Message): string | undefined {
+    if (m.type === MessageType.PROPOSE) return 'members never forward proposals';
+    if (m.type === MessageType.SNAPSHOT && m.snapshot) {
+      try {
+        KvStateMachine.validateSnapshot(m.snapshot.data);
+      } catch (e) {
+        return `snapshot at index ${m.snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
+      }
+    }
+    return undefined;
   }
 
   private scheduleLoop(): void {
@@ -410,9 +434,9 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
         ({ requestId, outcome: result } = this.mvcc.apply(e.index, e.data));
         this.stateMachine.skip(e.index);
       } else {
-        const cmd = decodeCommand(e.data);
-        requestId = cmd.requestId;
-        result = this.stateMachine.apply(e.index, cmd);
+        const applied = this.stateMachine.applyData(e.index, e.data);
+        ({ requestId, result } = applied);
+        if (applied.result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: applied.result.undecodable });
         this.mvcc.skip(e.index);
       }
       const waiter = this.pending.get(requestId);

@@ -11,9 +11,15 @@
  * Snapshot: index u64 | term u64 | confState (3 x (count u32 + u64 ids)) | data (u32 length + bytes)
  * Hello/Welcome: version u16 | clusterId (string) | senderId u64 | targetId u64 |
  *          metadata count u32 | (key string, value string)*      strings: u32 length + UTF-8
+ *
+ * Everything decoded here crossed a process boundary, so it is validated here (TigerBeetle's
+ * "assert every input where it is decoded"): node ids, terms and indexes must stay below
+ * {@link MAX_WIRE_INTEGER} so that a forged term of 2^53-2 can never be adopted and later
+ * overflow, types must be known, and counts must fit in the frame.
  */
 import { confStateSize, readConfState, readU64, writeConfState, writeU64 } from '../encoding/binary';
-import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types';
+import { MAX_RAFT_INTEGER } from '../raft/errors';
+import { MessageType, type ConfState, type Entry, type EntryType, type Message, type Snapshot } from '../raft/types';
 
 /** Frame kinds. */
 export enum FrameKind {
@@ -38,6 +44,18 @@ export const PROTOCOL_VERSION = 1;
 export const FRAME_HEADER_SIZE = 5;
 
 const MESSAGE_FIXED = 4 + 8 * 8;
+/**
+ * The largest term, index or node id a peer may send: 2^48, far beyond any real cluster (a new term
+ * every millisecond for 8,900 years) yet with a 2^5 margin below 2^53, so arithmetic on an accepted
+ * value (term + 1, index + n) stays exact.
+ */
+export const MAX_WIRE_INTEGER = MAX_RAFT_INTEGER;
+/** Most entries one message may carry (the core sends at most maxEntriesPerMsg, 512 by default). */
+export const MAX_ENTRIES_PER_MESSAGE = 65_536;
+/** Most ids in one list of a snapshot's membership. */
+const MAX_CONF_IDS = 4096;
+const MAX_MESSAGE_TYPE = 12;
+const MAX_ENTRY_TYPE = 1;
 const FLAG_SNAPSHOT = 1;
 
 /** The identity a node presents in HELLO / WELCOME. */
@@ -130,35 +148,41 @@ export function decodeMessage(bytes: Uint8Array): Message {
 function decode(buf: Buffer): Message {
   if (buf.length < MESSAGE_FIXED) throw new RangeError(`shorter than the ${MESSAGE_FIXED}-byte fixed part`);
   const type = buf[0] as MessageType;
-  if (buf[0] > 12) throw new RangeError(`unknown message type ${buf[0]}`);
+  if (buf[0] > MAX_MESSAGE_TYPE) throw new RangeError(`unknown message type ${buf[0]}`);
+  if (buf[1] > 1) throw new RangeError(`reject flag ${buf[1]} is not 0 or 1`);
   const reject = buf[1] === 1;
   const flags = buf[2];
+  if ((flags & ~FLAG_SNAPSHOT) !== 0 || buf[3] !== 0) throw new RangeError(`unknown flags ${flags}/${buf[3]}`);
   let p = 4;
-  const from = readU64(buf, p); p += 8;
-  const to = readU64(buf, p); p += 8;
-  const term = readU64(buf, p); p += 8;
-  const logTerm = readU64(buf, p); p += 8;
-  const index = readU64(buf, p); p += 8;
-  const commit = readU64(buf, p); p += 8;
-  const rejectHint = readU64(buf, p); p += 8;
-  const logTermHint = readU64(buf, p); p += 8;
+  const from = readId(buf, p, 'from'); p += 8;
+  const to = readId(buf, p, 'to'); p += 8;
+  const term = readWireInt(buf, p, 'term'); p += 8;
+  const logTerm = readWireInt(buf, p, 'logTerm'); p += 8;
+  const index = readWireInt(buf, p, 'index'); p += 8;
+  const commit = readWireInt(buf, p, 'commit'); p += 8;
+  const rejectHint = readWireInt(buf, p, 'rejectHint'); p += 8;
+  const logTermHint = readWireInt(buf, p, 'logTermHint'); p += 8;
   const context = readBytes(buf, p); p = context.next;
   const count = buf.readUInt32LE(p); p += 4;
+  if (count > MAX_ENTRIES_PER_MESSAGE) throw new RangeError(`${count} entries exceed the limit of ${MAX_ENTRIES_PER_MESSAGE}`);
   if (count * 21 > buf.length - p) throw new RangeError(`${count} entries cannot fit in ${buf.length - p} bytes`);
   const entries: Entry[] = new Array(count);
   for (let i = 0; i < count; i++) {
-    const eTerm = readU64(buf, p);
-    const eIndex = readU64(buf, p + 8);
+    const eTerm = readWireInt(buf, p, 'entry term');
+    const eIndex = readWireInt(buf, p + 8, 'entry index');
+    if (buf[p + 16] > MAX_ENTRY_TYPE) throw new RangeError(`entry ${eIndex} has unknown type ${buf[p + 16]}`);
     const eType = buf[p + 16] as EntryType;
     const data = readBytes(buf, p + 17);
     entries[i] = { term: eTerm, index: eIndex, type: eType, data: data.bytes };
     p = data.next;
   }
+  if (type === MessageType.APPEND) checkEntriesContiguous(entries, index);
   let snapshot: Snapshot | undefined;
   if (flags & FLAG_SNAPSHOT) {
-    const sIndex = readU64(buf, p);
-    const sTerm = readU64(buf, p + 8);
+    const sIndex = readWireInt(buf, p, 'snapshot index');
+    const sTerm = readWireInt(buf, p + 8, 'snapshot term');
     const cs = readConfState(buf, p + 16);
+    checkConfState(cs.confState);
     const data = readBytes(buf, cs.next);
     snapshot = { metadata: { index: sIndex, term: sTerm, confState: cs.confState }, data: data.bytes };
     p = data.next;
@@ -166,6 +190,34 @@ function decode(buf: Buffer): Message {
   if (p !== buf.length) throw new RangeError(`${buf.length - p} trailing bytes`);
   const message = { type, from, to, term, logTerm, index, entries, commit, reject, rejectHint, logTermHint, context: context.bytes };
   return snapshot ? { ...message, snapshot } : message;
+}
+
+/** A u64 that must be below MAX_WIRE_INTEGER (terms, indexes). */
+function readWireInt(buf: Buffer, p: number, what: string): number {
+  const v = readU64(buf, p);
+  if (v >= MAX_WIRE_INTEGER) throw new RangeError(`${what} ${v} is not below 2^48`);
+  return v;
+}
+
+/** A node id: 0 (none) or a wire integer. */
+function readId(buf: Buffer, p: number, what: string): number {
+  return readWireInt(buf, p, what);
+}
+
+/** Entries of one APPEND follow the preceding index without gaps (the core relies on it). */
+function checkEntriesContiguous(entries: readonly Entry[], index: number): void {
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i].index !== index + 1 + i) {
+      throw new RangeError(`entry ${i} has index ${entries[i].index}, expected ${index + 1 + i}`);
+    }
+  }
+}
+
+function checkConfState(cs: ConfState): void {
+  for (const [name, ids] of [['voters', cs.voters], ['learners', cs.learners], ['votersOutgoing', cs.votersOutgoing]] as const) {
+    if (ids.length > MAX_CONF_IDS) throw new RangeError(`snapshot ${name} list has ${ids.length} ids`);
+    for (const id of ids) if (id <= 0 || id >= MAX_WIRE_INTEGER) throw new RangeError(`snapshot ${name} id ${id} is not a valid node id`);
+  }
 }
 
 function writeBytes(buf: Buffer, bytes: Uint8Array, p: number): number {

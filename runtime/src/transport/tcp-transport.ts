@@ -6,6 +6,14 @@
  * Each node dials its own connection to every peer and only sends on it (the peer answers only
  * the handshake), so messages from A to B share one ordered stream, and a one-way network fault
  * affects one direction only, as it would in the network.
+ *
+ * What a peer may do is bounded (issue 14): a dialler must name a current member (a configured
+ * peer id, and whatever {@link TcpTransportOptions.admitPeer} adds), may hold only one live inbound
+ * connection per id (a second claim of a live id is refused, so a forger cannot take over a
+ * member's stream while it runs), and frames are refused from their 5-byte header when they
+ * announce more than maxFrameBytes. A peer's client URL ({@link TcpTransport.peerMetadata}) is taken
+ * only from the WELCOME of the connection *we* dialled to its configured address, never from
+ * what an inbound dialler announces, so a forged handshake cannot redirect clients.
  */
 import * as net from 'net';
 import * as tls from 'tls';
@@ -52,8 +60,18 @@ export interface TcpTransportOptions {
    * @default 64 MiB
    */
   readonly maxQueuedBytes?: number;
-  /** Largest frame accepted from a peer; bigger ones close the connection. @default 512 MiB */
+  /**
+   * Largest frame accepted from (and sent to) a peer; an inbound header announcing more closes
+   * the connection before anything is buffered. It must exceed the largest snapshot: a message
+   * that cannot fit is dropped at the sender and logged. @default 128 MiB
+   */
   readonly maxFrameBytes?: number;
+  /**
+   * Extra admission check for an inbound dialler, after the built-in ones (known id, cluster,
+   * target): return a reason to refuse it, e.g. a stale incarnation in `hello.metadata`
+   * (membership/ plugs in here). @default admit every configured peer
+   */
+  readonly admitPeer?: (peerId: number, metadata: Readonly<Record<string, string>>) => string | undefined;
   /** First reconnect delay. @default 50 ms */
   readonly minBackoffMs?: number;
   /** Reconnect delay cap. @default 2000 ms */
@@ -91,6 +109,8 @@ export interface TcpTransportOptions {
 const SOCKET_HIGH_WATER = 1 << 20;
 /** Largest handshake frame (cluster id + metadata) accepted. */
 const HANDSHAKE_MAX_BYTES = 64 * 1024;
+/** Default frame limit: far above an APPEND (the server caps them near 1 MiB), room for a snapshot. */
+const DEFAULT_MAX_FRAME_BYTES = 128 * 1024 * 1024;
 /** Minimum gap between two unreachable reports for the same peer, so drops do not storm the core. */
 const UNREACHABLE_REPORT_INTERVAL_MS = 100;
 
@@ -178,7 +198,12 @@ export class TcpTransport implements Transport {
   private readonly random: () => number;
   private readonly log: (line: string) => void;
   private readonly server: net.Server;
-  private readonly tls: PeerTlsOptions | undefined;
+  private tls: PeerTlsOptions | undefined;
+  private readonly admitPeer: ((peerId: number, metadata: Readonly<Record<string, string>>) => string | undefined) | undefined;
+  /** The live inbound connection of each peer id, and when it last received a frame. */
+  private readonly inboundByPeer = new Map<number, { socket: net.Socket; lastReceived: number }>();
+  /** Messages not sent because their frame exceeded maxFrameBytes. */
+  oversizeDrops = 0;
   private readonly links = new Map<number, PeerLink>();
   private readonly inbound = new Set<net.Socket>();
   private readonly metadataByPeer = new Map<number, Readonly<Record<string, string>>>();
@@ -195,7 +220,8 @@ export class TcpTransport implements Transport {
     this.metadata = { ...(options.metadata ?? {}) };
     this.maxQueuedMessages = positive(options.maxQueuedMessages ?? 4096, 'maxQueuedMessages');
     this.maxQueuedBytes = positive(options.maxQueuedBytes ?? 64 * 1024 * 1024, 'maxQueuedBytes');
-    this.maxFrameBytes = positive(options.maxFrameBytes ?? 512 * 1024 * 1024, 'maxFrameBytes');
+    this.maxFrameBytes = positive(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes');
+    this.admitPeer = options.admitPeer;
     this.minBackoffMs = positive(options.minBackoffMs ?? 50, 'minBackoffMs');
     this.maxBackoffMs = positive(options.maxBackoffMs ?? 2000, 'maxBackoffMs');
     this.dialTimeoutMs = positive(options.dialTimeoutMs ?? 2000, 'dialTimeoutMs');
@@ -258,6 +284,25 @@ export class TcpTransport implements Transport {
     for (const [id, address] of peers) {
       if (id !== this.localId && !this.links.has(id)) this.links.set(id, new PeerLink(id, address));
     }
+    // A member that left may not keep talking on the connection it opened while it was one.
+    for (const [id, inbound] of this.inboundByPeer) {
+      if (!this.links.has(id)) {
+        inbound.socket.destroy();
+        this.inboundByPeer.delete(id);
+      }
+    }
+    for (const id of this.metadataByPeer.keys()) if (!this.links.has(id)) this.metadataByPeer.delete(id);
+  }
+
+  /**
+   * Replaces the TLS material (certificate rotation): new inbound handshakes use it at once, new
+   * outbound connections on their next dial; established connections keep theirs. Only a
+   * transport started with TLS can rotate (turning TLS on or off needs a restart).
+   */
+  setTls(options: PeerTlsOptions): void {
+    if (!this.tls) throw new RangeError('TcpTransport.setTls: this transport was started without TLS');
+    (this.server as tls.Server).setSecureContext({ key: options.key, cert: options.cert, ca: options.ca });
+    this.tls = { ...options };
   }
 
   send(messages: readonly Message[]): void {
@@ -275,6 +320,13 @@ export class TcpTransport implements Transport {
         continue;
       }
       const frame = encodeMessageFrame(message);
+      if (frame.length - 4 > this.maxFrameBytes) {
+        // The peer would refuse it (and keep refusing a retry): drop it here and say what to raise.
+        this.oversizeDrops++;
+        link.droppedMessages++;
+        this.log(`transport ${this.localId}: dropped a ${MessageType[message.type]} of ${frame.length} bytes to ${link.peerId}: over the ${this.maxFrameBytes}-byte frame limit (raise --max-peer-frame-bytes on every member)`);
+        continue;
+      }
       // An empty queue takes any one message, so a snapshot larger than the byte bound can still
       // be sent (alone); the bound is then max(maxQueuedBytes, that message).
       const full = link.queuedMessages >= this.maxQueuedMessages
@@ -312,6 +364,7 @@ export class TcpTransport implements Transport {
     for (const link of this.links.values()) this.closeLink(link);
     for (const socket of this.inbound) socket.destroy();
     this.inbound.clear();
+    this.inboundByPeer.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -537,13 +590,12 @@ export class TcpTransport implements Transport {
           if (hello.version !== PROTOCOL_VERSION) return refuse(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`);
           if (hello.clusterId !== this.clusterId) return refuse(`cluster '${hello.clusterId}' is not this node's cluster '${this.clusterId}'`);
           if (hello.targetId !== this.localId) return refuse(`you dialled node ${hello.targetId}, this is node ${this.localId}: check the peer addresses`);
-          if (!Number.isSafeInteger(hello.senderId) || hello.senderId <= 0 || hello.senderId === this.localId) {
-            return refuse(`sender id ${hello.senderId} is not a valid peer id`);
-          }
+          const refusal = this.admissionRefusal(socket, hello.senderId, hello.metadata);
+          if (refusal) return refuse(refusal);
           clearTimeout(timeout);
           peerId = hello.senderId;
+          this.inboundByPeer.set(peerId, { socket, lastReceived: performance.now() });
           decoder.maxFrameBytes = this.maxFrameBytes;
-          this.metadataByPeer.set(peerId, hello.metadata);
           socket.write(encodeHandshakeFrame(FrameKind.WELCOME, {
             version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: peerId, metadata: this.metadata,
           }));
@@ -554,6 +606,13 @@ export class TcpTransport implements Transport {
           }, this.keepaliveIntervalMs);
           continue;
         }
+        const live = this.inboundByPeer.get(peerId);
+        if (live?.socket !== socket) {
+          this.log(`transport ${this.localId}: closing the connection from ${peerId}: it is no longer a current member's connection`);
+          socket.destroy();
+          return;
+        }
+        live.lastReceived = performance.now();
         if (frame.kind !== FrameKind.MESSAGE) {
           this.log(`transport ${this.localId}: closing the connection from ${peerId}: unexpected frame kind ${frame.kind}`);
           socket.destroy();
@@ -586,7 +645,40 @@ export class TcpTransport implements Transport {
       clearTimeout(timeout);
       if (keepalive) clearInterval(keepalive);
       this.inbound.delete(socket);
+      if (peerId !== 0 && this.inboundByPeer.get(peerId)?.socket === socket) this.inboundByPeer.delete(peerId);
     });
+  }
+
+  /**
+   * Why an inbound dialler claiming `senderId` may not speak for it, or undefined to admit it:
+   * it must be a configured peer, must not take over a live connection of that peer (a
+   * connection that received nothing for peerIdleTimeoutMs is presumed dead and replaced), and
+   * with TLS its certificate must name the host configured for that id.
+   */
+  private admissionRefusal(socket: net.Socket, senderId: number, metadata: Readonly<Record<string, string>>): string | undefined {
+    if (!Number.isSafeInteger(senderId) || senderId <= 0 || senderId === this.localId) return `sender id ${senderId} is not a valid peer id`;
+    const link = this.links.get(senderId);
+    if (!link) return `sender id ${senderId} is not a member of this cluster`;
+    const certProblem = this.certificateMismatch(socket, senderId, link.address);
+    if (certProblem) return certProblem;
+    const extra = this.admitPeer?.(senderId, metadata);
+    if (extra) return extra;
+    const live = this.inboundByPeer.get(senderId);
+    if (live && !live.socket.destroyed) {
+      const silentMs = performance.now() - live.lastReceived;
+      if (silentMs < this.peerIdleTimeoutMs) return `member ${senderId} is already connected (a live connection is never taken over)`;
+      this.log(`transport ${this.localId}: replacing the connection from ${senderId}, silent for ${Math.round(silentMs)} ms`);
+      live.socket.destroy();
+    }
+    return undefined;
+  }
+
+  /** With TLS and hostname checks on: the dialler's certificate must be valid for the host configured for `senderId`. */
+  private certificateMismatch(socket: net.Socket, senderId: number, address: string): string | undefined {
+    if (!this.tls || this.tls.verifyHostname === false || !(socket instanceof tls.TLSSocket)) return undefined;
+    const { host } = parseHostPort(address, `address of peer ${senderId}`);
+    const err = tls.checkServerIdentity(host, socket.getPeerCertificate());
+    return err ? `the certificate presented does not belong to member ${senderId} (${host}): ${err.message}` : undefined;
   }
 }
 

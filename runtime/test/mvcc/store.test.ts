@@ -109,6 +109,24 @@ void describe('MvccStore', () => {
     assert.deepEqual(pick(s.range({ key: b('kept') }).kvs[0]), { c: 3, m: 5, v: 2 });
   });
 
+  void it('rangeSteps answers from the state when it was called, whatever is written between steps', () => {
+    const s = new MvccStore();
+    for (let i = 0; i < 10; i++) s.put({ key: b(`k${i}`), value: b('old') });
+    const req = { key: b('k'), range_end: prefixEnd(b('k')), limit: 4 };
+    const want = s.range(req);
+    const iter = s.rangeSteps(req, 2);
+    let steps = 0;
+    let n = iter.next();
+    for (; !n.done; n = iter.next()) {
+      steps++;
+      s.put({ key: b(`k${steps}`), value: b('new') });
+      s.deleteRange({ key: b('k9') });
+    }
+    assert.ok(steps >= 4);
+    assert.deepEqual(n.value, want);
+    rejects(() => s.rangeSteps({ key: b('k'), revision: 99 }), GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision');
+  });
+
   void it('bad requests: empty key, non-integer revision, unknown enum', () => {
     const s = new MvccStore();
     rejects(() => s.put({ key: b('') }), GrpcCode.INVALID_ARGUMENT, 'etcdserver: key is not provided');

@@ -20,6 +20,7 @@ describe('router retries', { timeout: 30_000 }, () => {
   let base = '';
   let behaviour: Behaviour = (_req, res) => res.end();
   let writes: string[] = [];
+  let record: string | undefined;
 
   before(async () => {
     member = createServer((req, res) => {
@@ -27,6 +28,12 @@ describe('router retries', { timeout: 30_000 }, () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         if (req.url === '/readyz') { res.end('{"ready":true}'); return; }
+        // The slot map (the router creates it on a fresh store): kept apart from the writes under test.
+        if (req.url?.startsWith('/v1/kv/__ha%2Fshard')) {
+          if (req.method === 'PUT') record = Buffer.concat(chunks).toString();
+          res.writeHead(record === undefined ? 404 : 200).end(record ?? '{"error":"key_not_found"}');
+          return;
+        }
         if (req.method !== 'GET') writes.push(`${req.method} ${req.url}`);
         behaviour(req, res, writes.length);
       });

@@ -53,7 +53,10 @@ describe('router in front of two real Raft shards', { timeout: 120_000 }, () => 
       const direct = await kvRequest(keyUrl(owner.members[0].url, key));
       assert.equal(direct.status, 200);
       assert.equal(direct.body.toString(), `v${i}`);
-      assert.equal((await kvRequest(keyUrl(other.members[0].url, key))).status, 404);
+      // The other shard does not serve the key's slot: it says so (wrong_shard) rather than answer 404.
+      const wrong = await kvRequest(keyUrl(other.members[0].url, key));
+      assert.equal(wrong.status, 421, wrong.body.toString());
+      assert.equal(JSON.parse(wrong.body.toString()).error, 'wrong_shard');
       const got = await kvRequest(keyUrl(base, key), { maxRedirects: 0 });
       assert.equal(got.status, 200);
       assert.equal(got.body.toString(), `v${i}`);
@@ -73,10 +76,23 @@ describe('router in front of two real Raft shards', { timeout: 120_000 }, () => 
     assert.equal(afterCount, redirectsBefore, 'no redirect once the leader is cached');
   });
 
-  it('rejects prefix listings, which span shards', async () => {
-    const r = await kvRequest(`${base}/v1/kv/?prefix=user/`);
-    assert.equal(r.status, 400);
-    assert.match(r.body.toString(), /"error":"cross_shard"/);
+  it('merges prefix listings from every shard, with a limit and a continuation', async () => {
+    const all: string[] = [];
+    let cursor = '';
+    for (let page = 0; page < 20; page++) {
+      const r = await kvRequest(`${base}/v1/kv/?prefix=user/&limit=7${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(r.status, 200, r.body.toString());
+      const body = JSON.parse(r.body.toString()) as { items: { key: string; value: string }[]; more: boolean };
+      assert.ok(body.items.length <= 7);
+      all.push(...body.items.map((i) => i.key));
+      if (!body.more) break;
+      cursor = body.items[body.items.length - 1].key;
+    }
+    // user/0 was deleted above; user/1..39 remain, on both shards, listed once each in key order.
+    const expected = Array.from({ length: 39 }, (_, i) => `user/${i + 1}`).sort();
+    assert.deepEqual(all, expected);
+    const reserved = await kvRequest(keyUrl(base, '__ha/shard'));
+    assert.equal(reserved.status, 400);
   });
 
   it('finds the members of a shard given by DNS name (resolved for real: localhost)', async () => {

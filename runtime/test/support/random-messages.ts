@@ -1,5 +1,6 @@
 /** Seeded random Raft messages for codec and transport tests. */
 import { EntryType, MessageType, type Entry, type Message } from '../../src/raft/types';
+import { MAX_WIRE_INTEGER } from '../../src/transport/codec';
 
 /** Seeded xorshift32, so a failing case replays from its seed. */
 export function rng(seed: number): () => number {
@@ -17,18 +18,20 @@ function bytes(random: () => number, max: number): Uint8Array {
 }
 
 function bigNumber(random: () => number): number {
-  // Mix small values with ones near 2^53 so both u64 halves are exercised.
-  return random() < 0.2 ? Number.MAX_SAFE_INTEGER - Math.floor(random() * 1000) : Math.floor(random() * 1e6);
+  // Mix small values with ones near the wire limit (2^48, codec.ts) so both u64 halves are exercised.
+  return random() < 0.2 ? MAX_WIRE_INTEGER - 1 - Math.floor(random() * 1000) : Math.floor(random() * 1e6);
 }
 
 /** A random Message covering every field, optional snapshot and entry type. */
 export function randomMessage(random: () => number): Message {
   const entries: Entry[] = [];
   const n = random() < 0.3 ? 0 : Math.floor(random() * 20);
+  // Entries follow the message's index without gaps, as the decoder requires of an APPEND.
+  const index = Math.min(bigNumber(random), MAX_WIRE_INTEGER - 1 - n);
   for (let i = 0; i < n; i++) {
     entries.push({
       term: bigNumber(random),
-      index: bigNumber(random),
+      index: index + 1 + i,
       type: random() < 0.5 ? EntryType.NORMAL : EntryType.CONF_CHANGE,
       data: bytes(random, 300),
     });
@@ -40,7 +43,7 @@ export function randomMessage(random: () => number): Message {
     to: 1 + Math.floor(random() * 9),
     term: bigNumber(random),
     logTerm: bigNumber(random),
-    index: bigNumber(random),
+    index,
     commit: bigNumber(random),
     reject: random() < 0.5,
     rejectHint: bigNumber(random),

@@ -60,8 +60,12 @@ describe('TcpTransport', () => {
     }
     await eventually('all 3000 messages', () => received.length === 3000);
     received.forEach((m, i) => assert.deepEqual(comparable(m), comparable(sent[i]), `message ${i}`));
-    assert.deepEqual(b.peerMetadata(1), { clientUrl: 'http://a:2379' });
     assert.deepEqual(a.peerMetadata(2), { clientUrl: 'http://b:2379' });
+    // What a dialler announces is not trusted (anyone can dial): b learns a's metadata only by dialling a.
+    assert.equal(b.peerMetadata(1), undefined);
+    b.send([message(2, 1, 1)]);
+    await eventually('b dials a', () => b.peerMetadata(1) !== undefined);
+    assert.deepEqual(b.peerMetadata(1), { clientUrl: 'http://a:2379' });
     const [stats] = a.stats();
     assert.equal(stats.sentMessages, 3000);
     assert.equal(stats.droppedMessages, 0);
@@ -92,7 +96,7 @@ describe('TcpTransport', () => {
 
   it('reconnects with backoff after the peer restarts, dropping (and counting) while it is down', async () => {
     const a = await start({ localId: 1, port: 21130, peers: new Map([[2, addr(21131)]]) });
-    let b = await start({ localId: 2, port: 21131 });
+    let b = await start({ localId: 2, port: 21131, peers: new Map([[1, addr(21130)]]) });
     let received = 0;
     b.onMessage(() => received++);
     a.send([message(1, 2, 1)]);
@@ -107,7 +111,7 @@ describe('TcpTransport', () => {
     }
     assert.ok(unreachable.includes(2), 'reported unreachable while down');
     assert.ok(a.stats()[0].droppedMessages > 0, 'dropped while down');
-    b = await start({ localId: 2, port: 21131 });
+    b = await start({ localId: 2, port: 21131, peers: new Map([[1, addr(21130)]]) });
     let afterRestart = 0;
     b.onMessage(() => afterRestart++);
     const t0 = Date.now();
@@ -163,8 +167,8 @@ describe('TcpTransport', () => {
 
   it('follows an address change and sends one message bigger than the byte bound', async () => {
     const a = await start({ localId: 1, port: 21160, peers: new Map([[2, addr(21161)]]), maxQueuedBytes: 64 * 1024 });
-    const b1 = await start({ localId: 2, port: 21161 });
-    const b2 = await start({ localId: 2, port: 21162, metadata: { where: 'new home' } });
+    const b1 = await start({ localId: 2, port: 21161, peers: new Map([[1, addr(21160)]]) });
+    const b2 = await start({ localId: 2, port: 21162, metadata: { where: 'new home' }, peers: new Map([[1, addr(21160)]]) });
     const at1: number[] = [];
     const at2: number[] = [];
     b1.onMessage((m) => at1.push(m.index));

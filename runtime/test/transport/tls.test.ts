@@ -69,16 +69,16 @@ async function deliveredWithin(a: TcpTransport, b: TcpTransport, ms: number): Pr
 describe('TcpTransport with mutual TLS', () => {
   it('delivers between peers whose certificates chain to the shared CA', async (t) => {
     if (opensslMissing) return t.skip(opensslMissing);
-    const b = await start({ localId: 2, port: 21301, tls: tlsFor('node', 'ca') });
+    const b = await start({ localId: 2, port: 21301, tls: tlsFor('node', 'ca'), peers: new Map([[1, '127.0.0.1:21300']]), metadata: { clientUrl: 'https://b' } });
     const a = await start({ localId: 1, port: 21300, tls: tlsFor('node', 'ca'), peers: new Map([[2, '127.0.0.1:21301']]), metadata: { clientUrl: 'https://a' } });
     assert.ok((await deliveredWithin(a, b, 3000)) > 0);
-    assert.deepEqual(b.peerMetadata(1), { clientUrl: 'https://a' });
+    assert.deepEqual(a.peerMetadata(2), { clientUrl: 'https://b' });
   });
 
   it('refuses a peer whose certificate another CA signed, and plain TCP', async (t) => {
     if (opensslMissing) return t.skip(opensslMissing);
     const logs: string[] = [];
-    const b = await start({ localId: 2, port: 21303, tls: tlsFor('node', 'ca'), log: (l) => logs.push(l) });
+    const b = await start({ localId: 2, port: 21303, tls: tlsFor('node', 'ca'), log: (l) => logs.push(l), peers: new Map([[1, '127.0.0.1:21302'], [3, '127.0.0.1:21304']]) });
     const rogue = await start({ localId: 1, port: 21302, tls: tlsFor('rogue', 'rogue-ca'), peers: new Map([[2, '127.0.0.1:21303']]) });
     assert.equal(await deliveredWithin(rogue, b, 600), 0);
     assert.ok(logs.some((l) => l.includes('TLS handshake with')), logs.join('\n'));
@@ -88,7 +88,7 @@ describe('TcpTransport with mutual TLS', () => {
 
   it('checks the dialled host against the certificate unless told not to', async (t) => {
     if (opensslMissing) return t.skip(opensslMissing);
-    const b = await start({ localId: 2, port: 21306, tls: tlsFor('dns-only', 'ca') });
+    const b = await start({ localId: 2, port: 21306, tls: tlsFor('dns-only', 'ca'), peers: new Map([[1, '127.0.0.1:21307']]) });
     const strict = await start({ localId: 1, port: 21305, tls: tlsFor('node', 'ca'), peers: new Map([[2, '127.0.0.1:21306']]) });
     assert.equal(await deliveredWithin(strict, b, 600), 0, 'a certificate for raft-0.raft.example must not pass for 127.0.0.1');
     await strict.close();
