@@ -33,7 +33,14 @@ export class EtcdService {
   async range(r: RangeRequest): Promise<Obj> {
     checkRange(r);
     if (!r.serializable) await this.barrier();
-    return this.withHeader(this.backend.mvcc.store.range(r));
+    // Large ranges run in bounded steps over a copy-on-write view, yielding between them, so concurrent
+    // listings of a big store cannot starve the Raft loop (heartbeats, elections).
+    const steps = this.backend.mvcc.store.rangeSteps(r);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return this.withHeader(step.value);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   put(r: PutRequest): Promise<Obj> {
