@@ -47,6 +47,11 @@ export class MvccHost {
     return data.length > 0 && data[0] === MVCC_ENTRY_TAG;
   }
 
+  /** Throws unless `data` restores (a snapshot from a peer is checked before the Raft core adopts it). */
+  static validateSnapshot(data: Uint8Array): void {
+    new MvccStateMachine().restore(data);
+  }
+
   readonly machine = new MvccStateMachine();
   readonly watchHub = new WatchHub(() => this.machine.store);
   /** The leader's lease deadlines; reset whenever leadership changes. */
@@ -68,11 +73,6 @@ export class MvccHost {
   /** An entry that is not an MVCC command (a /v1 write, an empty or membership entry). */
   skip(index: number): void {
     if (index > this.machine.appliedIndex) this.machine.skip(index);
-  }
-
-  /** The MVCC state as one buffer, for the member's snapshot. */
-  snapshotBytes(): Buffer {
-    return Buffer.concat([...this.machine.snapshot().chunks]);
   }
 
   /** A snapshot from before the MVCC store existed: an empty store applied up to `index`. */

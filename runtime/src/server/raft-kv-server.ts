@@ -337,7 +337,9 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     if (m.type === MessageType.PROPOSE) return 'members never forward proposals';
     if (m.type === MessageType.SNAPSHOT && m.snapshot) {
       try {
-        KvStateMachine.validateSnapshot(m.snapshot.data);
+        const parts = splitSnapshot(m.snapshot.data);
+        KvStateMachine.validateSnapshot(parts.kv);
+        if (parts.mvcc) MvccHost.validateSnapshot(parts.mvcc);
       } catch (e) {
         return `snapshot at index ${m.snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
       }
@@ -457,32 +459,41 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     }
   }
 
-  /** Both state machines in one snapshot: {@link SNAPSHOT_MAGIC}, u32 length of the /v1 part, the /v1 part, the MVCC part. */
-  private snapshotStateMachines(): Uint8Array {
+  /**
+   * Both state machines in one snapshot: {@link SNAPSHOT_MAGIC}, u32 length of the /v1 part, the /v1 part, the MVCC
+   * part. The MVCC part comes from a copy-on-write view taken now (consistent with `appliedIndex`) and is serialized
+   * one chunk per event-loop turn, so a large store never stalls heartbeats and client requests.
+   */
+  private async snapshotStateMachines(): Promise<Uint8Array> {
     const kv = this.stateMachine.snapshot();
+    const { chunks } = this.mvcc.machine.snapshot();
     const head = Buffer.allocUnsafe(8);
     SNAPSHOT_MAGIC.copy(head, 0);
     head.writeUInt32BE(kv.length, 4);
-    return Buffer.concat([head, kv, this.mvcc.snapshotBytes()]);
+    const parts: Uint8Array[] = [head, kv];
+    for (const chunk of chunks) {
+      parts.push(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return Buffer.concat(parts);
   }
 
   /** Restores what {@link snapshotStateMachines} wrote (or an older /v1-only snapshot, with an empty MVCC store). */
   private restoreStateMachines(index: number, data: Uint8Array): void {
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (buf.length >= 8 && buf.subarray(0, 4).equals(SNAPSHOT_MAGIC)) {
-      const kvLen = buf.readUInt32BE(4);
-      this.stateMachine.restore(index, buf.subarray(8, 8 + kvLen));
-      this.mvcc.restore(buf.subarray(8 + kvLen));
-    } else {
-      this.stateMachine.restore(index, buf);
-      this.mvcc.restoreEmpty(index);
-    }
+    const parts = splitSnapshot(data);
+    this.stateMachine.restore(index, parts.kv);
+    if (parts.mvcc) this.mvcc.restore(parts.mvcc);
+    else this.mvcc.restoreEmpty(index);
   }
 
   /** Snapshots the state machine at `index`, makes it durable, then compacts memory and the WAL. */
   private async takeSnapshot(index: number): Promise<void> {
     const started = Date.now();
-    const snap = this.storage.createSnapshot(index, this.node.status().confState, this.snapshotStateMachines());
+    const confState = this.node.status().confState;
+    const data = await this.snapshotStateMachines(); // the state is captured before the first await
+    // A snapshot from the leader may have been installed meanwhile: ours is then older and useless.
+    if (this.storage.snapshot().metadata.index >= index) return;
+    const snap = this.storage.createSnapshot(index, confState, data);
     await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.config.snapshotCatchupEntries;
@@ -576,6 +587,15 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
 
 /** Marks a snapshot holding both state machines ("HA" + format 2). */
 const SNAPSHOT_MAGIC = Buffer.from('HA\x00\x02', 'latin1');
+
+/** A member snapshot's parts; a snapshot without {@link SNAPSHOT_MAGIC} predates the MVCC store (no MVCC part). */
+function splitSnapshot(data: Uint8Array): { kv: Buffer; mvcc?: Buffer } {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < 8 || !buf.subarray(0, 4).equals(SNAPSHOT_MAGIC)) return { kv: buf };
+  const kvLen = buf.readUInt32BE(4);
+  if (8 + kvLen > buf.length) throw new Error(`snapshot: the /v1 part (${kvLen} bytes) is longer than the snapshot`);
+  return { kv: buf.subarray(8, 8 + kvLen), mvcc: buf.subarray(8 + kvLen) };
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
