@@ -44,4 +44,6 @@ export interface RaftServerConfig {
   readonly walSegmentBytes: number;
   readonly limits: KvLimits;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** etcd API history retention (the leader proposes compactions); absent = keep everything. */
+  readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
 }

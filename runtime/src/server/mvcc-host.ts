@@ -5,7 +5,7 @@
  * {@link MVCC_ENTRY_TAG}; everything else is a /v1 KV command.
  */
 import {
-  encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore, snapshotBytes, WatchHub,
+  AutoCompactionMode, AutoCompactor, encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore, snapshotBytes, WatchHub,
 } from '../mvcc';
 import { Logger } from '../observability/logger';
 
@@ -24,12 +24,14 @@ export interface LeaseProposer {
   proposeMvcc(cmd: MvccWrite): Promise<unknown>;
 }
 
-/** Timing of the leader's lease work. */
-export interface LeaseTiming {
+/** Timing of the leader's periodic work (lease expiry and checkpoints, auto-compaction). */
+export interface LeaderTiming {
   /** How often the leader looks for expired leases. @default 500 */
   readonly expiryCheckMs?: number;
   /** How often the leader replicates remaining TTLs (etcd: 5 min; shorter here so a leader change loses little). @default 5000 */
   readonly checkpointMs?: number;
+  /** History retention: the leader proposes compactions (etcd's --auto-compaction-*). */
+  readonly autoCompaction?: { readonly mode: AutoCompactionMode; readonly retention: number };
 }
 
 /** See the file comment. */
@@ -92,19 +94,27 @@ export class MvccHost {
     this.leaseClock.reset();
   }
 
-  /** Starts the leader's lease timers (they do nothing on followers). */
-  startLeaseTimers(proposer: LeaseProposer, timing: LeaseTiming = {}): void {
+  /** Starts the leader's timers: lease expiry, lease checkpoints, auto-compaction (they do nothing on followers). */
+  startLeaderTimers(proposer: LeaseProposer, timing: LeaderTiming = {}): void {
     const propose = (cmd: MvccWrite, what: string): void => {
-      proposer.proposeMvcc(cmd).catch((e) => this.log.debug(`lease ${what} not applied; retried later`, { err: (e as Error).message }));
+      proposer.proposeMvcc(cmd).catch((e) => this.log.debug(`${what} not applied; retried later`, { err: (e as Error).message }));
     };
     this.timers.push(setInterval(() => {
       if (!proposer.isLeader()) return;
-      for (const id of this.leaseClock.expired(Date.now())) propose({ op: 'lease_revoke', request: { ID: id } }, 'revoke');
+      for (const id of this.leaseClock.expired(Date.now())) propose({ op: 'lease_revoke', request: { ID: id } }, 'lease revoke');
     }, timing.expiryCheckMs ?? 500));
+    const compactor = timing.autoCompaction && new AutoCompactor(timing.autoCompaction.mode, timing.autoCompaction.retention);
+    if (compactor) {
+      this.timers.push(setInterval(() => {
+        if (!proposer.isLeader()) return;
+        const rev = compactor.observe(Date.now(), this.store.revision, this.store.compactRevision);
+        if (rev !== undefined) propose({ op: 'compaction', request: { revision: rev } }, 'auto-compaction');
+      }, 1000));
+    }
     this.timers.push(setInterval(() => {
       if (!proposer.isLeader()) return;
       const checkpoints = this.leaseClock.checkpoints(Date.now());
-      if (checkpoints.length > 0) propose({ op: 'lease_checkpoint', request: { checkpoints } }, 'checkpoint');
+      if (checkpoints.length > 0) propose({ op: 'lease_checkpoint', request: { checkpoints } }, 'lease checkpoint');
     }, timing.checkpointMs ?? 5000));
     for (const t of this.timers) t.unref();
   }

@@ -169,7 +169,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
       this.reads.tick();
       this.scheduleLoop();
     }, this.config.tickMs);
-    this.mvcc.startLeaseTimers(this);
+    this.mvcc.startLeaderTimers(this, { autoCompaction: this.config.autoCompaction });
   }
 
   // ------------------------------------------------------------------ KvBackend

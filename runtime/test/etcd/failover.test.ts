@@ -3,7 +3,7 @@
  * a lease's remaining TTL survives a leader change (the leader checkpoints it; etcd 3.4 restarts it at the
  * full TTL), and watches deliver every acknowledged write exactly once, in revision order, across a leader
  * kill and across a restart of the member the watcher is connected to (the etcd3 client resumes from its
- * last revision).
+ * last revision). And --auto-compaction-retention: the leader compacts history older than the retention.
  */
 import * as assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -19,7 +19,7 @@ const clientOf = (...members: KvMember[]): Etcd3 => {
 };
 
 before(async () => {
-  cluster = await KvCluster.start({ size: 3, basePort: 23780 });
+  cluster = await KvCluster.start({ size: 3, basePort: 23780, args: ['--auto-compaction-retention', '6s'] });
 }, { timeout: 30_000 });
 
 after(async () => {
@@ -107,4 +107,20 @@ test('watches deliver every acknowledged write once, in order, across a leader k
   }
   await w1.cancel();
   await w2.cancel().catch(() => undefined);
+});
+
+test('auto-compaction: history older than --auto-compaction-retention (6 s) is compacted by the leader', { timeout: 30_000 }, async () => {
+  const c = clientOf(...cluster.members);
+  const old = await put(c, 'ac/k', 'v1');
+  await put(c, 'ac/k', 'v2');
+  assert.equal(await c.get('ac/k').revision(old).string(), 'v1', 'readable while within the retention');
+  const deadline = Date.now() + 20_000;
+  let err: Error | undefined;
+  while (!err && Date.now() < deadline) {
+    await c.put('ac/tick').value(String(Date.now())); // revisions move on, as in a live cluster
+    err = await c.get('ac/k').revision(old).string().then(() => undefined, (e: Error) => e);
+    await sleep(500);
+  }
+  assert.match(String(err?.message), /required revision has been compacted/);
+  assert.equal(await c.get('ac/k').string(), 'v2');
 });
