@@ -47,4 +47,6 @@ export interface EtcdBackend {
   /** Raft progress for Maintenance.Status. */
   raftProgress(): { leader: number; term: number; commit: number; applied: number };
   readiness(): { ready: boolean; reason: string };
+  /** Hands leadership to voter `targetId` (leader only); resolves once it leads, or with why not. */
+  moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'>;
 }

@@ -300,6 +300,17 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     return { leader: st.leader, term: st.term, commit: st.commit, applied: this.stateMachine.appliedIndex };
   }
 
+  async moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'> {
+    if (!this.isLeader()) return 'not_leader';
+    if (targetId === this.config.id) return 'moved';
+    if (!this.node.status().confState.voters.includes(targetId)) return 'not_voter';
+    this.node.transferLeadership(targetId);
+    this.scheduleLoop();
+    const deadline = Date.now() + this.config.requestTimeoutMs;
+    while (this.leader !== targetId && Date.now() < deadline) await sleep(this.config.tickMs);
+    return this.leader === targetId ? 'moved' : 'timeout';
+  }
+
   private memberClientUrls(id: number): string[] {
     if (id === this.config.id) return [this.config.advertiseClient];
     const url = this.transport.peerMetadata(id)?.clientUrl;

@@ -23,7 +23,8 @@ for (const [label, start] of TARGETS) {
       assert.equal(r.code, 0, `etcdctl ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);
       return r.stdout;
     };
-    const json = async (args: string[]): Promise<any> => JSON.parse(await ok([...args, '-w', 'json']));
+    // etcd's member and cluster IDs exceed 2^53: keep long integers as strings.
+    const json = async (args: string[]): Promise<any> => JSON.parse((await ok([...args, '-w', 'json'])).replace(/([:[,]\s*)(\d{16,})/g, '$1"$2"'));
 
     before(async () => {
       t = await start();
@@ -187,6 +188,24 @@ for (const [label, start] of TARGETS) {
       const health = await ctl(['endpoint', 'health']);
       assert.equal(health.code, 0, health.stderr);
       assert.equal((health.stdout + health.stderr).match(/is healthy/g)?.length, 3);
+    });
+
+    it('move-leader hands leadership to another member; endpoint hashkv agrees on every member', async () => {
+      const status = await json(['endpoint', 'status']);
+      const leaderId = BigInt(status[0].Status.leader);
+      const leaderEp = status.find((s: any) => BigInt(s.Status.header.member_id) === leaderId).Endpoint;
+      const target = status.find((s: any) => BigInt(s.Status.header.member_id) !== leaderId);
+      const targetHex = BigInt(target.Status.header.member_id).toString(16);
+      assert.match(await ok(['move-leader', targetHex], undefined, [leaderEp]), new RegExp(`Leadership transferred from \\w+ to ${targetHex}`));
+      const after = await json(['endpoint', 'status']);
+      assert.ok(after.every((s: any) => BigInt(s.Status.leader) === BigInt(target.Status.header.member_id)));
+      await ok(['put', 'hk/k', 'v']);
+      const deadline = Date.now() + 5000;
+      let hashes: Set<string>;
+      do {
+        hashes = new Set((await json(['endpoint', 'hashkv'])).map((h: any) => String(h.HashKV.hash)));
+      } while (hashes.size !== 1 && Date.now() < deadline);
+      assert.equal(hashes.size, 1, 'every member hashes the same state');
     });
 
     it("errors carry etcd's messages: future revision, compacted revision, unknown lease", async () => {

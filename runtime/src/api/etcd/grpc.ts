@@ -16,7 +16,6 @@ type Handler = (req: Obj) => Obj | Promise<Obj>;
 /** Unary RPCs: method -> [request type, handler]. */
 function unaryTable(s: EtcdService): Record<string, Record<string, [string, Handler]>> {
   const member = (m: string): [string, Handler] => [`${m}Request`, () => s.memberChange(m)];
-  const unimplemented = (req: string, what: string): [string, Handler] => [req, () => { throw EtcdErrors.unimplemented(what); }];
   return {
     KV: {
       Range: ['RangeRequest', (r) => s.range(r as never)],
@@ -42,9 +41,9 @@ function unaryTable(s: EtcdService): Record<string, Record<string, [string, Hand
       Status: ['StatusRequest', () => s.status()],
       Alarm: ['AlarmRequest', (r) => s.alarm(r)],
       Defragment: ['DefragmentRequest', () => s.defragment()],
-      Hash: unimplemented('HashRequest', 'Hash'),
-      HashKV: unimplemented('HashKVRequest', 'HashKV'),
-      MoveLeader: unimplemented('MoveLeaderRequest', 'MoveLeader'),
+      Hash: ['HashRequest', async () => { const { header, hash } = await s.hashKV({}); return { header, hash }; }],
+      HashKV: ['HashKVRequest', (r) => s.hashKV(r)],
+      MoveLeader: ['MoveLeaderRequest', (r) => s.moveLeader(r)],
     },
   };
 }

@@ -427,16 +427,22 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: false,
 };
 
-/** Parses both packages into one protobufjs root (names as in the .proto). */
+let root: protobuf.Root | undefined;
+let packageDefinition: protoLoader.PackageDefinition | undefined;
+
+/** Both packages parsed into one protobufjs root (names as in the .proto); parsed once per process. */
 export function etcdRoot(): protobuf.Root {
-  const root = new protobuf.Root();
-  protobuf.parse(MVCC_PROTO, root, { keepCase: true });
-  protobuf.parse(RPC_PROTO, root, { keepCase: true });
-  root.resolveAll();
+  if (!root) {
+    root = new protobuf.Root();
+    protobuf.parse(MVCC_PROTO, root, { keepCase: true });
+    protobuf.parse(RPC_PROTO, root, { keepCase: true });
+    root.resolveAll();
+  }
   return root;
 }
 
-/** The gRPC package definition for grpc-js. */
+/** The gRPC package definition for grpc-js (built once: member start-up time matters for elections). */
 export function etcdPackageDefinition(): protoLoader.PackageDefinition {
-  return protoLoader.fromJSON(etcdRoot().toJSON(), LOADER_OPTIONS);
+  packageDefinition ??= protoLoader.fromJSON(etcdRoot().toJSON(), LOADER_OPTIONS);
+  return packageDefinition;
 }

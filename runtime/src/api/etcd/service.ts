@@ -3,6 +3,7 @@
  * (codec.ts converts). Writes go through Raft on the leader (a follower forwards them); linearizable reads
  * pass the ReadIndex barrier, serializable ones read local state. Every failure is an MvccError.
  */
+import { createHash } from 'crypto';
 import { EtcdErrors, toMvccError } from './errors';
 import { Forwarder } from './forwarder';
 import {
@@ -136,6 +137,37 @@ export class EtcdService {
 
   /** Defragment: the store lives in memory and the log is compacted by snapshots, so there is nothing to reclaim. */
   defragment(): Obj {
+    return { header: this.header() };
+  }
+
+  /**
+   * HashKV (and Hash): a 32-bit digest of every live key at `revision` (key, value, create/mod revision, version,
+   * lease), from this member's applied state, so `etcdctl endpoint hashkv` can compare members. etcd hashes its
+   * backend's history instead: compare our members with each other, not with etcd.
+   */
+  async hashKV(r: { revision?: number }): Promise<Obj> {
+    const store = this.backend.mvcc.store;
+    const steps = store.rangeSteps({ key: Buffer.from([0]), range_end: Buffer.from([0]), revision: r.revision ?? 0 });
+    let step = steps.next();
+    while (!step.done) {
+      await new Promise((resolve) => setImmediate(resolve));
+      step = steps.next();
+    }
+    const h = createHash('sha256');
+    for (const kv of step.value.kvs) {
+      h.update(`${kv.key.length}:${kv.value.length}:${kv.create_revision}:${kv.mod_revision}:${kv.version}:${kv.lease}:`);
+      h.update(kv.key);
+      h.update(kv.value);
+    }
+    return { header: this.header(), hash: h.digest().readUInt32BE(0), compact_revision: store.compactRevision };
+  }
+
+  /** MoveLeader, answered by the leader as etcd does (etcdctl move-leader sends it to the leader). */
+  async moveLeader(r: { targetID?: number }): Promise<Obj> {
+    const outcome = await this.backend.moveLeader(Number(r.targetID ?? 0));
+    if (outcome === 'not_leader') throw new MvccError(GrpcCode.FAILED_PRECONDITION, 'etcdserver: not leader');
+    if (outcome === 'not_voter') throw new MvccError(GrpcCode.FAILED_PRECONDITION, 'etcdserver: bad leader transferee');
+    if (outcome === 'timeout') throw new MvccError(GrpcCode.UNAVAILABLE, 'etcdserver: request timed out, leader transfer took too long');
     return { header: this.header() };
   }
 
