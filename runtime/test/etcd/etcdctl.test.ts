@@ -197,8 +197,8 @@ for (const [label, start] of TARGETS) {
       const target = status.find((s: any) => BigInt(s.Status.header.member_id) !== leaderId);
       const targetHex = BigInt(target.Status.header.member_id).toString(16);
       assert.match(await ok(['move-leader', targetHex], undefined, [leaderEp]), new RegExp(`Leadership transferred from \\w+ to ${targetHex}`));
-      const after = await json(['endpoint', 'status']);
-      assert.ok(after.every((s: any) => BigInt(s.Status.leader) === BigInt(target.Status.header.member_id)));
+      const moved = await json(['endpoint', 'status']);
+      assert.ok(moved.every((s: any) => BigInt(s.Status.leader) === BigInt(target.Status.header.member_id)));
       await ok(['put', 'hk/k', 'v']);
       const deadline = Date.now() + 5000;
       let hashes: Set<string>;
