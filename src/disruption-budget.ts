@@ -1,5 +1,6 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { allowedDisruptions } from './private/quorum';
 
 /** Props of `HaPodDisruptionBudget`. Set at most one of `maxUnavailable` and `minAvailable`. */
 export interface HaPodDisruptionBudgetProps {
@@ -61,8 +62,8 @@ export class HaPodDisruptionBudget extends Construct {
     }
     const maxUnavailable = props.minAvailable === undefined ? props.maxUnavailable ?? 1 : undefined;
     this.allowedDisruptions = maxUnavailable !== undefined
-      ? Math.min(maxUnavailable, replicas)
-      : Math.max(0, replicas - props.minAvailable!);
+      ? allowedDisruptions('maxUnavailable', maxUnavailable, false, replicas)
+      : allowedDisruptions('minAvailable', props.minAvailable!, false, replicas);
     if (this.allowedDisruptions < 1) {
       const setting = maxUnavailable !== undefined ? `maxUnavailable (${maxUnavailable})` : `minAvailable (${props.minAvailable}) with ${replicas} replicas`;
       throw new Error(`${owner}: ${setting} allows no voluntary disruption, so every node drain would block; use maxUnavailable: 1`);

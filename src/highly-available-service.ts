@@ -9,6 +9,7 @@ import { DNS_EGRESS_RULES, HaNetworkPolicy, NetworkEgressRule, NetworkIngressRul
 import { PreStopHook } from './pre-stop';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
+import { checkAddedContainers, hardenedContainer } from './private/containers';
 import { checkEgressRules } from './private/network';
 import { DEFAULT_NON_ROOT_ID, DEFAULT_RESOURCES, plain, restrictedContainerSecurityContext } from './private/pod-hardening';
 import { renderTopologySpread } from './private/spread';
@@ -101,6 +102,50 @@ export interface ServiceMetricsOptions {
    * @default - every source
    */
   readonly allowedScrapers?: NetworkPeer[];
+}
+
+/** A further port of a `HighlyAvailableService`. */
+export interface ServiceExtraPort {
+  /** IANA service name of the port (Service and container port name), e.g. 'grpc'. */
+  readonly name: string;
+  /** Container port. */
+  readonly port: number;
+  /**
+   * Port the Service exposes for it.
+   * @default - the container port
+   */
+  readonly servicePort?: number;
+  /**
+   * Clients admitted to it by the NetworkPolicy.
+   * @default - every source
+   */
+  readonly allowedClients?: NetworkPeer[];
+}
+
+/** A Gateway API HTTPRoute to the Service. */
+export interface ServiceGatewayRouteOptions {
+  /** Name of the Gateway the route attaches to. */
+  readonly gatewayName: string;
+  /**
+   * Namespace of the Gateway (its listener must allow routes from this namespace).
+   * @default - the route's namespace
+   */
+  readonly gatewayNamespace?: string;
+  /**
+   * Listener of the Gateway (`sectionName`), e.g. 'https'.
+   * @default - every listener that accepts the route
+   */
+  readonly listenerName?: string;
+  /**
+   * Host names routed.
+   * @default - the listeners' host names
+   */
+  readonly hostnames?: string[];
+  /**
+   * Path prefix routed to the Service.
+   * @default '/'
+   */
+  readonly pathPrefix?: string;
 }
 
 /** An Ingress in front of the Service. */
@@ -377,6 +422,17 @@ export interface HighlyAvailableServiceProps {
    */
   readonly metrics?: ServiceMetricsOptions;
   /**
+   * Further ports (an admin or gRPC port of the app, or a port a sidecar listens on): each joins the Service and the
+   * NetworkPolicy, and the app container unless a sidecar already declares it.
+   * @default - none
+   */
+  readonly extraPorts?: ServiceExtraPort[];
+  /**
+   * A Gateway API `HTTPRoute` (gateway.networking.k8s.io/v1) attaching the Service to an existing Gateway.
+   * @default - no HTTPRoute
+   */
+  readonly gatewayRoute?: ServiceGatewayRouteOptions;
+  /**
    * Destinations the pods may reach. When set, every other egress is denied, except DNS (port 53), which is
    * always admitted. Unset, egress stays open, as in the common community charts: restricting it needs
    * knowledge of every dependency.
@@ -418,6 +474,8 @@ export class HighlyAvailableService extends Construct {
   public readonly ingress?: kplus.Ingress;
   /** The ServiceMonitor or PodMonitor, when `metrics` asks for one. */
   public readonly monitor?: ApiObject;
+  /** The Gateway API HTTPRoute, when `gatewayRoute` is set. */
+  public readonly gatewayRoute?: ApiObject;
   /** Pods in steady state (autoscaling.minReplicas when autoscaled). */
   public readonly replicas: number;
   /** The container port. */
@@ -436,6 +494,7 @@ export class HighlyAvailableService extends Construct {
     this.autoscaler = this.renderAutoscaler(r, props);
     this.ingress = this.renderIngress(r, props);
     this.monitor = this.renderMonitor(r);
+    this.gatewayRoute = this.renderGatewayRoute(r, props);
     checkUniqueNamesInChart(this);
   }
 
@@ -474,8 +533,8 @@ export class HighlyAvailableService extends Construct {
         envFrom: props.envFrom,
         resources: r.resources,
         securityContext: restrictedContainerSecurityContext(r.uid, r.uid),
-      }, ...(props.sidecars ?? []).map((c) => hardened(c, r.uid))],
-      initContainers: (props.initContainers ?? []).map((c) => hardened(c, r.uid)),
+      }, ...(props.sidecars ?? []).map((c) => hardenedContainer(c, r.uid))],
+      initContainers: (props.initContainers ?? []).map((c) => hardenedContainer(c, r.uid)),
     });
     const container = deployment.containers[0];
     r.writablePaths.forEach((path, i) => container.mount(path, kplus.Volume.fromEmptyDir(this, `writable-${i}`, `writable-${i}`)));
@@ -507,6 +566,9 @@ export class HighlyAvailableService extends Construct {
   private renderService(r: ResolvedService, props: HighlyAvailableServiceProps): kplus.Service {
     const ports: kplus.ServicePort[] = [{ name: r.portName, port: r.servicePort, targetPort: r.containerPort, protocol: kplus.Protocol.TCP }];
     if (r.metrics) ports.push({ name: r.metrics.portName, port: r.metrics.port, targetPort: r.metrics.port, protocol: kplus.Protocol.TCP });
+    for (const p of props.extraPorts ?? []) {
+      ports.push({ name: p.name, port: p.servicePort ?? p.port, targetPort: p.port, protocol: kplus.Protocol.TCP });
+    }
     const service = new kplus.Service(this, 'service', {
       metadata: { ...r.named, labels: { ...props.serviceLabels, ...r.labels }, annotations: plain(props.serviceAnnotations) },
       type: r.exposure.type,
@@ -538,6 +600,7 @@ export class HighlyAvailableService extends Construct {
   private renderNetworkPolicy(r: ResolvedService, props: HighlyAvailableServiceProps): HaNetworkPolicy {
     const ingress: NetworkIngressRule[] = [{ port: r.containerPort, from: props.allowedClients }];
     if (r.metrics) ingress.push({ port: r.metrics.port, from: props.metrics!.allowedScrapers });
+    for (const p of props.extraPorts ?? []) ingress.push({ port: p.port, from: p.allowedClients });
     return new HaNetworkPolicy(this, 'network-policy', {
       matchLabels: this.deployment.matchLabels,
       ingress,
@@ -574,6 +637,24 @@ export class HighlyAvailableService extends Construct {
         backend: kplus.IngressBackend.fromService(this.service, { port: r.servicePort }),
       }],
       tls: o.tlsSecret ? [{ hosts: [o.host!], secret: o.tlsSecret }] : undefined,
+    });
+  }
+
+  private renderGatewayRoute(r: ResolvedService, props: HighlyAvailableServiceProps): ApiObject | undefined {
+    const g = props.gatewayRoute;
+    if (!g) return undefined;
+    return new ApiObject(this, 'route', {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { ...r.named, labels: r.labels },
+      spec: {
+        parentRefs: [{ name: g.gatewayName, namespace: g.gatewayNamespace, sectionName: g.listenerName }],
+        hostnames: g.hostnames,
+        rules: [{
+          matches: [{ path: { type: 'PathPrefix', value: g.pathPrefix ?? '/' } }],
+          backendRefs: [{ name: this.service.name, port: r.servicePort }],
+        }],
+      },
     });
   }
 
@@ -638,6 +719,10 @@ function resolveServiceProps(owner: string, id: string, props: HighlyAvailableSe
   };
   const containerPorts: kplus.ContainerPort[] = [{ number: containerPort, name: portName, protocol: kplus.Protocol.TCP }];
   if (metrics) containerPorts.push({ number: metrics.port, name: metrics.portName, protocol: kplus.Protocol.TCP });
+  const sidecarPorts = (props.sidecars ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.number));
+  for (const p of props.extraPorts ?? []) {
+    if (!sidecarPorts.includes(p.port)) containerPorts.push({ number: p.port, name: p.name, protocol: kplus.Protocol.TCP });
+  }
   const preStop = props.preStop ?? PreStopHook.sleep(5);
   const readiness = props.readiness ?? HaProbe.tcp();
   const liveness = props.liveness ?? HaProbe.tcp();
@@ -704,6 +789,7 @@ function validateServiceProps(r: ResolvedService, props: HighlyAvailableServiceP
   validateProbes(r);
   validateServiceExposure(r, props);
   validateContainerInputs(r, props);
+  validateExtraPorts(r, props);
   validatePodPlacement(owner, props);
   validateServiceExtras(r, props);
 }
@@ -768,6 +854,19 @@ function validateServiceExposure(r: ResolvedService, props: HighlyAvailableServi
   }
 }
 
+function validateExtraPorts(r: ResolvedService, props: HighlyAvailableServiceProps): void {
+  const owner = r.owner;
+  (props.extraPorts ?? []).forEach((p, i) => {
+    checkPort(owner, `extraPorts[${i}].port`, p.port);
+    checkPortName(owner, `extraPorts[${i}].name`, p.name);
+    if (p.servicePort !== undefined) checkPort(owner, `extraPorts[${i}].servicePort`, p.servicePort);
+  });
+  const names = [r.portName, ...(r.metrics ? [r.metrics.portName] : []), ...(props.extraPorts ?? []).map((p) => p.name)];
+  checkUnique(owner, 'port name (portName, metrics.portName, extraPorts)', names);
+  const servicePorts = [r.servicePort, ...(r.metrics ? [r.metrics.port] : []), ...(props.extraPorts ?? []).map((p) => p.servicePort ?? p.port)];
+  checkUnique(owner, 'Service port (servicePort, metrics.port, extraPorts)', servicePorts);
+}
+
 function validateContainerInputs(r: ResolvedService, props: HighlyAvailableServiceProps): void {
   const owner = r.owner;
   const names = [...Object.keys(props.env ?? {}), ...Object.keys(props.envVariables ?? {})];
@@ -779,23 +878,10 @@ function validateContainerInputs(r: ResolvedService, props: HighlyAvailableServi
   (props.volumeMounts ?? []).forEach((m, i) => checkAbsolutePath(owner, `volumeMounts[${i}].path`, m.path));
   checkUnique(owner, 'writablePaths/volumeMounts path', paths);
   if (props.command !== undefined && props.command.length === 0) fail(owner, 'command', [], 'is empty', "omit it to use the image's ENTRYPOINT");
-  const extra = [...(props.sidecars ?? []).map((c, i) => ['sidecars', i, c] as const), ...(props.initContainers ?? []).map((c, i) => ['initContainers', i, c] as const)];
-  const containerNames = ['app'];
-  for (const [list, i, c] of extra) {
-    const where = `${list}[${i}]`;
-    checkImage(owner, `${where}.image`, c.image);
-    if (c.name === undefined) fail(owner, `${where}.name`, c.name, 'is required for an added container', "e.g. 'proxy'");
-    checkDns1123Label(owner, `${where}.name`, c.name);
-    containerNames.push(c.name);
-    if (c.resources) checkResources(owner, `${where}.resources`, c.resources);
-    for (const p of c.ports ?? []) checkPort(owner, `${where}.ports`, p.number);
-    Object.keys(c.envVariables ?? {}).forEach((k) => checkEnvName(owner, `${where}.envVariables name`, k));
-    if (c.securityContext?.ensureNonRoot === false || c.securityContext?.privileged === true) {
-      fail(owner, `${where}.securityContext`, 'privileged or root', 'breaks the restricted Pod Security Standard the pods run under', 'remove the override');
-    }
-  }
-  checkUnique(owner, 'container name', containerNames);
-  const ports = [...r.containerPorts.map((p) => p.number), ...(props.sidecars ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.number))];
+  // Init containers run before the app: their ports never clash with the app's.
+  checkAddedContainers(owner, { initContainers: props.initContainers }, ['app']);
+  const sidecarPorts = checkAddedContainers(owner, { sidecars: props.sidecars }, ['app', ...(props.initContainers ?? []).map((c) => c.name!)]);
+  const ports = [...r.containerPorts.map((p) => p.number), ...sidecarPorts];
   checkUnique(owner, 'container port', ports);
 }
 
@@ -825,16 +911,15 @@ function validateServiceExtras(r: ResolvedService, props: HighlyAvailableService
     if (o.tlsSecret && o.host === undefined) fail(owner, 'ingress.tlsSecret', o.tlsSecret.name, 'needs ingress.host (a certificate is for a host)', 'set ingress.host');
     checkAnnotations(owner, 'ingress.annotations', o.annotations);
   }
-}
-
-/** Added containers take the app's hardening for what they leave unset. */
-function hardened(c: kplus.ContainerProps, uid: number): kplus.ContainerProps {
-  return {
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    resources: DEFAULT_RESOURCES,
-    ...c,
-    securityContext: { ...restrictedContainerSecurityContext(uid, uid), ...c.securityContext },
-  };
+  const g = props.gatewayRoute;
+  if (g) {
+    checkDns1123Subdomain(owner, 'gatewayRoute.gatewayName', g.gatewayName);
+    if (g.gatewayNamespace !== undefined) checkDns1123Label(owner, 'gatewayRoute.gatewayNamespace', g.gatewayNamespace);
+    if (g.listenerName !== undefined) checkDns1123Subdomain(owner, 'gatewayRoute.listenerName', g.listenerName);
+    (g.hostnames ?? []).forEach((h, i) => checkDns1123Subdomain(owner, `gatewayRoute.hostnames[${i}]`, h.startsWith('*.') ? h.slice(2) : h));
+    checkUnique(owner, 'gatewayRoute.hostnames', g.hostnames ?? []);
+    if (g.pathPrefix !== undefined && g.pathPrefix !== '/') checkAbsolutePath(owner, 'gatewayRoute.pathPrefix', g.pathPrefix);
+  }
 }
 
 function autoscalingMetrics(a: ServiceAutoscalingOptions): kplus.Metric[] {

@@ -73,13 +73,17 @@ export class PeerTls {
    * Renders what the mode needs (the Certificate) and returns the Secret to mount, or undefined for plaintext.
    * @internal
    */
-  public _bind(scope: Construct, clusterName: string, peerServiceName: string, namespace: string | undefined): string | undefined {
+  public _bind(scope: Construct, owner: string, clusterName: string, peerServiceName: string, namespace: string | undefined): string | undefined {
     if (this.mode === 'plaintext') return undefined;
     if (this.mode === 'secret') return this.secretName;
+    if (namespace === undefined) {
+      // Members verify each other's DNS names, which contain the namespace: a guessed one would fail every handshake.
+      throw new Error(`${owner}: peerTls (PeerTls.certManager) needs the namespace for the certificate's DNS names, but the chart has none; set it: new Chart(app, id, { namespace: 'kv' })`);
+    }
     const o = this.certManagerOptions!;
     const secretName = `${clusterName}-peer-tls`;
     const hours = o.durationHours ?? 2160;
-    const ns = namespace ?? 'default';
+    const ns = namespace;
     new ApiObject(scope, 'peer-certificate', {
       apiVersion: 'cert-manager.io/v1',
       kind: 'Certificate',

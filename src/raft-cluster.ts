@@ -9,6 +9,7 @@ import { DNS_EGRESS_RULES, HaNetworkPolicy, NetworkEgressRule, NetworkPeer } fro
 import { PeerTls } from './peer-tls';
 import { availabilityOfWorkload } from './private/availability';
 import { checkUniqueNamesInChart } from './private/chart-checks';
+import { checkAddedContainers, hardenedContainer } from './private/containers';
 import { checkEgressRules } from './private/network';
 import { DEFAULT_NON_ROOT_ID, plain, resourcesToL1, restrictedContainerSecurityContextL1 } from './private/pod-hardening';
 import { majorityFailureTolerance, majorityQuorum } from './private/quorum';
@@ -219,6 +220,13 @@ export interface RaftClusterProps {
    * @default - none
    */
   readonly imagePullSecrets?: kplus.ISecret[];
+  /**
+   * Containers next to each member (a backup agent, an exporter). Unset fields take the member's hardening: the
+   * restricted security context, IfNotPresent pulls and small default resources; images must be pinned. Their
+   * `volumeMounts` bring their volumes into the pod.
+   * @default - none
+   */
+  readonly sidecars?: kplus.ContainerProps[];
 }
 
 /** A further named container port of a RaftCluster member. */
@@ -272,7 +280,8 @@ export class RaftCluster extends Construct {
     const resolved = resolveRaftProps(this, `RaftCluster '${id}'`, props);
     validateRaftProps(resolved, props);
     const peerTls = props.peerTls ?? PeerTls.fromSecret(`${resolved.name}-peer-tls`);
-    const r: ResolvedRaft = { ...resolved, peerTlsSecret: peerTls._bind(this, resolved.name, resolved.peerServiceName, Chart.of(this).namespace) };
+    const peerTlsSecret = peerTls._bind(this, resolved.owner, resolved.name, resolved.peerServiceName, Chart.of(this).namespace);
+    const r: ResolvedRaft = { ...resolved, peerTlsSecret };
     this.members = r.members;
     this.quorum = r.quorum;
     this.failureTolerance = majorityFailureTolerance(r.members);
@@ -505,7 +514,13 @@ function validateRaftProps(r: ResolvedRaft, props: RaftClusterProps): void {
     if (key in r.labels) fail(owner, 'podLabels key', key, 'is set by the construct (the selector depends on it)', 'use another key');
   }
   checkEgressRules(owner, 'allowedEgress', props.allowedEgress);
+  validateRaftSidecars(r, props);
   if (props.allowAllEgress && props.allowedEgress) fail(owner, 'allowedEgress', props.allowedEgress.length, 'has no effect with allowAllEgress: true', 'set only one of them');
+}
+
+function validateRaftSidecars(r: ResolvedRaft, props: RaftClusterProps): void {
+  const sidecarPorts = checkAddedContainers(r.owner, { sidecars: props.sidecars }, ['member']);
+  checkUnique(r.owner, 'container port (members and sidecars)', [r.clientPort, r.peerPort, ...(props.extraPorts ?? []).map((p) => p.port), ...sidecarPorts]);
 }
 
 function validateDisruptionBudget(r: ResolvedRaft, props: RaftClusterProps): void {
@@ -578,6 +593,8 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
   };
   if (r.peerTlsSecret !== undefined) secretVolume('peer-tls', r.peerTlsSecret, PEER_TLS_DIR);
   if (r.runtime._clientTlsSecret !== undefined) secretVolume('client-tls', r.runtime._clientTlsSecret, ETCD_CLIENT_TLS_DIR);
+  const allVolumes = [...volumes, ...sidecarVolumes(props)];
+  checkUnique(r.owner, 'volume name (data, peer-tls, client-tls, sidecars)', ['data', ...allVolumes.map((v) => v.name)]);
   const nodeTerms = (props.requiredNodeLabels ?? []).map((q) => (q as any)._toKube() as k8s.NodeSelectorRequirement);
   return {
     automountServiceAccountToken: false,
@@ -606,7 +623,7 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
       },
     },
     topologySpreadConstraints: spread.length > 0 ? spread : undefined,
-    volumes: volumes.length > 0 ? volumes : undefined,
+    volumes: allVolumes.length > 0 ? allVolumes : undefined,
     containers: [{
       name: 'member',
       image: r.image!,
@@ -624,8 +641,20 @@ function renderPodSpec(r: ResolvedRaft, props: RaftClusterProps, rendered: Rende
       resources: resourcesToL1(r.resources),
       securityContext: restrictedContainerSecurityContextL1(r.uid, r.uid),
       volumeMounts: mounts,
-    }],
+    }, ...(props.sidecars ?? []).map((c) => hardenedSidecar(c, r.uid))],
   };
+}
+
+/** A sidecar as an L1 container, hardened like the member for what it leaves unset. */
+function hardenedSidecar(c: kplus.ContainerProps, uid: number): k8s.Container {
+  return new kplus.Container(hardenedContainer(c, uid))._toKube();
+}
+
+/** The volumes the sidecars mount (each once, by name). */
+function sidecarVolumes(props: RaftClusterProps): k8s.Volume[] {
+  const byName = new Map<string, k8s.Volume>();
+  for (const c of props.sidecars ?? []) for (const m of c.volumeMounts ?? []) byName.set(m.volume.name, m.volume._toKube());
+  return [...byName.values()];
 }
 
 /** `Size` as a Kubernetes quantity, in Gi when whole. */

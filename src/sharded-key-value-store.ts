@@ -1,4 +1,5 @@
-import { Names } from 'cdk8s';
+import { createHash } from 'crypto';
+import { Duration, Names, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ManifestAvailabilityOptions } from './availability/manifests';
@@ -71,6 +72,14 @@ export interface ShardedKeyValueStoreProps {
    * @default - cpu request 100m, memory request 128Mi, memory limit 256Mi (HighlyAvailableService's defaults)
    */
   readonly routerResources?: kplus.ContainerResources;
+  /**
+   * Shards being removed: `<name>-s<shards>` .. `<name>-s<shards + retiringShards - 1>` keep running while the
+   * resharding Job moves their slots to the first `shards` shards. To shrink from 3 shards to 2, deploy
+   * `shards: 2, retiringShards: 1`, wait for the Job to complete, then deploy `shards: 2` (docs/resharding.md).
+   * Dropping a shard without this deletes its pods before its keys have moved.
+   * @default 0
+   */
+  readonly retiringShards?: number;
 }
 
 /** The availability model of a sharded store: the routers, each shard, and the store as a whole. */
@@ -103,6 +112,13 @@ export class ShardedKeyValueStore extends Construct {
   public readonly router: HighlyAvailableService;
   /** The base name. */
   public readonly name: string;
+  /** Shards still running while their slots move away (`retiringShards`). */
+  public readonly retiringShards: RaftCluster[];
+  /**
+   * `ha-runtime reshard` to exactly `shards`: a no-op when the store already has them, otherwise an online,
+   * resumable migration (docs/resharding.md). Named after its target, so changing `shards` renders a new Job.
+   */
+  public readonly reshardJob: kplus.Job;
 
   constructor(scope: Construct, id: string, props: ShardedKeyValueStoreProps = {}) {
     super(scope, id);
@@ -113,20 +129,24 @@ export class ShardedKeyValueStore extends Construct {
     this.name = name;
     const routerLabel = { 'ha.cdk8s.io/kv-router': name };
 
-    this.shards = Array.from({ length: shards }, (_, i) => asStoreError(owner, SHARD_PROPS, () => new RaftCluster(this, `shard-${i}`, {
+    const retiring = checkInt(owner, 'retiringShards', props.retiringShards ?? 0, 0, 64 - shards, 'the shards being removed, at most 64 in all');
+    const cluster = (i: number): RaftCluster => asStoreError(owner, SHARD_PROPS, () => new RaftCluster(this, `shard-${i}`, {
       ...props.shard,
       name: `${name}-s${i}`,
       members: props.membersPerShard ?? 3,
-      // Clients reach shards through the routers only (plus whatever the shard options admit).
+      // Clients reach shards through the routers (and the reshard Job, which carries their label) only.
       allowedClients: [{ podLabels: routerLabel }, ...(props.shard?.allowedClients ?? [])],
-    })));
+    }));
+    this.shards = Array.from({ length: shards }, (_, i) => cluster(i));
+    this.retiringShards = Array.from({ length: retiring }, (_, i) => cluster(shards + i));
 
     const clientPort = props.shard?.clientPort ?? 7379;
     const routerPort = props.routerPort ?? 8080;
-    const shardArgs = this.shards.flatMap((s) => [
+    const shardFlags = (list: RaftCluster[]): string[] => list.flatMap((s) => [
       '--shard',
       `${s.name}=${s.memberNames.map((_, i) => `http://${s.memberDnsName(i)}.$(POD_NAMESPACE).svc:${clientPort}`).join(',')}`,
     ]);
+    const shardArgs = shardFlags([...this.shards, ...this.retiringShards]);
     this.router = asStoreError(owner, ROUTER_PROPS, () => new HighlyAvailableService(this, 'router', {
       name,
       image: props.routerImage ?? RaftRuntime.HA_RUNTIME_IMAGE,
@@ -153,6 +173,29 @@ export class ShardedKeyValueStore extends Construct {
     this.router.deployment.podMetadata.addLabel('ha.cdk8s.io/kv-router', name);
     this.router.deployment.containers[0].env.addVariable('POD_NAMESPACE',
       kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE));
+    this.reshardJob = this.renderReshardJob(props, shardFlags(this.shards), routerLabel);
+  }
+
+  private renderReshardJob(props: ShardedKeyValueStoreProps, targetFlags: string[], routerLabel: Record<string, string>): kplus.Job {
+    const digest = createHash('sha256').update(targetFlags.join(' ')).digest('hex').slice(0, 8);
+    const job = new kplus.Job(this, 'reshard', {
+      metadata: { name: `${this.name}-reshard-${digest}` },
+      // A failed run resumes where it stopped (all migration state is in the shards): let Kubernetes rerun it.
+      backoffLimit: 20,
+      ttlAfterFinished: Duration.days(1),
+      restartPolicy: kplus.RestartPolicy.NEVER,
+      containers: [{
+        name: 'reshard',
+        image: props.routerImage ?? RaftRuntime.HA_RUNTIME_IMAGE,
+        args: ['reshard', ...targetFlags],
+        envVariables: { POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE) },
+        resources: { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
+        securityContext: { ensureNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+      }],
+    });
+    // The shards' NetworkPolicy admits the routers' label: the migrator talks to the shards as a router does.
+    for (const [k, v] of Object.entries(routerLabel)) job.podMetadata.addLabel(k, v);
+    return job;
   }
 
   /**

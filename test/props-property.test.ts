@@ -75,6 +75,8 @@ const serviceProps: fc.Arbitrary<Partial<HighlyAvailableServiceProps>> = fc.reco
   )),
   metrics: maybe(fc.record({ port, path: maybe(path) })),
   liveness: maybe(fc.integer({ min: 1, max: 12 }).map((f) => HaProbe.tcp({ failureThreshold: f }))),
+  gatewayRoute: maybe(fc.record({ gatewayName: dnsish, pathPrefix: maybe(path) })),
+  extraPorts: maybe(fc.array(fc.record({ name: mostly(fc.constantFrom('grpc', 'admin'), fc.constantFrom('http', 'Bad_Name')), port }), { maxLength: 2 })),
 }, { requiredKeys: ['image'] });
 
 const raftProps: fc.Arbitrary<RaftClusterProps> = fc.record({

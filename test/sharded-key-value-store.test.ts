@@ -1,5 +1,5 @@
 import { Size, Testing } from 'cdk8s';
-import { parseRouterConfig } from '../runtime/src/cli/router-config';
+import { parseRouterConfig, parseShardFlag } from '../runtime/src/cli/router-config';
 import { AvailabilityModel, RaftRuntime, ShardedKeyValueStore, ShardedKeyValueStoreProps } from '../src';
 import { assertValidManifests, Manifest, ofKind } from './util';
 
@@ -91,6 +91,35 @@ describe('ShardedKeyValueStore', () => {
     expect(six.perKeyAvailability).toBeCloseTo(three.perKeyAvailability, 12);
   });
 
+  test('GIVEN shards THEN a reshard Job targets exactly them, named after them, and passes the shards\' NetworkPolicy', () => {
+    const { objects } = synth({ shards: 3 });
+    const jobs = ofKind(objects, 'Job');
+    expect(jobs).toHaveLength(1);
+    const c = jobs[0].spec.template.spec.containers[0];
+    expect(c.args[0]).toBe('reshard');
+    const flags = c.args.slice(1);
+    expect(flags.filter((_: string, i: number) => i % 2 === 0)).toEqual(['--shard', '--shard', '--shard']);
+    for (const value of flags.filter((_: string, i: number) => i % 2 === 1)) expect(() => parseShardFlag('--shard', value.replace(/\$\(POD_NAMESPACE\)/g, 'ns'))).not.toThrow();
+    expect(jobs[0].spec.template.metadata.labels['ha.cdk8s.io/kv-router']).toBe('kv');
+    expect(jobs[0].spec.backoffLimit).toBeGreaterThan(1);
+    // Same shards, same Job (re-applying is a no-op); other shards, a new Job (a migration).
+    expect(ofKind(synth({ shards: 3 }).objects, 'Job')[0].metadata.name).toBe(jobs[0].metadata.name);
+    expect(ofKind(synth({ shards: 4 }).objects, 'Job')[0].metadata.name).not.toBe(jobs[0].metadata.name);
+  });
+
+  test('GIVEN retiringShards THEN the retiring shards keep running and the routers know them, but the Job moves their slots away', () => {
+    const { objects, store } = synth({ shards: 2, retiringShards: 1 });
+    expect(ofKind(objects, 'StatefulSet').map((s) => s.metadata.name)).toEqual(['kv-s0', 'kv-s1', 'kv-s2']);
+    expect(store.shards.map((s) => s.name)).toEqual(['kv-s0', 'kv-s1']);
+    expect(store.retiringShards.map((s) => s.name)).toEqual(['kv-s2']);
+    const routerArgs: string[] = ofKind(objects, 'Deployment')[0].spec.template.spec.containers[0].args;
+    expect(routerArgs.filter((a) => a.startsWith('kv-s')).map((a) => a.split('=')[0])).toEqual(['kv-s0', 'kv-s1', 'kv-s2']);
+    const jobArgs: string[] = ofKind(objects, 'Job')[0].spec.template.spec.containers[0].args;
+    expect(jobArgs.filter((a) => a.startsWith('kv-s')).map((a) => a.split('=')[0])).toEqual(['kv-s0', 'kv-s1']);
+    // The Job is the same as the one `shards: 2` alone renders: the migration does not restart when the retiring shard goes.
+    expect(ofKind(synth({ shards: 2 }).objects, 'Job')[0].metadata.name).toBe(ofKind(objects, 'Job')[0].metadata.name);
+  });
+
   const errors: [string, ShardedKeyValueStoreProps, string][] = [
     ['shards', { shards: 0 }, "ShardedKeyValueStore 'store': shards (0) must be an integer in 1..64"],
     ['shard name', { shard: { name: 'x' } }, "ShardedKeyValueStore 'store': shard.name ('x') is set by the store (shards are <name>-s<i>); use name instead"],
@@ -98,6 +127,7 @@ describe('ShardedKeyValueStore', () => {
     ['name', { name: 'K' }, "name ('K') must be a DNS-1035 label of at most 40 characters"],
     ['even shard', { membersPerShard: 4 }, "ShardedKeyValueStore 'store': membersPerShard (4) tolerates no more failures than 3; use an odd count >= 3 (3 or 5), or set shard.allowUnsafeMemberCount: true"],
     ['router replicas', { routerReplicas: 1 }, "ShardedKeyValueStore 'store': routerReplicas (1) must be an integer >= 2"],
+    ['retiring shards', { shards: 60, retiringShards: 5 }, "ShardedKeyValueStore 'store': retiringShards (5) must be an integer in 0..4"],
   ];
   test.each(errors)('error: %s', (_n, props, message) => {
     expect(() => new ShardedKeyValueStore(Testing.chart(), 'store', { name: 'kv', ...props })).toThrow(message);

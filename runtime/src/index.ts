@@ -9,3 +9,4 @@ export * from './transport';
 export * from './lincheck';
 export * from './ring';
 export * from './router';
+export * from './shardmap';

@@ -14,6 +14,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'route /v1/kv requests to Raft shards on a consistent-hash ring (see ha-runtime router --help)',
     load: async () => (await import('./cli/router.js')).routerCommand,
   },
+  'reshard': {
+    summary: 'move the store online to a new set of shards, slot by slot (see ha-runtime reshard --help)',
+    load: async () => (await import('./cli/reshard.js')).reshardCommand,
+  },
   'lincheck': {
     summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input, 3 out of time)',
     load: async () => (await import('./cli/lincheck.js')).lincheckCommand,

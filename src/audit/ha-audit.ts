@@ -14,16 +14,28 @@ export interface HaAuditProps extends AuditOptions {
 // cdk8s validates the whole app once per chart it synthesizes (App.synth validates, then each chart's toJson validates
 // again), so a plain validation would audit N+1 times. Synthesis entry points are wrapped to number each top-level
 // call: within one call no user code runs between the validations, so the first audit's result stands for the rest.
+// Within one call an object's rendering cannot change either, so ApiObject.toJson is remembered for the rest of the
+// call: the audit renders every object once and cdk8s writes those same manifests instead of rendering them again.
 const TRACKED = Symbol.for('cdk8s-ha.synthesis-tracked');
 let synthDepth = 0;
 let synthGeneration = 0;
+const rendered = new WeakMap<object, { generation: number; json: any }>();
+
+type Method = (this: any, ...args: any[]) => unknown;
+
+/** Replaces `target[name]` by `wrapper(original)`, once however many HaAudits are created. */
+function wrapOnce(target: any, name: string, wrapper: (original: Method) => Method): void {
+  const original = target[name];
+  if (typeof original !== 'function' || original[TRACKED]) return;
+  const wrapped = wrapper(original);
+  (wrapped as any)[TRACKED] = true;
+  target[name] = wrapped;
+}
 
 function trackSynthesis(): void {
   const app = App as any;
   for (const [target, name] of [[app.prototype, 'synth'], [app.prototype, 'synthYaml'], [app, '_synthChart']] as const) {
-    const original = target[name];
-    if (typeof original !== 'function' || original[TRACKED]) continue;
-    const wrapped = function (this: unknown, ...args: unknown[]) {
+    wrapOnce(target, name, (original) => function (this: unknown, ...args: unknown[]) {
       if (synthDepth === 0) synthGeneration++;
       synthDepth++;
       try {
@@ -31,10 +43,16 @@ function trackSynthesis(): void {
       } finally {
         synthDepth--;
       }
-    };
-    (wrapped as any)[TRACKED] = true;
-    target[name] = wrapped;
+    });
   }
+  wrapOnce(ApiObject.prototype, 'toJson', (original) => function (this: object) {
+    if (synthDepth === 0) return original.call(this);
+    const hit = rendered.get(this);
+    if (hit && hit.generation === synthGeneration) return hit.json;
+    const json = original.call(this);
+    rendered.set(this, { generation: synthGeneration, json });
+    return json;
+  });
 }
 
 /**

@@ -8,10 +8,6 @@ import { HaAudit, HaAuditor, ManifestAvailability } from '../../src';
 const root = path.join(__dirname, '..', '..');
 const names = fs.readdirSync(path.join(root, 'examples')).filter((n) => fs.existsSync(path.join(root, 'examples', n, 'main.ts'))).sort();
 
-// ha-runtime has no peer TLS flag yet, so every RaftCluster's peers are plaintext (issue 14 item 2 adds peer mTLS to
-// the runtime and RaftCluster); drop this skip when it lands.
-const untilPeerTls = [{ ruleId: 'HA036', reason: 'ha-runtime has no peer TLS flag yet (issue 14)' }];
-
 test('the project has examples to audit', () => {
   expect(names.length).toBeGreaterThan(0);
 });
@@ -22,9 +18,9 @@ describe.each(names)('examples/%s', (name) => {
     const { buildChart } = require(path.join(root, 'examples', name, 'main.ts'));
     const app = Testing.app();
     const charts: Chart[] = [buildChart(app)].flat();
-    const audit = HaAudit.addTo(app, { printWarnings: false, skip: untilPeerTls });
+    const audit = HaAudit.addTo(app, { printWarnings: false });
     const objects = charts.flatMap((c) => Testing.synth(c)); // Testing.synth validates the app: the audit runs
-    expect(HaAuditor.audit(objects, { skip: untilPeerTls })).toEqual([]);
+    expect(HaAuditor.audit(objects)).toEqual([]);
     expect(audit.findings).toEqual([]);
     // and the model finds every replicated workload, each tolerating at least one member failure
     const models = ManifestAvailability.analyze(objects);

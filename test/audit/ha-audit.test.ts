@@ -2,12 +2,15 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ApiObject, App, Chart, Include, Testing, Yaml } from 'cdk8s';
+import { ApiObject, App, Chart, Include, JsonPatch, Lazy, Testing, Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { HaAudit, HaAuditor } from '../../src';
 import { main } from '../../src/cli';
 
 const fixture = path.join(__dirname, 'fixtures', 'my-service.yaml');
+// an example that audits clean, so synthesis with the audit succeeds
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const buildShop: (app: App) => Chart = require('../../examples/my-service/main').buildChart;
 
 function runCli(argv: string[], stdin = ''): { code: number; out: string; err: string } {
   let out = '';
@@ -71,6 +74,32 @@ describe('HaAudit in a cdk8s app', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  test('the manifests are exactly those synthesized without the audit, and a change between two synths reaches them', () => {
+    // the audit's renderings are reused for the output within one synthesis call: they must be the same manifests
+    const build = (audit: boolean) => {
+      const app = Testing.app();
+      const chart = buildShop(app);
+      if (audit) HaAudit.addTo(app, { printWarnings: false });
+      return { app, chart };
+    };
+    const plain = build(false).app.synthYaml();
+    const { app, chart } = build(true);
+    // a value that counts its renderings: one per synthesis, shared by the audit and the output
+    let renderings = 0;
+    new ApiObject(chart, 'counter', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'counter' }, data: { n: Lazy.any({ produce: () => String(++renderings) }) } });
+    expect(app.synthYaml()).toBe(`${plain}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: counter\n  namespace: my-service\ndata:\n  "n": "1"\n`);
+    expect(renderings).toBe(1);
+    // WHEN an object changes after a synthesis THEN the next synthesis renders it afresh, in the audit and the output
+    const deployment = chart.node.findAll().filter(ApiObject.isApiObject).find((o) => (o as ApiObject).kind === 'Deployment') as ApiObject;
+    deployment.addJsonPatch(JsonPatch.add('/metadata/annotations', { changed: 'after-first-synth' }));
+    expect(app.synthYaml()).toContain('changed: after-first-synth');
+    deployment.addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/0/image', 'Bad:1'));
+    expect(() => app.synthYaml()).toThrow(/HA034 Deployment\/[\w-]+\/[\w-]+: container '[\w-]+': image "Bad:1" is not a valid reference/);
+    // outside synthesis toJson is never remembered
+    deployment.addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/0/image', 'good:2'));
+    expect(deployment.toJson().spec.template.spec.containers[0].image).toBe('good:2');
   });
 
   test('a global skip without a reason fails at the call site', () => {

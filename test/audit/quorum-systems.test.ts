@@ -94,6 +94,17 @@ describe('quorum systems are recognised without the annotation', () => {
     expect(ha004(objs)).toBeUndefined();
   });
 
+  test('docs/audit.md documents every system recognised here', () => {
+    const doc = fs.readFileSync(path.join(root, 'docs', 'audit.md'), 'utf-8');
+    const table = doc.slice(doc.indexOf('### Recognising quorum systems'), doc.indexOf('### Plaintext peers'));
+    const documented = [...table.matchAll(/^\| ([^|]+?) \|/gm)].map((m) => m[1]).filter((x) => x !== 'system' && !x.startsWith('---'));
+    // every system has a row naming it (rows may group or qualify: "TiKV / TiDB PD", "Vault, raft storage")
+    for (const system of new Set(recognised.map(([s]) => s))) {
+      const product = system.split(' ')[0];
+      expect([product, documented.filter((row) => row.includes(product)).length > 0]).toEqual([product, true]);
+    }
+  });
+
   test('the annotation still decides: "false" turns a recognised etcd off, "true" turns an unknown image on', () => {
     const etcd = statefulSet({ image: 'quay.io/coreos/etcd:v3.5.9' });
     byKind(etcd, 'StatefulSet').metadata.annotations = { 'ha.cdk8s.io/quorum': 'false' };
@@ -154,6 +165,25 @@ describe('the issue 13 fixture through the real CLI', () => {
       '1 error(s), 0 warning(s)',
       '',
     ].join('\n'));
+  });
+
+  test('in a clone that was never compiled (no lib/), the bin runs the TypeScript sources instead of failing', () => {
+    // a copy of the repository's layout without lib/: bin/ copied, src/ and tsconfig.json linked; inside the repository
+    // so the bin finds ts-node in node_modules as a clone's would
+    fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
+    const clone = fs.mkdtempSync(path.join(root, 'dist', 'uncompiled-'));
+    try {
+      fs.mkdirSync(path.join(clone, 'bin'));
+      fs.copyFileSync(path.join(root, 'bin', 'cdk8s-ha'), path.join(clone, 'bin', 'cdk8s-ha'));
+      fs.symlinkSync(path.join(root, 'src'), path.join(clone, 'src'));
+      fs.symlinkSync(path.join(root, 'tsconfig.json'), path.join(clone, 'tsconfig.json'));
+      const r = spawnSync(process.execPath, [path.join(clone, 'bin', 'cdk8s-ha'), 'audit', raftStore], { cwd: clone, encoding: 'utf-8', timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/^error {3}HA004 PodDisruptionBudget\/data\/store: /);
+    } finally {
+      fs.rmSync(clone, { recursive: true, force: true });
+    }
   });
 
   test('each of the three signals alone is enough', () => {

@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { byKind, cleanQuorum, cleanStateless, container } from './fixtures';
 import { AuditSeverity, HaAuditor } from '../../src';
 
@@ -51,6 +53,11 @@ const breakers: Array<[string, () => any[]]> = [
 describe('every rule: a passing and a failing case', () => {
   test('GIVEN the clean fixtures THEN the audit reports nothing', () => {
     expect(HaAuditor.audit([...cleanStateless(), ...cleanQuorum()])).toEqual([]);
+  });
+
+  test('docs/audit.md has a row for every rule, with its severity', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'audit.md'), 'utf-8');
+    for (const r of HaAuditor.rules()) expect(doc).toContain(`| ${r.id} | ${r.severity} |`);
   });
 
   test('every rule has a breaking case', () => {

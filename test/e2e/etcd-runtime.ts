@@ -9,7 +9,7 @@
 import { execFileSync, spawn, ChildProcess } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as https from 'https';
-import { connect } from 'net';
+import * as net from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import * as tls from 'tls';
@@ -66,7 +66,7 @@ function start(i: number): void {
 async function probe(i: number, p: any): Promise<number> {
   if (p.tcpSocket) {
     return new Promise((resolve) => {
-      const s = connect({ host: ipOf(i), port: p.tcpSocket.port, timeout: p.timeoutSeconds * 1000 }, () => { s.end(); resolve(200); });
+      const s = net.connect({ host: ipOf(i), port: p.tcpSocket.port, timeout: p.timeoutSeconds * 1000 }, () => { s.end(); resolve(200); });
       s.on('error', () => resolve(0));
       s.on('timeout', () => { s.destroy(); resolve(0); });
     });

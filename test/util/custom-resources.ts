@@ -1,10 +1,11 @@
 // Hand-written strict checks of the custom resources the constructs render, which the Kubernetes 1.28 schema cannot
 // know: Prometheus-operator ServiceMonitor/PodMonitor (monitoring.coreos.com/v1) and cert-manager Certificate
-// (cert-manager.io/v1). Field lists follow the operators' v1 CRDs; an unknown field is an error, as in k8s-schema.ts.
+// (cert-manager.io/v1), Gateway API HTTPRoute (gateway.networking.k8s.io/v1). Field lists follow the v1 CRDs; an
+// unknown field is an error, as in k8s-schema.ts.
 import type { Manifest } from './cross-checks';
 
 /** API groups checked here instead of by the 1.28 validator. */
-export const CUSTOM_RESOURCE_VERSIONS = ['monitoring.coreos.com/v1', 'cert-manager.io/v1'];
+export const CUSTOM_RESOURCE_VERSIONS = ['monitoring.coreos.com/v1', 'cert-manager.io/v1', 'gateway.networking.k8s.io/v1'];
 
 // Prometheus duration: e.g. 30s, 1m30s (prometheus-operator's Duration pattern).
 const PROM_DURATION = /^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$/;
@@ -77,6 +78,31 @@ function certificateErrors(o: Manifest, all: Manifest[]): string[] {
   return errors;
 }
 
+function httpRouteErrors(o: Manifest, all: Manifest[]): string[] {
+  const where = `HTTPRoute/${o.metadata?.name}`;
+  const s = o.spec ?? {};
+  const errors = unknownKeys(`${where}.spec`, s, ['parentRefs', 'hostnames', 'rules']);
+  if ((s.parentRefs ?? []).length === 0) errors.push(`${where}.spec.parentRefs is empty`);
+  for (const ref of s.parentRefs ?? []) {
+    errors.push(...unknownKeys(`${where}.spec.parentRefs[]`, ref, ['group', 'kind', 'namespace', 'name', 'sectionName', 'port']));
+    if (typeof ref.name !== 'string' || ref.name === '') errors.push(`${where}.spec.parentRefs[].name is required`);
+  }
+  for (const rule of s.rules ?? []) {
+    errors.push(...unknownKeys(`${where}.spec.rules[]`, rule, ['matches', 'filters', 'backendRefs', 'timeouts']));
+    for (const m of rule.matches ?? []) {
+      if (m.path && !['Exact', 'PathPrefix', 'RegularExpression'].includes(m.path.type)) errors.push(`${where}: path type '${m.path.type}'`);
+      if (m.path && !String(m.path.value).startsWith('/')) errors.push(`${where}: path '${m.path.value}' must start with '/'`);
+    }
+    for (const b of rule.backendRefs ?? []) {
+      errors.push(...unknownKeys(`${where}.spec.rules[].backendRefs[]`, b, ['group', 'kind', 'name', 'namespace', 'port', 'weight', 'filters']));
+      const svc = all.find((x) => x.kind === 'Service' && x.metadata?.name === b.name);
+      if (!svc) errors.push(`${where}: backend Service '${b.name}' is not rendered`);
+      else if (!(svc.spec?.ports ?? []).some((p: Manifest) => p.port === b.port)) errors.push(`${where}: Service '${b.name}' has no port ${b.port}`);
+    }
+  }
+  return errors;
+}
+
 /** Errors of one custom resource, in the context of every object rendered with it. */
 export function checkCustomResource(o: Manifest, all: Manifest[]): string[] {
   const meta = o.metadata ?? {};
@@ -84,5 +110,6 @@ export function checkCustomResource(o: Manifest, all: Manifest[]): string[] {
   if (typeof meta.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(meta.name)) errors.push(`${o.kind}: metadata.name '${meta.name}' is not a DNS-1123 subdomain`);
   if (o.apiVersion === 'monitoring.coreos.com/v1' && ['ServiceMonitor', 'PodMonitor'].includes(o.kind)) return [...errors, ...monitorErrors(o, all)];
   if (o.apiVersion === 'cert-manager.io/v1' && o.kind === 'Certificate') return [...errors, ...certificateErrors(o, all)];
+  if (o.apiVersion === 'gateway.networking.k8s.io/v1' && o.kind === 'HTTPRoute') return [...errors, ...httpRouteErrors(o, all)];
   return [...errors, `${o.apiVersion}/${o.kind}: not a custom resource this checker knows`];
 }

@@ -4,6 +4,7 @@
  * {@link KvBackend}. Every status code and error body is documented in docs/api.md.
  */
 import { IncomingMessage, ServerResponse } from 'http';
+import type { TLSSocket } from 'tls';
 import { internalError, KvError, NotLeaderError, sendError, sendJson, SlotFrozenError, WrongShardError } from '../errors';
 import { KvCommand, KvOp, KvRejection } from '../kv/state-machine';
 import { KvBackend } from '../server/backend';
@@ -42,10 +43,15 @@ export function decodeKey(raw: string, limits: KvLimits): string {
   if (bytes.length > limits.maxKeyBytes) {
     throw new KvError(400, 'key_too_long', `the key is ${bytes.length} bytes; the limit is ${limits.maxKeyBytes} (--max-key-bytes)`);
   }
+  return decodeUtf8(bytes, 'the key');
+}
+
+/** Strict UTF-8 (a lone surrogate or overlong form is refused, not replaced) or a 400 bad_encoding. */
+function decodeUtf8(bytes: Uint8Array, what: string): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new KvError(400, 'bad_encoding', 'the key is not valid UTF-8 after percent-decoding');
+    throw new KvError(400, 'bad_encoding', `${what} is not valid UTF-8 after percent-decoding`);
   }
 }
 
@@ -61,6 +67,14 @@ function parseQuery(raw: string): Map<string, string> {
     q.set(name, eq >= 0 ? part.slice(eq + 1) : '');
   }
   return q;
+}
+
+/** Every query name and value is UTF-8 text except `prev`, which compares raw value bytes. */
+function checkQueryEncoding(query: Map<string, string>): void {
+  for (const [name, value] of query) {
+    decodeUtf8(percentDecodeBytes(name, 'query parameter name'), 'a query parameter name');
+    if (name !== 'prev') decodeUtf8(percentDecodeBytes(value, `query parameter '${name}'`), `query parameter '${name}'`);
+  }
 }
 
 const KNOWN_PARAMS: Record<string, readonly string[]> = {
@@ -93,6 +107,35 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
+/** Who may use which routes (docs/api.md, "Authentication"). */
+export interface AccessPolicy {
+  /**
+   * Every route except /livez and /readyz (kubelet probes carry no certificate) needs a client
+   * certificate the TLS layer verified (`--client-cert-auth`).
+   */
+  readonly requireClientCert?: boolean;
+  /** /metrics and /v1/status need no certificate even then (`--metrics-public`). */
+  readonly metricsPublic?: boolean;
+  /** Serve only /livez, /readyz, /metrics and /v1/status (the `--listen-metrics` listener). */
+  readonly opsOnly?: boolean;
+}
+
+const PROBES = new Set(['/livez', '/readyz']);
+const OPS = new Set(['/livez', '/readyz', '/metrics', '/v1/status']);
+
+/** Why `path` may not be served to this request, or undefined. */
+function accessRefusal(req: IncomingMessage, path: string, access: AccessPolicy): KvError | undefined {
+  if (access.opsOnly && !OPS.has(path)) {
+    return new KvError(404, 'not_found', `this listener (--listen-metrics) serves only ${[...OPS].join(', ')}`);
+  }
+  if (!access.requireClientCert || PROBES.has(path)) return undefined;
+  if (access.metricsPublic && OPS.has(path)) return undefined;
+  const socket = req.socket as Partial<TLSSocket>;
+  if (socket.authorized === true) return undefined;
+  const why = socket.authorizationError ? ` (${String(socket.authorizationError)})` : '';
+  return new KvError(401, 'unauthenticated', `a client certificate signed by the trusted CA is required (--client-cert-auth)${why}`);
+}
+
 /**
  * Requests carrying this header come from the resharding migrator: they read and write keys of
  * any slot (docs/resharding.md). The router never forwards it.
@@ -105,9 +148,11 @@ function rejection(r: KvRejection): KvError {
 
 /**
  * Creates the request handler for `http.createServer`. With a `guard`, keys of slots this shard
- * does not own are refused (`wrong_shard`), as are client writes to a frozen slot.
+ * does not own are refused (`wrong_shard`), as are client writes to a frozen slot. `access` says
+ * who may use which routes.
  */
-export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: SlotGuard): (req: IncomingMessage, res: ServerResponse) => void {
+export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: SlotGuard,
+  access: AccessPolicy = {}): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     let route = 'other';
     res.on('finish', () => backend.countRequest(route, res.statusCode));
@@ -127,6 +172,11 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: Sl
     };
 
     try {
+      const refusal = accessRefusal(req, path, access);
+      if (refusal) {
+        req.resume();
+        throw refusal;
+      }
       if (path === '/livez' || path === '/readyz') {
         route = path.slice(1);
         if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(method, ['GET', 'HEAD']);
@@ -153,6 +203,7 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: Sl
         throw new KvError(404, 'not_found', `no route for ${method} ${path}; the API is under /v1/kv/<key> (see docs/api.md)`);
       }
       const query = parseQuery(rawQuery);
+      checkQueryEncoding(query);
       const known = KNOWN_PARAMS[method];
       if (!known) throw methodNotAllowed(method, ['GET', 'PUT', 'DELETE']);
       for (const name of query.keys()) {
@@ -197,7 +248,7 @@ async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, 
   let listing: { prefix: string; limit: number; after?: string; slots?: Set<number> } | undefined;
   if (rawKey === '') {
     if (!query.has('prefix')) throw new KvError(400, 'bad_key', 'the key is empty: use /v1/kv/<key>, or /v1/kv/?prefix=P to list');
-    const prefix = utf8.decode(percentDecodeBytes(query.get('prefix')!, 'prefix'));
+    const prefix = decodeUtf8(percentDecodeBytes(query.get('prefix')!, 'prefix'), 'the prefix');
     const rawLimit = query.get('limit') ?? String(limits.maxListItems);
     const limit = Number(rawLimit);
     if (!/^\d+$/.test(rawLimit) || limit < 1 || limit > limits.maxListItems) {

@@ -9,6 +9,8 @@ import { ClusterMember, RaftServerConfig } from '../server/config';
 interface FlagSpec {
   readonly help: string;
   readonly default?: string;
+  /** A switch: `--flag` alone means true; `--flag=false` or the variable set to false turns it off. */
+  readonly boolean?: boolean;
 }
 
 /** Every flag, its help line and default. The env name is derived: `--data-dir` -> `HA_RAFT_DATA_DIR`. */
@@ -34,7 +36,61 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'log-level': { help: 'debug|info|warn|error', default: 'info' },
   'auto-compaction-mode': { help: 'etcd API history retention: periodic (keep a duration) or revision (keep N revisions)', default: 'periodic' },
   'auto-compaction-retention': { help: 'periodic: hours, or a duration like 30m, 1h; revision: a count; 0 keeps all history (etcd\'s default)', default: '0' },
+  'max-peer-frame-bytes': { help: 'largest peer frame accepted or sent (refused from its header, before buffering); must exceed the largest snapshot', default: String(128 * 1024 * 1024) },
+  'peer-cert-file': { help: 'PEM certificate this member presents to peers (turns on peer TLS; with --peer-key-file and --peer-trusted-ca-file)' },
+  'peer-key-file': { help: 'PEM private key of --peer-cert-file' },
+  'peer-trusted-ca-file': { help: 'PEM CA bundle peers\' certificates must chain to' },
+  'peer-client-cert-auth': { help: 'with peer TLS, require and verify the dialling peer\'s certificate (default true when peer certificates are given)', boolean: true },
+  'cert-file': { help: 'PEM certificate for the client port (turns on https; with --key-file)' },
+  'key-file': { help: 'PEM private key of --cert-file' },
+  'trusted-ca-file': { help: 'PEM CA bundle client certificates must chain to (with --client-cert-auth)' },
+  'client-cert-auth': { help: 'require a verified client certificate for every client request except /livez, /readyz (and /metrics, /v1/status with --metrics-public)', default: 'false', boolean: true },
+  'metrics-public': { help: 'serve /metrics and /v1/status on the client port without a client certificate', default: 'false', boolean: true },
+  'listen-metrics': { help: 'HOST:PORT for a plain-HTTP listener serving only /livez, /readyz, /metrics, /v1/status, no credentials (like etcd\'s --listen-metrics-urls)' },
+  'tls-reload-interval-ms': { help: 'how often certificate files are re-read; a changed pair is used for new handshakes without a restart', default: '10000' },
+  'http-headers-timeout-ms': { help: 'close a client connection whose request headers are not complete within this time (slow loris)', default: '10000' },
+  'http-request-timeout-ms': { help: 'close a client connection whose whole request (headers and body) takes longer', default: '60000' },
+  'http-idle-timeout-ms': { help: 'close a keep-alive client connection idle for this long', default: '30000' },
+  'http-max-connections': { help: 'most concurrent client connections; beyond it new ones get 503 too_many_connections and are closed', default: '2048' },
 };
+
+/** TLS files of one listener (PEM paths); re-read every tlsReloadIntervalMs. */
+export interface TlsFilesConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Peer TLS: always set. Client TLS: set when client certificates are verified. */
+  readonly trustedCaFile?: string;
+  /** Require and verify the other side's certificate. */
+  readonly clientCertAuth: boolean;
+}
+
+/** Who may talk to this member: peer and client TLS, and which operations endpoints are public. */
+export interface SecurityConfig {
+  /** Peer mTLS (`--peer-*-file`); undefined means plaintext peers (the runtime default, an explicit opt-out in RaftCluster). */
+  readonly peerTls?: TlsFilesConfig & { readonly trustedCaFile: string };
+  /** https on the client port (`--cert-file`, `--key-file`). */
+  readonly clientTls?: TlsFilesConfig;
+  /** /metrics and /v1/status need no client certificate. */
+  readonly metricsPublic: boolean;
+  /** A separate plain-HTTP listener for probes and metrics. */
+  readonly listenMetrics?: { host: string; port: number };
+  readonly tlsReloadIntervalMs: number;
+}
+
+/** Limits of every client-facing HTTP server (docs/api.md, "Limits"). */
+export interface HttpServerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+/** What `ha-runtime raft` runs with: the member's config plus what only the command wires (TLS, HTTP, frames). */
+export interface RaftCommandConfig extends RaftServerConfig {
+  readonly maxPeerFrameBytes: number;
+  readonly security: SecurityConfig;
+  readonly http: HttpServerLimits;
+}
 
 /** `--data-dir` -> `HA_RAFT_DATA_DIR`. */
 export function envName(flag: string): string {
@@ -79,7 +135,7 @@ function positiveInt(flag: string, raw: string, min = 1): number {
  * Resolves flags then environment then defaults into a config; throws {@link UsageError}
  * naming the flag and the fix on anything invalid or missing.
  */
-export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RaftServerConfig {
+export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RaftCommandConfig {
   const fromFlags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -89,6 +145,7 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     const eq = name.indexOf('=');
     if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
     if (!(name in RAFT_FLAGS)) throw new UsageError(`unknown flag --${name}; see ha-runtime raft --help`);
+    if (value === undefined && RAFT_FLAGS[name].boolean) value = 'true';
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) throw new UsageError(`--${name} needs a value`);
@@ -155,7 +212,78 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     },
     logLevel: logLevel as RaftServerConfig['logLevel'],
     autoCompaction: parseAutoCompaction(required('auto-compaction-mode'), required('auto-compaction-retention')),
+    maxPeerFrameBytes: positiveInt('max-peer-frame-bytes', required('max-peer-frame-bytes'), 1024 * 1024),
+    security: parseSecurity(get),
+    http: parseHttpLimits(required),
   };
+}
+
+/** The HTTP server limits; the header deadline must not exceed the whole-request one (Node refuses that). */
+export function parseHttpLimits(required: (flag: string) => string): HttpServerLimits {
+  const limits = {
+    headersTimeoutMs: positiveInt('http-headers-timeout-ms', required('http-headers-timeout-ms')),
+    requestTimeoutMs: positiveInt('http-request-timeout-ms', required('http-request-timeout-ms')),
+    idleTimeoutMs: positiveInt('http-idle-timeout-ms', required('http-idle-timeout-ms')),
+    maxConnections: positiveInt('http-max-connections', required('http-max-connections')),
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new UsageError(`--http-headers-timeout-ms (${limits.headersTimeoutMs}) must not exceed --http-request-timeout-ms (${limits.requestTimeoutMs})`);
+  }
+  return limits;
+}
+
+function parseBool(flag: string, raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new UsageError(`--${flag}: '${raw}' must be true or false (set --${flag} or ${envName(flag)})`);
+}
+
+/** All of a group of file flags, or none: half a TLS configuration is a mistake, not plaintext. */
+function fileGroup(get: (flag: string) => string | undefined, flags: readonly string[], what: string): Record<string, string> | undefined {
+  const given = flags.filter((f) => get(f) !== undefined);
+  if (given.length === 0) return undefined;
+  const missing = flags.filter((f) => get(f) === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(`${what} needs ${flags.map((f) => `--${f}`).join(', ')}; missing ${missing.map((f) => `--${f}`).join(', ')} ` +
+      `(or ${missing.map(envName).join(', ')})`);
+  }
+  return Object.fromEntries(flags.map((f) => [f, get(f)!]));
+}
+
+function parseSecurity(get: (flag: string) => string | undefined): SecurityConfig {
+  const peerFiles = fileGroup(get, ['peer-cert-file', 'peer-key-file', 'peer-trusted-ca-file'], 'peer TLS');
+  const peerClientCertAuth = parseBool('peer-client-cert-auth', get('peer-client-cert-auth'));
+  if (!peerFiles && peerClientCertAuth) {
+    throw new UsageError('--peer-client-cert-auth needs peer TLS: give --peer-cert-file, --peer-key-file and --peer-trusted-ca-file');
+  }
+  const certFile = get('cert-file');
+  const keyFile = get('key-file');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError('client TLS needs both --cert-file and --key-file (or HA_RAFT_CERT_FILE and HA_RAFT_KEY_FILE)');
+  }
+  const clientCertAuth = parseBool('client-cert-auth', get('client-cert-auth'))!;
+  const trustedCaFile = get('trusted-ca-file');
+  if (clientCertAuth && (!certFile || !trustedCaFile)) {
+    throw new UsageError('--client-cert-auth needs client TLS and a CA: give --cert-file, --key-file and --trusted-ca-file');
+  }
+  const listenMetrics = get('listen-metrics');
+  return {
+    peerTls: peerFiles && {
+      certFile: peerFiles['peer-cert-file'],
+      keyFile: peerFiles['peer-key-file'],
+      trustedCaFile: peerFiles['peer-trusted-ca-file'],
+      clientCertAuth: peerClientCertAuth ?? true,
+    },
+    clientTls: certFile && keyFile ? { certFile, keyFile, trustedCaFile, clientCertAuth } : undefined,
+    metricsPublic: parseBool('metrics-public', get('metrics-public'))!,
+    listenMetrics: listenMetrics !== undefined ? parseHostPort(listenMetrics, '--listen-metrics') : undefined,
+    tlsReloadIntervalMs: positiveIntOf('tls-reload-interval-ms', get('tls-reload-interval-ms')!),
+  };
+}
+
+function positiveIntOf(flag: string, raw: string): number {
+  return positiveInt(flag, raw, 100);
 }
 
 /** etcd's --auto-compaction-mode/--auto-compaction-retention; undefined when the retention is 0 (off). */

@@ -21,6 +21,10 @@ const NUMERIC_FLAGS: Record<string, { env: string; default: number; min: number;
   'request-timeout-ms': { env: 'HA_ROUTER_REQUEST_TIMEOUT_MS', default: 5000, min: 10, help: 'bound on one upstream request' },
   'retry-budget-ms': { env: 'HA_ROUTER_RETRY_BUDGET_MS', default: 10_000, min: 10, help: 'bound on a client request, retries included' },
   'max-body-bytes': { env: 'HA_ROUTER_MAX_BODY_BYTES', default: 1_048_576 + 1024, min: 1, help: 'largest request body accepted' },
+  'http-headers-timeout-ms': { env: 'HA_ROUTER_HTTP_HEADERS_TIMEOUT_MS', default: 10_000, min: 1, help: 'close a client connection whose headers are not complete within this time' },
+  'http-request-timeout-ms': { env: 'HA_ROUTER_HTTP_REQUEST_TIMEOUT_MS', default: 60_000, min: 1, help: 'close a client connection whose whole request takes longer' },
+  'http-idle-timeout-ms': { env: 'HA_ROUTER_HTTP_IDLE_TIMEOUT_MS', default: 30_000, min: 1, help: 'close a keep-alive client connection idle this long' },
+  'http-max-connections': { env: 'HA_ROUTER_HTTP_MAX_CONNECTIONS', default: 4096, min: 1, help: 'most concurrent client connections (beyond: 503 and close)' },
 };
 
 /** The usage text. */
@@ -61,6 +65,12 @@ function splitAssignment(raw: string, where: string): [string, string] {
   const name = raw.slice(0, eq).trim();
   if (!SHARD_NAME.test(name)) throw new UsageError(`${where}: shard name '${name}' must be letters, digits, '.', '_' or '-'`);
   return [name, raw.slice(eq + 1).trim()];
+}
+
+/** One `--shard NAME=URL,...` or `--shard-dns NAME=HOST:PORT` value (shared with `ha-runtime reshard`). */
+export function parseShardFlag(flag: '--shard' | '--shard-dns', raw: string): [string, ShardSource] {
+  const [name, rest] = splitAssignment(raw, flag);
+  return [name, flag === '--shard' ? { kind: 'static', urls: parseUrls(name, rest, flag) } : { kind: 'dns', ...parseHostPort(rest, `${flag} ${name}`) }];
 }
 
 /** Resolves flags, then environment, then defaults. Throws UsageError on bad input. */
@@ -130,5 +140,19 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     retryBudgetMs: num('retry-budget-ms'),
     maxBodyBytes: num('max-body-bytes'),
     drainMs: num('drain-ms'),
+    http: httpLimits(num),
   };
+}
+
+function httpLimits(num: (flag: string) => number): NonNullable<RouterConfig['http']> {
+  const limits = {
+    headersTimeoutMs: num('http-headers-timeout-ms'),
+    requestTimeoutMs: num('http-request-timeout-ms'),
+    idleTimeoutMs: num('http-idle-timeout-ms'),
+    maxConnections: num('http-max-connections'),
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new UsageError(`--http-headers-timeout-ms (${limits.headersTimeoutMs}) must not exceed --http-request-timeout-ms (${limits.requestTimeoutMs})`);
+  }
+  return limits;
 }

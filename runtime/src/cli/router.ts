@@ -3,6 +3,7 @@
  * 2 on bad flags or environment.
  */
 import { parseCommandLine } from './flags';
+import { createClientServer } from './http-server';
 import { parseRouterConfig, routerUsage } from './router-config';
 import { Logger } from '../observability/logger';
 import { Router } from '../router/router';
@@ -12,7 +13,8 @@ export async function routerCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandLine('router', argv, routerUsage, parseRouterConfig);
   if ('exitCode' in parsed) return parsed.exitCode;
   const config = parsed.config;
-  const router = new Router(config);
+  const limits = config.http!;
+  const router = new Router({ ...config, createServer: (handler) => createClientServer(handler, limits).server });
   const port = await router.start();
   const logger = new Logger('info', { component: 'router' });
   const log = (msg: string, fields: Record<string, unknown> = {}): void => logger.info(msg, fields);

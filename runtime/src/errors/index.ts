@@ -5,6 +5,9 @@
  */
 import type { ServerResponse } from 'node:http';
 
+/** The etcd v3 API's errors (gRPC codes, etcd's messages, the JSON gateway's statuses). */
+export * from './etcd';
+
 /** A client-visible error: `status` and `code` go to the wire as `{"error": code, "message": ..., "retryable": ...}`. */
 export class KvError extends Error {
   constructor(

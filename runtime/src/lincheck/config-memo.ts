@@ -99,7 +99,9 @@ export class ConfigMemo {
     const arena = this.arena;
     const at = this.arenaUsed;
     arena.set(this.known.subarray(from, from + knownLength), at);
-    if (op < n && op >= first) arena[at + opWord] |= opMask;
+    // The placed op's bit is stored whenever its word is among the stored ones, exactly as `remember`
+    // compares it (when it was the first unplaced op, it may sit in the same word as the new first).
+    if (op < n && opWord >= 0 && opWord < knownLength) arena[at + opWord] |= opMask;
     arena.set(this.info, at + knownLength);
     if (op >= n) arena[at + knownLength + opWord] |= opMask;
     this.arenaUsed += knownLength + this.infoWords;

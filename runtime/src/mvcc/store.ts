@@ -28,6 +28,8 @@ export interface MvccStoreOptions {
   readonly minLeaseTtl?: number;
   /** etcd's --max-txn-ops. @default 128 */
   readonly maxTxnOps?: number;
+  /** Revisions' history a compaction frees at once; later writes free min(100, this) each. @default 10000 */
+  readonly compactionStepRevisions?: number;
 }
 
 /** A change a write made, in revision then op order: the internal form of an mvccpb.Event (see {@link toEvent}). */
@@ -39,6 +41,9 @@ export interface StoreEvent {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Revisions a compaction frees at once (~10 ms), and with each later write. */
+const COMPACT_STEP_REVISIONS = 10_000;
+const COMPACT_STEP_PER_WRITE = 100;
 
 /** A view as an mvccpb.KeyValue (fresh Buffers). */
 export function toKeyValue(v: KvView, keysOnly = false): KeyValue {
@@ -126,15 +131,19 @@ export class MvccStore {
   private revKeys: (ByteString | ByteString[])[] = [];
   private revBase = 2;
   private leaseTable = new LeaseTable();
+  /** Compactions whose history is not freed yet: revisions pos..end of `keys`, trimmed at `rev`. */
+  private readonly trimQueue: { keys: readonly (ByteString | ByteString[])[]; pos: number; end: number; rev: number }[] = [];
   /** Events of the write in progress. */
   private changes: StoreEvent[] = [];
   private last: StoreEvent[] = [];
   private readonly minLeaseTtl: number;
   private readonly maxTxnOps: number;
+  private readonly compactionStep: number;
 
   constructor(options: MvccStoreOptions = {}) {
     this.minLeaseTtl = options.minLeaseTtl ?? 2;
     this.maxTxnOps = options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
+    this.compactionStep = options.compactionStepRevisions ?? COMPACT_STEP_REVISIONS;
   }
 
   /** The current store revision (1 for an empty store: the first write is revision 2, as in etcd). */
@@ -255,28 +264,42 @@ export class MvccStore {
     return { header: { revision: this.rev }, succeeded: path.get(r)!, responses };
   }
 
-  /** etcd Compact: drops history below `revision` (the newest state at or below it stays readable). */
+  /**
+   * etcd Compact: reads and watches below `revision` fail from now on (the newest state at or below it stays
+   * readable). The history it drops is freed in bounded steps ({@link compactStep}: some now, more with each
+   * later write, or when the server calls it) — unobservable, since nothing below `revision` is read again.
+   */
   compact(r: CompactionRequest): CompactionResponse {
     this.last = [];
     const rev = int(r.revision, 'revision');
     if (rev <= this.compactRev) throw Errors.compacted();
     if (rev > this.rev) throw Errors.futureRev();
-    const seen = new Set<ByteString>();
-    for (let i = 0; i <= rev - this.revBase && i < this.revKeys.length; i++) {
-      const keys = this.revKeys[i];
-      for (const k of typeof keys === 'string' ? [keys] : keys) {
-        if (seen.has(k)) continue;
-        seen.add(k);
-        this.trim(k, rev);
-      }
-    }
-    // A new array, never spliced in place: a snapshot view may still hold the old one.
+    // The keys written at revBase..rev are the only ones that can hold history made obsolete by `rev`.
+    this.trimQueue.push({ keys: this.revKeys, pos: 0, end: Math.min(rev - this.revBase, this.revKeys.length - 1), rev });
+    // A new array, never spliced in place: a snapshot view or the trim queue may still hold the old one.
     if (rev > this.revBase) {
       this.revKeys = this.revKeys.slice(rev - this.revBase);
       this.revBase = rev;
     }
     this.compactRev = rev;
+    this.compactStep(this.compactionStep);
     return { header: { revision: this.rev } };
+  }
+
+  /** Frees compacted history of at most `maxRevisions` revisions' keys; true while some remains. */
+  compactStep(maxRevisions = this.compactionStep): boolean {
+    let budget = maxRevisions;
+    while (this.trimQueue.length > 0 && budget > 0) {
+      const job = this.trimQueue[0];
+      for (; job.pos <= job.end && budget > 0; job.pos++, budget--) {
+        const keys = job.keys[job.pos];
+        // Trimming is idempotent and cheap once a key's history is short: no set of seen keys needed.
+        if (typeof keys === 'string') this.trim(keys, job.rev);
+        else for (const k of keys) this.trim(k, job.rev);
+      }
+      if (job.pos > job.end) this.trimQueue.shift();
+    }
+    return this.trimQueue.length > 0;
   }
 
   /** etcd LeaseGrant (no revision). */
@@ -426,6 +449,7 @@ export class MvccStore {
     if (changes.length === 0) return;
     this.rev++;
     this.revKeys.push(changes.length === 1 ? changes[0].kv.key : changes.map((c) => c.kv.key));
+    if (this.trimQueue.length > 0) this.compactStep(Math.min(COMPACT_STEP_PER_WRITE, this.compactionStep));
   }
 
   private eventAt(span: KeySpan, k: ByteString, rev: number, out: StoreEvent[]): void {

@@ -52,3 +52,11 @@ export class InvalidMessageError extends Error {
  * that term + 1 or index + n on an accepted value is still exact. Decoders check the same bound.
  */
 export const MAX_RAFT_INTEGER = 2 ** 48;
+
+/**
+ * The furthest a message's term may be ahead of ours: 2^24 elections (months of back-to-back
+ * elections; a real peer is never that far ahead). Dropping a message is always safe in Raft; this
+ * bound means a forged message can raise the term only in small steps, so no single message can
+ * push the cluster to the end of the term space.
+ */
+export const MAX_TERM_JUMP = 2 ** 24;

@@ -1,6 +1,6 @@
 import { ConfChange, ConfChangeType, encodeConfChange } from './confchange';
 import { RaftConfig, resolveConfig } from './config';
-import { InvalidMessageError, MAX_RAFT_INTEGER, RaftConfigError } from './errors';
+import { InvalidMessageError, MAX_RAFT_INTEGER, MAX_TERM_JUMP, RaftConfigError } from './errors';
 import { ProgressState } from './progress';
 import { Raft, ReadState, Role } from './raft';
 import { MemoryStorage, RaftStorage } from './storage';
@@ -108,6 +108,9 @@ export class RawNode {
   step(m: Message): void {
     if (m.to !== this.raft.id) throw new RaftConfigError(`RawNode.step: message to ${m.to} delivered to node ${this.raft.id}`);
     checkMessage(m);
+    if (m.term > this.raft.term + MAX_TERM_JUMP) {
+      throw new InvalidMessageError(`RawNode.step: term ${m.term} is more than 2^24 ahead of our term ${this.raft.term}`);
+    }
     this.raft.step(m);
   }
 

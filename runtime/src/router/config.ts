@@ -1,4 +1,5 @@
 /** The router's resolved configuration (parsed from flags and env by cli/router-config.ts). */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** Where a shard's members come from. */
 export type ShardSource = { readonly kind: 'static'; readonly urls: string[] } | { readonly kind: 'dns'; readonly host: string; readonly port: number };
@@ -27,4 +28,16 @@ export interface RouterConfig {
    * for a preStop sleep, so the router itself waits out the propagation.
    */
   readonly drainMs: number;
+  /** Limits of the client-facing server (cli/http-server.ts applies them). @default Node's defaults */
+  readonly http?: {
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly maxConnections: number;
+  };
+  /**
+   * Creates the client-facing server (the CLI passes its hardened one: timeouts, connection bound).
+   * @default a plain `http.createServer`
+   */
+  readonly createServer?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }

@@ -111,8 +111,8 @@ export class Router {
     if ([...this.shards.values()].some((s) => s.source.kind === 'dns')) {
       this.timers.push(setInterval(() => void this.refreshDns(), this.config.dnsIntervalMs));
     }
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 65_000;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const server = this.config.createServer?.(handler) ?? createServer({ keepAliveTimeout: 65_000 }, handler);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

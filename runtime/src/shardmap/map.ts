@@ -71,16 +71,17 @@ export function slotCounts(owners: readonly string[]): Map<string, number> {
   return counts;
 }
 
-/** Serialises a record (owners as runs `[first, last, shard]`, so 1024 slots of 3 shards take a few KB). */
+/**
+ * Serialises a record. Owners are one byte per slot (an index into `names`), base64: about 1.4 KB,
+ * small enough to travel as the `prev=` of a compare-and-swap in a URL.
+ */
 export function encodeRecord(record: ShardRecord): string {
-  const runs: [number, number, string][] = [];
-  record.map.owners.forEach((owner, slot) => {
-    const last = runs[runs.length - 1];
-    if (last && last[2] === owner && last[1] === slot - 1) last[1] = slot;
-    else runs.push([slot, slot, owner]);
-  });
+  const names = [...new Set(record.map.owners)].sort();
+  if (names.length > 255) throw new Error(`a slot map names at most 255 owners, not ${names.length}`);
+  const index = new Map(names.map((n, i) => [n, i]));
+  const bytes = Buffer.from(record.map.owners.map((o) => index.get(o)!));
   const { epoch, shards, target } = record.map;
-  return JSON.stringify({ v: 1, shard: record.shard, frozen: record.frozen, epoch, slots: SLOT_COUNT, shards, target, owners: runs });
+  return JSON.stringify({ v: 1, shard: record.shard, frozen: record.frozen, epoch, slots: SLOT_COUNT, shards, target, names, owners: bytes.toString('base64') });
 }
 
 /** Parses what {@link encodeRecord} wrote; throws with the reason on anything else. */
@@ -88,14 +89,17 @@ export function decodeRecord(text: string): ShardRecord {
   const raw = JSON.parse(text) as Record<string, unknown>;
   if (raw.v !== 1) throw new Error(`shard record version ${String(raw.v)} is not 1`);
   if (raw.slots !== SLOT_COUNT) throw new Error(`shard record has ${String(raw.slots)} slots; this runtime uses ${SLOT_COUNT}`);
-  if (typeof raw.shard !== 'string' || !Number.isSafeInteger(raw.epoch) || !Array.isArray(raw.owners) || !Array.isArray(raw.frozen)) {
-    throw new Error('shard record lacks shard, epoch, owners or frozen');
+  if (typeof raw.shard !== 'string' || !Number.isSafeInteger(raw.epoch) || typeof raw.owners !== 'string' || !Array.isArray(raw.names)
+    || !Array.isArray(raw.frozen) || typeof raw.shards !== 'object' || raw.shards === null) {
+    throw new Error('shard record lacks shard, epoch, names, owners, shards or frozen');
   }
-  const owners = new Array<string>(SLOT_COUNT);
-  for (const run of raw.owners as [number, number, string][]) {
-    for (let s = run[0]; s <= run[1]; s++) owners[s] = run[2];
-  }
-  for (let s = 0; s < SLOT_COUNT; s++) if (typeof owners[s] !== 'string') throw new Error(`shard record: slot ${s} has no owner`);
+  const names = raw.names as string[];
+  const bytes = Buffer.from(raw.owners, 'base64');
+  if (bytes.length !== SLOT_COUNT) throw new Error(`shard record: owners cover ${bytes.length} slots, not ${SLOT_COUNT}`);
+  const owners = [...bytes].map((i, s) => {
+    if (typeof names[i] !== 'string') throw new Error(`shard record: slot ${s} has no owner`);
+    return names[i];
+  });
   return {
     shard: raw.shard,
     frozen: raw.frozen as number[],

@@ -32,8 +32,9 @@ export enum FrameKind {
   /** One Raft message. */
   MESSAGE = 4,
   /**
-   * Acceptor -> dialer, empty, every keepalive interval: the dialer's proof that the peer is still
-   * reading its connection (the stream carries no other reverse traffic).
+   * Empty, every keepalive interval. Acceptor -> dialer: the dialer's proof that the peer is still
+   * reading its connection (the stream carries no other reverse traffic). Dialer -> acceptor: the
+   * acceptor's proof that the member's connection is alive, so nobody else may claim its id.
    */
   PING = 5,
 }

@@ -38,6 +38,12 @@ export interface PeerTlsOptions {
    * @default true
    */
   readonly verifyHostname?: boolean;
+  /**
+   * Require a dialling peer to present a certificate chaining to `ca` (etcd's --peer-client-cert-auth).
+   * Off, inbound connections are encrypted but any dialler that knows a member id is admitted.
+   * @default true
+   */
+  readonly clientCertAuth?: boolean;
 }
 
 /** Options for {@link TcpTransport.start}. */
@@ -173,13 +179,18 @@ export class TcpTransport implements Transport {
     if (!options.clusterId) throw new RangeError('TcpTransport: clusterId must be a non-empty string');
     const { host, port } = parseHostPort(options.listen, 'TcpTransport: listen');
     const transport = new TcpTransport(options);
-    await new Promise<void>((resolve, reject) => {
-      transport.server.once('error', reject);
-      transport.server.listen({ host, port }, () => {
-        transport.server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        transport.server.once('error', reject);
+        transport.server.listen({ host, port }, () => {
+          transport.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      await transport.close(); // it may already be dialling its peers
+      throw e;
+    }
     return transport;
   }
 
@@ -239,7 +250,8 @@ export class TcpTransport implements Transport {
     this.tls = options.tls;
     if (this.tls) {
       const { key, cert, ca } = this.tls;
-      this.server = tls.createServer({ key, cert, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      const verifyClient = this.tls.clientCertAuth !== false;
+      this.server = tls.createServer({ key, cert, ca, requestCert: verifyClient, rejectUnauthorized: verifyClient, minVersion: 'TLSv1.2' },
         (socket) => this.accept(socket));
       // A peer that fails TLS verification never reaches accept(); say why instead of staying silent.
       this.server.on('tlsClientError', (err, socket) => {
@@ -282,7 +294,12 @@ export class TcpTransport implements Transport {
       }
     }
     for (const [id, address] of peers) {
-      if (id !== this.localId && !this.links.has(id)) this.links.set(id, new PeerLink(id, address));
+      if (id === this.localId || this.links.has(id)) continue;
+      const link = new PeerLink(id, address);
+      this.links.set(id, link);
+      // Dial every member at once, not on first send: each member then holds a live connection at
+      // every other member, which is what stops a forger from claiming a running member's id.
+      if (!this.closed) queueMicrotask(() => { if (!link.closed && link.state === LinkState.IDLE && !this.closed) this.dial(link); });
     }
     // A member that left may not keep talking on the connection it opened while it was one.
     for (const [id, inbound] of this.inboundByPeer) {
@@ -447,10 +464,16 @@ export class TcpTransport implements Transport {
         link.attempt = 0;
         link.connects++;
         link.lastError = undefined;
+        let pingDue = 0;
         idleCheck = setInterval(() => {
           const silent = performance.now() - lastReceived;
           if (silent > this.peerIdleTimeoutMs) fail(`peer silent for ${Math.round(silent)} ms (no keepalive)`);
-        }, Math.max(10, this.peerIdleTimeoutMs / 4));
+          // Our own keepalive, between whole frames (flush writes only whole frames).
+          if (performance.now() >= pingDue && socket.writableLength === 0) {
+            socket.write(PING_FRAME);
+            pingDue = performance.now() + this.keepaliveIntervalMs;
+          }
+        }, Math.max(10, Math.min(this.peerIdleTimeoutMs / 4, this.keepaliveIntervalMs)));
         this.scheduleFlush(link);
       }
     });
@@ -613,6 +636,7 @@ export class TcpTransport implements Transport {
           return;
         }
         live.lastReceived = performance.now();
+        if (frame.kind === FrameKind.PING) continue;
         if (frame.kind !== FrameKind.MESSAGE) {
           this.log(`transport ${this.localId}: closing the connection from ${peerId}: unexpected frame kind ${frame.kind}`);
           socket.destroy();
@@ -675,7 +699,7 @@ export class TcpTransport implements Transport {
 
   /** With TLS and hostname checks on: the dialler's certificate must be valid for the host configured for `senderId`. */
   private certificateMismatch(socket: net.Socket, senderId: number, address: string): string | undefined {
-    if (!this.tls || this.tls.verifyHostname === false || !(socket instanceof tls.TLSSocket)) return undefined;
+    if (!this.tls || this.tls.verifyHostname === false || this.tls.clientCertAuth === false || !(socket instanceof tls.TLSSocket)) return undefined;
     const { host } = parseHostPort(address, `address of peer ${senderId}`);
     const err = tls.checkServerIdentity(host, socket.getPeerCertificate());
     return err ? `the certificate presented does not belong to member ${senderId} (${host}): ${err.message}` : undefined;

@@ -57,3 +57,30 @@ test('--key=value form and etcd-style http:// peer URLs are accepted', () => {
   const c = parseRaftConfig(['--id=a', '--data-dir=/d', '--initial-cluster=a=http://10.0.0.1:2380'], {});
   assert.equal(c.members[0].peerHost, '10.0.0.1');
 });
+
+test('TLS, HTTP-limit and frame flags: defaults, switches, and refusals of half configurations', () => {
+  const base = ['--id', 'kv-0', '--data-dir', '/d', '--initial-cluster', CLUSTER];
+  const plain = parseRaftConfig(base, {});
+  assert.equal(plain.security.peerTls, undefined, 'plaintext peers only when no cert flag is given');
+  assert.equal(plain.security.clientTls, undefined);
+  assert.equal(plain.maxPeerFrameBytes, 128 * 1024 * 1024);
+  assert.deepEqual(plain.http, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 30_000, maxConnections: 2048 });
+  const tls = parseRaftConfig([...base, '--peer-cert-file', 'p.crt', '--peer-key-file', 'p.key', '--cert-file', 'c.crt', '--key-file', 'c.key',
+    '--trusted-ca-file', 'ca.crt', '--client-cert-auth', '--metrics-public'], { HA_RAFT_PEER_TRUSTED_CA_FILE: 'ca.crt' });
+  assert.deepEqual(tls.security.peerTls, { certFile: 'p.crt', keyFile: 'p.key', trustedCaFile: 'ca.crt', clientCertAuth: true });
+  assert.deepEqual(tls.security.clientTls, { certFile: 'c.crt', keyFile: 'c.key', trustedCaFile: 'ca.crt', clientCertAuth: true });
+  assert.equal(tls.security.metricsPublic, true);
+  const off = parseRaftConfig([...base, '--peer-cert-file', 'p.crt', '--peer-key-file', 'p.key', '--peer-trusted-ca-file', 'ca.crt', '--peer-client-cert-auth=false'], {});
+  assert.equal(off.security.peerTls?.clientCertAuth, false);
+  const cases: [string[], RegExp][] = [
+    [['--peer-cert-file', 'p.crt'], /peer TLS needs --peer-cert-file, --peer-key-file, --peer-trusted-ca-file; missing --peer-key-file, --peer-trusted-ca-file/],
+    [['--cert-file', 'c.crt'], /client TLS needs both --cert-file and --key-file/],
+    [['--client-cert-auth'], /--client-cert-auth needs client TLS and a CA/],
+    [['--client-cert-auth=maybe'], /--client-cert-auth: 'maybe' must be true or false/],
+    [['--http-headers-timeout-ms', '70000'], /--http-headers-timeout-ms \(70000\) must not exceed --http-request-timeout-ms \(60000\)/],
+    [['--max-peer-frame-bytes', '1000'], /--max-peer-frame-bytes: '1000' must be an integer >= 1048576/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseRaftConfig([...base, ...args], {}), (e: unknown) => e instanceof UsageError && message.test((e as Error).message), args.join(' '));
+  }
+});

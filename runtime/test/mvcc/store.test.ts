@@ -114,10 +114,10 @@ void describe('MvccStore', () => {
     for (let i = 0; i < 10; i++) s.put({ key: b(`k${i}`), value: b('old') });
     const req = { key: b('k'), range_end: prefixEnd(b('k')), limit: 4 };
     const want = s.range(req);
-    const iter = s.rangeSteps(req, 2);
+    const stepper = s.rangeSteps(req, 2);
     let steps = 0;
-    let n = iter.next();
-    for (; !n.done; n = iter.next()) {
+    let n = stepper.next();
+    for (; !n.done; n = stepper.next()) {
       steps++;
       s.put({ key: b(`k${steps}`), value: b('new') });
       s.deleteRange({ key: b('k9') });
@@ -125,6 +125,25 @@ void describe('MvccStore', () => {
     assert.ok(steps >= 4);
     assert.deepEqual(n.value, want);
     rejects(() => s.rangeSteps({ key: b('k'), revision: 99 }), GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision');
+  });
+
+  void it('a large compaction frees its history in bounded steps; reads are right throughout', () => {
+    const s = new MvccStore({ compactionStepRevisions: 100 });
+    for (let i = 0; i < 1000; i++) s.put({ key: b(`k${i % 10}`), value: b(String(i)) }); // revs 2..1001
+    s.put({ key: b('late') }); // 1002
+    s.deleteRange({ key: b('late') }); // 1003
+    s.put({ key: b('k1'), value: b('last') }); // 1004
+    s.compact({ revision: 1004 });
+    assert.equal(s.indexSize, 11, 'only 100 revisions freed so far: the deleted key is still there');
+    rejects(() => s.range({ key: b('k1'), revision: 1000 }), GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted');
+    assert.equal(str(s.range({ key: b('k1') }).kvs[0].value), 'last');
+    assert.equal(str(s.range({ key: b('k2'), revision: 1004 }).kvs[0].value), '992');
+    let steps = 0;
+    while (s.compactStep()) steps++;
+    assert.equal(steps, 9);
+    assert.equal(s.indexSize, 10, 'the key deleted before the compaction is gone');
+    assert.equal(s.range({ key: b('late'), revision: 1004 }).count, 0);
+    assert.equal(str(s.range({ key: b('k2'), revision: 1004 }).kvs[0].value), '992');
   });
 
   void it('bad requests: empty key, non-integer revision, unknown enum', () => {

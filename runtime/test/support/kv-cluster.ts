@@ -26,6 +26,8 @@ export class KvMember {
   private logStream: WriteStream | undefined;
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
+  /** Where /v1/status is read: the client port, or the plain --listen-metrics port when the client port is https. */
+  statusBase: string | undefined;
   private exited: Promise<void> = Promise.resolve();
 
   constructor(
@@ -106,7 +108,7 @@ export class KvMember {
   /** `/v1/status`, or undefined if unreachable. */
   async status(timeoutMs = 1000): Promise<Record<string, any> | undefined> {
     try {
-      const r = await kvRequest(`${this.url}/v1/status`, { timeoutMs, agent: statusAgent });
+      const r = await kvRequest(`${this.statusBase ?? this.url}/v1/status`, { timeoutMs, agent: statusAgent });
       return r.status === 200 ? JSON.parse(r.body.toString()) : undefined;
     } catch { return undefined; }
   }
@@ -128,6 +130,21 @@ export interface KvClusterOptions {
   readonly prepareDataDir?: (name: string, dir: string) => void;
   /** Keep the directory (logs, data) after close for debugging. @default false */
   readonly keepDir?: boolean;
+  /**
+   * Give every member `--listen-metrics 127.0.0.1:<client port + offset>` and read its status there
+   * (needed when the client port is https). @default status on the client port
+   */
+  readonly metricsPortOffset?: number;
+  /**
+   * Members listed in --initial-cluster that never run (ids size+1...), at peer ports
+   * basePort+2i+1 beyond the real ones: an identity a test can pose as. They count in the quorum.
+   * @default 0
+   */
+  readonly ghostMembers?: number;
+}
+
+function ghostAddresses(options: KvClusterOptions): string[] {
+  return Array.from({ length: options.ghostMembers ?? 0 }, (_, g) => `127.0.0.1:${options.basePort + 2 * (options.size + g) + 1}`);
 }
 
 /** A running cluster; see the module comment. */
@@ -153,12 +170,18 @@ export class KvCluster {
           '--listen-client', `127.0.0.1:${options.basePort + 2 * i}`,
           '--listen-peer', real.get(id)!,
           '--advertise-client', `http://127.0.0.1:${options.basePort + 2 * i}`,
-          '--initial-cluster', [...real.keys()].map((m) => `kv-${m - 1}=${m === id ? real.get(m) : peersOf.get(m)}`).join(','),
+          '--initial-cluster', [
+            ...[...real.keys()].map((m) => `kv-${m - 1}=${m === id ? real.get(m) : peersOf.get(m)}`),
+            ...ghostAddresses(options).map((a, g) => `kv-${options.size + g}=${a}`),
+          ].join(','),
           '--tick-ms', String(options.tickMs ?? 50),
+          ...(options.metricsPortOffset ? ['--listen-metrics', `127.0.0.1:${options.basePort + 2 * i + options.metricsPortOffset}`] : []),
           ...(options.args ?? []),
         ];
-        cluster.members.push(new KvMember(name, id, options.basePort + 2 * i, options.basePort + 2 * i + 1, dataDir,
-          join(dir, `${name}.log`), args, { HA_RAFT_LOG_LEVEL: 'info' }));
+        const member = new KvMember(name, id, options.basePort + 2 * i, options.basePort + 2 * i + 1, dataDir,
+          join(dir, `${name}.log`), args, { HA_RAFT_LOG_LEVEL: 'info' });
+        if (options.metricsPortOffset) member.statusBase = `http://127.0.0.1:${options.basePort + 2 * i + options.metricsPortOffset}`;
+        cluster.members.push(member);
       }
       for (const m of cluster.members) m.start();
       await cluster.waitForLeader(15_000);

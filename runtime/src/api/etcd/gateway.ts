@@ -5,6 +5,7 @@
  * Anything else goes to `fallback` (the /v1 API, probes, /metrics).
  */
 import { IncomingMessage, ServerResponse } from 'http';
+import { TLSSocket } from 'tls';
 import { EtcdCodec } from './codec';
 import { httpStatus, toMvccError } from './errors';
 import { KeepAliveSession } from './lease-stream';
@@ -48,11 +49,17 @@ const PREFIX = /^\/v3(?:beta|alpha)?(\/[a-z/]+)$/;
 /** The HTTP/1.1 handler: gateway routes, /health, /version, else `fallback`. */
 export function createEtcdHttpHandler(
   service: EtcdService, codec: EtcdCodec, fallback: (req: IncomingMessage, res: ServerResponse) => void,
-  watchOptions: WatchSessionOptions = {},
+  access: { requireClientCert?: boolean } = {}, watchOptions: WatchSessionOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const table = routes(service);
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const etcdPath = path === '/version' || path === '/health' || PREFIX.test(path);
+    // --client-cert-auth: every etcd route needs a certificate the TLS layer verified (as etcd's client port).
+    if (etcdPath && access.requireClientCert && (req.socket as Partial<TLSSocket>).authorized !== true) {
+      const message = 'etcdserver: a client certificate signed by the trusted CA is required (--client-cert-auth)';
+      return sendJson(res, 401, { error: message, message, code: 16 });
+    }
     if (path === '/version') return sendJson(res, 200, { etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_API_VERSION });
     if (path === '/health') return health(service, res);
     const m = PREFIX.exec(path);
