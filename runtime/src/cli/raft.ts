@@ -82,7 +82,8 @@ export async function raftCommand(argv: string[]): Promise<number> {
   const http = client.server;
   // Plain: one listener routes each connection by its first bytes (gRPC or HTTP/1.1). With client TLS the https
   // server listens itself and gRPC is not served yet (ALPN routing is not done; docs/api.md).
-  const clientPort = clientTls ? undefined : new ClientPort(http, createEtcdGrpcServer(etcd, codec));
+  const clientPort = clientTls ? undefined : new ClientPort(http, createEtcdGrpcServer(etcd, codec),
+    { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs });
   if (clientPort) await clientPort.listen(config.listenClient.port, config.listenClient.host);
   else await listen(http, config.listenClient);
   const metricsServer = security.listenMetrics

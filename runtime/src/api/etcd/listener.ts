@@ -8,26 +8,44 @@ import { Server as HttpServer } from 'http';
 import { createServer, Server, Socket } from 'net';
 import { Duplex } from 'stream';
 import * as grpc from '@grpc/grpc-js';
+import { errorBody, KvError } from '../../errors';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
-/** A connection that sends nothing for this long is closed (it cannot be routed). */
-const SNIFF_TIMEOUT_MS = 30_000;
+/** Limits the front enforces for both protocols (the HTTP server's own apply once a connection reaches it). */
+export interface ClientPortLimits {
+  /** Most open client connections, gRPC and HTTP together; beyond, a 503 too_many_connections. */
+  readonly maxConnections: number;
+  /** A connection that has not sent enough to be routed within this time is closed (slow loris). */
+  readonly firstBytesTimeoutMs: number;
+}
 
 /** The shared client port. */
 export class ClientPort {
   readonly server: Server;
   private readonly injector: grpc.ConnectionInjector;
+  private open = 0;
+  private readonly refusal: Buffer;
 
-  constructor(private readonly http: HttpServer, grpcServer: grpc.Server) {
+  constructor(private readonly http: HttpServer, grpcServer: grpc.Server, private readonly limits: ClientPortLimits) {
     this.injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.server = createServer({ pauseOnConnect: false }, (socket) => this.route(socket));
+    this.server = createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+    const body = JSON.stringify(errorBody(new KvError(503, 'too_many_connections',
+      `this server already holds ${limits.maxConnections} client connections (--http-max-connections); retry shortly or use fewer connections`, true))) + '\n';
+    this.refusal = Buffer.from('HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   listen(port: number, host: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => { this.server.off('error', reject); resolve(); });
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        // node's http server enforces its header/request deadlines from a timer it starts on 'listening';
+        // it never listens itself here, so tell it the port is open.
+        this.http.emit('listening');
+        resolve();
+      });
     });
   }
 
@@ -38,9 +56,23 @@ export class ClientPort {
     setTimeout(() => this.injector.destroy(), graceMs).unref();
   }
 
+  private accept(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (this.open >= this.limits.maxConnections) {
+      // Say why, then drain what the client still sends so its FIN is seen and the socket really closes.
+      socket.end(this.refusal);
+      socket.resume();
+      setTimeout(() => socket.destroy(), this.limits.firstBytesTimeoutMs).unref();
+      return;
+    }
+    this.open++;
+    socket.once('close', () => { this.open--; });
+    this.route(socket);
+  }
+
   private route(socket: Socket): void {
     let head = Buffer.alloc(0);
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(this.limits.firstBytesTimeoutMs, () => socket.destroy());
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk]);
       const n = Math.min(head.length, PREFACE.length);
@@ -58,7 +90,6 @@ export class ClientPort {
       }
     };
     socket.on('data', onData);
-    socket.on('error', () => socket.destroy());
   }
 }
 
