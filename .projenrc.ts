@@ -63,7 +63,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   // the release builds and tests like .ci/run does, so the runner needs the same system packages
   releaseWorkflowSetupSteps: [{
     name: 'Install the system packages the tests use',
-    run: 'sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client podman runc iproute2 nginx strace openssl python3 && (sudo systemctl stop etcd nginx || true)',
+    run: 'sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client podman runc iproute2 nginx strace openssl python3 patroni postgresql && (for s in etcd nginx postgresql patroni; do sudo service $s stop || true; done)',
   }],
   // jsii language targets, built and published by the release workflow (each in its own job with its toolchain).
   // Here, offline, CI builds the js package only and checks the Python code generation (check:python).
@@ -151,6 +151,7 @@ for (const [name, desc] of [
   ['lincheck', 'Linearizability checker speed on large histories'],
   ['storage', 'WAL group commit: durable saves/s and saves per fdatasync at 1-256 callers'],
   ['transport', 'TcpTransport message throughput between two peers on loopback'],
+  ['mvcc', 'MVCC store: 1M keys (memory per key, apply rate, range latency, snapshot chunks, restore)'],
 ]) {
   project.addTask(`bench:${name}`, {
     description: desc,
@@ -183,8 +184,20 @@ const e2e = project.addTask('test:e2e', {
   exec: 'node -r ts-node/register test/e2e/raft-cluster-runtime.ts',
 });
 
+// RaftRuntime.etcd's rendered flags and probes drive three real etcd 3.4 members with peer mTLS.
+const e2eEtcd = project.addTask('test:e2e-etcd', {
+  description: 'RaftCluster with RaftRuntime.etcd: the rendered etcd flags, peer TLS and probes against real etcd processes',
+  env: { TS_NODE_PROJECT: 'test/tsconfig.json', TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: 'node -r ts-node/register test/e2e/etcd-runtime.ts',
+});
+// The seeded fuzzer of issue 14, for longer runs than the pinned seeds in npm test.
+const fuzz = project.addTask('fuzz', { description: 'Seeded fuzzer against a live cluster: npm run fuzz -- --seed N [--duration-ms MS]' });
+fuzz.spawn(project.tasks.tryFind('runtime:build-test')!);
+fuzz.exec('node runtime/.build-test/test/fuzz/cli.js', { receiveArgs: true });
+
 project.testTask.spawn(project.tasks.tryFind('runtime:test')!);
 project.testTask.spawn(e2e);
+project.testTask.spawn(e2eEtcd);
 project.testTask.spawn(checkPython);
 project.testTask.spawn(checkPackage);
 // A test run must never rewrite a tracked file (snapshots, API.md) unnoticed.

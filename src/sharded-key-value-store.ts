@@ -1,12 +1,14 @@
 import { createHash } from 'crypto';
-import { Duration, Names, Size } from 'cdk8s';
+import { Duration, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ManifestAvailabilityOptions } from './availability/manifests';
 import { AvailabilityModel, AvailabilityReport } from './availability/model';
 import { HighlyAvailableService, ServiceAutoscalingOptions } from './highly-available-service';
-import { NetworkPeer } from './network-policy';
+import { HaNetworkPolicy, NetworkPeer } from './network-policy';
 import { PreStopHook } from './pre-stop';
+import { hardenedContainer } from './private/containers';
+import { DEFAULT_NON_ROOT_ID } from './private/pod-hardening';
 import { checkDns1035, checkInt, checkPort, fail } from './private/validate';
 import { HaProbe } from './probes';
 import { RaftCluster, RaftClusterProps } from './raft-cluster';
@@ -184,17 +186,18 @@ export class ShardedKeyValueStore extends Construct {
       backoffLimit: 20,
       ttlAfterFinished: Duration.days(1),
       restartPolicy: kplus.RestartPolicy.NEVER,
-      containers: [{
+      containers: [hardenedContainer({
         name: 'reshard',
         image: props.routerImage ?? RaftRuntime.HA_RUNTIME_IMAGE,
         args: ['reshard', ...targetFlags],
         envVariables: { POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE) },
-        resources: { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
-        securityContext: { ensureNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
-      }],
+      }, DEFAULT_NON_ROOT_ID)],
     });
     // The shards' NetworkPolicy admits the routers' label: the migrator talks to the shards as a router does.
     for (const [k, v] of Object.entries(routerLabel)) job.podMetadata.addLabel(k, v);
+    // Nothing calls the migrator. Selecting by the router label also covers the routers, harmlessly: ingress rules
+    // add up, so their own policy still admits their clients.
+    new HaNetworkPolicy(this, 'reshard-network-policy', { matchLabels: routerLabel, ingress: [], name: `${this.name}-reshard` });
     return job;
   }
 

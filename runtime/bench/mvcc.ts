@@ -74,6 +74,16 @@ async function main(): Promise<void> {
   console.log(`range prefix of 100 keys: p50 ${ms(small.p50)}, p99 ${ms(small.p99)}`);
   const count = latencies(5, () => s.range({ key: Buffer.from([0]), range_end: Buffer.from([0]), count_only: true }));
   console.log(`count_only over all keys: p50 ${ms(count.p50)}, max ${ms(count.max)}`);
+  const stepTimes: number[] = [];
+  const again = s.rangeSteps({ key: Buffer.from([0]), range_end: Buffer.from([0]), count_only: true }, 10_000);
+  for (;;) {
+    const c0 = performance.now();
+    const n = again.next();
+    stepTimes.push(performance.now() - c0);
+    if (n.done) break;
+  }
+  stepTimes.sort((a, b) => a - b);
+  console.log(`count_only over all keys with rangeSteps (10k entries/step): ${stepTimes.length} steps, longest ${ms(stepTimes[stepTimes.length - 1])}, p50 ${ms(percentile(stepTimes, 50))}`);
 
   // Snapshot: view, then one chunk per event-loop turn while writes keep applying.
   const tView = performance.now();

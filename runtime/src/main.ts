@@ -22,6 +22,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'check a JSON Lines history for linearizability (exit 0 ok, 1 not linearizable, 2 bad input, 3 out of time)',
     load: async () => (await import('./cli/lincheck.js')).lincheckCommand,
   },
+  'restore': {
+    summary: 'build a new cluster member\'s data dir from a backup (GET /v1/snapshot); see ha-runtime restore --help',
+    load: async () => (await import('./cli/restore.js')).restoreCommand,
+  },
   'wal-inspect': {
     summary: 'describe a Raft data directory read-only; exit 0 would start, 1 corrupt (says what to do), 2 bad usage',
     load: async () => (await import('./cli/wal-inspect.js')).walInspectCommand,

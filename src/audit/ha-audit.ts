@@ -61,7 +61,8 @@ function trackSynthesis(): void {
  * name the object, the rule and the fix. It audits every `ApiObject` under the scope from its `toJson()`: our
  * constructs, plain cdk8s-plus objects and `Include`d or Helm YAML alike, all together (cross-object rules span charts).
  * It audits once per synthesis call (`app.synth()`, `app.synthYaml()`, `chart.toJson()`, `Testing.synth()`), however
- * many charts the app has; a validation outside synthesis (`node.validate()`) always audits afresh.
+ * many charts the app has, and shares each object's rendering with the manifests written in that call; a validation
+ * outside synthesis (`node.validate()`) always audits afresh.
  */
 export class HaAudit implements IValidation {
   /** Attaches an audit of everything under `scope` (usually the App) to `scope`'s validations. */

@@ -15,6 +15,8 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+/** Hex digits of the registered digest algorithms (opencontainers/go-digest); others need at least 32. */
+const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 /** Longest repository name the grammar allows. */
 const NAME_TOTAL_LENGTH_MAX = 255;
 
@@ -51,6 +53,9 @@ export function parseImageReference(image: string): ImageReference | string {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST.test(digest)) return `digest '${digest}' is not algorithm:hex (e.g. sha256: and 64 hex digits)`;
+    const [algorithm, hex] = digest.split(':');
+    const length = DIGEST_HEX_LENGTH[algorithm];
+    if (length !== undefined && hex.length !== length) return `digest '${digest}' has ${hex.length} hex digits; ${algorithm} has ${length}`;
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');

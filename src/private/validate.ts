@@ -3,6 +3,8 @@
 import * as net from 'net';
 import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+// The audit's parser of the OCI reference grammar: one parser for the constructs and the audit.
+import { parseImageReference } from '../audit/image-reference';
 
 /** A value already rendered with its unit (`256Mi`), shown unquoted. */
 export class Raw {
@@ -225,40 +227,18 @@ export function checkStorageSize(owner: string, prop: string, size: Size): numbe
   return mib;
 }
 
-// The OCI distribution reference grammar (github.com/distribution/reference, regexp.go).
-const ALNUM = '[a-z0-9]+';
-const SEPARATOR = '(?:[._]|__|[-]+)';
-const PATH_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`;
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
-const TAG = '[\\w][\\w.-]{0,127}';
-const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
-const REFERENCE = new RegExp(`^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::(${TAG}))?(?:@(${DIGEST}))?$`);
-
-/** Parses an image reference by the OCI grammar; undefined when it does not parse. */
-export function parseImageReference(image: string): { name: string; tag?: string; digest?: string } | undefined {
-  const m = REFERENCE.exec(image);
-  if (!m || m[1].length > 255) return undefined;
-  // The first component is a registry only if it looks like one (a '.', a ':' port, or localhost).
-  const first = m[1].split('/')[0];
-  if (m[1].includes('/') && !(first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
-    if (/[A-Z]/.test(first)) return undefined;
-  }
-  if (m[3] && m[3].startsWith('sha256:') && m[3].length !== 'sha256:'.length + 64) return undefined;
-  return { name: m[1], tag: m[2], digest: m[3] };
-}
-
 /** A parseable image reference, pinned by a tag other than `latest` or by a digest. */
 export function checkImage(owner: string, prop: string, image: string): void {
   if (typeof image !== 'string' || image.length === 0) {
     fail(owner, prop, image, 'is empty', "set an image reference such as 'nginx:1.27.3'");
   }
   const ref = parseImageReference(image);
-  if (!ref) {
-    fail(owner, prop, image, 'is not a valid image reference (OCI grammar: lowercase [registry/]path[:tag][@digest], no spaces)',
-      `e.g. '${image.trim().toLowerCase().replace(/:$/, '') || 'nginx'}${/:[\w][\w.-]*$/.test(image.trim()) ? '' : ':1.0.0'}'`);
+  if (typeof ref === 'string') {
+    const guess = image.trim().toLowerCase().replace(/:$/, '');
+    fail(owner, prop, image, `is not a valid image reference (OCI grammar): ${ref}`, `e.g. '${guess}${/:[\w][\w.-]*$/.test(guess) ? '' : ':1.0.0'}'`);
   }
   if (!ref.digest && (ref.tag === undefined || ref.tag === 'latest')) {
-    fail(owner, prop, image, 'is not pinned', `use an immutable tag or digest such as '${ref.name}:1.0.0'`);
+    const name = ref.domain ? `${ref.domain}/${ref.path}` : ref.path;
+    fail(owner, prop, image, 'is not pinned', `use an immutable tag or digest such as '${name}:1.0.0'`);
   }
 }

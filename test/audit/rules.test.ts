@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { byKind, cleanQuorum, cleanStateless, container } from './fixtures';
 import { AuditSeverity, HaAuditor } from '../../src';
+import { parseImageReference } from '../../src/audit/image-reference';
 
 const idsOf = (objs: any[]) => [...new Set(HaAuditor.audit(objs).map((f) => f.ruleId))].sort();
 
@@ -190,6 +191,7 @@ describe('HA034 image references (OCI grammar)', () => {
     ['shop//web:1.0', "repository path component '' is not lowercase letters and digits separated by '.', '_', '__' or '-'"],
     ['shop/web-:1.0', "repository path component 'web-' is not lowercase letters and digits separated by '.', '_', '__' or '-'"],
     ['shop/web:-1', "tag '-1' is not [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"],
+    ['shop/web@sha256:' + 'a'.repeat(63), `digest 'sha256:${'a'.repeat(63)}' has 63 hex digits; sha256 has 64`],
   ])('%j is invalid: %s', (image, why) => {
     const o = cleanStateless();
     container(o).image = image;

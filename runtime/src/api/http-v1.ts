@@ -7,7 +7,7 @@ import { IncomingMessage, ServerResponse } from 'http';
 import type { TLSSocket } from 'tls';
 import { internalError, KvError, NotLeaderError, sendError, sendJson, SlotFrozenError, WrongShardError } from '../errors';
 import { KvCommand, KvOp, KvRejection } from '../kv/state-machine';
-import { KvBackend } from '../server/backend';
+import { KvBackend, MembershipBackend } from '../server/backend';
 import { KvLimits } from '../server/config';
 import { decodeRecord, isReserved, RECORD_KEY, RESERVED_PREFIX, SLOT_COUNT, SlotGuard, slotOf } from '../shardmap';
 
@@ -149,10 +149,11 @@ function rejection(r: KvRejection): KvError {
 /**
  * Creates the request handler for `http.createServer`. With a `guard`, keys of slots this shard
  * does not own are refused (`wrong_shard`), as are client writes to a frozen slot. `access` says
- * who may use which routes.
+ * who may use which routes. With `members`, the membership routes (/v1/members) and the backup
+ * (/v1/snapshot) are served.
  */
 export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: SlotGuard,
-  access: AccessPolicy = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  access: AccessPolicy = {}, members?: MembershipBackend): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     let route = 'other';
     res.on('finish', () => backend.countRequest(route, res.statusCode));
@@ -197,6 +198,17 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: Sl
         route = 'status';
         if (method !== 'GET') throw methodNotAllowed(method, ['GET']);
         sendJson(res, 200, backend.status());
+        return;
+      }
+      if (members && path === '/v1/snapshot') {
+        route = 'snapshot';
+        if (method !== 'GET') throw methodNotAllowed(method, ['GET']);
+        sendBackup(members, res).catch(fail);
+        return;
+      }
+      if (members && (path === MEMBERS_PATH || path.startsWith(MEMBERS_PATH + '/'))) {
+        route = 'members';
+        handleMembers(members, method, path, req, res).catch(fail);
         return;
       }
       if (path !== '/v1/kv' && !path.startsWith(KV_PREFIX)) {
@@ -322,6 +334,11 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
   if (prevExist !== undefined && prevRaw !== undefined) throw new KvError(400, 'bad_query', 'give prev or prev_exist=false, not both');
   const prev = prevRaw !== undefined ? percentDecodeBytes(prevRaw, 'prev') : undefined;
   if (prev && prev.length > limits.maxValueBytes) throw new KvError(413, 'value_too_large', `prev exceeds --max-value-bytes (${limits.maxValueBytes})`);
+  const blocked = backend.writeBlocked?.();
+  if (blocked) {
+    req.resume();
+    throw blocked;
+  }
   // Redirect before reading the body: a follower never buffers a value it will not replicate.
   if (!backend.isLeader()) {
     req.resume();
@@ -356,4 +373,86 @@ function checkRecord(value: Buffer): void {
   } catch (e) {
     throw new KvError(400, 'bad_shard_record', `${RECORD_KEY} must hold a shard record (docs/resharding.md): ${(e as Error).message}`);
   }
+}
+
+const MEMBERS_PATH = '/v1/members';
+/** Membership request bodies are small JSON objects. */
+const MEMBER_BODY_MAX = 4096;
+
+async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const raw = await readBody(req, MEMBER_BODY_MAX);
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new KvError(400, 'bad_request', 'the body must be a JSON object, e.g. {"name": "kv-3", "peerUrl": "kv-3.kv-peers:7380"}');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new KvError(400, 'bad_request', 'the body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function memberRequest(body: Record<string, unknown>): { name: string; peerUrl: string; clientUrl?: string } {
+  return {
+    name: body.name as string,
+    peerUrl: body.peerUrl as string,
+    ...(body.clientUrl !== undefined ? { clientUrl: body.clientUrl as string } : {}),
+  };
+}
+
+/**
+ * `/v1/members` (docs/api.md): GET lists; POST adds a learner; POST /join replaces a member that
+ * lost its disk; POST /{id}/promote; PUT /{id} updates addresses; DELETE /{id} removes.
+ */
+async function handleMembers(m: MembershipBackend, method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const rest = path.slice(MEMBERS_PATH.length).split('/').filter((p) => p !== '');
+  if (rest.length === 0) {
+    if (method === 'GET') { sendJson(res, 200, m.listMembers()); return; }
+    if (method === 'POST') { sendJson(res, 201, { member: await m.addMember(memberRequest(await readJsonObject(req))) }); return; }
+    throw methodNotAllowed(method, ['GET', 'POST']);
+  }
+  if (rest.length === 1 && rest[0] === 'join') {
+    if (method !== 'POST') throw methodNotAllowed(method, ['POST']);
+    const member = await m.joinMember(memberRequest(await readJsonObject(req)));
+    const list = m.listMembers();
+    sendJson(res, 200, { clusterId: list.clusterId, member, members: list.members });
+    return;
+  }
+  const id = Number(rest[0]);
+  if (!/^\d+$/.test(rest[0]) || !Number.isSafeInteger(id) || id <= 0) {
+    throw new KvError(400, 'bad_member', `'${rest[0]}' is not a member id (a positive integer; GET /v1/members lists them)`);
+  }
+  if (rest.length === 2 && rest[1] === 'promote') {
+    if (method !== 'POST') throw methodNotAllowed(method, ['POST']);
+    sendJson(res, 200, { member: await m.promoteMember(id) });
+    return;
+  }
+  if (rest.length !== 1) throw new KvError(404, 'not_found', `no route for ${method} ${path}; see docs/api.md`);
+  if (method === 'DELETE') {
+    req.resume();
+    await m.removeMember(id);
+    sendJson(res, 200, { removed: id });
+    return;
+  }
+  if (method === 'PUT') {
+    const body = await readJsonObject(req);
+    sendJson(res, 200, { member: await m.updateMember(id, body.peerUrl as string, body.clientUrl as string | undefined) });
+    return;
+  }
+  throw methodNotAllowed(method, ['PUT', 'DELETE']);
+}
+
+/** GET /v1/snapshot: streams a consistent snapshot file (docs/operations.md, backup). */
+async function sendBackup(m: MembershipBackend, res: ServerResponse): Promise<void> {
+  const { index, chunks } = await m.backupSnapshot();
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  res.writeHead(200, {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': length,
+    'Content-Disposition': `attachment; filename="snapshot-${index}.snap"`,
+    'X-Raft-Applied-Index': String(index),
+  });
+  for (const c of chunks) {
+    if (!res.write(c)) await new Promise<void>((r) => res.once('drain', () => r()));
+  }
+  res.end();
 }

@@ -21,6 +21,22 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'listen-peer': { help: 'HOST:PORT for Raft peer traffic', default: '0.0.0.0:7380' },
   'advertise-client': { help: 'client URL other members redirect writes to (default: http://<hostname>:<client port>)' },
   'initial-cluster': { help: 'NAME=HOST:PEERPORT,... every voter, in the same order on every member' },
+  'initial-cluster-state': {
+    help: 'new: a blank member may bootstrap, but only when every initial member answers and none has data; ' +
+      'existing: a blank member only joins the running cluster (scale-up). Either way a blank member whose cluster exists joins as a new learner',
+    default: 'new',
+  },
+  'advertise-peer': { help: 'HOST:PORT other members dial for Raft traffic (default: this member\'s --initial-cluster entry)' },
+  'force-new-cluster': {
+    help: 'true: make this member, with its data, the only member of a new cluster (after losing the others for good; ' +
+      'what they held and this one did not is lost; docs/operations.md). Harmless to leave set afterwards',
+    default: 'false',
+  },
+  'desired-members': {
+    help: 'the StatefulSet replica count: the leader removes members named <name>-K with K >= N (highest first) and refuses to take them in',
+  },
+  'desired-members-file': { help: 'a file holding --desired-members, re-read every 2 s (a mounted ConfigMap changes it without restarting pods)' },
+  'learner-catchup-entries': { help: 'a learner is promoted once within this many entries of the commit index', default: '1000' },
   'initial-cluster-token': { help: 'cluster identity checked in the peer handshake', default: 'ha-raft' },
   'tick-ms': { help: 'Raft tick interval in milliseconds (heartbeat = heartbeat-ticks x tick)', default: '50' },
   'election-ticks': { help: 'election timeout in ticks (randomized in [n, 2n))', default: '10' },
@@ -164,10 +180,18 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
 
   const name = required('id');
   const members = parseInitialCluster(required('initial-cluster'));
+  const initialClusterState = required('initial-cluster-state');
+  if (initialClusterState !== 'new' && initialClusterState !== 'existing') {
+    throw new UsageError(`--initial-cluster-state: '${initialClusterState}' must be new or existing`);
+  }
+  const force = required('force-new-cluster');
+  if (force !== 'true' && force !== 'false') throw new UsageError(`--force-new-cluster: '${force}' must be true or false`);
+  const advertisePeerRaw = get('advertise-peer');
+  if (advertisePeerRaw !== undefined) parseHostPort(advertisePeerRaw, '--advertise-peer');
   const self = members.find((m) => m.name === name);
-  if (!self) {
+  if (!self && advertisePeerRaw === undefined) {
     throw new UsageError(`--id '${name}' is not a member of --initial-cluster (${members.map((m) => m.name).join(', ')}); ` +
-      'use one of those names (in a StatefulSet the pod name)');
+      'use one of those names (in a StatefulSet the pod name), or give --advertise-peer to join the running cluster as a new member');
   }
   const listenClient = parseHostPort(required('listen-client'), '--listen-client');
   const listenPeer = parseHostPort(required('listen-peer'), '--listen-peer');
@@ -190,7 +214,13 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   return {
     name,
-    id: self.id,
+    id: self?.id ?? 0,
+    initialClusterState,
+    forceNewCluster: force === 'true',
+    ...(get('desired-members') !== undefined ? { desiredMembers: positiveInt('desired-members', get('desired-members')!) } : {}),
+    ...(get('desired-members-file') !== undefined ? { desiredMembersFile: get('desired-members-file')! } : {}),
+    ...(advertisePeerRaw !== undefined ? { advertisePeer: advertisePeerRaw } : {}),
+    learnerCatchUpEntries: positiveInt('learner-catchup-entries', required('learner-catchup-entries'), 0),
     dataDir: required('data-dir'),
     listenClient,
     listenPeer,

@@ -1,13 +1,16 @@
 /**
  * `ha-runtime raft`: starts one member of the replicated key-value store. Parses flags/env,
- * opens the write-ahead log, starts the peer transport and the HTTP API, and handles SIGTERM
- * (transfer leadership, drain, exit 0). Exit codes: 0 clean stop, 1 runtime failure (storage),
- * 2 bad flags.
+ * decides who this member is (cli/member-start.ts: restart, bootstrap, or rejoin as a new
+ * incarnation), opens the write-ahead log, starts the peer transport and the HTTP API, and handles
+ * SIGTERM (transfer leadership, drain, exit 0). A full disk does not exit: the member keeps serving
+ * reads with a NOSPACE alarm and restarts itself in-process once space returns. Exit codes: 0 clean
+ * stop, 1 runtime failure (storage other than a full disk), 2 bad flags.
  */
-import { mkdirSync } from 'fs';
-import type { Server } from 'http';
+import { mkdirSync, promises as fsp } from 'fs';
+import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { formatHostPort, parseCommandLine } from './flags';
 import { createClientServer } from './http-server';
+import { decideMemberStart, forceNewClusterOnDisk, MemberStart } from './member-start';
 import { parseRaftConfig, raftUsage, type RaftCommandConfig } from './raft-config';
 import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-files';
 import { EtcdCodec } from '../api/etcd/codec';
@@ -18,10 +21,14 @@ import { ClientPort } from '../api/etcd/listener';
 import { EtcdService } from '../api/etcd/service';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
-import { RaftKvServer } from '../server/raft-kv-server';
+import { RaftServerConfig } from '../server/config';
+import { isNoSpace, RaftKvServer } from '../server/raft-kv-server';
 import { SlotGuard } from '../shardmap';
-import { FileLogStore } from '../storage';
-import { TcpTransport } from '../transport';
+import { FileLogStore, writeIdentity } from '../storage';
+import { PeerTlsOptions, TcpTransport } from '../transport';
+
+/** How one run of the member ended. */
+type RunEnd = { kind: 'signal'; code: number } | { kind: 'no_space' } | { kind: 'failed' };
 
 /** Runs a member until SIGTERM/SIGINT or a fatal error; resolves with the process exit code. */
 export async function raftCommand(argv: string[]): Promise<number> {
@@ -45,95 +52,233 @@ export async function raftCommand(argv: string[]): Promise<number> {
     log.error('cannot create --data-dir', { dir: config.dataDir, err: e });
     return 1;
   }
+  if (config.forceNewCluster) {
+    try {
+      await forceNewClusterOnDisk(config, log);
+    } catch (e) {
+      log.error('--force-new-cluster failed', { err: (e as Error).message });
+      return 1;
+    }
+  }
+  const signals = new SignalLatch();
+  const desired = new DesiredMembers(config, log);
+  const exitCode = await runUntilStopped(config, log, signals, desired, { peer: peerTls, client: clientTls });
+  signals.dispose();
+  desired.stop();
+  // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
+  // member alive: the supervisor restarts on exit, not on silence.
+  setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
+  return exitCode;
+}
 
-  const transportLog = log.child({ component: 'transport' });
+/** The client listener(s), created once and kept across in-process restarts (NOSPACE). */
+interface Listeners {
+  readonly http: Server;
+  readonly metrics: Server | undefined;
+  close(): void;
+}
+
+/** What one member run needs that outlives it: TLS material, the listeners, the decided identity. */
+interface RunContext {
+  config: RaftCommandConfig;
+  readonly log: Logger;
+  readonly signals: SignalLatch;
+  readonly desired: DesiredMembers;
+  readonly peerTls: PeerTlsOptions | undefined;
+  readonly clientTls: TlsMaterial | undefined;
+  start?: MemberStart;
+  listeners?: Listeners;
+  /** The current run's handlers (the listeners delegate to them) and transport (certificate rotation). */
+  handler?: (req: IncomingMessage, res: ServerResponse) => void;
+  opsHandler?: (req: IncomingMessage, res: ServerResponse) => void;
+  transport?: TcpTransport;
+  /** The current run's etcd v3 API (the gRPC services delegate to it) and its follower-to-leader forwarder. */
+  etcd?: EtcdService;
+  readonly etcdCodec: EtcdCodec;
+}
+
+async function runUntilStopped(config: RaftCommandConfig, log: Logger, signals: SignalLatch, desired: DesiredMembers,
+  tlsFiles: { peer?: TlsMaterial; client?: TlsMaterial }): Promise<number> {
+  const peerTls: PeerTlsOptions | undefined = tlsFiles.peer &&
+    { ...tlsFiles.peer, ca: tlsFiles.peer.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth };
+  const ctx: RunContext = { config, log, signals, desired, peerTls, clientTls: tlsFiles.client, etcdCodec: new EtcdCodec() };
+  const stopWatching = watchCertificates(config, tlsFiles.peer, tlsFiles.client, log, {
+    peer: (m) => ctx.transport?.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth }),
+    client: (m) => clientServerTls?.(m),
+  });
+  let clientServerTls: ((m: TlsMaterial) => void) | undefined;
+  try {
+    for (;;) {
+      const end = await runMember(ctx, (setTls) => { clientServerTls = setTls; });
+      if (end.kind === 'signal') return end.code;
+      if (end.kind === 'failed') return 1;
+      if (end.kind === 'stopped') return 0;
+      // NOSPACE: keep answering (reads from the last applied state, writes refused) until space returns.
+      if (!await waitForSpace(ctx.config, log, signals)) return 0;
+      log.info('space available again: restarting the member in-process from what reached the disk');
+    }
+  } finally {
+    stopWatching();
+    ctx.listeners?.close();
+  }
+}
+
+/** One run of the member: open the log, (first time) decide who we are, start transport and server, run. */
+async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial) => void) => void): Promise<RunEnd | { kind: 'stopped' }> {
+  const { log, signals } = ctx;
   let server: RaftKvServer | undefined;
-  const { store, recovered } = await FileLogStore.open(config.dataDir, {
-    segmentSizeBytes: config.walSegmentBytes,
+  const { store, recovered } = await FileLogStore.open(ctx.config.dataDir, {
+    segmentSizeBytes: ctx.config.walSegmentBytes,
     metrics: { onSync: (ms) => server?.fsyncLatency.observe(ms / 1000) },
   });
-  const peers = new Map(config.members.filter((m) => m.id !== config.id)
-    .map((m) => [m.id, formatHostPort(m.peerHost, m.peerPort)]));
+  if (!ctx.start) {
+    try {
+      // A blank data dir may wait here (discovery, join) as long as the cluster is not reachable.
+      ctx.start = await decideMemberStart(ctx.config, recovered, log, () => signals.signalled !== undefined, ctx.peerTls);
+    } catch (e) {
+      log.error('cannot start this member', { err: (e as Error).message });
+      await store.close();
+      return { kind: 'failed' };
+    }
+    if (!ctx.start) {
+      await store.close();
+      return { kind: 'stopped' };
+    }
+    ctx.config = { ...ctx.config, id: ctx.start.identity.memberId };
+  }
+  const config = ctx.config;
+  const start = ctx.start;
+  const identity = start.identity;
   const transport = await TcpTransport.start({
     clusterId: config.clusterToken,
     localId: config.id,
     listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
-    peers,
     metadata: { clientUrl: config.advertiseClient, name: config.name },
     maxFrameBytes: config.maxPeerFrameBytes,
-    ...(peerTls ? { tls: { ...peerTls, ca: peerTls.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth } } : {}),
+    ...(ctx.peerTls ? { tls: ctx.peerTls } : {}),
+    // Until the server exists, answer conservatively: a member with a log is never "blank".
+    probeInfo: () => server?.probeInfo() ?? { state: 'member', pristine: '0', clusterId: identity.clusterId },
+    // Only current members are peers (setPeers follows the membership); a removed id is named as such.
+    admitPeer: (id) => (server?.isRemoved(id) ? `member ${id} was removed from the cluster (a replaced incarnation)` : undefined),
     // The transport reports links going down and refused connections: worth a warning, never fatal.
-    log: (line) => transportLog.warn(line),
+    log: (line) => log.child({ component: 'transport' }).warn(line),
   });
-  server = await RaftKvServer.create(config, store, transport, recovered, log);
+  ctx.transport = transport;
+  server = await RaftKvServer.create(config, store, transport, recovered, log, {
+    identity, bootstrap: start.bootstrap, seedMembers: start.seedMembers, desiredMembers: ctx.desired.get,
+  });
+  if (start.writeIdentityAfterBootstrap) await writeIdentity(config.dataDir, identity);
+  ctx.start = { ...start, bootstrap: false, writeIdentityAfterBootstrap: false };
   const kv = server;
   // Installed before the first entry applies: every member must judge every write by the same rule.
   const slots = new SlotGuard();
   kv.stateMachine.guard = slots;
   const { security } = config;
   const requireClientCert = security.clientTls?.clientCertAuth ?? false;
-  // The etcd v3 API shares the client port, as etcd: gRPC and HTTP/1.1 (JSON gateway, /v1, probes, /metrics).
-  const codec = new EtcdCodec();
-  const forwarder = new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs);
-  const etcd = new EtcdService(kv, forwarder);
-  const v1 = createKvHandler(kv, config.limits, slots, { requireClientCert, metricsPublic: security.metricsPublic });
-  const client = createClientServer(createEtcdHttpHandler(etcd, codec, v1, { requireClientCert }), config.http,
-    clientTls && { ...clientTls, requestCert: requireClientCert });
-  const http = client.server;
+  ctx.etcd?.forwarder.close();
+  ctx.etcd = new EtcdService(kv, new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs));
+  // The etcd v3 API shares the client port, as etcd: its JSON gateway and /version, /health go first.
+  ctx.handler = createEtcdHttpHandler(ctx.etcd, ctx.etcdCodec, createKvHandler(kv, config.limits, slots, {
+    requireClientCert,
+    metricsPublic: security.metricsPublic,
+  }, kv), { requireClientCert });
+  ctx.opsHandler = createKvHandler(kv, config.limits, slots, { opsOnly: true });
+  if (!ctx.listeners) ctx.listeners = await openListeners(ctx, onClientTls);
+  kv.start();
+  return runOnce(kv, ctx.listeners, transport, log, signals);
+}
+
+/** Opens the client listener (and --listen-metrics), delegating to the current run's handlers. */
+async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial) => void) => void): Promise<Listeners> {
+  const { config } = ctx;
+  const { security } = config;
+  const client = createClientServer((req, res) => ctx.handler!(req, res), config.http,
+    ctx.clientTls && { ...ctx.clientTls, requestCert: security.clientTls!.clientCertAuth });
+  onClientTls((m) => client.setTls(m));
   // Plain: one listener routes each connection by its first bytes (gRPC or HTTP/1.1). With client TLS the https
   // server listens itself and gRPC is not served yet (ALPN routing is not done; docs/api.md).
-  const clientPort = clientTls ? undefined : new ClientPort(http, createEtcdGrpcServer(etcd, codec),
+  const clientPort = ctx.clientTls ? undefined : new ClientPort(client.server,
+    createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec),
     { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs });
   if (clientPort) await clientPort.listen(config.listenClient.port, config.listenClient.host);
-  else await listen(http, config.listenClient);
-  const metricsServer = security.listenMetrics
-    ? createClientServer(createKvHandler(kv, config.limits, slots, { opsOnly: true }), config.http).server : undefined;
-  if (metricsServer) await listen(metricsServer, security.listenMetrics!);
-  const stopWatching = watchCertificates(config, peerTls, clientTls, log, {
-    peer: (m) => transport.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: security.peerTls!.clientCertAuth }),
-    client: (m) => client.setTls(m),
-  });
-  log.info('listening', {
+  else await listen(client.server, config.listenClient);
+  const metrics = security.listenMetrics ? createClientServer((req, res) => ctx.opsHandler!(req, res), config.http).server : undefined;
+  if (metrics) await listen(metrics, security.listenMetrics!);
+  ctx.log.info('listening', {
     client: `${config.listenClient.host}:${config.listenClient.port}`,
     peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
     advertiseClient: config.advertiseClient,
-    peerTls: peerTls !== undefined,
-    clientTls: clientTls !== undefined,
+    peerTls: ctx.peerTls !== undefined,
+    clientTls: ctx.clientTls !== undefined,
     clientCertAuth: security.clientTls?.clientCertAuth ?? false,
     ...(security.listenMetrics ? { metrics: formatHostPort(security.listenMetrics.host, security.listenMetrics.port) } : {}),
   });
-  kv.start();
+  return {
+    http: client.server,
+    metrics,
+    close: () => {
+      clientPort?.close(0);
+      ctx.etcd?.forwarder.close();
+      for (const srv of [client.server, metrics]) {
+        srv?.closeAllConnections();
+        srv?.close();
+      }
+    },
+  };
+}
 
-  const exitCode = await new Promise<number>((resolve) => {
+/** Runs the started member until a signal or a fatal storage error. */
+function runOnce(kv: RaftKvServer, listeners: Listeners, transport: TcpTransport, log: Logger, signals: SignalLatch): Promise<RunEnd> {
+  return new Promise<RunEnd>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log.info('signal received: graceful stop', { signal });
-      metricsServer?.close();
-      metricsServer?.closeAllConnections();
-      kv.shutdown(http).finally(() => { clientPort?.close(0); forwarder.close(); })
-        .then(() => resolve(0), (e) => { log.error('shutdown failed', { err: e }); resolve(1); });
+      listeners.metrics?.closeAllConnections();
+      listeners.metrics?.close();
+      kv.shutdown(listeners.http).then(() => resolve({ kind: 'signal', code: 0 }), (e) => { log.error('shutdown failed', { err: e }); resolve({ kind: 'signal', code: 1 }); });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    signals.onSignal(stop);
     kv.onFatal = (err) => {
       if (stopping) return;
       stopping = true;
-      metricsServer?.closeAllConnections();
-      metricsServer?.close();
+      signals.onSignal(undefined);
+      if (isNoSpace(err)) {
+        // Stay up: the peers see us unreachable (the cluster goes on without us), clients still read.
+        log.error('disk full: NOSPACE alarm raised; serving reads, refusing writes until space returns', { err: err.message });
+        void Promise.allSettled([transport.close(), kv.closeStore()]).then(() => resolve({ kind: 'no_space' }));
+        return;
+      }
       // Exit so the supervisor (kubelet) restarts us: recovery re-reads what really reached the disk.
-      http.closeAllConnections();
-      clientPort?.close(0);
-      http.close();
-      void transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve(1); });
+      void transport.close().finally(() => { log.error('exiting after storage failure', { err: err.message }); resolve({ kind: 'failed' }); });
     };
   });
-  // Whatever is still open (a peer reconnect timer, a half-closed socket) must not keep a stopped
-  // member alive: the supervisor restarts on exit, not on silence.
-  stopWatching();
-  setTimeout(() => process.exit(exitCode), exitCode === 0 ? 1000 : 100).unref();
-  return exitCode;
+}
+
+/**
+ * Free space the member needs before it restarts after a full disk: two WAL segments, so the first
+ * rotation after the restart cannot hit ENOSPC again at once.
+ */
+function neededBytes(config: RaftServerConfig): number {
+  return 2 * config.walSegmentBytes;
+}
+
+/** Polls the data dir's free space every second; false if a signal asked us to stop. */
+async function waitForSpace(config: RaftServerConfig, log: Logger, signals: SignalLatch): Promise<boolean> {
+  const needed = neededBytes(config);
+  for (let i = 0; signals.signalled === undefined; i++) {
+    try {
+      const st = await fsp.statfs(config.dataDir);
+      const free = st.bavail * st.bsize;
+      if (free >= needed) return true;
+      if (i % 30 === 0) log.warn('waiting for disk space', { free, needed, dataDir: config.dataDir });
+    } catch (e) {
+      log.warn('cannot read free space', { err: (e as Error).message });
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return false;
 }
 
 function listen(server: Server, at: { host: string; port: number }): Promise<void> {
@@ -141,6 +286,63 @@ function listen(server: Server, at: { host: string; port: number }): Promise<voi
     server.once('error', reject);
     server.listen(at.port, at.host, () => { server.off('error', reject); resolve(); });
   });
+}
+
+/** --desired-members, or the number in --desired-members-file re-read every 2 s (undefined if unset or unreadable). */
+class DesiredMembers {
+  private value: number | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(config: RaftServerConfig, log: Logger) {
+    this.value = config.desiredMembers;
+    const file = config.desiredMembersFile;
+    if (file === undefined) return;
+    const read = (): void => {
+      fsp.readFile(file, 'utf8').then((text) => {
+        const n = Number(text.trim());
+        const next = Number.isInteger(n) && n >= 1 ? n : undefined;
+        if (next === undefined) log.warn('--desired-members-file does not hold a positive integer; ignored', { file, text: text.slice(0, 40) });
+        if (next !== this.value) log.info('desired member count', { from: this.value ?? null, to: next ?? null });
+        this.value = next;
+      }, () => { this.value = config.desiredMembers; });
+    };
+    read();
+    this.timer = setInterval(read, 2000);
+    this.timer.unref();
+  }
+
+  readonly get = (): number | undefined => this.value;
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+/** SIGTERM/SIGINT, remembered if they arrive while nobody listens (discovery, waiting for space). */
+class SignalLatch {
+  signalled: string | undefined;
+  private handler: ((signal: string) => void) | undefined;
+  private readonly listeners: ReadonlyArray<[NodeJS.Signals, () => void]>;
+
+  constructor() {
+    this.listeners = (['SIGTERM', 'SIGINT'] as const).map((s) => [s, () => this.fire(s)]);
+    for (const [s, f] of this.listeners) process.on(s, f);
+  }
+
+  onSignal(handler: ((signal: string) => void) | undefined): void {
+    this.handler = handler;
+    if (handler && this.signalled) handler(this.signalled);
+  }
+
+  dispose(): void {
+    for (const [s, f] of this.listeners) process.off(s, f);
+  }
+
+  private fire(signal: string): void {
+    if (this.signalled) return;
+    this.signalled = signal;
+    this.handler?.(signal);
+  }
 }
 
 /**

@@ -39,7 +39,7 @@ export class NotLeaderError extends KvError {
  * stopping, or the request timed out before it applied. It may or may not take effect later.
  */
 export class OutcomeUnknownError extends KvError {
-  constructor(code: 'leadership_lost' | 'timeout' | 'stopping' | 'storage_failed' | 'outcome_unknown', message: string) {
+  constructor(code: 'leadership_lost' | 'timeout' | 'stopping' | 'storage_failed' | 'no_space' | 'outcome_unknown', message: string) {
     super(503, code, message, true, { outcome: 'unknown' });
   }
 }

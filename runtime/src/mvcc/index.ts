@@ -15,3 +15,4 @@ export { MvccStateMachine, ApplyResult, MvccResponse } from './state-machine';
 export { snapshotChunks, snapshotBytes, SnapshotRestorer } from './snapshot';
 export { DecodeError } from './codec';
 export { AutoCompactor, AutoCompactionMode } from './auto-compaction';
+export { V1_OP, V1Command, V1Result, v1ToMvcc, v1Result, v1Get, v1List } from './v1';

@@ -104,7 +104,10 @@ export class MvccStore {
     s.revKeys = new Array(Math.max(0, s.rev - s.revBase + 1));
     const multi = new Set<number>();
     return {
-      addRecord(k: ByteString, rec: KeyRecord): void {
+      addRecord(k: ByteString, stored: KeyRecord): void {
+        // A snapshot may hold history a compaction had not freed yet: free it now (no trim job survives).
+        const rec = h.compactRevision > 0 ? compacted(stored, h.compactRevision) : stored;
+        if (rec === undefined) return;
         s.index.set(k, rec);
         if (rec.live && rec.lease !== 0) s.leaseTable.attach(rec.lease, k);
         for (let i = 0; i < rec.entries; i++) {
@@ -184,6 +187,14 @@ export class MvccStore {
     if (rev > this.rev) throw Errors.futureRev();
     if (rev > 0 && rev < this.compactRev) throw Errors.compacted();
     return stepRange(this.index.clone(), r, this.rev, entriesPerStep);
+  }
+
+  /** Live keys and values in [start, end) (`end` null = unbounded) at the current revision, in key order, lazily. */
+  *liveEntries(start: ByteString, end: ByteString | null): Generator<[ByteString, ByteString]> {
+    for (const [k, rec] of this.index.entries(start)) {
+      if (end !== null && k >= end) return;
+      if (rec.value !== undefined) yield [k, rec.value];
+    }
   }
 
   /** Lease time-to-live from the replicated state (the leader answers with {@link LeaseClock} instead). */

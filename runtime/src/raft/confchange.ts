@@ -15,11 +15,18 @@ export enum ConfChangeType {
 export interface ConfChange {
   readonly type: ConfChangeType;
   readonly nodeId: number;
+  /**
+   * Opaque to Raft (etcd's ConfChange.Context): the application's description of the member, e.g.
+   * its name and addresses, replicated with the change so every node learns it when it applies.
+   */
+  readonly context?: string;
 }
 
 /** Encodes a ConfChange as an entry payload. */
 export function encodeConfChange(cc: ConfChange): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ type: cc.type, nodeId: cc.nodeId }));
+  const body: { type: ConfChangeType; nodeId: number; context?: string } = { type: cc.type, nodeId: cc.nodeId };
+  if (cc.context !== undefined) body.context = cc.context;
+  return new TextEncoder().encode(JSON.stringify(body));
 }
 
 /** Decodes a CONF_CHANGE entry payload; throws RaftConfigError on garbage. */
@@ -30,11 +37,13 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
   } catch {
     throw new RaftConfigError('conf change entry is not valid JSON');
   }
-  const o = v as { type?: unknown; nodeId?: unknown };
-  if (typeof o.type !== 'number' || !(o.type in ConfChangeType) || !Number.isInteger(o.nodeId) || (o.nodeId as number) <= 0) {
+  const o = v as { type?: unknown; nodeId?: unknown; context?: unknown };
+  if (typeof o.type !== 'number' || !(o.type in ConfChangeType) || !Number.isInteger(o.nodeId) || (o.nodeId as number) <= 0 ||
+    (o.context !== undefined && typeof o.context !== 'string')) {
     throw new RaftConfigError(`conf change entry is malformed: ${JSON.stringify(v)}`);
   }
-  return { type: o.type as ConfChangeType, nodeId: o.nodeId as number };
+  const cc = { type: o.type as ConfChangeType, nodeId: o.nodeId as number };
+  return typeof o.context === 'string' ? { ...cc, context: o.context } : cc;
 }
 
 /** Checks a change against a membership before it is proposed; throws RaftConfigError naming the problem. */

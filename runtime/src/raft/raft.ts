@@ -396,6 +396,15 @@ export class Raft {
       case MessageType.APPEND_RESP:
         pr.recentActive = true;
         if (m.reject) {
+          if (m.index <= pr.match && m.rejectHint < pr.match) {
+            // The follower rejects a point it had acknowledged: it lost entries it promised were durable
+            // (a wiped disk under the same id). Its match is a promise it cannot keep; probe from what it
+            // still holds, so it catches up under this leader instead of waiting for a leader change.
+            pr.match = m.rejectHint;
+            pr.becomeProbe();
+            this.sendAppend(m.from);
+            return;
+          }
           let hint = m.rejectHint;
           if (m.logTermHint > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTermHint);
           if (pr.maybeDecrTo(m.index, hint)) {

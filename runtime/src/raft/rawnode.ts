@@ -71,9 +71,10 @@ export class RawNode {
    * committed ADD_NODE entry per voter at term 1 (like etcd-io/raft), so the initial membership is in
    * the log and nodes added later learn it by replication. Every initial member bootstraps with the
    * same list; nodes added later start with empty storage. The application sees these entries as
-   * CONF_CHANGE committed entries and should skip them.
+   * CONF_CHANGE committed entries and should skip them. `context(id)`, if given, is each entry's
+   * ConfChange.context (the application's description of that member).
    */
-  static bootstrap(storage: MemoryStorage, voters: number[]): void {
+  static bootstrap(storage: MemoryStorage, voters: number[], context?: (id: number) => string): void {
     if (voters.length === 0) throw new RaftConfigError('RawNode.bootstrap: voters must not be empty');
     for (const v of voters) {
       if (!Number.isInteger(v) || v <= 0) throw new RaftConfigError(`RawNode.bootstrap: voter id ${v} must be a positive integer`);
@@ -84,7 +85,10 @@ export class RawNode {
     }
     const sorted = [...voters].sort((a, b) => a - b);
     storage.append(sorted.map((v, i) => ({
-      term: 1, index: i + 1, type: EntryType.CONF_CHANGE, data: encodeConfChange({ type: ConfChangeType.ADD_NODE, nodeId: v }),
+      term: 1,
+      index: i + 1,
+      type: EntryType.CONF_CHANGE,
+      data: encodeConfChange({ type: ConfChangeType.ADD_NODE, nodeId: v, ...(context ? { context: context(v) } : {}) }),
     })));
     storage.setHardState({ term: 1, vote: 0, commit: sorted.length });
   }

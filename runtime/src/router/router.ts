@@ -186,7 +186,7 @@ export class Router {
       const rawKey = path.slice('/v1/kv/'.length);
       if (rawKey === '' || url.searchParams.has('prefix')) {
         shardLabel = 'all';
-        const answer = await this.listAcrossShards(req.method ?? 'GET', url.searchParams);
+        const answer = await this.listAcrossShards(req.method ?? 'GET', url.search.slice(1));
         status = answer.status;
         res.writeHead(answer.status, { 'Content-Type': 'application/json', 'Content-Length': String(answer.body.length) });
         res.end(answer.body);
@@ -264,19 +264,26 @@ export class Router {
    * had more or the union is longer. A slot switches owner between two answers only if their
    * map epochs differ, so such a listing is retried (it would miss or repeat that slot's keys).
    */
-  private async listAcrossShards(method: string, params: URLSearchParams): Promise<Upstream> {
+  private async listAcrossShards(method: string, rawQuery: string): Promise<Upstream> {
     if (method !== 'GET') return jsonAnswer(405, errorBody(new KvError(405, 'method_not_allowed', `${method} is not allowed on a listing; use GET`)));
+    // The raw query goes to the shards as the client wrote it ('+' is a plus on a member, not a space).
+    const params = new Map(rawQuery.split('&').filter((p) => p !== '').map((p) => [p.split('=')[0], p.includes('=') ? p.slice(p.indexOf('=') + 1) : ''] as const));
     if (params.has('slot')) return jsonAnswer(400, errorBody(new KvError(400, 'bad_query', 'slot= listings are for the resharding migrator, on a member')));
-    const prefix = params.get('prefix');
-    if (prefix === null) return jsonAnswer(400, errorBody(new KvError(400, 'bad_key', 'the key is empty: use /v1/kv/<key>, or /v1/kv/?prefix=P to list')));
+    const rawPrefix = params.get('prefix');
+    if (rawPrefix === undefined) return jsonAnswer(400, errorBody(new KvError(400, 'bad_key', 'the key is empty: use /v1/kv/<key>, or /v1/kv/?prefix=P to list')));
+    let prefix: string;
+    try {
+      prefix = decodeURIComponent(rawPrefix);
+    } catch {
+      return jsonAnswer(400, errorBody(new KvError(400, 'bad_encoding', `prefix '${rawPrefix}' is not valid percent-encoding`)));
+    }
     if (isReserved(prefix)) return jsonAnswer(400, errorBody(new KvError(400, 'reserved_key', 'keys under __ha/ are the store\'s own')));
     const deadline = Date.now() + this.config.retryBudgetMs;
-    const query = new URLSearchParams(params);
     for (let attempt = 0; ; attempt++) {
       const map = this.mapReader.map;
       if (!map) return jsonAnswer(503, errorBody(new UnavailableError('no_shard_map', `no slot map could be read from the shards: ${this.mapReader.lastError}`)));
       const owners = [...slotCounts(map.owners).keys()].map((n) => this.shards.get(n)).filter((s): s is Shard => s !== undefined);
-      const answers = await Promise.all(owners.map((s) => this.forward(s, 'GET', {}, `/v1/kv/?${query.toString()}`, Buffer.alloc(0), deadline)));
+      const answers = await Promise.all(owners.map((s) => this.forward(s, 'GET', {}, `/v1/kv/?${rawQuery}`, Buffer.alloc(0), deadline)));
       const failed = answers.find((a) => a.status !== 200);
       if (failed) return failed;
       const parts = answers.map((a) => JSON.parse(a.body.toString('utf8')) as { items: { key: string; value: string }[]; more: boolean; epoch?: number });
@@ -517,12 +524,10 @@ export class Router {
     this.metrics.gaugeFamily('ha_router_member_healthy', '1 if the member passes its health checks.', () =>
       [...this.shards.values()].flatMap((shard) =>
         [...shard.members.values()].map((m) => [{ shard: shard.name, member: m.url }, m.healthy ? 1 : 0] as const)));
-    this.metrics.gaugeFamily('ha_router_shardmap_epoch', 'Epoch of the slot map the router routes by (0 before one is read).', () =>
-      [[{}, this.mapReader.map?.epoch ?? 0] as const]);
+    this.metrics.gauge('ha_router_shardmap_epoch', 'Epoch of the slot map the router routes by (0 before one is read).', () => this.mapReader.map?.epoch ?? 0);
     this.metrics.gaugeFamily('ha_router_slots', 'Slots each shard owns in the router\'s slot map.', () =>
       [...slotCounts(this.mapReader.map?.owners ?? []).entries()].map(([shard, n]) => [{ shard }, n] as const));
-    this.metrics.gaugeFamily('ha_router_slots_to_move', 'Slots a running migration has yet to move (0 when none runs).', () =>
-      [[{}, this.mapReader.migration()?.remaining ?? 0] as const]);
+    this.metrics.gauge('ha_router_slots_to_move', 'Slots a running migration has yet to move (0 when none runs).', () => this.mapReader.migration()?.remaining ?? 0);
     this.metrics.gaugeFamily('ha_router_leader_known', '1 if the router has a cached leader for the shard.', () =>
       [...this.shards.values()].map((shard) => [{ shard: shard.name }, shard.leader ? 1 : 0] as const));
   }

@@ -2,6 +2,7 @@
 import { KvError } from '../errors';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import type { MemberInfo, MemberRequest, MemberStatus } from '../membership';
 
 /** What the client APIs need from a member. */
 export interface KvBackend {
@@ -20,12 +21,14 @@ export interface KvBackend {
   liveness(): { live: boolean; reason: string };
   metricsText(): string;
   status(): Record<string, unknown>;
+  /** A reason to refuse every write before it reaches Raft (the NOSPACE alarm: 503 no_space), if any. */
+  writeBlocked?(): KvError | undefined;
   /** Counts one answered request by route and status, for /metrics. */
   countRequest(route: string, status: number): void;
 }
 
 /** One member as the etcd Cluster API lists it. */
-export interface MemberInfo {
+export interface EtcdMember {
   readonly id: number;
   readonly name: string;
   readonly peerUrls: string[];
@@ -43,10 +46,27 @@ export interface EtcdBackend {
   leaderClientUrl(): string | undefined;
   /** The ResponseHeader identity: a cluster ID derived from the cluster token, this member's ID, the Raft term. */
   header(): { cluster_id: string; member_id: string; raft_term: string };
-  members(): MemberInfo[];
+  members(): EtcdMember[];
   /** Raft progress for Maintenance.Status. */
   raftProgress(): { leader: number; term: number; commit: number; applied: number };
   readiness(): { ready: boolean; reason: string };
   /** Hands leadership to voter `targetId` (leader only); resolves once it leads, or with why not. */
   moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'>;
+}
+
+/** Membership operations (the /v1/members routes and etcd's Cluster service call these). */
+export interface MembershipBackend {
+  /** Voters and learners with names, addresses, role and (on the leader) replication progress. */
+  listMembers(): { clusterId: string; leader: number; members: MemberStatus[] };
+  /** Adds a learner (leader only; 307 elsewhere). */
+  addMember(req: MemberRequest): Promise<MemberInfo>;
+  /** Replaces any member with this name or peer URL by a new auto-promoted learner (a blank member rejoining). */
+  joinMember(req: MemberRequest): Promise<MemberInfo>;
+  /** Promotes a caught-up learner (412 learner_not_ready before). */
+  promoteMember(id: number): Promise<MemberInfo>;
+  /** Removes a member; the leader removing itself transfers leadership first and answers 307 to the new leader. */
+  removeMember(id: number): Promise<void>;
+  updateMember(id: number, peerUrl: string, clientUrl?: string): Promise<MemberInfo>;
+  /** A consistent backup: a snapshot file holding every write acknowledged before the call (`ha-runtime restore` reads it). */
+  backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }>;
 }

@@ -6,6 +6,8 @@ export interface ClusterMember {
   readonly id: number;
   readonly peerHost: string;
   readonly peerPort: number;
+  /** The address other members should use, if it differs from peerHost:peerPort (this member's view). */
+  readonly advertisePeer?: string;
 }
 
 /** Request limits; every one is a flag (see docs/api.md). */
@@ -43,6 +45,18 @@ export interface RaftServerConfig {
   /** Write-ahead log segment size in bytes. */
   readonly walSegmentBytes: number;
   readonly limits: KvLimits;
+  /** A learner may be promoted once within this many entries of the commit index. @default 1000 */
+  readonly learnerCatchUpEntries?: number;
+  /** `new`: a blank member may bootstrap (only if every initial member is blank); `existing`: it only ever joins. */
+  readonly initialClusterState?: 'new' | 'existing';
+  /** The desired member count (scale-down: the leader removes members whose name ordinal is >= it). */
+  readonly desiredMembers?: number;
+  /** A file holding the desired member count, re-read every 2 s (a mounted ConfigMap: no restart needed). */
+  readonly desiredMembersFile?: string;
+  /** Make this member the only member of a new cluster before starting (membership/force.ts). */
+  readonly forceNewCluster?: boolean;
+  /** This member's peer address as others dial it (HOST:PORT). */
+  readonly advertisePeer?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** etcd API history retention (the leader proposes compactions); absent = keep everything. */
   readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retention: number };

@@ -5,19 +5,54 @@
  */
 import { createHash, randomInt } from 'crypto';
 import { Server } from 'http';
-import { EtcdBackend, KvBackend, MemberInfo } from './backend';
+import { EtcdBackend, EtcdMember, KvBackend, MembershipBackend } from './backend';
 import { RaftServerConfig } from './config';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
 import { encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import {
+  decodeMemberContext, encodeMemberContext, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
+} from '../membership';
 import { Logger } from '../observability/logger';
 import { MetricsRegistry, Counter, Histogram } from '../observability/metrics';
 import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
+  ConfChangeType, decodeConfChange,
 } from '../raft';
-import { LogStore, RecoveredState } from '../storage';
+import { encodeSnapshotHeader, LogStore, RecoveredState, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
+import { unwrapSnapshot, wrapSnapshot } from './snapshot-envelope';
+
+/** True for a storage failure caused by a full disk (ENOSPC): the NOSPACE alarm, not a crash. */
+export function isNoSpace(err: Error | undefined): boolean {
+  if (!err) return false;
+  const cause = err instanceof StorageFailedError ? err.cause : err;
+  return (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' || /ENOSPC/.test(err.message);
+}
+
+/** Who this member is (membership/, the identity file) and how it starts. */
+export interface MemberIdentity {
+  readonly clusterId: string;
+  /** Must equal config.id. */
+  readonly memberId: number;
+  /** Joined a running cluster as a learner (rather than bootstrapping it). */
+  readonly joined: boolean;
+}
+
+/** How {@link RaftKvServer.create} treats an empty log. */
+export interface StartOptions {
+  readonly identity: MemberIdentity;
+  /**
+   * Empty storage: bootstrap the initial voters of --initial-cluster (only when discovery decided
+   * so, membership/discovery.ts); otherwise start empty as a learner that the leader fills.
+   */
+  readonly bootstrap: boolean;
+  /** Members as the cluster reported them when this member joined (until its log says otherwise). */
+  readonly seedMembers?: readonly MemberInfo[];
+  /** The desired member count, read from the deployment (--desired-members / --desired-members-file). */
+  readonly desiredMembers?: () => number | undefined;
+}
 
 interface PendingProposal {
   started: bigint;
@@ -28,26 +63,33 @@ interface PendingProposal {
 }
 
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
-export class RaftKvServer implements KvBackend, EtcdBackend {
+export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, MembershipView {
   /**
-   * Builds a member from recovered storage; nothing runs until {@link start}. A brand-new member
-   * (nothing recovered) bootstraps the membership from --initial-cluster and makes those entries
-   * durable first, so a restart finds the same log on every member.
+   * Builds a member from recovered storage; nothing runs until {@link start}. With empty storage
+   * and `start.bootstrap`, it writes the initial membership of --initial-cluster (each entry naming
+   * its member) and makes it durable first, so a restart finds the same log on every member. With
+   * empty storage and no bootstrap it is a learner that joined: the leader sends it everything.
    */
   static async create(config: RaftServerConfig, store: LogStore, transport: Transport, recovered: RecoveredState,
-    logger: Logger): Promise<RaftKvServer> {
+    logger: Logger, start: StartOptions): Promise<RaftKvServer> {
+    if (start.identity.memberId !== config.id) throw new Error(`identity member id ${start.identity.memberId} is not config.id ${config.id}`);
     const fresh = !recovered.snapshot && recovered.entries.length === 0 && recovered.hardState.term === 0;
-    if (fresh) {
+    if (fresh && start.bootstrap) {
       const boot = new MemoryStorage();
-      // Same voters on every member: the ids are positions in --initial-cluster.
-      RawNode.bootstrap(boot, config.members.map((m) => m.id));
+      // Same voters and contexts on every member: the ids are positions in --initial-cluster.
+      RawNode.bootstrap(boot, config.members.map((m) => m.id), (id) => {
+        const m = config.members.find((x) => x.id === id)!;
+        return encodeMemberContext({ name: m.name, peerUrl: m.advertisePeer ?? `${m.peerHost}:${m.peerPort}`, clientUrl: '', autoPromote: false });
+      });
       const hardState = boot.getHardState();
       const entries = boot.entries(boot.firstIndex(), boot.lastIndex() + 1);
       await store.save({ hardState, entries });
       recovered = { hardState, entries };
-      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id) });
+      logger.info('bootstrapped a new member', { voters: config.members.map((m) => m.id), clusterId: start.identity.clusterId });
+    } else if (fresh) {
+      logger.info('starting empty as a learner; the leader will send the log or a snapshot', { id: config.id });
     }
-    return new RaftKvServer(config, store, transport, recovered, logger);
+    return new RaftKvServer(config, store, transport, recovered, logger, start);
   }
   readonly stateMachine = new KvStateMachine();
   /** The etcd v3 state machine (MVCC store, watchers, the leader's lease clock). */
@@ -60,7 +102,12 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   private readonly requestEpoch = randomInt(2 ** 24);
   private readonly reads: ReadBatcher;
   /** etcd's cluster ID: the same on every member of one cluster (derived from --cluster-token), below 2^53. */
-  private readonly clusterId: string;
+  private readonly etcdClusterId: string;
+  readonly registry: MemberRegistry;
+  private readonly membership: MembershipManager;
+  private removedLogged = false;
+  /** A conf change or snapshot was applied in this Ready: the transport follows after advance(). */
+  private membershipChanged = false;
   private ticker: NodeJS.Timeout | undefined;
   private loopScheduled = false;
   private loopRunning = false;
@@ -92,15 +139,22 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     private readonly transport: Transport,
     recovered: RecoveredState,
     logger: Logger,
+    private readonly start_: StartOptions,
   ) {
     this.log = logger;
     this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }));
-    this.clusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
+    this.etcdClusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
+    this.registry = new MemberRegistry((id) => this.fallbackMember(id));
     const snap = recovered.snapshot;
     if (snap && snap.metadata.index > 0) {
       this.storage.applySnapshot(snap);
-      this.restoreStateMachines(snap.metadata.index, snap.data);
+      this.restoreSnapshotData(snap.metadata.index, snap.data);
       this.lastSnapshotIndex = snap.metadata.index;
+    }
+    // The registry as of the durable commit point, so the transport knows every peer before the
+    // committed entries are applied again (applying them twice is harmless: apply is idempotent).
+    for (const e of recovered.entries) {
+      if (e.type === EntryType.CONF_CHANGE && e.index <= recovered.hardState.commit) this.registry.apply(decodeConfChange(e.data));
     }
     this.storage.setHardState(recovered.hardState);
     this.persistedTerm = recovered.hardState.term;
@@ -118,6 +172,18 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
       // Keeps APPEND frames far below the transport's frame limit (--max-peer-frame-bytes).
       maxBytesPerMsg: 1024 * 1024,
     }, this.storage);
+    this.membership = new MembershipManager({
+      status: () => this.node.status(),
+      proposeConfChange: (cc) => { this.checkServing(); this.node.proposeConfChange(cc); this.scheduleLoop(); },
+      transferLeadership: (to) => { this.node.transferLeadership(to); this.scheduleLoop(); },
+      leaderClientUrl: () => this.leaderClientUrl(),
+    }, this.registry, {
+      catchUpEntries: config.learnerCatchUpEntries ?? 1000,
+      timeoutMs: config.requestTimeoutMs * 2,
+      transferTimeoutMs: Math.max(1000, config.electionTicks * config.tickMs * 2),
+      desiredMembers: start_.desiredMembers,
+    });
+    this.refreshPeers();
 
     const m = this.metrics;
     m.gauge('ha_raft_term', 'Current Raft term.', () => this.node.status().term);
@@ -127,6 +193,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     m.gauge('ha_raft_is_leader', '1 if this member is the leader.', () => (this.role === Role.LEADER ? 1 : 0));
     m.gauge('ha_raft_has_leader', '1 if a leader is known.', () => (this.leader !== 0 ? 1 : 0));
     m.gauge('ha_raft_snapshot_index', 'Index of the latest durable snapshot.', () => this.lastSnapshotIndex);
+    m.gauge('ha_alarm_nospace', '1 while the NOSPACE alarm is raised (disk full: writes refused until space returns).', () => (isNoSpace(this.failed) ? 1 : 0));
     m.gauge('ha_kv_keys', 'Number of keys in the state machine.', () => this.stateMachine.size);
     m.gauge('ha_raft_pending_proposals', 'Proposals waiting to be applied.', () => this.pending.size);
     this.leaderChanges = m.counter('ha_raft_leader_changes_total', 'Times the known leader changed.');
@@ -167,6 +234,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     this.ticker = setInterval(() => {
       this.node.tick();
       this.reads.tick();
+      if (this.role === Role.LEADER) this.membership.tick();
       this.scheduleLoop();
     }, this.config.tickMs);
     this.mvcc.startLeaderTimers(this, { autoCompaction: this.config.autoCompaction });
@@ -181,7 +249,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   leaderClientUrl(): string | undefined {
     if (this.leader === 0) return undefined;
     if (this.leader === this.config.id) return this.stopping ? undefined : this.config.advertiseClient;
-    return this.transport.peerMetadata(this.leader)?.clientUrl;
+    return this.transport.peerMetadata(this.leader)?.clientUrl || this.registry.member(this.leader)?.clientUrl || undefined;
   }
 
   propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult> {
@@ -233,14 +301,31 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   }
 
   linearizableBarrier(): Promise<void> {
+    if (isNoSpace(this.failed)) {
+      // This member cannot take part in Raft until space returns; the leader can answer.
+      const url = this.leader !== this.config.id ? this.leaderClientUrl() : undefined;
+      return Promise.reject(url ? new NotLeaderError(url) : this.noSpaceError());
+    }
     try { this.checkServing(); } catch (e) { return Promise.reject(e); }
     if (this.leader === 0) return Promise.reject(new NotLeaderError(undefined));
     return this.reads.wait();
   }
 
+  /** A reason to refuse writes before they reach Raft (the NOSPACE alarm), if any. */
+  writeBlocked(): KvError | undefined {
+    return isNoSpace(this.failed) ? this.noSpaceError() : undefined;
+  }
+
+  private noSpaceError(): KvError {
+    return new UnavailableError('no_space', `NOSPACE alarm: this member's disk is full (${this.failed?.message ?? ''}); ` +
+      'it refuses writes until space is freed and then resumes by itself; serializable reads are served; retry on another member');
+  }
+
   readiness(): { ready: boolean; reason: string } {
+    if (isNoSpace(this.failed)) return { ready: false, reason: 'NOSPACE alarm: disk full' };
     if (this.failed) return { ready: false, reason: `storage failed: ${this.failed.message}` };
     if (this.stopping) return { ready: false, reason: 'shutting down' };
+    if (this.registry.isRemoved(this.config.id)) return { ready: false, reason: 'removed from the cluster (a newer incarnation replaced this member, or it was removed)' };
     if (this.leader === 0) return { ready: false, reason: 'no known leader' };
     const st = this.node.status();
     if (this.readyCommitTarget === undefined) this.readyCommitTarget = st.commit;
@@ -251,6 +336,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   }
 
   liveness(): { live: boolean; reason: string } {
+    // A full disk is not cured by a restart: stay alive (reads, status) and resume when space returns.
+    if (isNoSpace(this.failed)) return { live: true, reason: 'NOSPACE alarm: waiting for disk space' };
     return this.failed ? { live: false, reason: `storage failed: ${this.failed.message}` } : { live: true, reason: 'ok' };
   }
 
@@ -266,14 +353,18 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
       term: st.term,
       role: Role[st.role].toLowerCase(),
       leader: st.leader,
-      leaderName: this.config.members.find((m) => m.id === st.leader)?.name ?? null,
+      leaderName: this.registry.member(st.leader)?.name ?? null,
       leaderClientUrl: this.leaderClientUrl() ?? null,
       commit: st.commit,
       applied: this.stateMachine.appliedIndex,
       lastIndex: st.lastIndex,
       snapshotIndex: this.lastSnapshotIndex,
       keys: this.stateMachine.size,
+      clusterId: this.clusterId,
+      alarms: isNoSpace(this.failed) ? ['NOSPACE'] : [],
       voters: st.confState.voters,
+      learners: st.confState.learners,
+      removed: this.registry.isRemoved(this.config.id),
       progress: st.progress ? Object.fromEntries([...st.progress].map(([id, p]) => [id, {
         match: p.match,
         next: p.next,
@@ -283,10 +374,10 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   }
 
   header(): { cluster_id: string; member_id: string; raft_term: string } {
-    return { cluster_id: this.clusterId, member_id: String(this.config.id), raft_term: String(this.node.status().term) };
+    return { cluster_id: this.etcdClusterId, member_id: String(this.config.id), raft_term: String(this.node.status().term) };
   }
 
-  members(): MemberInfo[] {
+  members(): EtcdMember[] {
     return this.config.members.map((m) => ({
       id: m.id,
       name: m.name,
@@ -325,6 +416,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
 
   private receive(m: Message): void {
     if (this.failed) return;
+    // A removed id is a replaced incarnation (or a member that left): it must never count again.
+    if (this.registry.isRemoved(m.from)) return;
     const invalid = this.refusedPeerInput(m);
     if (invalid) {
       this.log.warn('dropped a forged or malformed peer message', { from: m.from, type: MessageType[m.type], reason: invalid });
@@ -348,7 +441,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     if (m.type === MessageType.PROPOSE) return 'members never forward proposals';
     if (m.type === MessageType.SNAPSHOT && m.snapshot) {
       try {
-        const parts = splitSnapshot(m.snapshot.data);
+        const parts = splitSnapshot(unwrapSnapshot(m.snapshot.data).stateMachine);
         KvStateMachine.validateSnapshot(parts.kv);
         if (parts.mvcc) MvccHost.validateSnapshot(parts.mvcc);
       } catch (e) {
@@ -411,7 +504,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
 
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
-      this.restoreStateMachines(rd.snapshot.metadata.index, rd.snapshot.data);
+      this.restoreSnapshotData(rd.snapshot.metadata.index, rd.snapshot.data);
+      this.membershipChanged = true;
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.log.info('installed snapshot from leader', { index: rd.snapshot.metadata.index });
     }
@@ -436,6 +530,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   private applyEntries(entries: readonly Entry[]): void {
     for (const e of entries) {
       if (e.index <= this.stateMachine.appliedIndex) continue;
+      if (e.type === EntryType.CONF_CHANGE) this.applyConfChange(e);
       if (e.type !== EntryType.NORMAL || e.data.length === 0) {
         this.stateMachine.skip(e.index);
         this.mvcc.skip(e.index);
@@ -463,6 +558,11 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   }
 
   private afterAdvance(): void {
+    if (this.membershipChanged) {
+      // The core applied the change in advance(): now the transport follows it.
+      this.membershipChanged = false;
+      this.refreshPeers();
+    }
     const applied = this.stateMachine.appliedIndex;
     if (!this.snapshotting && applied - this.lastSnapshotIndex >= this.config.snapshotEntries) {
       this.snapshotting = true;
@@ -504,13 +604,133 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     const data = await this.snapshotStateMachines(); // the state is captured before the first await
     // A snapshot from the leader may have been installed meanwhile: ours is then older and useless.
     if (this.storage.snapshot().metadata.index >= index) return;
-    const snap = this.storage.createSnapshot(index, confState, data);
+    const snap = this.storage.createSnapshot(index, confState, wrapSnapshot(this.registry.toJSON(), data));
     await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.config.snapshotCatchupEntries;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.store.compact(index);
     this.log.info('snapshot taken', { index, bytes: snap.data.length, ms: Date.now() - started });
+  }
+
+  // ------------------------------------------------------------------ membership
+
+  private applyConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    this.registry.apply(cc);
+    this.membershipChanged = true;
+    this.log.info('membership change applied', { index: e.index, change: ConfChangeType[cc.type], id: cc.nodeId, memberName: decodeMemberContext(cc.context)?.name });
+    if (cc.nodeId === this.config.id && this.registry.isRemoved(cc.nodeId) && !this.removedLogged) {
+      this.removedLogged = true;
+      this.log.warn('this member was removed from the cluster; it no longer takes part (restart it with a blank data dir to rejoin)');
+    }
+  }
+
+  private restoreSnapshotData(index: number, data: Uint8Array): void {
+    const { registry, stateMachine } = unwrapSnapshot(data);
+    if (registry !== undefined) this.registry.restore(registry);
+    this.restoreStateMachines(index, stateMachine);
+  }
+
+  /** Attributes of ids whose adding entry named no member: --initial-cluster positions, then what the join answered. */
+  private fallbackMember(id: number): { name: string; peerUrl: string; clientUrl: string; autoPromote: boolean } | undefined {
+    const seeded = this.start_.seedMembers?.find((m) => m.id === id);
+    if (seeded) return seeded;
+    if (this.start_.identity.joined) return undefined;
+    const m = this.config.members.find((x) => x.id === id);
+    return m ? { name: m.name, peerUrl: `${m.peerHost}:${m.peerPort}`, clientUrl: '', autoPromote: false } : undefined;
+  }
+
+  /**
+   * Points the transport at every voter and learner. A name listed in --initial-cluster is dialled
+   * at the address given there (this member's view, e.g. through a test proxy); others at the
+   * peer URL the cluster replicated.
+   */
+  private refreshPeers(): void {
+    const cs = this.node.status().confState;
+    const peers = new Map<number, string>();
+    const seeded = (this.start_.seedMembers ?? []).map((m) => m.id);
+    const ids = new Set([...cs.voters, ...cs.learners, ...this.registry.list().map((m) => m.id), ...seeded]);
+    for (const id of ids) {
+      if (id === this.config.id || this.registry.isRemoved(id)) continue;
+      const info = this.registry.member(id);
+      if (!info) continue;
+      const local = this.config.members.find((m) => m.name === info.name);
+      peers.set(id, local ? `${local.peerHost}:${local.peerPort}` : info.peerUrl);
+    }
+    this.transport.setPeers(peers);
+  }
+
+  // MembershipView (the transport's handshake may consult it)
+  get clusterId(): string {
+    return this.start_.identity.clusterId;
+  }
+
+  isKnown(id: number): boolean {
+    const cs = this.node.status().confState;
+    return cs.voters.includes(id) || cs.learners.includes(id);
+  }
+
+  isRemoved(id: number): boolean {
+    return this.registry.isRemoved(id);
+  }
+
+  member(id: number): MemberInfo | undefined {
+    return this.registry.member(id);
+  }
+
+  /** What this member answers a discovery probe (membership/discovery.ts). */
+  probeInfo(): Record<string, string> {
+    const st = this.node.status();
+    const pristine = !this.start_.identity.joined && st.term <= 1 && st.lastIndex <= this.config.members.length && this.lastSnapshotIndex === 0;
+    return {
+      state: 'member',
+      clusterId: this.start_.identity.clusterId,
+      memberId: String(this.config.id),
+      pristine: pristine ? '1' : '0',
+      clientUrl: this.config.advertiseClient,
+      leaderClientUrl: this.leaderClientUrl() ?? '',
+    };
+  }
+
+  // MembershipBackend (/v1/members, etcd's Cluster service)
+  listMembers(): { clusterId: string; leader: number; members: MemberStatus[] } {
+    return { clusterId: this.clusterId, leader: this.leader, members: this.membership.list() };
+  }
+
+  addMember(req: MemberRequest): Promise<MemberInfo> {
+    return this.membership.addLearner(req, false);
+  }
+
+  joinMember(req: MemberRequest): Promise<MemberInfo> {
+    return this.membership.join(req);
+  }
+
+  promoteMember(id: number): Promise<MemberInfo> {
+    return this.membership.promote(id);
+  }
+
+  removeMember(id: number): Promise<void> {
+    return this.membership.remove(id);
+  }
+
+  updateMember(id: number, peerUrl: string, clientUrl?: string): Promise<MemberInfo> {
+    return this.membership.update(id, peerUrl, clientUrl);
+  }
+
+  /**
+   * A backup (GET /v1/snapshot, etcd's Maintenance.Snapshot): a snapshot file (the on-disk format of
+   * docs/storage.md) of this member's applied state after a linearizable barrier, so it holds every
+   * write acknowledged before the request. The state machine's snapshot is an O(size) copy taken in
+   * one event-loop turn; streaming it does not hold up the Ready loop.
+   */
+  async backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }> {
+    await this.linearizableBarrier();
+    const index = this.stateMachine.appliedIndex;
+    const term = index === this.lastSnapshotIndex ? this.storage.snapshot().metadata.term : this.storage.term(index);
+    const data = wrapSnapshot(this.registry.toJSON(), this.stateMachine.snapshot());
+    const snap = { metadata: { index, term, confState: this.node.status().confState }, data };
+    return { index, chunks: [encodeSnapshotHeader(snap), Buffer.from(data.buffer, data.byteOffset, data.byteLength)] };
   }
 
   private onSoftState(leader: number, role: Role): void {
@@ -541,6 +761,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
   // ------------------------------------------------------------------ failure and shutdown
 
   private checkServing(): void {
+    if (isNoSpace(this.failed)) throw this.noSpaceError();
     if (this.failed) throw new UnavailableError('storage_failed', `this member stopped after a storage failure: ${this.failed.message}`);
     if (this.stopping) throw new UnavailableError('stopping', 'this member is shutting down; retry on another member');
   }
@@ -551,9 +772,16 @@ export class RaftKvServer implements KvBackend, EtcdBackend {
     this.failed = err;
     this.log.error('member failed: no further acknowledgements', { err: err.message });
     if (this.ticker) clearInterval(this.ticker);
-    this.failPending(new OutcomeUnknownError('storage_failed', `storage failed: ${err.message}`), 'storage_failed');
+    const code = isNoSpace(err) ? 'no_space' : 'storage_failed';
+    this.failPending(new OutcomeUnknownError(code, `storage failed: ${err.message}`), code);
     this.reads.failAll(new UnavailableError('storage_failed', err.message));
     this.fatalHandler?.(err);
+  }
+
+  /** After a NOSPACE failure: releases the store (the member restarts in-process from disk later). */
+  async closeStore(): Promise<void> {
+    await this.loopIdle.catch(() => undefined);
+    await this.store.close().catch(() => undefined);
   }
 
   /**

@@ -3,3 +3,5 @@ export * from './log-store';
 export * from './file-log-store';
 export * from './memory-log-store';
 export { crc32c } from './crc32c';
+export * from './identity-file';
+export { encodeSnapshotHeader, decodeSnapshotFile } from './wal-format';

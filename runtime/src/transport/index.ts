@@ -3,3 +3,4 @@ export * from './transport';
 export * from './tcp-transport';
 export * from './memory-transport';
 export { encodeMessage, decodeMessage } from './codec';
+export * from './probe';

@@ -105,6 +105,12 @@ export interface TcpTransportOptions {
   readonly random?: () => number;
   /** Called with a one-line description of connection problems (refused handshakes, bad frames). @default ignore */
   readonly log?: (line: string) => void;
+  /**
+   * Answers discovery probes (a HELLO with sender and target id 0, see transport/probe.ts): the
+   * returned map joins `metadata` in the WELCOME, then the connection closes. A blank member uses it
+   * to learn whether its cluster already exists before it may bootstrap. @default static metadata only
+   */
+  readonly probeInfo?: () => Readonly<Record<string, string>>;
 }
 
 /**
@@ -113,6 +119,8 @@ export interface TcpTransportOptions {
  * counted drops) instead of Node's unbounded write buffer.
  */
 const SOCKET_HIGH_WATER = 1 << 20;
+/** The sender and target id of a discovery probe's HELLO (no node has id 0). */
+export const PROBE_ID = 0;
 /** Largest handshake frame (cluster id + metadata) accepted. */
 const HANDSHAKE_MAX_BYTES = 64 * 1024;
 /** Default frame limit: far above an APPEND (the server caps them near 1 MiB), room for a snapshot. */
@@ -208,6 +216,7 @@ export class TcpTransport implements Transport {
   private readonly peerIdleTimeoutMs: number;
   private readonly random: () => number;
   private readonly log: (line: string) => void;
+  private readonly probeInfo: (() => Readonly<Record<string, string>>) | undefined;
   private readonly server: net.Server;
   private tls: PeerTlsOptions | undefined;
   private readonly admitPeer: ((peerId: number, metadata: Readonly<Record<string, string>>) => string | undefined) | undefined;
@@ -247,6 +256,7 @@ export class TcpTransport implements Transport {
     }
     this.random = options.random ?? Math.random;
     this.log = options.log ?? (() => undefined);
+    this.probeInfo = options.probeInfo;
     this.tls = options.tls;
     if (this.tls) {
       const { key, cert, ca } = this.tls;
@@ -612,6 +622,18 @@ export class TcpTransport implements Transport {
           }
           if (hello.version !== PROTOCOL_VERSION) return refuse(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`);
           if (hello.clusterId !== this.clusterId) return refuse(`cluster '${hello.clusterId}' is not this node's cluster '${this.clusterId}'`);
+          if (hello.senderId === PROBE_ID && hello.targetId === PROBE_ID) {
+            // A discovery probe: say who we are and what we hold, deliver nothing, close.
+            clearTimeout(timeout);
+            socket.end(encodeHandshakeFrame(FrameKind.WELCOME, {
+              version: PROTOCOL_VERSION,
+              clusterId: this.clusterId,
+              senderId: this.localId,
+              targetId: PROBE_ID,
+              metadata: { ...this.metadata, ...this.probeInfo?.() },
+            }));
+            return;
+          }
           if (hello.targetId !== this.localId) return refuse(`you dialled node ${hello.targetId}, this is node ${this.localId}: check the peer addresses`);
           const refusal = this.admissionRefusal(socket, hello.senderId, hello.metadata);
           if (refusal) return refuse(refusal);

@@ -204,10 +204,11 @@ void describe('MvccStore against the reference model', () => {
       for (const o of ops) step(s, m, o);
       sameEverywhere(s, m);
       const restored = new MvccStateMachine();
-      const bytesOut = snapshotBytes(s.view(), 0);
-      restored.restore(bytesOut);
+      restored.restore(snapshotBytes(s.view(), 0));
       sameEverywhere(restored.store, m);
-      assert.deepEqual(snapshotBytes(restored.store.view(), 0), bytesOut);
+      // The restored store freed the compacted history at once; the original does once its steps finish.
+      while (s.compactStep()) { /* drain */ }
+      assert.deepEqual(snapshotBytes(restored.store.view(), 0), snapshotBytes(s.view(), 0));
     }), { numRuns: 300 });
   });
 });

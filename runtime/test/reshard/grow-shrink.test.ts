@@ -28,7 +28,7 @@ const KEYS = Number(process.env.HA_RESHARD_TEST_KEYS ?? 2000);
 const SLOTS_PER_STEP = Number(process.env.HA_RESHARD_TEST_SLOTS_PER_STEP ?? 8);
 
 // Ports 27100-27105 (a), 27200-27205 (b), 27300-27305 (c), 27400-27402 (routers).
-describe('resharding 2 -> 3 -> 2 shards under load', { timeout: 300_000 }, () => {
+describe('resharding 2 -> 3 -> 2 shards under load', { timeout: 300_000 + KEYS * 60 }, () => {
   const clusters = new Map<string, KvCluster>();
   const routers: Router[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'ha-reshard-'));

@@ -95,6 +95,16 @@ describe('router in front of two real Raft shards', { timeout: 120_000 }, () => 
     assert.equal(reserved.status, 400);
   });
 
+  it('shows the slot map it created for the fresh store on /v1/shardmap and /metrics', async () => {
+    const map = await (await fetch(`${base}/v1/shardmap`)).json() as { epoch: number; slots: Record<string, number>; migration: unknown };
+    assert.equal(map.epoch, 1);
+    assert.equal(map.slots.a + map.slots.b, 1024);
+    assert.equal(map.migration, null);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    assert.match(text, /^ha_router_shardmap_epoch 1$/m);
+    assert.match(text, /^ha_router_slots_to_move 0$/m);
+  });
+
   it('finds the members of a shard given by DNS name (resolved for real: localhost)', async () => {
     const viaDns = new Router(parseRouterConfig([
       '--listen', '127.0.0.1:24301',

@@ -135,16 +135,6 @@ export interface KvClusterOptions {
    * (needed when the client port is https). @default status on the client port
    */
   readonly metricsPortOffset?: number;
-  /**
-   * Members listed in --initial-cluster that never run (ids size+1...), at peer ports
-   * basePort+2i+1 beyond the real ones: an identity a test can pose as. They count in the quorum.
-   * @default 0
-   */
-  readonly ghostMembers?: number;
-}
-
-function ghostAddresses(options: KvClusterOptions): string[] {
-  return Array.from({ length: options.ghostMembers ?? 0 }, (_, g) => `127.0.0.1:${options.basePort + 2 * (options.size + g) + 1}`);
 }
 
 /** A running cluster; see the module comment. */
@@ -172,7 +162,6 @@ export class KvCluster {
           '--advertise-client', `http://127.0.0.1:${options.basePort + 2 * i}`,
           '--initial-cluster', [
             ...[...real.keys()].map((m) => `kv-${m - 1}=${m === id ? real.get(m) : peersOf.get(m)}`),
-            ...ghostAddresses(options).map((a, g) => `kv-${options.size + g}=${a}`),
           ].join(','),
           '--tick-ms', String(options.tickMs ?? 50),
           ...(options.metricsPortOffset ? ['--listen-metrics', `127.0.0.1:${options.basePort + 2 * i + options.metricsPortOffset}`] : []),
@@ -208,16 +197,25 @@ export class KvCluster {
       // Without `only`, re-read which members run on every poll: one may die while we wait.
       const among = only ?? this.members.filter((m) => m.running);
       const statuses = await Promise.all(among.map((m) => m.status(500)));
-      const leaders = new Set(statuses.map((s) => s?.leader ?? 0));
-      last = JSON.stringify(statuses.map((s) => s && { name: s.name, leader: s.leader, term: s.term, role: s.role }));
+      // By name: a member that rejoined after losing its disk has a new id (a new incarnation).
+      const leaders = new Set(statuses.map((s) => (s?.leader ? s.leaderName ?? `#${s.leader}` : '')));
+      last = JSON.stringify(statuses.map((s) => s && { name: s.name, leader: s.leader, term: s.term, role: s.role, state: s.state }));
       if (leaders.size === 1) {
-        const id = [...leaders][0];
-        const leader = this.members.find((m) => m.id === id);
-        if (id !== 0 && leader?.running) return leader;
+        const name = [...leaders][0];
+        const leader = this.members.find((m) => m.name === name);
+        if (name !== '' && leader?.running) return leader;
       }
       await sleep(50);
     }
     throw new Error(`no agreed leader within ${timeoutMs} ms; last statuses ${last}\n${this.logTails()}`);
+  }
+
+  /** Kills `member`, deletes its data directory (a lost disk) and starts it again with a blank one. */
+  async wipeAndRestart(member: KvMember): Promise<void> {
+    await member.kill();
+    rmSync(member.dataDir, { recursive: true, force: true });
+    mkdirSync(member.dataDir, { recursive: true });
+    member.start();
   }
 
   /** The last lines of every member's log, for failure messages. */

@@ -14,7 +14,15 @@ type Obj = Record<string, unknown>;
 type Handler = (req: Obj) => Obj | Promise<Obj>;
 
 /** Unary RPCs: method -> [request type, handler]. */
-function unaryTable(s: EtcdService): Record<string, Record<string, [string, Handler]>> {
+function unaryTable(current: () => EtcdService): Record<string, Record<string, [string, Handler]>> {
+  // The member behind the port may be replaced (an in-process restart): every call asks for the current one.
+  const s = new Proxy({} as EtcdService, {
+    get: (_t, prop) => {
+      const svc = current();
+      const v: unknown = Reflect.get(svc, prop);
+      return typeof v === 'function' ? v.bind(svc) : v;
+    },
+  });
   const member = (m: string): [string, Handler] => [`${m}Request`, () => s.memberChange(m)];
   return {
     KV: {
@@ -49,7 +57,7 @@ function unaryTable(s: EtcdService): Record<string, Record<string, [string, Hand
 }
 
 /** Builds the grpc-js server with every etcd service registered. */
-export function createEtcdGrpcServer(service: EtcdService, codec: EtcdCodec, watchOptions: WatchSessionOptions = {}): grpc.Server {
+export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCodec, watchOptions: WatchSessionOptions = {}): grpc.Server {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 2 * 1024 * 1024 + 512 * 1024 });
   const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
   const table = unaryTable(service);
@@ -85,9 +93,9 @@ function unary(codec: EtcdCodec, reqType: string, handler: Handler): grpc.handle
   };
 }
 
-function watch(service: EtcdService, codec: EtcdCodec, options: WatchSessionOptions): grpc.handleBidiStreamingCall<Obj, Obj> {
+function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessionOptions): grpc.handleBidiStreamingCall<Obj, Obj> {
   return (call) => {
-    const session = new WatchSession(service, (resp) => call.write(resp), options);
+    const session = new WatchSession(service(), (resp) => call.write(resp), options);
     call.on('drain', () => session.drained());
     call.on('data', (raw: Obj) => {
       try {
@@ -104,9 +112,9 @@ function watch(service: EtcdService, codec: EtcdCodec, options: WatchSessionOpti
   };
 }
 
-function keepAlive(service: EtcdService, codec: EtcdCodec): grpc.handleBidiStreamingCall<Obj, Obj> {
+function keepAlive(service: () => EtcdService, codec: EtcdCodec): grpc.handleBidiStreamingCall<Obj, Obj> {
   return (call) => {
-    const session = new KeepAliveSession(service, (resp) => call.write(resp), (e) => { call.destroy(grpcError(e)); session.close(); });
+    const session = new KeepAliveSession(service(), (resp) => call.write(resp), (e) => { call.destroy(grpcError(e)); session.close(); });
     call.on('data', (raw: Obj) => {
       try {
         session.handle(codec.fromGrpc<Obj>('LeaseKeepAliveRequest', raw));
