@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the ha-runtime image with podman, offline: compiles runtime/, assembles a base image
 # FROM scratch out of this machine's `node` binary and the shared libraries `ldd` lists (no
-# registry needed), then builds runtime/Dockerfile with BASE_IMAGE pointing at it.
+# registry needed), then builds runtime/Dockerfile with BASE_IMAGE pointing at it. The build
+# context is assembled in a temporary directory: package.json, bin/, lib/ and node_modules/ with
+# the runtime's production dependencies copied from the installed tree (scripts/copy-prod-deps.js).
 #
 # usage: runtime/scripts/build-image.sh [IMAGE_TAG]     (default localhost/ha-runtime:dev)
 # env:   BASE_IMAGE=...  use this base instead of assembling one (e.g. node:20-bookworm-slim)
@@ -38,5 +40,9 @@ if [ -z "$base" ]; then
     podman build --quiet -t "$base" -f "$ctx/Containerfile" "$ctx" >/dev/null
   fi
 fi
-podman build --quiet --build-arg "BASE_IMAGE=$base" -t "$tag" -f "$runtime_dir/Dockerfile" "$runtime_dir" >/dev/null
+app=$(mktemp -d)
+trap 'rm -rf "$app" "${ctx:-}"' EXIT
+cp -r "$runtime_dir/package.json" "$runtime_dir/bin" "$runtime_dir/lib" "$app/"
+node "$runtime_dir/scripts/copy-prod-deps.js" "$app" >/dev/null
+podman build --quiet --build-arg "BASE_IMAGE=$base" -t "$tag" -f "$runtime_dir/Dockerfile" "$app" >/dev/null
 echo "$tag"

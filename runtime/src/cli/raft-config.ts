@@ -50,6 +50,8 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'max-value-bytes': { help: 'largest value in bytes', default: '1048576' },
   'max-list-items': { help: 'most items one prefix listing returns', default: '1000' },
   'log-level': { help: 'debug|info|warn|error', default: 'info' },
+  'auto-compaction-mode': { help: 'etcd API history retention: periodic (keep a duration) or revision (keep N revisions)', default: 'periodic' },
+  'auto-compaction-retention': { help: 'periodic: hours, or a duration like 30m, 1h; revision: a count; 0 keeps all history (etcd\'s default)', default: '0' },
   'max-peer-frame-bytes': { help: 'largest peer frame accepted or sent (refused from its header, before buffering); must exceed the largest snapshot', default: String(128 * 1024 * 1024) },
   'peer-cert-file': { help: 'PEM certificate this member presents to peers (turns on peer TLS; with --peer-key-file and --peer-trusted-ca-file)' },
   'peer-key-file': { help: 'PEM private key of --peer-cert-file' },
@@ -239,6 +241,7 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
       maxListItems: positiveInt('max-list-items', required('max-list-items')),
     },
     logLevel: logLevel as RaftServerConfig['logLevel'],
+    autoCompaction: parseAutoCompaction(required('auto-compaction-mode'), required('auto-compaction-retention')),
     maxPeerFrameBytes: positiveInt('max-peer-frame-bytes', required('max-peer-frame-bytes'), 1024 * 1024),
     security: parseSecurity(get),
     http: parseHttpLimits(required),
@@ -311,4 +314,19 @@ function parseSecurity(get: (flag: string) => string | undefined): SecurityConfi
 
 function positiveIntOf(flag: string, raw: string): number {
   return positiveInt(flag, raw, 100);
+}
+
+/** etcd's --auto-compaction-mode/--auto-compaction-retention; undefined when the retention is 0 (off). */
+export function parseAutoCompaction(mode: string, retention: string): RaftServerConfig['autoCompaction'] {
+  if (mode !== 'periodic' && mode !== 'revision') {
+    throw new UsageError(`--auto-compaction-mode: '${mode}' must be periodic or revision`);
+  }
+  const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+  const m = /^(\d+)([smh]?)$/.exec(retention.trim());
+  if (!m || (mode === 'revision' && m[2] !== '')) {
+    throw new UsageError(`--auto-compaction-retention: '${retention}' must be ${mode === 'revision' ? 'a revision count like 1000' : 'hours like 1, or a duration like 30m or 10s'}`);
+  }
+  const n = Number(m[1]);
+  if (n === 0) return undefined;
+  return { mode, retention: mode === 'revision' ? n : n * units[m[2] || 'h'] };
 }

@@ -13,6 +13,12 @@ import { createClientServer } from './http-server';
 import { decideMemberStart, forceNewClusterOnDisk, MemberStart } from './member-start';
 import { parseRaftConfig, raftUsage, type RaftCommandConfig } from './raft-config';
 import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-files';
+import { EtcdCodec } from '../api/etcd/codec';
+import { Forwarder } from '../api/etcd/forwarder';
+import { createEtcdHttpHandler } from '../api/etcd/gateway';
+import { createEtcdGrpcServer } from '../api/etcd/grpc';
+import { ClientPort } from '../api/etcd/listener';
+import { EtcdService } from '../api/etcd/service';
 import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftServerConfig } from '../server/config';
@@ -86,13 +92,16 @@ interface RunContext {
   handler?: (req: IncomingMessage, res: ServerResponse) => void;
   opsHandler?: (req: IncomingMessage, res: ServerResponse) => void;
   transport?: TcpTransport;
+  /** The current run's etcd v3 API (the gRPC services delegate to it) and its follower-to-leader forwarder. */
+  etcd?: EtcdService;
+  readonly etcdCodec: EtcdCodec;
 }
 
 async function runUntilStopped(config: RaftCommandConfig, log: Logger, signals: SignalLatch, desired: DesiredMembers,
   tlsFiles: { peer?: TlsMaterial; client?: TlsMaterial }): Promise<number> {
   const peerTls: PeerTlsOptions | undefined = tlsFiles.peer &&
     { ...tlsFiles.peer, ca: tlsFiles.peer.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth };
-  const ctx: RunContext = { config, log, signals, desired, peerTls, clientTls: tlsFiles.client };
+  const ctx: RunContext = { config, log, signals, desired, peerTls, clientTls: tlsFiles.client, etcdCodec: new EtcdCodec() };
   const stopWatching = watchCertificates(config, tlsFiles.peer, tlsFiles.client, log, {
     peer: (m) => ctx.transport?.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth }),
     client: (m) => clientServerTls?.(m),
@@ -165,10 +174,14 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
   const slots = new SlotGuard();
   kv.stateMachine.guard = slots;
   const { security } = config;
-  ctx.handler = createKvHandler(kv, config.limits, slots, {
-    requireClientCert: security.clientTls?.clientCertAuth ?? false,
+  const requireClientCert = security.clientTls?.clientCertAuth ?? false;
+  ctx.etcd?.forwarder.close();
+  ctx.etcd = new EtcdService(kv, new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs));
+  // The etcd v3 API shares the client port, as etcd: its JSON gateway and /version, /health go first.
+  ctx.handler = createEtcdHttpHandler(ctx.etcd, ctx.etcdCodec, createKvHandler(kv, config.limits, slots, {
+    requireClientCert,
     metricsPublic: security.metricsPublic,
-  }, kv);
+  }, kv), { requireClientCert });
   ctx.opsHandler = createKvHandler(kv, config.limits, slots, { opsOnly: true });
   if (!ctx.listeners) ctx.listeners = await openListeners(ctx, onClientTls);
   kv.start();
@@ -182,7 +195,13 @@ async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMater
   const client = createClientServer((req, res) => ctx.handler!(req, res), config.http,
     ctx.clientTls && { ...ctx.clientTls, requestCert: security.clientTls!.clientCertAuth });
   onClientTls((m) => client.setTls(m));
-  await listen(client.server, config.listenClient);
+  // Plain: one listener routes each connection by its first bytes (gRPC or HTTP/1.1). With client TLS the https
+  // server listens itself and gRPC is not served yet (ALPN routing is not done; docs/api.md).
+  const clientPort = ctx.clientTls ? undefined : new ClientPort(client.server,
+    createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec),
+    { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs });
+  if (clientPort) await clientPort.listen(config.listenClient.port, config.listenClient.host);
+  else await listen(client.server, config.listenClient);
   const metrics = security.listenMetrics ? createClientServer((req, res) => ctx.opsHandler!(req, res), config.http).server : undefined;
   if (metrics) await listen(metrics, security.listenMetrics!);
   ctx.log.info('listening', {
@@ -198,6 +217,8 @@ async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMater
     http: client.server,
     metrics,
     close: () => {
+      clientPort?.close(0);
+      ctx.etcd?.forwarder.close();
       for (const srv of [client.server, metrics]) {
         srv?.closeAllConnections();
         srv?.close();

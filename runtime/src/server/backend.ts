@@ -1,5 +1,6 @@
 /** What a member offers the client APIs (api/): proposals, linearizable reads, health and metrics. */
 import { KvError } from '../errors';
+import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
 import type { MemberInfo, MemberRequest, MemberStatus } from '../membership';
 
@@ -24,6 +25,33 @@ export interface KvBackend {
   writeBlocked?(): KvError | undefined;
   /** Counts one answered request by route and status, for /metrics. */
   countRequest(route: string, status: number): void;
+}
+
+/** One member as the etcd Cluster API lists it. */
+export interface EtcdMember {
+  readonly id: number;
+  readonly name: string;
+  readonly peerUrls: string[];
+  readonly clientUrls: string[];
+}
+
+/** What the etcd v3 API (api/etcd/) needs from a member. */
+export interface EtcdBackend {
+  /** The applied MVCC state, its watchers and (on the leader) the lease clock. */
+  readonly mvcc: MvccHost;
+  /** Replicates an MVCC write; resolves with its applied outcome. Leader only (rejects NotLeaderError). */
+  proposeMvcc(cmd: MvccWrite): Promise<MvccOutcome>;
+  linearizableBarrier(): Promise<void>;
+  isLeader(): boolean;
+  leaderClientUrl(): string | undefined;
+  /** The ResponseHeader identity: a cluster ID derived from the cluster token, this member's ID, the Raft term. */
+  header(): { cluster_id: string; member_id: string; raft_term: string };
+  members(): EtcdMember[];
+  /** Raft progress for Maintenance.Status. */
+  raftProgress(): { leader: number; term: number; commit: number; applied: number };
+  readiness(): { ready: boolean; reason: string };
+  /** Hands leadership to voter `targetId` (leader only); resolves once it leads, or with why not. */
+  moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'>;
 }
 
 /** Membership operations (the /v1/members routes and etcd's Cluster service call these). */

@@ -58,4 +58,6 @@ export interface RaftServerConfig {
   /** This member's peer address as others dial it (HOST:PORT). */
   readonly advertisePeer?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** etcd API history retention (the leader proposes compactions); absent = keep everything. */
+  readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
 }

@@ -3,10 +3,11 @@
  * before sending its messages (the persistence contract in docs/raft.md), applies committed
  * entries to the {@link KvStateMachine}, and answers the HTTP layer's proposals and reads.
  */
-import { randomInt } from 'crypto';
+import { createHash, randomInt } from 'crypto';
 import { Server } from 'http';
-import { KvBackend, MembershipBackend } from './backend';
+import { EtcdBackend, EtcdMember, KvBackend, MembershipBackend } from './backend';
 import { RaftServerConfig } from './config';
+import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
 import { encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
@@ -56,12 +57,13 @@ export interface StartOptions {
 interface PendingProposal {
   started: bigint;
   timer: NodeJS.Timeout;
-  resolve(r: KvResult): void;
+  /** A /v1 KvResult or an MVCC command's {@link MvccOutcome}. */
+  resolve(r: unknown): void;
   reject(e: KvError): void;
 }
 
 /** A running member. Create with {@link RaftKvServer.create}, then {@link start}. */
-export class RaftKvServer implements KvBackend, MembershipBackend, MembershipView {
+export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, MembershipView {
   /**
    * Builds a member from recovered storage; nothing runs until {@link start}. With empty storage
    * and `start.bootstrap`, it writes the initial membership of --initial-cluster (each entry naming
@@ -90,6 +92,8 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
     return new RaftKvServer(config, store, transport, recovered, logger, start);
   }
   readonly stateMachine = new KvStateMachine();
+  /** The etcd v3 state machine (MVCC store, watchers, the leader's lease clock). */
+  readonly mvcc: MvccHost;
   private readonly node: RawNode;
   private readonly storage = new MemoryStorage();
   private readonly metrics = new MetricsRegistry();
@@ -97,6 +101,8 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
   private requestCounter = 0;
   private readonly requestEpoch = randomInt(2 ** 24);
   private readonly reads: ReadBatcher;
+  /** etcd's cluster ID: the same on every member of one cluster (derived from --cluster-token), below 2^53. */
+  private readonly etcdClusterId: string;
   readonly registry: MemberRegistry;
   private readonly membership: MembershipManager;
   private removedLogged = false;
@@ -136,6 +142,8 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
     private readonly start_: StartOptions,
   ) {
     this.log = logger;
+    this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }));
+    this.etcdClusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
     this.registry = new MemberRegistry((id) => this.fallbackMember(id));
     const snap = recovered.snapshot;
     if (snap && snap.metadata.index > 0) {
@@ -229,6 +237,7 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
       if (this.role === Role.LEADER) this.membership.tick();
       this.scheduleLoop();
     }, this.config.tickMs);
+    this.mvcc.startLeaderTimers(this, { autoCompaction: this.config.autoCompaction });
   }
 
   // ------------------------------------------------------------------ KvBackend
@@ -246,11 +255,30 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
   propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult> {
     this.checkServing();
     if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
-    // member (8 bits) | process epoch (24 bits) | counter (21 bits): unique across members and
-    // restarts, so an entry proposed by a previous incarnation never resolves a new waiter.
+    const requestId = this.nextRequestId();
+    return this.proposeEntry(requestId, encodeCommand({ ...cmd, requestId })) as Promise<KvResult>;
+  }
+
+  /** Replicates an MVCC command; resolves with its applied outcome (an etcd response or the store's rejection). */
+  proposeMvcc(cmd: MvccWrite): Promise<MvccOutcome> {
+    try { this.checkServing(); } catch (e) { return Promise.reject(e); }
+    if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
+    const requestId = this.nextRequestId();
+    let data: Buffer;
+    try {
+      data = MvccHost.encodeEntry({ ...cmd, requestId } as Parameters<typeof MvccHost.encodeEntry>[0]);
+    } catch (e) { return Promise.reject(e); }
+    return this.proposeEntry(requestId, data) as Promise<MvccOutcome>;
+  }
+
+  /** member (8 bits) | process epoch (24 bits) | counter (21 bits): unique across members and restarts, so an
+   * entry proposed by a previous incarnation never resolves a new waiter. */
+  private nextRequestId(): number {
     this.requestCounter = (this.requestCounter + 1) % 2 ** 21;
-    const requestId = (this.config.id % 256) * 2 ** 45 + this.requestEpoch * 2 ** 21 + this.requestCounter;
-    const data = encodeCommand({ ...cmd, requestId });
+    return (this.config.id % 256) * 2 ** 45 + this.requestEpoch * 2 ** 21 + this.requestCounter;
+  }
+
+  private proposeEntry(requestId: number, data: Uint8Array): Promise<unknown> {
     try {
       this.node.propose(data);
     } catch (e) {
@@ -345,6 +373,41 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
     };
   }
 
+  header(): { cluster_id: string; member_id: string; raft_term: string } {
+    return { cluster_id: this.etcdClusterId, member_id: String(this.config.id), raft_term: String(this.node.status().term) };
+  }
+
+  members(): EtcdMember[] {
+    return this.config.members.map((m) => ({
+      id: m.id,
+      name: m.name,
+      peerUrls: [`http://${m.peerHost.includes(':') ? `[${m.peerHost}]` : m.peerHost}:${m.peerPort}`],
+      clientUrls: this.memberClientUrls(m.id),
+    }));
+  }
+
+  raftProgress(): { leader: number; term: number; commit: number; applied: number } {
+    const st = this.node.status();
+    return { leader: st.leader, term: st.term, commit: st.commit, applied: this.stateMachine.appliedIndex };
+  }
+
+  async moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'> {
+    if (!this.isLeader()) return 'not_leader';
+    if (targetId === this.config.id) return 'moved';
+    if (!this.node.status().confState.voters.includes(targetId)) return 'not_voter';
+    this.node.transferLeadership(targetId);
+    this.scheduleLoop();
+    const deadline = Date.now() + this.config.requestTimeoutMs;
+    while (this.leader !== targetId && Date.now() < deadline) await sleep(this.config.tickMs);
+    return this.leader === targetId ? 'moved' : 'timeout';
+  }
+
+  private memberClientUrls(id: number): string[] {
+    if (id === this.config.id) return [this.config.advertiseClient];
+    const url = this.transport.peerMetadata(id)?.clientUrl;
+    return url ? [url] : [];
+  }
+
   countRequest(route: string, status: number): void {
     this.httpRequests.inc({ route, code: String(status) });
   }
@@ -378,7 +441,9 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
     if (m.type === MessageType.PROPOSE) return 'members never forward proposals';
     if (m.type === MessageType.SNAPSHOT && m.snapshot) {
       try {
-        KvStateMachine.validateSnapshot(unwrapSnapshot(m.snapshot.data).stateMachine);
+        const parts = splitSnapshot(unwrapSnapshot(m.snapshot.data).stateMachine);
+        KvStateMachine.validateSnapshot(parts.kv);
+        if (parts.mvcc) MvccHost.validateSnapshot(parts.mvcc);
       } catch (e) {
         return `snapshot at index ${m.snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
       }
@@ -468,10 +533,20 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
       if (e.type === EntryType.CONF_CHANGE) this.applyConfChange(e);
       if (e.type !== EntryType.NORMAL || e.data.length === 0) {
         this.stateMachine.skip(e.index);
+        this.mvcc.skip(e.index);
         continue;
       }
-      const { requestId, result } = this.stateMachine.applyData(e.index, e.data);
-      if (result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: result.undecodable });
+      let requestId: number;
+      let result: unknown;
+      if (MvccHost.isMvccEntry(e.data)) {
+        ({ requestId, outcome: result } = this.mvcc.apply(e.index, e.data));
+        this.stateMachine.skip(e.index);
+      } else {
+        const applied = this.stateMachine.applyData(e.index, e.data);
+        ({ requestId, result } = applied);
+        if (applied.result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: applied.result.undecodable });
+        this.mvcc.skip(e.index);
+      }
       const waiter = this.pending.get(requestId);
       if (waiter) {
         this.pending.delete(requestId);
@@ -495,10 +570,41 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
     }
   }
 
+  /**
+   * Both state machines in one snapshot: {@link SNAPSHOT_MAGIC}, u32 length of the /v1 part, the /v1 part, the MVCC
+   * part. The MVCC part comes from a copy-on-write view taken now (consistent with `appliedIndex`) and is serialized
+   * one chunk per event-loop turn, so a large store never stalls heartbeats and client requests.
+   */
+  private async snapshotStateMachines(): Promise<Uint8Array> {
+    const kv = this.stateMachine.snapshot();
+    const { chunks } = this.mvcc.machine.snapshot();
+    const head = Buffer.allocUnsafe(8);
+    SNAPSHOT_MAGIC.copy(head, 0);
+    head.writeUInt32BE(kv.length, 4);
+    const parts: Uint8Array[] = [head, kv];
+    for (const chunk of chunks) {
+      parts.push(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Restores what {@link snapshotStateMachines} wrote (or an older /v1-only snapshot, with an empty MVCC store). */
+  private restoreStateMachines(index: number, data: Uint8Array): void {
+    const parts = splitSnapshot(data);
+    this.stateMachine.restore(index, parts.kv);
+    if (parts.mvcc) this.mvcc.restore(parts.mvcc);
+    else this.mvcc.restoreEmpty(index);
+  }
+
   /** Snapshots the state machine at `index`, makes it durable, then compacts memory and the WAL. */
   private async takeSnapshot(index: number): Promise<void> {
     const started = Date.now();
-    const snap = this.storage.createSnapshot(index, this.node.status().confState, wrapSnapshot(this.registry.toJSON(), this.stateMachine.snapshot()));
+    const confState = this.node.status().confState;
+    const data = await this.snapshotStateMachines(); // the state is captured before the first await
+    // A snapshot from the leader may have been installed meanwhile: ours is then older and useless.
+    if (this.storage.snapshot().metadata.index >= index) return;
+    const snap = this.storage.createSnapshot(index, confState, wrapSnapshot(this.registry.toJSON(), data));
     await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.config.snapshotCatchupEntries;
@@ -523,7 +629,7 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
   private restoreSnapshotData(index: number, data: Uint8Array): void {
     const { registry, stateMachine } = unwrapSnapshot(data);
     if (registry !== undefined) this.registry.restore(registry);
-    this.stateMachine.restore(index, stateMachine);
+    this.restoreStateMachines(index, stateMachine);
   }
 
   /** Attributes of ids whose adding entry named no member: --initial-cluster positions, then what the join answered. */
@@ -636,6 +742,7 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
     }
     this.leader = leader;
     this.role = role;
+    if (wasLeader !== (role === Role.LEADER)) this.mvcc.onLeadershipChange();
     if (wasLeader && role !== Role.LEADER) {
       this.failPending(new OutcomeUnknownError('leadership_lost', 'leadership was lost before this write applied; it may still apply'), 'leadership_lost');
     }
@@ -707,6 +814,7 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
       httpServer.closeAllConnections();
     }
     if (this.ticker) clearInterval(this.ticker);
+    this.mvcc.stop();
     this.failPending(new OutcomeUnknownError('stopping', 'the member stopped before this write applied; it may still apply'), 'stopping');
     this.reads.failAll(new UnavailableError('stopping', 'member stopping'));
     await Promise.race([this.loopIdle, sleep(Math.max(0, deadline - Date.now()))]);
@@ -714,6 +822,18 @@ export class RaftKvServer implements KvBackend, MembershipBackend, MembershipVie
     await this.store.close();
     this.log.info('stopped');
   }
+}
+
+/** Marks a snapshot holding both state machines ("HA" + format 2). */
+const SNAPSHOT_MAGIC = Buffer.from('HA\x00\x02', 'latin1');
+
+/** A member snapshot's parts; a snapshot without {@link SNAPSHOT_MAGIC} predates the MVCC store (no MVCC part). */
+function splitSnapshot(data: Uint8Array): { kv: Buffer; mvcc?: Buffer } {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < 8 || !buf.subarray(0, 4).equals(SNAPSHOT_MAGIC)) return { kv: buf };
+  const kvLen = buf.readUInt32BE(4);
+  if (8 + kvLen > buf.length) throw new Error(`snapshot: the /v1 part (${kvLen} bytes) is longer than the snapshot`);
+  return { kv: buf.subarray(8, 8 + kvLen), mvcc: buf.subarray(8 + kvLen) };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -71,6 +71,12 @@ test('the image runs a three-member cluster that serves writes and reads', { tim
         assert.equal(r.body.toString(), `value-${i}`);
       }
     }
+    // The etcd v3 API ships too (its gRPC and protobuf dependencies are in the image): the JSON gateway.
+    const b64 = (v: string): string => Buffer.from(v).toString('base64');
+    const put = await kvRequest(`${urls[1]}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('etcd-img'), value: b64('v3') }) });
+    assert.equal(put.status, 200, put.body.toString());
+    const range = await kvRequest(`${urls[2]}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64('etcd-img') }) });
+    assert.equal(JSON.parse(range.body.toString()).kvs?.[0]?.value, b64('v3'), range.body.toString());
     // The container's root filesystem is read-only and the process is not root.
     const id = spawnSync('podman', ['exec', names[0], 'node', '-e', 'process.stdout.write(String(process.getuid()));try{require("fs").writeFileSync("/app/x","")}catch(e){process.stdout.write(" "+e.code)}'],
       { encoding: 'utf8', env });

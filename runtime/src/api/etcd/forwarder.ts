@@ -1,0 +1,51 @@
+/**
+ * Followers forward writes (and the leader-only lease calls) to the leader over gRPC, because gRPC clients
+ * do not follow redirects. One channel per leader URL, reused; a leader change just picks another channel.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { EtcdErrors } from './errors';
+import { etcdPackageDefinition } from './proto';
+
+type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance';
+type GrpcClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+/** Forwards calls to the leader's advertised client URL. */
+export class Forwarder {
+  private readonly services = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
+  private readonly clients = new Map<string, GrpcClient>();
+
+  constructor(private readonly leaderUrl: () => string | undefined, private readonly timeoutMs: number) {}
+
+  /** Calls `method` on the leader; rejects with etcd's "no leader" when none is known. */
+  unary<T>(service: ServiceName, method: string, request: unknown): Promise<T> {
+    const client = this.client(service);
+    return new Promise((resolve, reject) => {
+      client[method](request, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, resp: T) => {
+        if (err) reject(err); else resolve(resp);
+      });
+    });
+  }
+
+  /** A LeaseKeepAlive stream to the leader. */
+  keepAliveStream(): grpc.ClientDuplexStream<unknown, unknown> {
+    return this.client('Lease').LeaseKeepAlive() as grpc.ClientDuplexStream<unknown, unknown>;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  private client(service: ServiceName): GrpcClient {
+    const url = this.leaderUrl();
+    if (!url) throw EtcdErrors.noLeader();
+    const key = `${service} ${url}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      const Ctor = this.services[service] as grpc.ServiceClientConstructor;
+      c = new Ctor(url.replace(/^https?:\/\//, ''), grpc.credentials.createInsecure()) as unknown as GrpcClient;
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+}

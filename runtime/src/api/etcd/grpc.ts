@@ -1,0 +1,130 @@
+/**
+ * The etcd v3 gRPC services on grpc-js. The server never binds a port itself: the client-port front
+ * (listener.ts) hands it the connections that open with the HTTP/2 preface.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { EtcdCodec } from './codec';
+import { EtcdErrors, toMvccError } from './errors';
+import { KeepAliveSession } from './lease-stream';
+import { etcdPackageDefinition } from './proto';
+import { EtcdService } from './service';
+import { WatchSession, WatchSessionOptions } from './watch-stream';
+
+type Obj = Record<string, unknown>;
+type Handler = (req: Obj) => Obj | Promise<Obj>;
+
+/** Unary RPCs: method -> [request type, handler]. */
+function unaryTable(current: () => EtcdService): Record<string, Record<string, [string, Handler]>> {
+  // The member behind the port may be replaced (an in-process restart): every call asks for the current one.
+  const s = new Proxy({} as EtcdService, {
+    get: (_t, prop) => {
+      const svc = current();
+      const v: unknown = Reflect.get(svc, prop);
+      return typeof v === 'function' ? v.bind(svc) : v;
+    },
+  });
+  const member = (m: string): [string, Handler] => [`${m}Request`, () => s.memberChange(m)];
+  return {
+    KV: {
+      Range: ['RangeRequest', (r) => s.range(r as never)],
+      Put: ['PutRequest', (r) => s.put(r as never)],
+      DeleteRange: ['DeleteRangeRequest', (r) => s.deleteRange(r as never)],
+      Txn: ['TxnRequest', (r) => s.txn(r as never)],
+      Compact: ['CompactionRequest', (r) => s.compact(r as never)],
+    },
+    Lease: {
+      LeaseGrant: ['LeaseGrantRequest', (r) => s.leaseGrant(r as never)],
+      LeaseRevoke: ['LeaseRevokeRequest', (r) => s.leaseRevoke(r as never)],
+      LeaseTimeToLive: ['LeaseTimeToLiveRequest', (r) => s.leaseTimeToLive(r as never)],
+      LeaseLeases: ['LeaseLeasesRequest', () => s.leaseLeases()],
+    },
+    Cluster: {
+      MemberList: ['MemberListRequest', () => s.memberList()],
+      MemberAdd: member('MemberAdd'),
+      MemberRemove: member('MemberRemove'),
+      MemberUpdate: member('MemberUpdate'),
+      MemberPromote: member('MemberPromote'),
+    },
+    Maintenance: {
+      Status: ['StatusRequest', () => s.status()],
+      Alarm: ['AlarmRequest', (r) => s.alarm(r)],
+      Defragment: ['DefragmentRequest', () => s.defragment()],
+      Hash: ['HashRequest', async () => { const { header, hash } = await s.hashKV({}); return { header, hash }; }],
+      HashKV: ['HashKVRequest', (r) => s.hashKV(r)],
+      MoveLeader: ['MoveLeaderRequest', (r) => s.moveLeader(r)],
+    },
+  };
+}
+
+/** Builds the grpc-js server with every etcd service registered. */
+export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCodec, watchOptions: WatchSessionOptions = {}): grpc.Server {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 2 * 1024 * 1024 + 512 * 1024 });
+  const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
+  const table = unaryTable(service);
+  for (const [svcName, methods] of Object.entries(table)) {
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const [method, [reqType, handler]] of Object.entries(methods)) impl[method] = unary(codec, reqType, handler);
+    if (svcName === 'Lease') impl.LeaseKeepAlive = keepAlive(service, codec);
+    if (svcName === 'Maintenance') {
+      impl.Snapshot = (call: grpc.ServerWritableStream<Obj, Obj>) => call.destroy(grpcError(EtcdErrors.unimplemented('Snapshot')));
+    }
+    server.addService((pkg[svcName] as grpc.ServiceClientConstructor).service, impl);
+  }
+  server.addService((pkg.Watch as grpc.ServiceClientConstructor).service, { Watch: watch(service, codec, watchOptions) });
+  return server;
+}
+
+function grpcError(e: unknown): Partial<grpc.StatusObject> & Error {
+  const err = toMvccError(e);
+  return Object.assign(new Error(err.message), { code: err.code as number, details: err.message });
+}
+
+function unary(codec: EtcdCodec, reqType: string, handler: Handler): grpc.handleUnaryCall<Obj, Obj> {
+  return (call, callback) => {
+    let result: Obj | Promise<Obj>;
+    try {
+      const req = codec.fromGrpc<Obj>(reqType, call.request);
+      result = handler(req);
+    } catch (e) {
+      callback(grpcError(e));
+      return;
+    }
+    Promise.resolve(result).then((resp) => callback(null, resp), (e) => callback(grpcError(e)));
+  };
+}
+
+function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessionOptions): grpc.handleBidiStreamingCall<Obj, Obj> {
+  return (call) => {
+    const session = new WatchSession(service(), (resp) => call.write(resp), options);
+    call.on('drain', () => session.drained());
+    call.on('data', (raw: Obj) => {
+      try {
+        session.handle(codec.fromGrpc<Obj>('WatchRequest', raw));
+      } catch (e) {
+        call.destroy(grpcError(e));
+        session.close();
+      }
+    });
+    const end = (): void => { session.close(); call.end(); };
+    call.on('end', end);
+    call.on('error', () => session.close());
+    call.on('cancelled', () => session.close());
+  };
+}
+
+function keepAlive(service: () => EtcdService, codec: EtcdCodec): grpc.handleBidiStreamingCall<Obj, Obj> {
+  return (call) => {
+    const session = new KeepAliveSession(service(), (resp) => call.write(resp), (e) => { call.destroy(grpcError(e)); session.close(); });
+    call.on('data', (raw: Obj) => {
+      try {
+        session.handle(codec.fromGrpc<Obj>('LeaseKeepAliveRequest', raw));
+      } catch (e) {
+        call.destroy(grpcError(e));
+        session.close();
+      }
+    });
+    call.on('end', () => { session.close(); call.end(); });
+    call.on('error', () => session.close());
+    call.on('cancelled', () => session.close());
+  };
+}

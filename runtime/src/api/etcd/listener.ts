@@ -1,0 +1,131 @@
+/**
+ * The client port, shared like etcd's: one TCP listener that looks at the first bytes of each connection.
+ * The HTTP/2 connection preface (`PRI * HTTP/2.0`, RFC 9113 section 3.4) means gRPC and the socket goes to
+ * grpc-js through its connection injector; anything else is HTTP/1.1 (the JSON gateway, /v1, probes,
+ * /metrics) and goes to the node http server. Both servers never listen themselves.
+ */
+import { Server as HttpServer } from 'http';
+import { createServer, Server, Socket } from 'net';
+import { Duplex } from 'stream';
+import * as grpc from '@grpc/grpc-js';
+import { errorBody, KvError } from '../../errors';
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+/** Limits the front enforces for both protocols (the HTTP server's own apply once a connection reaches it). */
+export interface ClientPortLimits {
+  /** Most open client connections, gRPC and HTTP together; beyond, a 503 too_many_connections. */
+  readonly maxConnections: number;
+  /** A connection that has not sent enough to be routed within this time is closed (slow loris). */
+  readonly firstBytesTimeoutMs: number;
+}
+
+/** The shared client port. */
+export class ClientPort {
+  readonly server: Server;
+  private readonly injector: grpc.ConnectionInjector;
+  private open = 0;
+  private readonly refusal: Buffer;
+
+  constructor(private readonly http: HttpServer, grpcServer: grpc.Server, private readonly limits: ClientPortLimits) {
+    this.injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.server = createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+    const body = JSON.stringify(errorBody(new KvError(503, 'too_many_connections',
+      `this server already holds ${limits.maxConnections} client connections (--http-max-connections); retry shortly or use fewer connections`, true))) + '\n';
+    this.refusal = Buffer.from('HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        // node's http server enforces its header/request deadlines from a timer it starts on 'listening';
+        // it never listens itself here, so tell it the port is open.
+        this.http.emit('listening');
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting; open gRPC sessions get `graceMs` to finish. HTTP connections are closed by the caller. */
+  close(graceMs: number): void {
+    this.server.close();
+    this.injector.drain(graceMs);
+    setTimeout(() => this.injector.destroy(), graceMs).unref();
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (this.open >= this.limits.maxConnections) {
+      // Say why, then drain what the client still sends so its FIN is seen and the socket really closes.
+      socket.end(this.refusal);
+      socket.resume();
+      setTimeout(() => socket.destroy(), this.limits.firstBytesTimeoutMs).unref();
+      return;
+    }
+    this.open++;
+    socket.once('close', () => { this.open--; });
+    this.route(socket);
+  }
+
+  private route(socket: Socket): void {
+    let head = Buffer.alloc(0);
+    socket.setTimeout(this.limits.firstBytesTimeoutMs, () => socket.destroy());
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, PREFACE.length);
+      // Wait until the bytes seen could not be the start of either protocol's first line.
+      if (n < PREFACE.length && head.subarray(0, n).equals(PREFACE.subarray(0, n))) return;
+      socket.off('data', onData);
+      socket.pause();
+      socket.setTimeout(0);
+      if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
+        this.injector.injectConnection(new ReplayedSocket(socket, head));
+      } else {
+        socket.unshift(head);
+        this.http.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+  }
+}
+
+/**
+ * A socket whose first bytes were already read, replayed in front of the rest. node's HTTP/2 session reads
+ * the socket's handle directly and would miss bytes given back with `unshift` (it then sees no preface);
+ * over a plain Duplex it reads through the stream, which includes them. HTTP/1.1's parser handles unshift.
+ */
+class ReplayedSocket extends Duplex {
+  constructor(private readonly socket: Socket, head: Buffer) {
+    super();
+    this.push(head);
+    socket.on('data', (d: Buffer) => { if (!this.push(d)) socket.pause(); });
+    socket.on('end', () => this.push(null));
+    socket.on('close', () => this.destroy());
+    socket.on('error', (e) => this.destroy(e));
+  }
+
+  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
+  get remotePort(): number | undefined { return this.socket.remotePort; }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.socket.write(chunk, encoding, callback);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.socket.end();
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    callback(err);
+  }
+}

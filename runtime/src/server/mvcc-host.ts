@@ -1,0 +1,126 @@
+/**
+ * The member's side of the MVCC state machine (issue 11): applies MVCC log entries to the store and routes
+ * their events to watchers, and on the leader drives lease expiry and checkpoints with a real clock
+ * (the store and the lease table stay pure). Log entries carrying an MVCC command start with
+ * {@link MVCC_ENTRY_TAG}; everything else is a /v1 KV command.
+ */
+import {
+  AutoCompactionMode, AutoCompactor, encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore, snapshotBytes, WatchHub,
+} from '../mvcc';
+import { Logger } from '../observability/logger';
+
+/** First byte of an MVCC log entry; /v1 KV commands start with their op (1..4). */
+export const MVCC_ENTRY_TAG = 0xe7;
+
+/** A command without its requestId (the server assigns one). */
+export type MvccWrite = MvccCommand extends infer C ? C extends { requestId: number } ? Omit<C, 'requestId'> : never : never;
+
+/** The applied outcome of one MVCC command: the response message, or the error every member rejected it with. */
+export type MvccOutcome = { ok: true; response: unknown } | { ok: false; error: MvccError };
+
+/** How the host proposes the leader's lease revokes and checkpoints. */
+export interface LeaseProposer {
+  isLeader(): boolean;
+  proposeMvcc(cmd: MvccWrite): Promise<unknown>;
+}
+
+/** Timing of the leader's periodic work (lease expiry and checkpoints, auto-compaction). */
+export interface LeaderTiming {
+  /** How often the leader looks for expired leases. @default 500 */
+  readonly expiryCheckMs?: number;
+  /** How often the leader replicates remaining TTLs (etcd: 5 min; shorter here so a leader change loses little). @default 5000 */
+  readonly checkpointMs?: number;
+  /** History retention: the leader proposes compactions (etcd's --auto-compaction-*). */
+  readonly autoCompaction?: { readonly mode: AutoCompactionMode; readonly retention: number };
+}
+
+/** See the file comment. */
+export class MvccHost {
+  /** Encodes a command as a log entry. Throws MvccError for fields the codec cannot carry. */
+  static encodeEntry(cmd: MvccCommand): Buffer {
+    const body = encodeCommand(cmd);
+    const out = Buffer.allocUnsafe(body.length + 1);
+    out[0] = MVCC_ENTRY_TAG;
+    body.copy(out, 1);
+    return out;
+  }
+
+  static isMvccEntry(data: Uint8Array): boolean {
+    return data.length > 0 && data[0] === MVCC_ENTRY_TAG;
+  }
+
+  /** Throws unless `data` restores (a snapshot from a peer is checked before the Raft core adopts it). */
+  static validateSnapshot(data: Uint8Array): void {
+    new MvccStateMachine().restore(data);
+  }
+
+  readonly machine = new MvccStateMachine();
+  readonly watchHub = new WatchHub(() => this.machine.store);
+  /** The leader's lease deadlines; reset whenever leadership changes. */
+  readonly leaseClock = new LeaseClock(() => this.machine.store.leases);
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  get store(): MvccStore { return this.machine.store; }
+
+  /** Applies the MVCC entry at `index`, notifies watchers; returns the proposer's requestId and the outcome. */
+  apply(index: number, data: Uint8Array): { requestId: number; outcome: MvccOutcome } {
+    const r = this.machine.apply(index, data.subarray(1));
+    this.watchHub.notify(r.events);
+    const outcome: MvccOutcome = r.error ? { ok: false, error: r.error } : { ok: true, response: r.response };
+    return { requestId: r.requestId, outcome };
+  }
+
+  /** An entry that is not an MVCC command (a /v1 write, an empty or membership entry). */
+  skip(index: number): void {
+    if (index > this.machine.appliedIndex) this.machine.skip(index);
+  }
+
+  /** A snapshot from before the MVCC store existed: an empty store applied up to `index`. */
+  restoreEmpty(index: number): void {
+    this.restore(snapshotBytes(new MvccStore().view(), index));
+  }
+
+  /** Installs the MVCC part of a member snapshot; watchers resync from the new store's history. */
+  restore(data: Uint8Array): void {
+    this.machine.restore(data);
+    this.leaseClock.reset();
+    this.watchHub.resync();
+  }
+
+  /** Leadership changed: lease deadlines restart from the replicated checkpoints. */
+  onLeadershipChange(): void {
+    this.leaseClock.reset();
+  }
+
+  /** Starts the leader's timers: lease expiry, lease checkpoints, auto-compaction (they do nothing on followers). */
+  startLeaderTimers(proposer: LeaseProposer, timing: LeaderTiming = {}): void {
+    const propose = (cmd: MvccWrite, what: string): void => {
+      proposer.proposeMvcc(cmd).catch((e) => this.log.debug(`${what} not applied; retried later`, { err: (e as Error).message }));
+    };
+    this.timers.push(setInterval(() => {
+      if (!proposer.isLeader()) return;
+      for (const id of this.leaseClock.expired(Date.now())) propose({ op: 'lease_revoke', request: { ID: id } }, 'lease revoke');
+    }, timing.expiryCheckMs ?? 500));
+    const compactor = timing.autoCompaction && new AutoCompactor(timing.autoCompaction.mode, timing.autoCompaction.retention);
+    if (compactor) {
+      this.timers.push(setInterval(() => {
+        if (!proposer.isLeader()) return;
+        const rev = compactor.observe(Date.now(), this.store.revision, this.store.compactRevision);
+        if (rev !== undefined) propose({ op: 'compaction', request: { revision: rev } }, 'auto-compaction');
+      }, 1000));
+    }
+    this.timers.push(setInterval(() => {
+      if (!proposer.isLeader()) return;
+      const checkpoints = this.leaseClock.checkpoints(Date.now());
+      if (checkpoints.length > 0) propose({ op: 'lease_checkpoint', request: { checkpoints } }, 'lease checkpoint');
+    }, timing.checkpointMs ?? 5000));
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+}
