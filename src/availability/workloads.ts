@@ -132,13 +132,6 @@ export function allContainersOf(podSpec: any): any[] {
   return [...init, ...containersOf(podSpec)];
 }
 
-/** Last image path segment without tag or digest: `ghcr.io/x/etcd:v3` -> `etcd`. */
-export function imageBaseName(image: string): string {
-  const noDigest = image.split('@')[0];
-  const last = noDigest.split('/').pop() ?? '';
-  return last.split(':')[0];
-}
-
 /**
  * Whether a workload is a quorum system: the `ha.cdk8s.io/quorum` annotation on the object or its pod template
  * decides when present (`"true"`: majority quorum; an integer: that many members form a quorum; `"false"`: not a

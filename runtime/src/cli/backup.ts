@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'fs';
 import { join } from 'path';
-import { flagEnvName, UsageError } from './flags';
+import { flagEnvName, readFlagArgs, UsageError } from './flags';
 import { decodeSnapshotFile } from '../storage';
 
 const FLAGS: Record<string, string> = {
@@ -37,19 +37,7 @@ function positiveInt(flag: string, value: string): number {
 }
 
 function parse(argv: readonly string[], env: NodeJS.ProcessEnv): BackupFlags {
-  const raw: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-    if (!(name in FLAGS)) throw new UsageError(`unknown flag --${name}; see ha-runtime backup --help`);
-    value ??= argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    raw[name] = value;
-  }
+  const raw: Record<string, string> = Object.fromEntries(readFlagArgs('backup', argv, FLAGS));
   for (const f of Object.keys(FLAGS)) raw[f] ??= env[flagEnvName('HA_BACKUP', f)] ?? '';
   for (const f of ['url', 'dir']) if (!raw[f]) throw new UsageError(`--${f} is required: ${FLAGS[f]}`);
   let url: URL;

@@ -3,7 +3,7 @@
  * (`--foo-bar` <-> `HA_RAFT_FOO_BAR`; a flag wins over the variable) so a StatefulSet can set them.
  */
 import { hostname } from 'os';
-import { flagEnvName, parseHostPort, UsageError } from './flags';
+import { flagEnvName, parseHostPort, readFlagArgs, UsageError } from './flags';
 import { ClusterMember, RaftServerConfig } from '../server/config';
 
 interface FlagSpec {
@@ -152,22 +152,7 @@ function positiveInt(flag: string, raw: string, min = 1): number {
  * naming the flag and the fix on anything invalid or missing.
  */
 export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RaftCommandConfig {
-  const fromFlags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}': flags look like --name value`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-    if (!(name in RAFT_FLAGS)) throw new UsageError(`unknown flag --${name}; see ha-runtime raft --help`);
-    if (value === undefined && RAFT_FLAGS[name].boolean) value = 'true';
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    }
-    fromFlags.set(name, value);
-  }
+  const fromFlags = readFlagArgs('raft', argv, RAFT_FLAGS);
   const get = (flag: string): string | undefined => {
     const v = fromFlags.get(flag) ?? env[envName(flag)];
     return v !== undefined && v !== '' ? v : RAFT_FLAGS[flag].default;

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
-import { flagEnvName, UsageError } from './flags';
+import { flagEnvName, readFlagArgs, UsageError } from './flags';
 import { parseInitialCluster } from './raft-config';
 import { deriveRestoredClusterId, encodeMemberContext, MemberRegistry } from '../membership';
 import { ConfChangeType } from '../raft';
@@ -29,19 +29,7 @@ function usage(): string {
 }
 
 function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-    if (!(name in FLAGS)) throw new UsageError(`unknown flag --${name}; see ha-runtime restore --help`);
-    value ??= argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    out[name] = value;
-  }
+  const out: Record<string, string> = Object.fromEntries(readFlagArgs('restore', argv, FLAGS));
   for (const f of Object.keys(FLAGS)) out[f] ??= env[flagEnvName('HA_RESTORE', f)] ?? '';
   if (!out['initial-cluster-token']) out['initial-cluster-token'] = 'ha-raft';
   for (const f of ['snapshot', 'data-dir', 'name', 'initial-cluster']) {

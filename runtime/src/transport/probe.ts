@@ -3,10 +3,9 @@
  * WELCOME carrying the peer's id and metadata (TcpTransportOptions.probeInfo), then closed. A member
  * that starts with a blank data directory probes its peers before it may bootstrap (membership/).
  */
-import * as net from 'net';
-import * as tls from 'tls';
 import { decodeHandshake, encodeHandshakeFrame, FrameDecoder, FrameKind, PROTOCOL_VERSION } from './codec';
-import { parseHostPort, PeerTlsOptions, PROBE_ID } from './tcp-transport';
+import { dialPeer, PeerTlsOptions, PROBE_ID } from './tcp-transport';
+import { parseHostPort } from '../util/host-port';
 
 /** What a probed peer said about itself. */
 export interface ProbeAnswer {
@@ -22,19 +21,7 @@ export interface ProbeAnswer {
 export function probePeer(address: string, clusterToken: string, timeoutMs: number, peerTls?: PeerTlsOptions): Promise<ProbeAnswer> {
   const { host, port } = parseHostPort(address, 'probePeer: address');
   return new Promise((resolve, reject) => {
-    const socket = peerTls
-      ? tls.connect({
-        host,
-        port,
-        key: peerTls.key,
-        cert: peerTls.cert,
-        ca: peerTls.ca,
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-        ...(net.isIP(host) ? {} : { servername: host }),
-        ...(peerTls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
-      })
-      : net.connect({ host, port });
+    const socket = dialPeer(host, port, peerTls);
     const decoder = new FrameDecoder(64 * 1024);
     let settled = false;
     const finish = (err: Error | undefined, answer?: ProbeAnswer): void => {

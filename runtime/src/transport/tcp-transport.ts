@@ -23,6 +23,7 @@ import {
 } from './codec';
 import type { MessageHandler, PeerStats, Transport, UnreachableHandler } from './transport';
 import { MessageType, type Message } from '../raft/types';
+import { parseHostPort } from '../util/host-port';
 
 /**
  * Mutual TLS between peers: each side presents `cert` and accepts only peers whose certificate
@@ -128,14 +129,23 @@ const DEFAULT_MAX_FRAME_BYTES = 128 * 1024 * 1024;
 /** Minimum gap between two unreachable reports for the same peer, so drops do not storm the core. */
 const UNREACHABLE_REPORT_INTERVAL_MS = 100;
 
-/** Splits `host:port`, accepting `[v6]:port`; throws naming the value. */
-export function parseHostPort(address: string, what: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !m[1] || !(port >= 0 && port <= 65535)) {
-    throw new RangeError(`${what} '${address}' is not host:port (for example 10.0.0.7:2380 or [::1]:2380)`);
-  }
-  return { host: m[1], port };
+/**
+ * Opens a connection to a peer: plain TCP, or TLS 1.2+ presenting our certificate and verifying
+ * the peer's against the cluster CA (and its host name, unless `verifyHostname` is false).
+ */
+export function dialPeer(host: string, port: number, peerTls?: PeerTlsOptions): net.Socket {
+  if (!peerTls) return net.connect({ host, port });
+  return tls.connect({
+    host,
+    port,
+    key: peerTls.key,
+    cert: peerTls.cert,
+    ca: peerTls.ca,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    ...(net.isIP(host) ? {} : { servername: host }),
+    ...(peerTls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
+  });
 }
 
 function checkId(id: number, what: string): void {
@@ -400,20 +410,7 @@ export class TcpTransport implements Transport {
   private dial(link: PeerLink): void {
     link.state = LinkState.DIALING;
     const { host, port } = parseHostPort(link.address, `address of peer ${link.peerId}`);
-    const peerTls = this.tls;
-    const socket: net.Socket = peerTls
-      ? tls.connect({
-        host,
-        port,
-        key: peerTls.key,
-        cert: peerTls.cert,
-        ca: peerTls.ca,
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-        ...(net.isIP(host) ? {} : { servername: host }),
-        ...(peerTls.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
-      })
-      : net.connect({ host, port });
+    const socket = dialPeer(host, port, this.tls);
     link.socket = socket;
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(HANDSHAKE_MAX_BYTES);
@@ -429,7 +426,7 @@ export class TcpTransport implements Transport {
       socket.destroy();
       if (link.socket === socket) this.linkDown(link, reason);
     };
-    socket.on(peerTls ? 'secureConnect' : 'connect', () => {
+    socket.on(this.tls ? 'secureConnect' : 'connect', () => {
       socket.write(encodeHandshakeFrame(FrameKind.HELLO, {
         version: PROTOCOL_VERSION, clusterId: this.clusterId, senderId: this.localId, targetId: link.peerId, metadata: this.metadata,
       }));
