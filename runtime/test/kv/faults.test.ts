@@ -211,9 +211,16 @@ test('a member whose disk fills up raises NOSPACE, stays up serving reads, refus
         assert.equal(read.status, 200, 'a member with a full disk still serves (serializable) reads');
         assert.equal((await kvRequest(`${victim.url}/livez`, { timeoutMs: 3000 })).status, 200);
         const others: KvMember[] = cluster.members.filter((m) => m !== victim);
-        const leader = await cluster.waitForLeader(10_000, others);
+        // The others still follow the victim until their election timeout: wait for one of them to lead.
+        const electBy = Date.now() + 10_000;
+        let leader = await cluster.waitForLeader(10_000, others);
+        while (leader === victim && Date.now() < electBy) {
+          await sleep(100);
+          leader = await cluster.waitForLeader(Math.max(1, electBy - Date.now()), others);
+        }
+        assert.notEqual(leader, victim, 'the other members did not elect a leader without the full-disk member');
         const r = await kvRequest(keyUrl(leader.url, 'after-disk-full'), { method: 'PUT', body: 'ok', timeoutMs: 5000 });
-        assert.equal(r.status, 200);
+        assert.equal(r.status, 200, `${r.body.toString()} from ${leader.name}; victim: ${JSON.stringify(await victim.status())}`);
         // Space returns: the member restarts itself in-process, clears the alarm and catches up.
         rmSync(filler);
         const resumeBy = Date.now() + 20_000;
