@@ -10,6 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'path';
+import { etcdctl } from '../etcd/etcd-clients';
 import { underWorkload, waitForLeaderOtherThan, withCluster } from '../support/fault-run';
 import { keyUrl, kvRequest } from '../support/kv-client';
 import { sleep } from '../support/kv-cluster';
@@ -144,6 +145,10 @@ test('a member whose disk fills up raises NOSPACE, stays up serving reads, refus
         assert.match(victim.log(), /NOSPACE alarm raised/);
         const metrics = (await kvRequest(`${victim.url}/metrics`, { timeoutMs: 3000 })).body.toString();
         assert.match(metrics, /ha_alarm_nospace 1/);
+        // etcd's view of the same alarm: etcdctl alarm list (Maintenance.Alarm) names it.
+        const victimEndpoint = [`127.0.0.1:${victim.clientPort}`];
+        const listed = await etcdctl(victimEndpoint, ['alarm', 'list']);
+        assert.match(listed.stdout, /^memberID:\d+ alarm:NOSPACE *$/m, `${listed.stdout}${listed.stderr}`);
         const refused = await kvRequest(keyUrl(victim.url, 'on-full-disk'), { method: 'PUT', body: 'x', timeoutMs: 3000, maxRedirects: 0 });
         assert.equal(refused.status, 503, refused.body.toString());
         assert.equal(JSON.parse(refused.body.toString()).error, 'no_space');
@@ -158,6 +163,7 @@ test('a member whose disk fills up raises NOSPACE, stays up serving reads, refus
         const resumeBy = Date.now() + 20_000;
         while (Date.now() < resumeBy && (await alarmed() || !(await victim.status())?.leader)) await sleep(200);
         assert.ok(!(await alarmed()), 'the NOSPACE alarm did not clear after space returned');
+        assert.equal((await etcdctl(victimEndpoint, ['alarm', 'list'])).stdout.trim(), '', 'etcdctl alarm list is empty again');
         await cluster.waitForLeader(10_000, cluster.members);
         const caughtUp = await kvRequest(keyUrl(victim.url, 'after-disk-full'), { timeoutMs: 5000 });
         assert.equal(caughtUp.body.toString(), 'ok');
