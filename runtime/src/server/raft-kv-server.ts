@@ -718,15 +718,18 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   /**
    * A backup (GET /v1/snapshot, etcd's Maintenance.Snapshot): a snapshot file (the on-disk format of
    * docs/storage.md) of this member's applied state after a linearizable barrier, so it holds every
-   * write acknowledged before the request. The state machine's snapshot is an O(size) copy taken in
-   * one event-loop turn; streaming it does not hold up the Ready loop.
+   * write acknowledged before the request: the /v1 keys and the MVCC store (keys, revisions, history,
+   * leases), as a member snapshot holds them. The MVCC part is serialized a chunk per event-loop turn.
    */
   async backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }> {
     await this.linearizableBarrier();
     const index = this.stateMachine.appliedIndex;
     const term = index === this.lastSnapshotIndex ? this.storage.snapshot().metadata.term : this.storage.term(index);
-    const data = wrapSnapshot(this.registry.toJSON(), this.stateMachine.snapshot());
-    const snap = { metadata: { index, term, confState: this.node.status().confState }, data };
+    const registry = this.registry.toJSON();
+    const confState = this.node.status().confState;
+    // Both state machines (the /v1 keys and the etcd API's MVCC store), captured before the first await.
+    const data = wrapSnapshot(registry, await this.snapshotStateMachines());
+    const snap = { metadata: { index, term, confState }, data };
     return { index, chunks: [encodeSnapshotHeader(snap), Buffer.from(data.buffer, data.byteOffset, data.byteLength)] };
   }
 
