@@ -19,7 +19,7 @@ export class Forwarder {
   private readonly services = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
   private readonly clients = new Map<string, GrpcClient>();
 
-  constructor(private readonly leaderUrl: () => string | undefined, private readonly timeoutMs: number,
+  constructor(private readonly leaderUrl: () => string | undefined, readonly timeoutMs: number,
     private readonly tls: () => ForwarderTls | undefined = () => undefined) {}
 
   /** Calls `method` on the leader; rejects with etcd's "no leader" when none is known. */

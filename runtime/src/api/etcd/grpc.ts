@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { EtcdCodec } from './codec';
-import { EtcdErrors, toMvccError } from './errors';
+import { toMvccError } from './errors';
 import { KeepAliveSession } from './lease-stream';
 import { etcdPackageDefinition } from './proto';
 import { EtcdService } from './service';
@@ -23,7 +23,6 @@ function unaryTable(current: () => EtcdService): Record<string, Record<string, [
       return typeof v === 'function' ? v.bind(svc) : v;
     },
   });
-  const member = (m: string): [string, Handler] => [`${m}Request`, () => s.memberChange(m)];
   return {
     KV: {
       Range: ['RangeRequest', (r) => s.range(r as never)],
@@ -40,10 +39,10 @@ function unaryTable(current: () => EtcdService): Record<string, Record<string, [
     },
     Cluster: {
       MemberList: ['MemberListRequest', () => s.memberList()],
-      MemberAdd: member('MemberAdd'),
-      MemberRemove: member('MemberRemove'),
-      MemberUpdate: member('MemberUpdate'),
-      MemberPromote: member('MemberPromote'),
+      MemberAdd: ['MemberAddRequest', (r) => s.memberAdd(r)],
+      MemberRemove: ['MemberRemoveRequest', (r) => s.memberRemove(r)],
+      MemberUpdate: ['MemberUpdateRequest', (r) => s.memberUpdate(r)],
+      MemberPromote: ['MemberPromoteRequest', (r) => s.memberPromote(r)],
     },
     Maintenance: {
       Status: ['StatusRequest', () => s.status()],
@@ -65,9 +64,7 @@ export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCode
     const impl: grpc.UntypedServiceImplementation = {};
     for (const [method, [reqType, handler]] of Object.entries(methods)) impl[method] = unary(codec, reqType, handler);
     if (svcName === 'Lease') impl.LeaseKeepAlive = keepAlive(service, codec);
-    if (svcName === 'Maintenance') {
-      impl.Snapshot = (call: grpc.ServerWritableStream<Obj, Obj>) => call.destroy(grpcError(EtcdErrors.unimplemented('Snapshot')));
-    }
+    if (svcName === 'Maintenance') impl.Snapshot = snapshot(service);
     server.addService((pkg[svcName] as grpc.ServiceClientConstructor).service, impl);
   }
   server.addService((pkg.Watch as grpc.ServiceClientConstructor).service, { Watch: watch(service, codec, watchOptions) });
@@ -109,6 +106,17 @@ function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessi
     call.on('end', end);
     call.on('error', () => session.close());
     call.on('cancelled', () => session.close());
+  };
+}
+
+/** Maintenance.Snapshot: the backup in 32 KiB messages (etcd's size) as the client reads them, then its sha256. */
+function snapshot(service: () => EtcdService): grpc.handleServerStreamingCall<Obj, Obj> {
+  return (call) => {
+    const send = (msg: Obj): Promise<void> => new Promise((resolve, reject) => {
+      if (call.cancelled) { reject(new Error('cancelled')); return; }
+      if (call.write(msg)) resolve(); else call.once('drain', resolve);
+    });
+    service().snapshot(send).then(() => call.end(), (e) => { if (!call.cancelled) call.destroy(grpcError(e)); });
   };
 }
 
