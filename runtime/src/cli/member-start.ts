@@ -6,8 +6,10 @@
  * bootstraps or joins as a new incarnation through POST /v1/members/join.
  */
 import { randomBytes } from 'crypto';
-import { createServer, request as httpRequest } from 'http';
+import { createServer, request as httpRequest, RequestListener, Server } from 'http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'https';
 import { formatHostPort } from './flags';
+import type { TlsMaterial } from './tls-files';
 import { sendJson } from '../errors';
 import { deriveClusterId, discoverAndDecide, forceNewCluster, JoinResult, MemberInfo, PeerAnswer } from '../membership';
 import { Logger } from '../observability/logger';
@@ -57,7 +59,7 @@ export interface MemberStart {
 
 /** Decides the start; resolves undefined if stopped (signal) while waiting. */
 export async function decideMemberStart(config: RaftServerConfig, recovered: RecoveredState, log: Logger,
-  stopped: () => boolean, peerTls?: PeerTlsOptions): Promise<MemberStart | undefined> {
+  stopped: () => boolean, peerTls?: PeerTlsOptions, clientTls?: TlsMaterial): Promise<MemberStart | undefined> {
   const expectedClusterId = deriveClusterId(config.clusterToken, config.members.map((m) => m.name));
   const hasData = !!recovered.snapshot || recovered.entries.length > 0 || recovered.hardState.term > 0;
   const stored = await readIdentity(config.dataDir);
@@ -66,7 +68,8 @@ export async function decideMemberStart(config: RaftServerConfig, recovered: Rec
     if (stored.name !== config.name) {
       throw new Error(`--data-dir ${config.dataDir} belongs to member '${stored.name}', not '${config.name}': check --id and the volume`);
     }
-    return { identity: stored, bootstrap: false, writeIdentityAfterBootstrap: false };
+    // A joined member restarted before its first snapshot knows its peers only from the join answer.
+    return { identity: stored, bootstrap: false, writeIdentityAfterBootstrap: false, seedMembers: stored.seedMembers?.slice() };
   }
   if (hasData) {
     if (position === undefined) throw new Error(`--data-dir holds a log but no identity, and '${config.name}' is not in --initial-cluster`);
@@ -75,11 +78,11 @@ export async function decideMemberStart(config: RaftServerConfig, recovered: Rec
     log.info('recorded the identity of existing data', { ...identity });
     return { identity, bootstrap: false, writeIdentityAfterBootstrap: false };
   }
-  return discover(config, expectedClusterId, position, log, stopped, peerTls);
+  return discover(config, expectedClusterId, position, log, stopped, peerTls, clientTls);
 }
 
 async function discover(config: RaftServerConfig, expectedClusterId: string, position: number | undefined, log: Logger,
-  stopped: () => boolean, peerTls: PeerTlsOptions | undefined): Promise<MemberStart | undefined> {
+  stopped: () => boolean, peerTls: PeerTlsOptions | undefined, clientTls: TlsMaterial | undefined): Promise<MemberStart | undefined> {
   // A name outside --initial-cluster was never an initial member: it can only join (scale-up).
   const mode = position === undefined ? 'existing' : config.initialClusterState ?? 'new';
   let waitReason = 'probing the other members';
@@ -93,7 +96,7 @@ async function discover(config: RaftServerConfig, expectedClusterId: string, pos
     metadata: { clientUrl: config.advertiseClient, name: config.name },
     ...(peerTls ? { tls: peerTls } : {}),
   });
-  const http = await waitingHttp(config, () => waitReason);
+  const http = await waitingHttp(config, () => waitReason, clientTls);
   try {
     const others = config.members.filter((m) => m.name !== config.name);
     const decision = await discoverAndDecide(mode, expectedClusterId, {
@@ -118,9 +121,9 @@ async function discover(config: RaftServerConfig, expectedClusterId: string, pos
     }
     waitReason = 'joining the running cluster as a new incarnation';
     log.info('the cluster exists and this data dir is blank: joining as a new incarnation (learner)', { via: decision.via });
-    const joined = await joinCluster(config, decision.via, log, stopped);
+    const joined = await joinCluster(config, decision.via, log, stopped, clientTls);
     if (!joined) return undefined;
-    const identity = { clusterId: joined.clusterId, memberId: joined.member.id, name: config.name, joined: true };
+    const identity = { clusterId: joined.clusterId, memberId: joined.member.id, name: config.name, joined: true, seedMembers: joined.members };
     // Durable before we answer anything as this id: a crash after this restarts as the learner the cluster expects.
     await writeIdentity(config.dataDir, identity);
     log.info('joined as a learner', { id: joined.member.id, clusterId: joined.clusterId });
@@ -131,14 +134,15 @@ async function discover(config: RaftServerConfig, expectedClusterId: string, pos
   }
 }
 
-/** /livez 200 and /readyz 503 while deciding, so a supervisor neither kills nor routes to us. */
-async function waitingHttp(config: RaftServerConfig, reason: () => string): Promise<ReturnType<typeof createServer>> {
-  const http = createServer((req, res) => {
+/** /livez 200 and /readyz 503 while deciding, so a supervisor neither kills nor routes to us (over TLS when the client port has it). */
+async function waitingHttp(config: RaftServerConfig, reason: () => string, clientTls: TlsMaterial | undefined): Promise<Server> {
+  const handler: RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/livez') sendJson(res, 200, { ok: true, reason: 'discovering the cluster' });
     else if (path === '/v1/status') sendJson(res, 200, { name: config.name, state: 'discovering', reason: reason() });
     else sendJson(res, 503, { error: 'not_started', message: `this member has not started: ${reason()}`, retryable: true }, { 'Retry-After': '1' });
-  });
+  };
+  const http: Server = clientTls ? createHttpsServer({ cert: clientTls.cert, key: clientTls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.listenClient.port, config.listenClient.host, () => resolve());
@@ -147,7 +151,8 @@ async function waitingHttp(config: RaftServerConfig, reason: () => string): Prom
 }
 
 /** Asks the cluster to take this member back; retries (following redirects to the leader) until it answers. */
-async function joinCluster(config: RaftServerConfig, via: string[], log: Logger, stopped: () => boolean): Promise<JoinResult | undefined> {
+async function joinCluster(config: RaftServerConfig, via: string[], log: Logger, stopped: () => boolean,
+  clientTls: TlsMaterial | undefined): Promise<JoinResult | undefined> {
   const self = config.members.find((m) => m.name === config.name);
   const peerUrl = config.advertisePeer ?? (self ? formatHostPort(self.peerHost, self.peerPort) : undefined);
   if (!peerUrl) throw new Error('--advertise-peer is required for a member not listed in --initial-cluster');
@@ -157,7 +162,7 @@ async function joinCluster(config: RaftServerConfig, via: string[], log: Logger,
     let url = via[attempt % via.length] + '/v1/members/join';
     for (let hop = 0; hop < 3; hop++) {
       try {
-        const r = await postJson(url, body, 30_000);
+        const r = await postJson(url, body, 30_000, clientTls);
         if (r.status === 307 && r.location) { url = new URL(r.location, url).toString(); continue; }
         if (r.status === 200 || r.status === 201) return JSON.parse(r.body) as JoinResult;
         lastError = `${r.status} ${r.body.trim()}`;
@@ -172,9 +177,15 @@ async function joinCluster(config: RaftServerConfig, via: string[], log: Logger,
   return undefined;
 }
 
-function postJson(url: string, body: string, timeoutMs: number): Promise<{ status: number; body: string; location?: string }> {
+/** POSTs JSON; an https URL is dialled with this member's client-port certificate (members trust the same CA). */
+type PostAnswer = { status: number; body: string; location?: string };
+
+function postJson(url: string, body: string, timeoutMs: number, clientTls: TlsMaterial | undefined): Promise<PostAnswer> {
+  const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  const tls = url.startsWith('https:') && clientTls ? { cert: clientTls.cert, key: clientTls.key, ca: clientTls.ca } : {};
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+    const req = request(url, { method: 'POST', headers, ...tls }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

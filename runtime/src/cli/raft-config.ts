@@ -199,9 +199,14 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   const listenClient = parseHostPort(required('listen-client'), '--listen-client');
   const listenPeer = parseHostPort(required('listen-peer'), '--listen-peer');
   let advertiseClient = get('advertise-client');
+  // With --cert-file the client port speaks only TLS: the URL other members forward and redirect to says so.
+  const scheme = get('cert-file') !== undefined ? 'https' : 'http';
   if (advertiseClient === undefined) {
     const host = listenClient.host === '0.0.0.0' || listenClient.host === '::' ? hostname() : listenClient.host;
-    advertiseClient = `http://${host.includes(':') ? `[${host}]` : host}:${listenClient.port}`;
+    advertiseClient = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${listenClient.port}`;
+  }
+  if (scheme === 'https' && advertiseClient.startsWith('http://')) {
+    throw new UsageError(`--advertise-client: '${advertiseClient}' is http, but --cert-file makes the client port https: use https://`);
   }
   if (!/^https?:\/\/[^/\s]+$/.test(advertiseClient.replace(/\/$/, ''))) {
     throw new UsageError(`--advertise-client: '${advertiseClient}' is not a URL like http://kv-0.kv.ns.svc:7379`);

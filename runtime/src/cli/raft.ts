@@ -140,7 +140,7 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
   if (!ctx.start) {
     try {
       // A blank data dir may wait here (discovery, join) as long as the cluster is not reachable.
-      ctx.start = await decideMemberStart(ctx.config, recovered, log, () => signals.signalled !== undefined, ctx.peerTls);
+      ctx.start = await decideMemberStart(ctx.config, recovered, log, () => signals.signalled !== undefined, ctx.peerTls, ctx.clientTls);
     } catch (e) {
       log.error('cannot start this member', { err: (e as Error).message });
       await store.close();

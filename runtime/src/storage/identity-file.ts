@@ -18,6 +18,26 @@ export interface StoredIdentity {
   readonly name: string;
   /** True if this member joined a running cluster (as a learner) rather than bootstrapping it. */
   readonly joined: boolean;
+  /**
+   * For a joined member: the members the join answer listed. Until the first snapshot from the leader
+   * arrives its log names nobody, and a restart in that window must still know whom to admit as peers.
+   */
+  readonly seedMembers?: readonly SeedMember[];
+}
+
+/** A member as a join answer lists it (membership's MemberInfo, restated: storage imports nothing above it). */
+export interface SeedMember {
+  readonly id: number;
+  readonly name: string;
+  readonly peerUrl: string;
+  readonly clientUrl: string;
+  readonly autoPromote: boolean;
+}
+
+function isSeedMember(v: unknown): v is SeedMember {
+  const m = v as Record<string, unknown>;
+  return typeof m === 'object' && m !== null && Number.isSafeInteger(m.id) && (m.id as number) > 0 && typeof m.name === 'string' &&
+    typeof m.peerUrl === 'string' && typeof m.clientUrl === 'string' && typeof m.autoPromote === 'boolean';
 }
 
 /** Thrown when the file exists but cannot be trusted; the member must not start on it. */
@@ -47,7 +67,11 @@ export async function readIdentity(dir: string): Promise<StoredIdentity | undefi
     !Number.isSafeInteger(v.memberId) || (v.memberId as number) <= 0 || typeof v.name !== 'string' || typeof v.joined !== 'boolean') {
     throw new IdentityFileError(`${join(dir, IDENTITY_FILE)} is malformed: ${text.slice(0, 200)}`);
   }
-  return { clusterId: v.clusterId, memberId: v.memberId as number, name: v.name, joined: v.joined };
+  if (v.seedMembers !== undefined && !(Array.isArray(v.seedMembers) && v.seedMembers.every(isSeedMember))) {
+    throw new IdentityFileError(`${join(dir, IDENTITY_FILE)} has malformed seedMembers: ${text.slice(0, 200)}`);
+  }
+  const identity = { clusterId: v.clusterId, memberId: v.memberId as number, name: v.name, joined: v.joined };
+  return v.seedMembers === undefined ? identity : { ...identity, seedMembers: v.seedMembers as SeedMember[] };
 }
 
 /** Writes the identity durably (atomic replace). */

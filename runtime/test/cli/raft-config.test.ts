@@ -70,12 +70,14 @@ test('TLS, HTTP-limit and frame flags: defaults, switches, and refusals of half 
   assert.deepEqual(tls.security.peerTls, { certFile: 'p.crt', keyFile: 'p.key', trustedCaFile: 'ca.crt', clientCertAuth: true });
   assert.deepEqual(tls.security.clientTls, { certFile: 'c.crt', keyFile: 'c.key', trustedCaFile: 'ca.crt', clientCertAuth: true });
   assert.equal(tls.security.metricsPublic, true);
+  assert.match(tls.advertiseClient, /^https:\/\//, 'with --cert-file the default client URL is https');
   const off = parseRaftConfig([...base, '--peer-cert-file', 'p.crt', '--peer-key-file', 'p.key', '--peer-trusted-ca-file', 'ca.crt', '--peer-client-cert-auth=false'], {});
   assert.equal(off.security.peerTls?.clientCertAuth, false);
   const cases: [string[], RegExp][] = [
     [['--peer-cert-file', 'p.crt'], /peer TLS needs --peer-cert-file, --peer-key-file, --peer-trusted-ca-file; missing --peer-key-file, --peer-trusted-ca-file/],
     [['--cert-file', 'c.crt'], /client TLS needs both --cert-file and --key-file/],
     [['--client-cert-auth'], /--client-cert-auth needs client TLS and a CA/],
+    [['--cert-file', 'c.crt', '--key-file', 'c.key', '--advertise-client', 'http://kv-0:2379'], /--advertise-client: 'http:\/\/kv-0:2379' is http, but --cert-file makes the client port https: use https:\/\//],
     [['--client-cert-auth=maybe'], /--client-cert-auth: 'maybe' must be true or false/],
     [['--http-headers-timeout-ms', '70000'], /--http-headers-timeout-ms \(70000\) must not exceed --http-request-timeout-ms \(60000\)/],
     [['--max-peer-frame-bytes', '1000'], /--max-peer-frame-bytes: '1000' must be an integer >= 1048576/],

@@ -153,6 +153,18 @@ describe('TLS from the command line: peer mTLS, client certificates, rotation', 
     assert.equal(Buffer.from(kvs[0].value, 'base64').toString(), 'over-grpc');
   });
 
+  it('a member that lost its disk rejoins over client TLS (its join request presents its certificate)', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    assert.equal((await httpsCall(url(leader, '/v1/kv/before-wipe'), ca.ca, client, 'PUT', 'kept')).status, 200);
+    const victim = cluster.members.find((m) => m !== leader)!;
+    await cluster.wipeAndRestart(victim);
+    await eventually('the wiped member serves the write from before the wipe', async () => {
+      const r = await httpsCall(url(victim, '/v1/kv/before-wipe'), ca.ca, client);
+      return r.status === 200 && r.body === 'kept';
+    }, 30_000);
+    assert.match(victim.log(), /joined as a learner/);
+  });
+
   it('uses rotated certificate files for new handshakes without a restart', async () => {
     const m = cluster.members[0];
     const pid = m.proc!.pid;

@@ -159,7 +159,7 @@ export class KvCluster {
           '--data-dir', dataDir,
           '--listen-client', `127.0.0.1:${options.basePort + 2 * i}`,
           '--listen-peer', real.get(id)!,
-          '--advertise-client', `http://127.0.0.1:${options.basePort + 2 * i}`,
+          '--advertise-client', `${options.args?.includes('--cert-file') ? 'https' : 'http'}://127.0.0.1:${options.basePort + 2 * i}`,
           '--initial-cluster', [
             ...[...real.keys()].map((m) => `kv-${m - 1}=${m === id ? real.get(m) : peersOf.get(m)}`),
           ].join(','),
