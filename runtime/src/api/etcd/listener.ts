@@ -67,6 +67,9 @@ export class ClientPort {
     }
     this.open++;
     socket.once('close', () => { this.open--; });
+    // A gRPC answer is several small writes (HEADERS, DATA, trailers): with Nagle on, the last waits for the
+    // client's delayed ACK, about 40 ms per call. node's own http and http2 servers disable it; this front must too.
+    socket.setNoDelay(true);
     this.route(socket);
   }
 
