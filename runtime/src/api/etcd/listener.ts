@@ -6,7 +6,6 @@
  */
 import { Server as HttpServer } from 'http';
 import { createServer, Server, Socket } from 'net';
-import { Duplex } from 'stream';
 import * as grpc from '@grpc/grpc-js';
 import { errorBody, KvError } from '../../errors';
 
@@ -84,51 +83,16 @@ export class ClientPort {
       socket.off('data', onData);
       socket.pause();
       socket.setTimeout(0);
+      socket.unshift(head);
       if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
-        this.injector.injectConnection(new ReplayedSocket(socket, head));
+        // The socket itself, not a JS stream over it: node's HTTP/2 session then reads and writes the native
+        // handle (one writev per flush) and feeds what was buffered here, the sniffed head, to nghttp2 first.
+        this.injector.injectConnection(socket);
       } else {
-        socket.unshift(head);
         this.http.emit('connection', socket);
         socket.resume();
       }
     };
     socket.on('data', onData);
-  }
-}
-
-/**
- * A socket whose first bytes were already read, replayed in front of the rest. node's HTTP/2 session reads
- * the socket's handle directly and would miss bytes given back with `unshift` (it then sees no preface);
- * over a plain Duplex it reads through the stream, which includes them. HTTP/1.1's parser handles unshift.
- */
-class ReplayedSocket extends Duplex {
-  constructor(private readonly socket: Socket, head: Buffer) {
-    super();
-    this.push(head);
-    socket.on('data', (d: Buffer) => { if (!this.push(d)) socket.pause(); });
-    socket.on('end', () => this.push(null));
-    socket.on('close', () => this.destroy());
-    socket.on('error', (e) => this.destroy(e));
-  }
-
-  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
-  get remotePort(): number | undefined { return this.socket.remotePort; }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.socket.write(chunk, encoding, callback);
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.socket.end();
-    callback();
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.socket.destroy();
-    callback(err);
   }
 }
