@@ -12,6 +12,7 @@
  * env: ETCD_BENCH_ROUNDS, ETCD_BENCH_SECONDS (defaults for --rounds 3, --seconds 3), HA_TEST_MEMBER_NODE_ARGS
  * (node flags for our members, e.g. --cpu-prof). Ports: ours P..P+5, etcd P+50..P+55 (default P = 24300).
  */
+import { spawnSync } from 'child_process';
 import { readFileSync, writeFileSync } from 'fs';
 import { cpus, loadavg } from 'os';
 import * as grpc from '@grpc/grpc-js';
@@ -72,7 +73,11 @@ async function startOurs(basePort: number): Promise<Target> {
     endpoints: c.members.map((m) => `127.0.0.1:${m.clientPort}`),
     leader: async () => `127.0.0.1:${(await c.waitForLeader(15_000)).clientPort}`,
     pids: () => c.members.map((m) => m.proc?.pid ?? 0),
-    close: () => c.close(),
+    close: async () => {
+      // With member node flags (e.g. --cpu-prof) stop gracefully first, so the profile is written.
+      if (process.env.HA_TEST_MEMBER_NODE_ARGS) await Promise.all(c.members.map((m) => m.signal('SIGTERM').catch(() => undefined)));
+      await c.close();
+    },
   };
 }
 
@@ -120,7 +125,12 @@ async function seed(t: Target): Promise<void> {
 
 /** Extra figures a scenario reports besides throughput and latency (e.g. watch delivery after the ack). */
 type Extra = Record<string, number>;
-interface Sample { readonly result: LoadResult; readonly extra?: Extra }
+interface Sample {
+  readonly result: LoadResult;
+  readonly extra?: Extra;
+  /** CPU time (user + system) of the three members per successful operation: robust to a shared machine's load. */
+  readonly serverCpuMsPerOp?: number;
+}
 
 async function putScenario(t: Target, clients: number, seconds: number, tag: string): Promise<Sample> {
   const leader = await t.leader();
@@ -320,6 +330,21 @@ function scenarios(args: Args, round: number): Array<[string, (t: Target) => Pro
   return list;
 }
 
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** User + system CPU milliseconds the processes `pids` have used so far (0 for one that is gone). */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch { /* exited */ }
+  }
+  return ticks * 1000 / CLOCK_TICKS;
+}
+
 /** VmRSS of `pid` in MiB, NaN when unreadable. */
 function rssMiB(pid: number): number {
   try {
@@ -351,13 +376,15 @@ export async function runEtcdBench(argv: string[]): Promise<Record<string, unkno
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const [name, run] of scenarios(args, round)) {
         for (const t of order) {
-          const sample = await run(t);
+          const cpu0 = cpuMs(t.pids());
+          const ran = await run(t);
+          const sample = { ...ran, serverCpuMsPerOp: (cpuMs(t.pids()) - cpu0) / ran.result.ops };
           ((samples[name] ??= {})[t.name] ??= []).push(sample);
           const r = sample.result;
           const extra = sample.extra ? '  ' + Object.entries(sample.extra).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(' ') : '';
           const errors = `errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}`;
           process.stdout.write(`  ${name.padEnd(36)} ${t.name.padEnd(10)} ${r.opsPerSec.toFixed(0).padStart(7)} ops/s  ` +
-            `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  ${errors}${extra}\n`);
+            `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  server CPU ${fmt(sample.serverCpuMsPerOp, 3)} ms/op  ${errors}${extra}\n`);
         }
       }
     }
@@ -377,8 +404,8 @@ function report(args: Args, etcd: string | undefined, samples: Record<string, Re
     scenarios: {},
   };
   const lines = [
-    '| scenario | ours ops/s | etcd ops/s | ratio | ours p50 / p99 ms | etcd p50 / p99 ms | p99 ratio |',
-    '|---|---|---|---|---|---|---|',
+    '| scenario | ours ops/s | etcd ops/s | ratio | ours p50 / p99 ms | etcd p50 / p99 ms | p99 ratio | server CPU ms/op ours / etcd | CPU ratio |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   const watchLines = ['| watch (ms, medians of rounds) | ours p50 / p99 | etcd p50 / p99 | p99 ratio |', '|---|---|---|---|'];
   for (const [name, bySystem] of Object.entries(samples)) {
@@ -388,6 +415,7 @@ function report(args: Args, etcd: string | undefined, samples: Record<string, Re
       p99Ms: median(xs.map((x) => x.result.p99Ms)),
       errors: xs.reduce((n, x) => n + x.result.errors, 0),
       perRound: xs.map((x) => Math.round(x.result.opsPerSec)),
+      serverCpuMsPerOp: median(xs.map((x) => x.serverCpuMsPerOp ?? NaN)),
       ...(xs[0].extra ? Object.fromEntries(Object.keys(xs[0].extra).map((k) => [k, median(xs.map((x) => x.extra![k]))])) : {}),
     };
     const o = agg(bySystem['ha-runtime'])!;
@@ -396,7 +424,8 @@ function report(args: Args, etcd: string | undefined, samples: Record<string, Re
       ours: o, etcd: e ?? null, throughputRatio: e ? o.opsPerSec / e.opsPerSec : null, p99Ratio: e ? o.p99Ms / e.p99Ms : null,
     };
     lines.push(`| ${name} | ${o.opsPerSec.toFixed(0)} | ${e ? e.opsPerSec.toFixed(0) : '-'} | ${e ? (o.opsPerSec / e.opsPerSec).toFixed(2) : '-'} | ` +
-      `${fmt(o.p50Ms)} / ${fmt(o.p99Ms)} | ${e ? `${fmt(e.p50Ms)} / ${fmt(e.p99Ms)}` : '-'} | ${e ? (o.p99Ms / e.p99Ms).toFixed(2) : '-'} |`);
+      `${fmt(o.p50Ms)} / ${fmt(o.p99Ms)} | ${e ? `${fmt(e.p50Ms)} / ${fmt(e.p99Ms)}` : '-'} | ${e ? (o.p99Ms / e.p99Ms).toFixed(2) : '-'} | ` +
+      `${fmt(o.serverCpuMsPerOp, 3)} / ${e ? fmt(e.serverCpuMsPerOp, 3) : '-'} | ${e ? (o.serverCpuMsPerOp / e.serverCpuMsPerOp).toFixed(2) : '-'} |`);
     if (name.startsWith('watch')) {
       for (const [what, p50, p99] of [['put sent -> event', 'sendToEventP50', 'sendToEventP99'], ['put ack -> event', 'ackToEventP50', 'ackToEventP99']]) {
         watchLines.push(`| ${name}: ${what} | ${fmt(o[p50])} / ${fmt(o[p99])} | ${e ? `${fmt(e[p50])} / ${fmt(e[p99])}` : '-'} | ${e ? (o[p99] / e[p99]).toFixed(2) : '-'} |`);
