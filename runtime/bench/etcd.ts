@@ -130,6 +130,8 @@ interface Sample {
   readonly extra?: Extra;
   /** CPU time (user + system) of the three members per successful operation: robust to a shared machine's load. */
   readonly serverCpuMsPerOp?: number;
+  /** CPU time of this load generator per successful operation (the same client code for both targets). */
+  readonly clientCpuMsPerOp?: number;
 }
 
 async function putScenario(t: Target, clients: number, seconds: number, tag: string): Promise<Sample> {
@@ -377,14 +379,20 @@ export async function runEtcdBench(argv: string[]): Promise<Record<string, unkno
       for (const [name, run] of scenarios(args, round)) {
         for (const t of order) {
           const cpu0 = cpuMs(t.pids());
+          const client0 = process.cpuUsage();
           const ran = await run(t);
-          const sample = { ...ran, serverCpuMsPerOp: (cpuMs(t.pids()) - cpu0) / ran.result.ops };
+          const client = process.cpuUsage(client0);
+          const sample = {
+            ...ran,
+            serverCpuMsPerOp: (cpuMs(t.pids()) - cpu0) / ran.result.ops,
+            clientCpuMsPerOp: (client.user + client.system) / 1000 / ran.result.ops,
+          };
           ((samples[name] ??= {})[t.name] ??= []).push(sample);
           const r = sample.result;
           const extra = sample.extra ? '  ' + Object.entries(sample.extra).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(' ') : '';
           const errors = `errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}`;
           process.stdout.write(`  ${name.padEnd(36)} ${t.name.padEnd(10)} ${r.opsPerSec.toFixed(0).padStart(7)} ops/s  ` +
-            `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  server CPU ${fmt(sample.serverCpuMsPerOp, 3)} ms/op  ${errors}${extra}\n`);
+            `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  server CPU ${fmt(sample.serverCpuMsPerOp, 3)} ms/op  client CPU ${fmt(sample.clientCpuMsPerOp, 3)} ms/op  ${errors}${extra}\n`);
         }
       }
     }
@@ -404,8 +412,8 @@ function report(args: Args, etcd: string | undefined, samples: Record<string, Re
     scenarios: {},
   };
   const lines = [
-    '| scenario | ours ops/s | etcd ops/s | ratio | ours p50 / p99 ms | etcd p50 / p99 ms | p99 ratio | server CPU ms/op ours / etcd | CPU ratio |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| scenario | ours ops/s | etcd ops/s | ratio | ours p50 / p99 ms | etcd p50 / p99 ms | p99 ratio | server CPU ms/op ours / etcd | CPU ratio | client CPU ms/op ours / etcd |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const watchLines = ['| watch (ms, medians of rounds) | ours p50 / p99 | etcd p50 / p99 | p99 ratio |', '|---|---|---|---|'];
   for (const [name, bySystem] of Object.entries(samples)) {
@@ -416,6 +424,7 @@ function report(args: Args, etcd: string | undefined, samples: Record<string, Re
       errors: xs.reduce((n, x) => n + x.result.errors, 0),
       perRound: xs.map((x) => Math.round(x.result.opsPerSec)),
       serverCpuMsPerOp: median(xs.map((x) => x.serverCpuMsPerOp ?? NaN)),
+      clientCpuMsPerOp: median(xs.map((x) => x.clientCpuMsPerOp ?? NaN)),
       ...(xs[0].extra ? Object.fromEntries(Object.keys(xs[0].extra).map((k) => [k, median(xs.map((x) => x.extra![k]))])) : {}),
     };
     const o = agg(bySystem['ha-runtime'])!;
@@ -425,7 +434,8 @@ function report(args: Args, etcd: string | undefined, samples: Record<string, Re
     };
     lines.push(`| ${name} | ${o.opsPerSec.toFixed(0)} | ${e ? e.opsPerSec.toFixed(0) : '-'} | ${e ? (o.opsPerSec / e.opsPerSec).toFixed(2) : '-'} | ` +
       `${fmt(o.p50Ms)} / ${fmt(o.p99Ms)} | ${e ? `${fmt(e.p50Ms)} / ${fmt(e.p99Ms)}` : '-'} | ${e ? (o.p99Ms / e.p99Ms).toFixed(2) : '-'} | ` +
-      `${fmt(o.serverCpuMsPerOp, 3)} / ${e ? fmt(e.serverCpuMsPerOp, 3) : '-'} | ${e ? (o.serverCpuMsPerOp / e.serverCpuMsPerOp).toFixed(2) : '-'} |`);
+      `${fmt(o.serverCpuMsPerOp, 3)} / ${e ? fmt(e.serverCpuMsPerOp, 3) : '-'} | ${e ? (o.serverCpuMsPerOp / e.serverCpuMsPerOp).toFixed(2) : '-'} | ` +
+      `${fmt(o.clientCpuMsPerOp, 3)} / ${e ? fmt(e.clientCpuMsPerOp, 3) : '-'} |`);
     if (name.startsWith('watch')) {
       for (const [what, p50, p99] of [['put sent -> event', 'sendToEventP50', 'sendToEventP99'], ['put ack -> event', 'ackToEventP50', 'ackToEventP99']]) {
         watchLines.push(`| ${name}: ${what} | ${fmt(o[p50])} / ${fmt(o[p99])} | ${e ? `${fmt(e[p50])} / ${fmt(e[p99])}` : '-'} | ${e ? (o[p99] / e[p99]).toFixed(2) : '-'} |`);
