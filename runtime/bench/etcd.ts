@@ -5,16 +5,21 @@
  * Scenarios: puts (256 B) at 1, 8 and 64 clients; linearizable and serializable ranges (one key and a
  * 100-key prefix) at 8 clients; txn (compare mod_revision, then put) at 8 clients; watch delivery latency
  * (watcher on another connection, on the leader and on a follower) under 8 writers; lease keep-alives
- * on one stream. Reports medians of the rounds and the ratio ours/etcd.
+ * on one stream. Each target first gets --warmup seconds (default 5) of untimed load. Reports medians of the
+ * rounds and the ratio ours/etcd, with the members' CPU time per operation (robust to a shared machine's load).
  *
- * usage: node runtime/.build-test/bench/etcd.js [--rounds N] [--seconds S] [--only a,b] [--base-port P]
- *        [--json FILE] [--no-etcd]
+ * usage: node runtime/.build-test/bench/etcd.js [--rounds N] [--seconds S] [--warmup S] [--only a,b|none] [--base-port P]
+ *        [--json FILE] [--no-etcd] [--load-keys N]
+ * --load-keys N (off by default; 1000000 takes ~10 min per system here): after the rounds, load N keys of 256 B into
+ * each system, report load rate, RSS and data directory size per member, graceful stop time and the time from
+ * starting every member again to the first linearizable read of the last key.
  * env: ETCD_BENCH_ROUNDS, ETCD_BENCH_SECONDS (defaults for --rounds 3, --seconds 3), HA_TEST_MEMBER_NODE_ARGS
  * (node flags for our members, e.g. --cpu-prof). Ports: ours P..P+5, etcd P+50..P+55 (default P = 24300).
  */
 import { spawnSync } from 'child_process';
 import { readFileSync, writeFileSync } from 'fs';
 import { cpus, loadavg } from 'os';
+import { join } from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { drive, LoadResult, percentile } from './load';
 import { etcdPackageDefinition } from '../src/api/etcd/proto';
@@ -63,6 +68,11 @@ interface Target {
   readonly endpoints: string[];
   leader(): Promise<string>;
   pids(): number[];
+  dataDirs(): string[];
+  /** Stops every member gracefully (SIGTERM). */
+  stopAll(): Promise<void>;
+  /** Starts every member again on its data. */
+  startAll(): void;
   close(): Promise<void>;
 }
 
@@ -73,6 +83,9 @@ async function startOurs(basePort: number): Promise<Target> {
     endpoints: c.members.map((m) => `127.0.0.1:${m.clientPort}`),
     leader: async () => `127.0.0.1:${(await c.waitForLeader(15_000)).clientPort}`,
     pids: () => c.members.map((m) => m.proc?.pid ?? 0),
+    dataDirs: () => c.members.map((m) => m.dataDir),
+    stopAll: async () => { await Promise.all(c.members.map((m) => m.signal('SIGTERM', 30_000))); },
+    startAll: () => { for (const m of c.members) m.start(); },
     close: async () => {
       // With member node flags (e.g. --cpu-prof) stop gracefully first, so the profile is written.
       if (process.env.HA_TEST_MEMBER_NODE_ARGS) await Promise.all(c.members.map((m) => m.signal('SIGTERM').catch(() => undefined)));
@@ -88,6 +101,9 @@ async function startEtcd(basePort: number): Promise<Target> {
     endpoints: c.members.map((m) => `127.0.0.1:${m.clientPort}`),
     leader: async () => `127.0.0.1:${(await c.waitForLeader(15_000)).clientPort}`,
     pids: () => c.members.map((m) => m.proc?.pid ?? 0),
+    dataDirs: () => c.members.map((m) => join(c.dir, m.name)),
+    stopAll: async () => { await Promise.all(c.members.map((m) => m.kill('SIGTERM'))); },
+    startAll: () => { for (const m of c.members) m.start('existing'); },
     close: () => c.close(),
   };
 }
@@ -274,12 +290,15 @@ async function keepAliveScenario(t: Target, seconds: number, leases = 100, windo
 const SCENARIOS = ['put', 'range', 'txn', 'watch', 'keepalive'] as const;
 type ScenarioGroup = typeof SCENARIOS[number];
 
-interface Args { rounds: number; seconds: number; etcd: boolean; basePort: number; json?: string; only: Set<ScenarioGroup> }
+interface Args {
+  rounds: number; seconds: number; warmup: number; loadKeys: number; etcd: boolean; basePort: number; json?: string; only: Set<ScenarioGroup>;
+}
 
 function parseOnly(list: string): Set<ScenarioGroup> {
+  if (list === 'none') return new Set(); // e.g. with --load-keys alone
   const groups = list.split(',');
   const bad = groups.filter((g) => !(SCENARIOS as readonly string[]).includes(g));
-  if (bad.length) throw new Error(`bench:etcd: --only takes a comma list of ${SCENARIOS.join(', ')}; got '${bad.join(',')}'`);
+  if (bad.length) throw new Error(`bench:etcd: --only takes none or a comma list of ${SCENARIOS.join(', ')}; got '${bad.join(',')}'`);
   return new Set(groups as ScenarioGroup[]);
 }
 
@@ -291,7 +310,7 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`bench:etcd: ${name} must be a positive number, got '${v}'`);
     return n;
   };
-  const a: Args = { rounds: envNum('ETCD_BENCH_ROUNDS', 3), seconds: envNum('ETCD_BENCH_SECONDS', 3), etcd: true, basePort: 24300, only: new Set(SCENARIOS) };
+  const a: Args = { rounds: envNum('ETCD_BENCH_ROUNDS', 3), seconds: envNum('ETCD_BENCH_SECONDS', 3), warmup: 5, loadKeys: 0, etcd: true, basePort: 24300, only: new Set(SCENARIOS) };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     const num = (): number => {
@@ -305,11 +324,100 @@ function parseArgs(argv: string[]): Args {
       case '--no-etcd': a.etcd = false; break;
       case '--base-port': a.basePort = num(); break;
       case '--json': a.json = argv[++i]; break;
+      case '--warmup': a.warmup = num(); break;
+      case '--load-keys': a.loadKeys = num(); break;
       case '--only': a.only = parseOnly(argv[++i] ?? ''); break;
-      default: throw new Error(`bench:etcd: unknown flag ${f} (flags: --rounds N --seconds S --only ${SCENARIOS.join(',')} --base-port P --json FILE --no-etcd)`);
+      default: throw new Error(`bench:etcd: unknown flag ${f} (flags: --rounds N --seconds S --warmup S --load-keys N --only ${SCENARIOS.join(',')} --base-port P --json FILE --no-etcd)`);
     }
   }
   return a;
+}
+
+/** Bytes under `dir` (du -sb), NaN when unreadable. */
+function dirBytes(dir: string): number {
+  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  return r.status === 0 ? Number(r.stdout.split('\t')[0]) : NaN;
+}
+
+/** Waits until a linearizable read of `key` through `endpoint` returns `value`; NaN after `timeoutMs`. */
+async function timeToRead(endpoint: string, key: Buffer, value: Buffer, timeoutMs: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  const deadline = Date.now() + timeoutMs;
+  const conn = new Conn(endpoint);
+  try {
+    while (Date.now() < deadline) {
+      try {
+        const r = await conn.range({ key });
+        if (r.kvs.length === 1 && Buffer.compare(r.kvs[0].value, value) === 0) return Number(process.hrtime.bigint() - started) / 1e6;
+      } catch { /* not serving yet */ }
+      await sleep(20);
+    }
+    return NaN;
+  } finally { conn.close(); }
+}
+
+/**
+ * Loads `keys` keys of 256 B through the leader at 64 clients, then reports the load rate, RSS and data
+ * directory size per member, and the time from restarting every member to a linearizable read of the last key.
+ */
+async function bulkLoad(t: Target, keys: number): Promise<Record<string, unknown>> {
+  const leader = await t.leader();
+  const conns = connections([leader], 8);
+  const keyOf = (i: number): Buffer => Buffer.from(`load/${String(i).padStart(8, '0')}`);
+  let next = 0;
+  let errors = 0;
+  const started = Date.now();
+  try {
+    await Promise.all(Array.from({ length: 64 }, async (_, c) => {
+      for (let i = next++; i < keys; i = next++) {
+        for (let attempt = 1; ; attempt++) {
+          try { await conns[c % conns.length].put({ key: keyOf(i), value: VALUE }); break; } catch (e) {
+            if (++errors > 1000) throw new Error(`${t.name}: more than 1000 failed puts while loading; last: ${(e as Error).message}`);
+            await sleep(50 * Math.min(attempt, 20));
+          }
+        }
+        if (i % 100_000 === 0 && i > 0) process.stdout.write(`  ${t.name}: ${i} keys loaded (${Math.round(i / ((Date.now() - started) / 1000))}/s)\n`);
+      }
+    }));
+  } finally { for (const c of conns) c.close(); }
+  const loadSeconds = (Date.now() - started) / 1000;
+  await sleep(2000); // let followers apply the tail before reading their RSS
+  const rss = t.pids().map((p) => Math.round(rssMiB(p)));
+  const dirs = t.dataDirs().map((d) => Math.round(dirBytes(d) / 1024 / 1024));
+  const stopStart = Date.now();
+  await t.stopAll();
+  const stopMs = Date.now() - stopStart;
+  const restartStart = Date.now();
+  t.startAll();
+  const readMs = await timeToRead(t.endpoints[0], keyOf(keys - 1), VALUE, 180_000);
+  const restartMs = Number.isNaN(readMs) ? NaN : Date.now() - restartStart;
+  const rssAfterRestart = t.pids().map((p) => Math.round(rssMiB(p)));
+  const r = {
+    keys,
+    loadSeconds,
+    putsPerSec: keys / loadSeconds,
+    errors,
+    rssMiB: rss,
+    dataDirMiB: dirs,
+    stopMs,
+    restartToReadMs: restartMs,
+    rssAfterRestartMiB: rssAfterRestart,
+  };
+  process.stdout.write(`  load ${t.name}: ${JSON.stringify(r)}\n`);
+  return r;
+}
+
+/**
+ * Untimed load on every path the rounds measure: V8 compiles our hot paths during the first seconds of load,
+ * which round 1 would otherwise measure (etcd is compiled ahead of time).
+ */
+async function warmUp(t: Target, seconds: number): Promise<void> {
+  const each = seconds / 5;
+  await putScenario(t, 64, each, 'warm');
+  await rangeScenario(t, true, false, each);
+  await rangeScenario(t, false, true, each);
+  await txnScenario(t, each, 'warm');
+  await watchScenario(t, 'follower', each, 'warm');
 }
 
 /** The scenarios of one round for one target, in order: [name, run]. */
@@ -373,6 +481,7 @@ export async function runEtcdBench(argv: string[]): Promise<Record<string, unkno
     targets.push(await startOurs(args.basePort));
     if (etcd) targets.push(await startEtcd(args.basePort + 50));
     for (const t of targets) await seed(t);
+    for (const t of targets) await warmUp(t, args.warmup);
     for (let round = 0; round < args.rounds; round++) {
       process.stdout.write(`round ${round + 1}/${args.rounds} (load average ${loadavg()[0].toFixed(2)})\n`);
       const order = round % 2 === 0 ? targets : [...targets].reverse();
@@ -397,7 +506,14 @@ export async function runEtcdBench(argv: string[]): Promise<Record<string, unkno
       }
     }
     const rss = Object.fromEntries(targets.map((t) => [t.name, t.pids().map((p) => Math.round(rssMiB(p)))]));
-    return report(args, etcd, samples, rss, load0);
+    const summary = report(args, etcd, samples, rss, load0);
+    if (args.loadKeys > 0) {
+      process.stdout.write(`bulk load: ${args.loadKeys} keys of 256 B at 64 clients, then a restart of every member\n`);
+      summary.bulkLoad = {};
+      for (const t of targets) (summary.bulkLoad as Record<string, unknown>)[t.name] = await bulkLoad(t, args.loadKeys);
+      if (args.json) writeFileSync(args.json, JSON.stringify(summary, null, 2));
+    }
+    return summary;
   } finally {
     await Promise.all(targets.map((t) => t.close().catch(() => undefined)));
   }
