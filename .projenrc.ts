@@ -152,6 +152,7 @@ for (const [name, desc] of [
   ['storage', 'WAL group commit: durable saves/s and saves per fdatasync at 1-256 callers'],
   ['transport', 'TcpTransport message throughput between two peers on loopback'],
   ['mvcc', 'MVCC store: 1M keys (memory per key, apply rate, range latency, snapshot chunks, restore)'],
+  ['etcd', 'etcd v3 gRPC API: ours vs etcd 3.4, same grpc-js client (puts 1/8/64, ranges, txn, watch latency, keep-alives)'],
 ]) {
   project.addTask(`bench:${name}`, {
     description: desc,

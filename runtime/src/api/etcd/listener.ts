@@ -10,7 +10,6 @@
  */
 import { Server as HttpServer } from 'http';
 import { createServer, Server, Socket } from 'net';
-import { Duplex } from 'stream';
 import * as tls from 'tls';
 import * as grpc from '@grpc/grpc-js';
 import { errorBody, KvError } from '../../errors';
@@ -94,6 +93,9 @@ export class ClientPort {
     }
     this.open++;
     socket.once('close', () => { this.open--; });
+    // A gRPC answer is several small writes (HEADERS, DATA, trailers): with Nagle on, the last waits for the
+    // client's delayed ACK, about 40 ms per call. node's own http and http2 servers disable it; this front must too.
+    socket.setNoDelay(true);
     this.route(socket);
   }
 
@@ -113,6 +115,7 @@ export class ClientPort {
       if (this.open >= this.limits.maxConnections) { socket.destroy(); return; }
       this.open++;
       socket.once('close', () => { this.open--; });
+      socket.setNoDelay(true); // as for plain connections (see accept)
     });
     // A failed handshake is the client's problem: close it, never crash or log per connection.
     server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
@@ -124,7 +127,7 @@ export class ClientPort {
     if (socket.alpnProtocol !== 'h2') { this.route(socket); return; }
     // etcd with --client-cert-auth refuses gRPC without a verified client certificate; so do we.
     if (this.tlsOptions!.requestCert && !socket.authorized) { socket.destroy(); return; }
-    this.injector.injectConnection(new ReplayedSocket(socket, Buffer.alloc(0)));
+    this.injector.injectConnection(socket);
   }
 
   private route(socket: Socket): void {
@@ -138,52 +141,17 @@ export class ClientPort {
       socket.off('data', onData);
       socket.pause();
       socket.setTimeout(0);
+      socket.unshift(head);
       if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
         if (this.tlsOptions?.requestCert && (socket as tls.TLSSocket).authorized !== true) { socket.destroy(); return; }
-        this.injector.injectConnection(new ReplayedSocket(socket, head));
+        // The socket itself, not a JS stream over it: node's HTTP/2 session then reads and writes the native
+        // handle (one writev per flush) and feeds what was buffered here, the sniffed head, to nghttp2 first.
+        this.injector.injectConnection(socket);
       } else {
-        socket.unshift(head);
         this.http.emit('connection', socket);
         socket.resume();
       }
     };
     socket.on('data', onData);
-  }
-}
-
-/**
- * A socket whose first bytes were already read, replayed in front of the rest. node's HTTP/2 session reads
- * the socket's handle directly and would miss bytes given back with `unshift` (it then sees no preface);
- * over a plain Duplex it reads through the stream, which includes them. HTTP/1.1's parser handles unshift.
- */
-class ReplayedSocket extends Duplex {
-  constructor(private readonly socket: Socket, head: Buffer) {
-    super();
-    if (head.length > 0) this.push(head);
-    socket.on('data', (d: Buffer) => { if (!this.push(d)) socket.pause(); });
-    socket.on('end', () => this.push(null));
-    socket.on('close', () => this.destroy());
-    socket.on('error', (e) => this.destroy(e));
-  }
-
-  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
-  get remotePort(): number | undefined { return this.socket.remotePort; }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.socket.write(chunk, encoding, callback);
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.socket.end();
-    callback();
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.socket.destroy();
-    callback(err);
   }
 }
