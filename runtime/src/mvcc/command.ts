@@ -3,6 +3,7 @@
  * is ~270 bytes; no JSON or base64 on the hot path). Layout: version u8, op u8, requestId varint, then the
  * request's fields in a fixed order (codec.ts). Decoding checks every bound; see {@link decodeCommand}.
  */
+import { AuthCommand, readAuthCommand, writeAuthCommand } from './auth-store';
 import { ByteReader, ByteWriter, DecodeError } from './codec';
 import { Errors } from './errors';
 import {
@@ -18,10 +19,11 @@ export type MvccCommand =
   | { readonly op: 'compaction'; readonly requestId: number; readonly request: CompactionRequest }
   | { readonly op: 'lease_grant'; readonly requestId: number; readonly request: LeaseGrantRequest }
   | { readonly op: 'lease_revoke'; readonly requestId: number; readonly request: LeaseRevokeRequest }
-  | { readonly op: 'lease_checkpoint'; readonly requestId: number; readonly request: LeaseCheckpointRequest };
+  | { readonly op: 'lease_checkpoint'; readonly requestId: number; readonly request: LeaseCheckpointRequest }
+  | { readonly op: 'auth'; readonly requestId: number; readonly request: AuthCommand };
 
 const VERSION = 1;
-const OPS = ['put', 'delete_range', 'txn', 'compaction', 'lease_grant', 'lease_revoke', 'lease_checkpoint'] as const;
+const OPS = ['put', 'delete_range', 'txn', 'compaction', 'lease_grant', 'lease_revoke', 'lease_checkpoint', 'auth'] as const;
 /** Deeper nesting than etcd would ever accept in 128 ops is garbage; bounds decoder recursion. */
 const MAX_TXN_DEPTH = 64;
 const MAX_LIST = 1_048_576;
@@ -45,6 +47,7 @@ export function encodeCommand(cmd: MvccCommand): Buffer {
         w.int(cmd.request.checkpoints.length);
         for (const c of cmd.request.checkpoints) w.int(c.ID ?? 0).int(c.remaining_TTL ?? 0);
         break;
+      case 'auth': writeAuthCommand(w, cmd.request); break;
     }
   } catch (e) {
     if (e instanceof RangeError) throw Errors.invalid(e.message);
@@ -93,6 +96,7 @@ function readBody(r: ByteReader, op: typeof OPS[number], requestId: number): Mvc
       for (let i = 0; i < n; i++) checkpoints.push({ ID: r.int(), remaining_TTL: r.int() });
       return { op, requestId, request: { checkpoints } };
     }
+    case 'auth': return { op, requestId, request: readAuthCommand(r) };
   }
 }
 

@@ -12,7 +12,10 @@ export { checkRange, checkPut, checkDeleteRange, checkTxn, isTxnReadOnly, DEFAUL
 export { WatchHub, WatchHubOptions, Watcher, WatchBatch } from './watch';
 export { MvccCommand, encodeCommand, decodeCommand, peekRequestId } from './command';
 export { MvccStateMachine, ApplyResult, MvccResponse } from './state-machine';
-export { snapshotChunks, snapshotBytes, SnapshotRestorer } from './snapshot';
+export { snapshotChunks, snapshotBytes, authSnapshot, SnapshotRestorer } from './snapshot';
+export {
+  AuthStore, AuthInfo, AuthUser, AuthRequest, AuthCommand, AuthEffect, AuthResponse, Permission, PermType, ROOT_USER, ROOT_ROLE,
+} from './auth-store';
 export { DecodeError } from './codec';
 export { AutoCompactor, AutoCompactionMode } from './auto-compaction';
 export { V1_OP, V1Command, V1Result, v1ToMvcc, v1Result, v1Get, v1List } from './v1';

@@ -2,11 +2,23 @@
  * Followers forward writes (and the leader-only lease calls) to the leader over gRPC, because gRPC clients
  * do not follow redirects. One channel per leader URL, reused; a leader change just picks another channel.
  */
+import { AsyncLocalStorage } from 'async_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { EtcdErrors } from './errors';
 import { etcdPackageDefinition } from './proto';
 
-type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance';
+type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
+
+/**
+ * The auth token of the client call being served, so a forwarded call keeps the caller's identity (the leader
+ * checks it again) without every handler passing it along.
+ */
+const callerToken = new AsyncLocalStorage<string | undefined>();
+
+/** Runs `fn` with `token` as the caller's token for any call it forwards. */
+export function withCallerToken<T>(token: string | undefined, fn: () => T): T {
+  return callerToken.run(token, fn);
+}
 type GrpcClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 /** Forwards calls to the leader's advertised client URL. */
@@ -19,8 +31,11 @@ export class Forwarder {
   /** Calls `method` on the leader; rejects with etcd's "no leader" when none is known. */
   unary<T>(service: ServiceName, method: string, request: unknown): Promise<T> {
     const client = this.client(service);
+    const metadata = new grpc.Metadata();
+    const token = callerToken.getStore();
+    if (token !== undefined) metadata.set('token', token);
     return new Promise((resolve, reject) => {
-      client[method](request, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, resp: T) => {
+      client[method](request, metadata, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, resp: T) => {
         if (err) reject(err); else resolve(resp);
       });
     });
