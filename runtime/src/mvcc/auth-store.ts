@@ -153,7 +153,6 @@ export class AuthStore {
   roleGet(caller: AuthInfo | undefined, role: string): { perm: Permission[] } {
     const own = caller !== undefined && (this.users.get(caller.name)?.roles.includes(role) ?? false);
     if (!own) this.checkAdmin(caller);
-    if (role === ROOT_ROLE && !this.roles.has(role)) return { perm: [] };
     const perms = this.roles.get(role);
     if (!perms) throw Errors.roleNotFound();
     return { perm: perms.map((p) => ({ ...p })) };

@@ -136,16 +136,18 @@ export const AUTH_METHODS: Record<string, [string, string, string, AuthHandler]>
   AuthEnable: ['AuthEnableRequest', 'AuthEnableResponse', '/auth/enable', (s, r, t) => write(s, 'AuthEnable', r, t, async () => ({ kind: 'enable' }))],
   AuthDisable: ['AuthDisableRequest', 'AuthDisableResponse', '/auth/disable', (s, r, t) => write(s, 'AuthDisable', r, t, async () => ({ kind: 'disable' }))],
   Authenticate: ['AuthenticateRequest', 'AuthenticateResponse', '/auth/authenticate', authenticate],
-  UserAdd: ['AuthUserAddRequest', 'AuthUserAddResponse', '/auth/user/add', (s, r, t) => write(s, 'UserAdd', r, t, async () => {
+  UserAdd: ['AuthUserAddRequest', 'AuthUserAddResponse', '/auth/user/add', (s, r, t) => write(s, 'UserAdd', r, t, async (a, c) => {
     const noPassword = !!(r.options as Obj | undefined)?.no_password;
-    // Checked before hashing: an empty name costs no KDF (apply checks again).
+    // Checked before hashing, so a refused request costs no KDF time (apply checks again).
+    a.checkAdmin(c);
     if (str(r.name) === '') throw EtcdErrors.userEmpty();
     return { kind: 'user_add', name: str(r.name), noPassword, password: noPassword ? '' : await hashPassword(str(r.password)) };
   })],
   UserGet: ['AuthUserGetRequest', 'AuthUserGetResponse', '/auth/user/get', (s, r, t) => read(s, t, (a, c) => a.userGet(c, str(r.name)))],
   UserList: ['AuthUserListRequest', 'AuthUserListResponse', '/auth/user/list', (s, _r, t) => read(s, t, (a, c) => a.userList(c))],
   UserDelete: ['AuthUserDeleteRequest', 'AuthUserDeleteResponse', '/auth/user/delete', (s, r, t) => write(s, 'UserDelete', r, t, async () => ({ kind: 'user_delete', name: str(r.name) }))],
-  UserChangePassword: ['AuthUserChangePasswordRequest', 'AuthUserChangePasswordResponse', '/auth/user/changepw', (s, r, t) => write(s, 'UserChangePassword', r, t, async (a) => {
+  UserChangePassword: ['AuthUserChangePasswordRequest', 'AuthUserChangePasswordResponse', '/auth/user/changepw', (s, r, t) => write(s, 'UserChangePassword', r, t, async (a, c) => {
+    a.checkAdmin(c);
     if (!a.user(str(r.name))) throw EtcdErrors.userNotFound();
     return { kind: 'user_change_password', name: str(r.name), password: await hashPassword(str(r.password)) };
   })],
@@ -179,11 +181,12 @@ async function read(svc: EtcdService, token: string | undefined, get: (auth: Aut
 
 /** An auth write on the leader (a follower forwards it with the caller's token). */
 async function write(
-  svc: EtcdService, method: string, req: Obj, token: string | undefined, build: (auth: AuthStore) => Promise<AuthRequest>,
+  svc: EtcdService, method: string, req: Obj, token: string | undefined,
+  build: (auth: AuthStore, caller: AuthInfo | undefined) => Promise<AuthRequest>,
 ): Promise<Obj> {
   if (!svc.backend.isLeader()) return forward(svc.forwarder, svc, method, req, token);
   const caller = await callerAfterBarrier(svc, token);
-  const request = await build(svc.backend.mvcc.machine.auth);
+  const request = await build(svc.backend.mvcc.machine.auth, caller);
   return propose(svc, request, caller);
 }
 
