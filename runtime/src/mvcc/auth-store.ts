@@ -9,6 +9,7 @@
  * ({@link AuthEffect}), as etcd's simple tokens.
  */
 import { ByteReader, ByteWriter, DecodeError } from './codec';
+import type { MvccCommand } from './command';
 import { Errors } from './errors';
 import { ByteString, keySpan, KeySpan } from './keys';
 import { RequestOp, TxnRequest } from './types';
@@ -393,6 +394,33 @@ export class AuthStore {
     }
   }
 
+}
+
+/**
+ * A client write's permissions at apply (etcd's auth applier): Put (write; read with prev_kv; write on the keys of
+ * the lease it attaches), DeleteRange (write; read with prev_kv), Txn, LeaseRevoke (write on the lease's keys).
+ * Throws etcd's error; nothing to check while auth is off.
+ */
+export function checkWritePermission(auth: AuthStore, caller: string, cmd: MvccCommand, leaseKeys: (id: number) => Iterable<ByteString>): void {
+  if (!auth.enabled) return;
+  const who = caller === '' ? undefined : { name: caller };
+  const leaseWritable = (id: number | undefined): void => {
+    for (const k of id ? leaseKeys(id) : []) auth.checkWrite(who, Buffer.from(k, 'latin1'));
+  };
+  switch (cmd.op) {
+    case 'put':
+      auth.checkWrite(who, cmd.request.key);
+      if (cmd.request.prev_kv) auth.checkRead(who, cmd.request.key);
+      leaseWritable(cmd.request.lease);
+      break;
+    case 'delete_range':
+      auth.checkWrite(who, cmd.request.key, cmd.request.range_end);
+      if (cmd.request.prev_kv) auth.checkRead(who, cmd.request.key, cmd.request.range_end);
+      break;
+    case 'txn': auth.checkTxn(who, cmd.request); break;
+    case 'lease_revoke': leaseWritable(cmd.request.ID); break;
+    default: break;
+  }
 }
 
 /** Whether the union of `spans` covers `want` (etcd's interval-tree Contains). */

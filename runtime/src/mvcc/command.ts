@@ -20,10 +20,21 @@ export type MvccCommand =
   | { readonly op: 'lease_grant'; readonly requestId: number; readonly request: LeaseGrantRequest }
   | { readonly op: 'lease_revoke'; readonly requestId: number; readonly request: LeaseRevokeRequest }
   | { readonly op: 'lease_checkpoint'; readonly requestId: number; readonly request: LeaseCheckpointRequest }
-  | { readonly op: 'auth'; readonly requestId: number; readonly request: AuthCommand };
+  | { readonly op: 'auth'; readonly requestId: number; readonly request: AuthCommand }
+  /**
+   * A client's write with the caller it was checked for: apply checks its permissions again against the auth
+   * state of that moment (a role revoked since the proposal refuses it), as etcd's auth applier does.
+   */
+  | { readonly op: 'checked'; readonly requestId: number; readonly request: CheckedWrite };
+
+/** The write inside a 'checked' command (never an auth or checked command itself). */
+export interface CheckedWrite {
+  readonly caller: string;
+  readonly inner: MvccCommand;
+}
 
 const VERSION = 1;
-const OPS = ['put', 'delete_range', 'txn', 'compaction', 'lease_grant', 'lease_revoke', 'lease_checkpoint', 'auth'] as const;
+const OPS = ['put', 'delete_range', 'txn', 'compaction', 'lease_grant', 'lease_revoke', 'lease_checkpoint', 'auth', 'checked'] as const;
 /** Deeper nesting than etcd would ever accept in 128 ops is garbage; bounds decoder recursion. */
 const MAX_TXN_DEPTH = 64;
 const MAX_LIST = 1_048_576;
@@ -48,6 +59,7 @@ export function encodeCommand(cmd: MvccCommand): Buffer {
         for (const c of cmd.request.checkpoints) w.int(c.ID ?? 0).int(c.remaining_TTL ?? 0);
         break;
       case 'auth': writeAuthCommand(w, cmd.request); break;
+      case 'checked': w.bytes(Buffer.from(cmd.request.caller, 'utf8')).bytes(encodeCommand(cmd.request.inner)); break;
     }
   } catch (e) {
     if (e instanceof RangeError) throw Errors.invalid(e.message);
@@ -97,6 +109,12 @@ function readBody(r: ByteReader, op: typeof OPS[number], requestId: number): Mvc
       return { op, requestId, request: { checkpoints } };
     }
     case 'auth': return { op, requestId, request: readAuthCommand(r) };
+    case 'checked': {
+      const caller = r.bytes().toString('utf8');
+      const inner = decodeCommand(r.bytes());
+      if (inner.op === 'checked' || inner.op === 'auth') throw new DecodeError(`a checked command cannot hold ${inner.op}`);
+      return { op, requestId, request: { caller, inner } };
+    }
   }
 }
 

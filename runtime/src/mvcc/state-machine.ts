@@ -4,7 +4,7 @@
  * entry holds: a command this build cannot decode, or one the store rejects, becomes an error result — the
  * same on every member — so one bad entry can never stop a member from applying the log (issue 14).
  */
-import { AuthResponse, AuthStore } from './auth-store';
+import { AuthResponse, AuthStore, checkWritePermission } from './auth-store';
 import { DecodeError } from './codec';
 import { decodeCommand, MvccCommand, peekRequestId } from './command';
 import { Errors, GrpcCode, MvccError } from './errors';
@@ -119,6 +119,11 @@ export class MvccStateMachine {
       case 'lease_grant': return s.leaseGrant(cmd.request);
       case 'lease_revoke': return s.leaseRevoke(cmd.request);
       case 'lease_checkpoint': return s.leaseCheckpoint(cmd.request);
+      case 'checked': {
+        const { caller, inner } = cmd.request;
+        checkWritePermission(this.authStore, caller, inner, (id) => s.leases.get(id)?.keys ?? []);
+        return this.run(index, inner);
+      }
       case 'auth': {
         const resp = this.authStore.apply(index, cmd.request);
         resp.header.revision = s.revision;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashPassword, verifyPassword } from '../../src/api/etcd/auth';
 import {
-  AuthCommand, AuthRequest, decodeCommand, encodeCommand, GrpcCode, MvccStateMachine, PermType, snapshotBytes,
+  AuthCommand, AuthRequest, decodeCommand, encodeCommand, GrpcCode, MvccCommand, MvccStateMachine, PermType, snapshotBytes,
 } from '../../src/mvcc';
 import { SimpleTokens } from '../../src/server/auth-tokens';
 
@@ -125,6 +125,26 @@ void describe('AuthStore', () => {
     const r = m.apply(2, encodeCommand({ op: 'auth', requestId: 2, request: { kind: 'role_add', name: 'x', caller: '' } }));
     assert.equal(r.error, undefined);
     assert.deepEqual(r.events, []);
+  });
+
+  void it('a checked write is judged again at apply: refused once the role is gone, unchecked while auth is off', () => {
+    const { m } = withUsers();
+    let index = m.appliedIndex;
+    const put = (caller: string, key: string): ReturnType<MvccStateMachine['apply']> => m.apply(++index, encodeCommand({
+      op: 'checked', requestId: index, request: { caller, inner: { op: 'put', requestId: 0, request: { key: b(key), value: b('v') } } },
+    }));
+    const round: MvccCommand = { op: 'checked', requestId: 5, request: { caller: 'bob', inner: { op: 'txn', requestId: 0, request: { compare: [], success: [], failure: [] } } } };
+    assert.deepEqual(decodeCommand(encodeCommand(round)), round);
+    assert.equal(put('bob', 'w').error, undefined);
+    assert.equal(put('bob', 'foo/a').error?.message, 'etcdserver: permission denied');
+    assert.equal(put('', 'w').error?.message, 'etcdserver: user name is empty');
+    const revision = m.store.revision;
+    index = m.appliedIndex;
+    assert.equal(m.apply(++index, encodeCommand({ op: 'auth', requestId: 1, request: { kind: 'user_revoke_role', name: 'bob', role: 'r', caller: 'root' } })).error, undefined);
+    assert.equal(put('bob', 'w').error?.message, 'etcdserver: permission denied');
+    assert.equal(m.store.revision, revision, 'refused writes change nothing');
+    assert.equal(m.apply(++index, encodeCommand({ op: 'auth', requestId: 1, request: { kind: 'disable', caller: 'root' } })).error, undefined);
+    assert.equal(put('bob', 'foo/a').error, undefined);
   });
 
   void it('passwords: scrypt hashes verify, wrong passwords and foreign strings do not', async () => {

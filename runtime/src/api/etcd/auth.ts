@@ -14,12 +14,13 @@
  */
 import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'crypto';
 import { toMvccError } from './errors';
-import { Forwarder, withCallerToken } from './forwarder';
-import { EtcdService } from './service';
+import { currentCall, Forwarder, withCallerToken } from './forwarder';
+import type { EtcdService } from './service';
 import { EtcdErrors } from '../../errors/etcd';
 import {
-  AuthInfo, AuthRequest, AuthStore, GrpcCode, MvccError, Permission, TxnRequest,
+  AuthInfo, AuthRequest, AuthStore, GrpcCode, MvccCommand, MvccError, Permission, TxnRequest,
 } from '../../mvcc';
+import { MvccWrite } from '../../server/mvcc-host';
 
 type Obj = Record<string, unknown>;
 
@@ -88,6 +89,8 @@ export async function authorize(
   const attempt = (): AuthInfo | undefined => {
     const caller = callerOf(svc, token);
     check(svc.backend.mvcc.machine.auth, caller, req, svc);
+    const call = currentCall();
+    if (call) call.caller = caller?.name ?? '';
     return caller;
   };
   try {
@@ -122,6 +125,17 @@ async function barrier(svc: EtcdService): Promise<void> {
   } catch (e) {
     throw toMvccError(e);
   }
+}
+
+/**
+ * The write the leader proposes for the client call being served: with auth on (or a caller known), wrapped with
+ * the caller so apply checks it again against the auth state of that moment (MvccStateMachine, 'checked').
+ */
+export function asCaller(svc: EtcdService, cmd: MvccWrite): MvccWrite {
+  if (cmd.op !== 'put' && cmd.op !== 'delete_range' && cmd.op !== 'txn' && cmd.op !== 'lease_revoke') return cmd;
+  const call = currentCall();
+  if (!call || (!svc.backend.mvcc.machine.auth.enabled && !call.caller)) return cmd;
+  return { op: 'checked', request: { caller: call.caller ?? '', inner: { ...cmd, requestId: 0 } as MvccCommand } };
 }
 
 // ---- the Auth service ----

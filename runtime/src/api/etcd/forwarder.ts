@@ -10,14 +10,26 @@ import { etcdPackageDefinition } from './proto';
 type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
 
 /**
- * The auth token of the client call being served, so a forwarded call keeps the caller's identity (the leader
- * checks it again) without every handler passing it along.
+ * The client call being served: its auth token, so a forwarded call keeps the caller's identity (the leader
+ * checks it again), and the user the token named once checked (auth.ts), so the leader's proposal carries it;
+ * without every handler passing them along.
  */
-const callerToken = new AsyncLocalStorage<string | undefined>();
+export interface CallIdentity {
+  readonly token: string | undefined;
+  /** Set by the permission check: the user the token names ('' for none). */
+  caller?: string;
+}
+
+const currentCallStorage = new AsyncLocalStorage<CallIdentity>();
 
 /** Runs `fn` with `token` as the caller's token for any call it forwards. */
 export function withCallerToken<T>(token: string | undefined, fn: () => T): T {
-  return callerToken.run(token, fn);
+  return currentCallStorage.run({ token }, fn);
+}
+
+/** The client call being served, if any (undefined for the member's own work, e.g. lease expiry). */
+export function currentCall(): CallIdentity | undefined {
+  return currentCallStorage.getStore();
 }
 type GrpcClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
@@ -32,7 +44,7 @@ export class Forwarder {
   unary<T>(service: ServiceName, method: string, request: unknown): Promise<T> {
     const client = this.client(service);
     const metadata = new grpc.Metadata();
-    const token = callerToken.getStore();
+    const token = currentCallStorage.getStore()?.token;
     if (token !== undefined) metadata.set('token', token);
     return new Promise((resolve, reject) => {
       client[method](request, metadata, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, resp: T) => {
