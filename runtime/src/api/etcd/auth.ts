@@ -6,7 +6,9 @@
  * - A token arrives as gRPC metadata `token` (clientv3) or `authorization` (the gateway's `Authorization`
  *   header). A token this member does not know is "invalid auth token", whether auth is on or not, as in etcd.
  * - Checks read this member's applied auth state. A follower's may lag: a check that fails is repeated once
- *   after a ReadIndex barrier, so a grant or a token just applied on the leader is never refused on a follower.
+ *   after a ReadIndex barrier, so a grant or a token just applied on the leader is never refused on a follower;
+ *   a linearizable read is checked after the barrier, so a revoked permission is never honoured; writes are
+ *   checked again when applied (the 'checked' command).
  * - Writes (auth changes, Authenticate) run on the leader; a follower forwards them with the caller's token
  *   (forwarder.ts) and waits for its own state to include the result before answering.
  * - Passwords: scrypt (node:crypto) with a random salt, hashed by the member that proposes, so apply stays
@@ -18,7 +20,7 @@ import { currentCall, Forwarder, withCallerToken } from './forwarder';
 import type { EtcdService } from './service';
 import { EtcdErrors } from '../../errors/etcd';
 import {
-  AuthInfo, AuthRequest, AuthStore, GrpcCode, MvccCommand, MvccError, Permission, TxnRequest,
+  AuthInfo, AuthRequest, AuthStore, GrpcCode, isTxnReadOnly, MvccCommand, MvccError, Permission, TxnRequest,
 } from '../../mvcc';
 import { MvccWrite } from '../../server/mvcc-host';
 
@@ -86,6 +88,9 @@ export async function authorize(
 ): Promise<AuthInfo | undefined> {
   const check = CHECKS[`${service}.${method}`];
   if (!check) return undefined;
+  // A linearizable read must see every permission change that completed before it: check after the barrier.
+  // (Writes need not wait: apply checks them again.)
+  if (svc.backend.mvcc.machine.auth.enabled && isLinearizableRead(service, method, req)) await barrier(svc);
   const attempt = (): AuthInfo | undefined => {
     const caller = callerOf(svc, token);
     check(svc.backend.mvcc.machine.auth, caller, req, svc);
@@ -100,6 +105,12 @@ export async function authorize(
     await barrier(svc);
     return attempt();
   }
+}
+
+function isLinearizableRead(service: string, method: string, req: Obj): boolean {
+  if (service !== 'KV') return false;
+  if (method === 'Range') return !req.serializable;
+  return method === 'Txn' && isTxnReadOnly(req as unknown as TxnRequest);
 }
 
 /** The user `token` names on this member; throws "invalid auth token" for an unknown one. */
