@@ -22,9 +22,13 @@ export interface CallIdentity {
 
 const currentCallStorage = new AsyncLocalStorage<CallIdentity>();
 
-/** Runs `fn` with `token` as the caller's token for any call it forwards. */
+/**
+ * Runs `fn` with `token` as the caller's token for any call it forwards. Without a token there is nothing to
+ * carry: `fn` runs as is, so a cluster whose clients send no tokens never turns on async context tracking
+ * (on Node 20 it hooks every promise in the process).
+ */
 export function withCallerToken<T>(token: string | undefined, fn: () => T): T {
-  return currentCallStorage.run({ token }, fn);
+  return token === undefined ? fn() : currentCallStorage.run({ token }, fn);
 }
 
 /** The client call being served, if any (undefined for the member's own work, e.g. lease expiry). */
