@@ -109,6 +109,24 @@ export interface RaftCommandConfig extends RaftServerConfig {
   readonly http: HttpServerLimits;
 }
 
+/**
+ * The variables `etcdctl member add` prints for the new member, honoured after our own flags and
+ * variables so its output can start a member as it starts an etcd one (docs/operations.md).
+ */
+const ETCD_ENV: Record<string, string> = {
+  'id': 'ETCD_NAME',
+  'data-dir': 'ETCD_DATA_DIR',
+  'initial-cluster': 'ETCD_INITIAL_CLUSTER',
+  'initial-cluster-state': 'ETCD_INITIAL_CLUSTER_STATE',
+  'initial-cluster-token': 'ETCD_INITIAL_CLUSTER_TOKEN',
+  'advertise-peer': 'ETCD_INITIAL_ADVERTISE_PEER_URLS',
+};
+
+function etcdEnv(flag: string, env: NodeJS.ProcessEnv): string | undefined {
+  const name = ETCD_ENV[flag];
+  return name ? env[name] : undefined;
+}
+
 /** `--data-dir` -> `HA_RAFT_DATA_DIR`. */
 export function envName(flag: string): string {
   return flagEnvName('HA_RAFT', flag);
@@ -117,7 +135,7 @@ export function envName(flag: string): string {
 /** The usage text listing every flag with its variable and default. */
 export function raftUsage(): string {
   const lines = Object.entries(RAFT_FLAGS).map(([f, s]) =>
-    `  --${f.padEnd(22)} ${s.help}${s.default !== undefined ? ` (default ${s.default})` : ''}\n  ${' '.repeat(24)} env ${envName(f)}`);
+    `  --${f.padEnd(22)} ${s.help}${s.default !== undefined ? ` (default ${s.default})` : ''}\n  ${' '.repeat(24)} env ${envName(f)}${ETCD_ENV[f] ? ` or ${ETCD_ENV[f]}` : ''}`);
   return `usage: ha-runtime raft --id NAME --data-dir DIR --initial-cluster NAME=HOST:PORT,... [flags]\n\n${lines.join('\n')}\n`;
 }
 
@@ -155,7 +173,7 @@ function positiveInt(flag: string, raw: string, min = 1): number {
 export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RaftCommandConfig {
   const fromFlags = readFlagArgs('raft', argv, RAFT_FLAGS);
   const get = (flag: string): string | undefined => {
-    const v = fromFlags.get(flag) ?? env[envName(flag)];
+    const v = fromFlags.get(flag) ?? env[envName(flag)] ?? etcdEnv(flag, env);
     return v !== undefined && v !== '' ? v : RAFT_FLAGS[flag].default;
   };
   const required = (flag: string): string => {
@@ -172,7 +190,7 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   const force = required('force-new-cluster');
   if (force !== 'true' && force !== 'false') throw new UsageError(`--force-new-cluster: '${force}' must be true or false`);
-  const advertisePeerRaw = get('advertise-peer');
+  const advertisePeerRaw = get('advertise-peer')?.replace(/^https?:\/\//, '').replace(/\/$/, '');
   if (advertisePeerRaw !== undefined) parseHostPort(advertisePeerRaw, '--advertise-peer');
   const self = members.find((m) => m.name === name);
   if (!self && advertisePeerRaw === undefined) {

@@ -1,6 +1,6 @@
 /**
  * `ha-runtime restore`: builds one member's data directory of a NEW cluster from a backup taken
- * with GET /v1/snapshot (docs/operations.md). Run it once per member with the same --snapshot,
+ * with GET /v1/snapshot, `ha-runtime backup` or `etcdctl snapshot save` (docs/operations.md). Run it once per member with the same --snapshot,
  * --initial-cluster and --initial-cluster-token; each member gets the same log (the snapshot, with
  * the new membership) and the same new cluster id, derived from the snapshot's digest so the
  * restored cluster never mistakes itself for the original. Exit 0 done, 1 bad snapshot or
@@ -13,10 +13,10 @@ import { parseInitialCluster } from './raft-config';
 import { deriveRestoredClusterId, encodeMemberContext, MemberRegistry } from '../membership';
 import { ConfChangeType } from '../raft';
 import { unwrapSnapshot, wrapSnapshot } from '../server/snapshot-envelope';
-import { decodeSnapshotFile, FileLogStore, writeIdentity } from '../storage';
+import { decodeSnapshotFile, FileLogStore, readBackupFile, writeIdentity } from '../storage';
 
 const FLAGS: Record<string, string> = {
-  'snapshot': 'the backup file (GET /v1/snapshot)',
+  'snapshot': 'the backup file (GET /v1/snapshot, ha-runtime backup, or etcdctl snapshot save)',
   'data-dir': 'the new member\'s data directory (must not exist or be empty)',
   'name': 'this member\'s name (its --id when it runs)',
   'initial-cluster': 'NAME=HOST:PEERPORT,... every member of the new cluster, the same on every member',
@@ -69,7 +69,9 @@ export async function restoreCommand(argv: string[], env: NodeJS.ProcessEnv = pr
 
 async function restore(flags: Record<string, string>, members: ReturnType<typeof parseInitialCluster>): Promise<Record<string, unknown>> {
   const file = await fsp.readFile(flags.snapshot);
-  const snap = decodeSnapshotFile(file);
+  const backup = readBackupFile(file);
+  if (typeof backup === 'string') throw new Error(`${flags.snapshot}: ${backup}`);
+  const snap = decodeSnapshotFile(backup.snapshotFile);
   if (typeof snap === 'string') throw new Error(`${flags.snapshot}: ${snap}`);
   const existing = await fsp.readdir(flags['data-dir']).catch(() => [] as string[]);
   if (existing.length > 0) throw new Error(`--data-dir ${flags['data-dir']} is not empty: restore builds a new member; give an empty directory`);
@@ -96,9 +98,10 @@ async function restore(flags: Record<string, string>, members: ReturnType<typeof
   } finally {
     await store.close();
   }
-  const digest = createHash('sha256').update(file).digest('hex');
+  // Of the snapshot itself, so the same backup saved either way restores to the same cluster id.
+  const digest = createHash('sha256').update(backup.snapshotFile).digest('hex');
   const clusterId = deriveRestoredClusterId(flags['initial-cluster-token'], members.map((m) => m.name), digest);
   const memberId = members.find((m) => m.name === flags.name)!.id;
   await writeIdentity(flags['data-dir'], { clusterId, memberId, name: flags.name, joined: false });
-  return { restored: flags['data-dir'], name: flags.name, memberId, clusterId, index, term, snapshotSha256: digest };
+  return { restored: flags['data-dir'], name: flags.name, memberId, clusterId, index, term, snapshotSha256: digest, format: backup.kind };
 }

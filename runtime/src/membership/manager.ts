@@ -16,6 +16,8 @@ export interface MembershipHost {
   transferLeadership(to: number): void;
   /** The leader's client URL, for redirects. */
   leaderClientUrl(): string | undefined;
+  /** Whether the leader heard from voter `id` within about an election timeout (quorum check on removal). */
+  isActive?(id: number): boolean;
 }
 
 /** A member as listed by the API. */
@@ -78,11 +80,15 @@ export class MembershipManager {
     });
   }
 
-  /** Adds a learner (never a voter directly: it would count toward quorum with an empty log). */
+  /**
+   * Adds a learner (never a voter directly: it would count toward quorum with an empty log). An empty
+   * name is an unstarted member (etcd's MemberAdd carries only peer URLs): the process that later
+   * joins with this peer URL gives it its name (see join).
+   */
   async addLearner(req: MemberRequest, autoPromote = false): Promise<MemberInfo> {
     this.requireLeader();
-    checkRequest(req);
-    const clash = this.list().find((m) => m.name === req.name || m.peerUrl === req.peerUrl);
+    checkRequest(req, { unnamed: req.name === '' });
+    const clash = this.list().find((m) => (req.name !== '' && m.name === req.name) || m.peerUrl === req.peerUrl);
     if (clash) {
       throw new KvError(409, 'member_exists', `member ${clash.id} already has name '${clash.name}' or peer URL ${clash.peerUrl}; ` +
         'remove it first, or use POST /v1/members/join to replace it');
@@ -100,10 +106,10 @@ export class MembershipManager {
     const st = this.host.status();
     if (st.confState.voters.includes(id)) throw new KvError(409, 'already_voter', `member ${id} is already a voter`);
     if (!st.confState.learners.includes(id)) throw memberNotFound(id);
-    const lag = this.lag(id);
-    if (lag > this.options.catchUpEntries) {
-      throw new KvError(412, 'learner_not_ready', `learner ${id} is ${lag} entries behind the commit index; it may be promoted within ` +
-        `${this.options.catchUpEntries}; retry when it has caught up`, true);
+    if (!this.caughtUp(id)) {
+      const started = this.started(id) ? `is ${this.lag(id)} entries behind the commit index` : 'has not replicated anything yet (is its process running?)';
+      throw new KvError(412, 'learner_not_ready', `learner ${id} ${started}; it may be promoted within ` +
+        `${this.options.catchUpEntries} entries; retry when it has caught up`, true);
     }
     const info = this.registry.member(id);
     await this.change({ type: ConfChangeType.ADD_NODE, nodeId: id, ...(info ? { context: encodeMemberContext(info) } : {}) },
@@ -119,6 +125,7 @@ export class MembershipManager {
     if (st.confState.voters.length === 1 && st.confState.voters[0] === id) {
       throw new KvError(400, 'last_voter', `member ${id} is the last voter; a cluster cannot remove its last voter`);
     }
+    if (st.confState.voters.includes(id)) this.checkQuorumAfterRemoving(id);
     if (id === st.id) {
       await this.transferAway();
       throw new NotLeaderError(this.host.leaderClientUrl()); // the new leader removes us: the client retries there
@@ -133,7 +140,9 @@ export class MembershipManager {
     const voter = st.confState.voters.includes(id);
     if (!voter && !st.confState.learners.includes(id)) throw memberNotFound(id);
     const old = this.registry.member(id);
-    checkRequest({ name: old?.name ?? 'x', peerUrl, clientUrl });
+    const clash = this.list().find((m) => m.id !== id && m.peerUrl === peerUrl);
+    if (clash) throw new KvError(409, 'member_exists', `member ${clash.id} already has peer URL ${peerUrl}`);
+    checkRequest({ name: old?.name || 'x', peerUrl, clientUrl }); // the name is not changed here
     const attrs: MemberAttributes = { name: old?.name ?? '', peerUrl, clientUrl: clientUrl ?? old?.clientUrl ?? '', autoPromote: old?.autoPromote ?? false };
     await this.change({ type: voter ? ConfChangeType.ADD_NODE : ConfChangeType.ADD_LEARNER, nodeId: id, context: encodeMemberContext(attrs) },
       () => this.registry.member(id)?.peerUrl === peerUrl);
@@ -156,6 +165,13 @@ export class MembershipManager {
     }
     const st = this.host.status();
     const same = this.list().filter((m) => m.name === req.name || m.peerUrl === req.peerUrl);
+    if (same.length === 1 && same[0].role === 'learner' && same[0].name === '' && same[0].peerUrl === req.peerUrl) {
+      // Added unstarted (etcd's MemberAdd) for this peer URL: the process names it, as an etcd member publishes its name.
+      const attrs: MemberAttributes = { name: req.name, peerUrl: req.peerUrl, clientUrl: req.clientUrl ?? '', autoPromote: same[0].autoPromote };
+      await this.change({ type: ConfChangeType.ADD_LEARNER, nodeId: same[0].id, context: encodeMemberContext(attrs) },
+        () => this.registry.member(same[0].id)?.name === req.name);
+      return { id: same[0].id, ...attrs };
+    }
     if (same.length === 1 && same[0].role === 'learner' && same[0].name === req.name) {
       // A learner never counts toward a quorum, so it may come back blank under its id: this is
       // how a process added with POST /v1/members starts (and a learner that lost its disk resumes).
@@ -176,7 +192,7 @@ export class MembershipManager {
     const st = this.host.status();
     if (st.role !== Role.LEADER || this.promoting) return;
     if (this.shrinkToDesired()) return;
-    const ready = st.confState.learners.find((id) => this.registry.member(id)?.autoPromote && this.lag(id) <= this.options.catchUpEntries);
+    const ready = st.confState.learners.find((id) => this.registry.member(id)?.autoPromote && this.caughtUp(id));
     if (ready === undefined) return;
     this.promoting = true;
     this.promote(ready).catch(() => undefined).finally(() => { this.promoting = false; });
@@ -194,6 +210,34 @@ export class MembershipManager {
     this.promoting = true;
     this.remove(extra.m.id).catch(() => undefined).finally(() => { this.promoting = false; });
     return true;
+  }
+
+  /**
+   * etcd's strict reconfiguration check: removing voter `id` must leave a quorum of the remaining
+   * voters that the leader recently heard from (a member that is down may always be removed).
+   */
+  private checkQuorumAfterRemoving(id: number): void {
+    if (!this.host.isActive) return;
+    const st = this.host.status();
+    const remaining = st.confState.voters.filter((v) => v !== id);
+    const up = remaining.filter((v) => v === st.id || this.host.isActive!(v)).length;
+    if (up < Math.floor(remaining.length / 2) + 1) {
+      throw new KvError(412, 'would_lose_quorum', `removing member ${id} would leave ${up} of ${remaining.length} remaining voters reachable, ` +
+        'fewer than a quorum; bring the others back first');
+    }
+  }
+
+  /**
+   * In sync enough to vote: it has replicated from this leader (an unstarted member, added but never run,
+   * has match 0), was heard from recently, and is within catchUpEntries of the commit index.
+   */
+  private caughtUp(id: number): boolean {
+    return this.started(id) && this.lag(id) <= this.options.catchUpEntries;
+  }
+
+  private started(id: number): boolean {
+    const match = this.host.status().progress?.get(id)?.match ?? 0;
+    return match > 0 && (this.host.isActive?.(id) ?? true);
   }
 
   private lag(id: number): number {
@@ -252,8 +296,9 @@ function memberNotFound(id: number): KvError {
 }
 
 /** Validates names and addresses of a request (400 naming the field). */
-export function checkRequest(req: MemberRequest): void {
-  if (typeof req.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(req.name)) {
+export function checkRequest(req: MemberRequest, options: { unnamed?: boolean } = {}): void {
+  const nameOk = options.unnamed ? req.name === '' : typeof req.name === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(req.name);
+  if (!nameOk) {
     throw new KvError(400, 'bad_member', `name '${String(req.name)}' must be 1-63 letters, digits, '.', '_' or '-'`);
   }
   if (typeof req.peerUrl !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(req.peerUrl)) {

@@ -27,15 +27,7 @@ export interface KvBackend {
   countRequest(route: string, status: number): void;
 }
 
-/** One member as the etcd Cluster API lists it. */
-export interface EtcdMember {
-  readonly id: number;
-  readonly name: string;
-  readonly peerUrls: string[];
-  readonly clientUrls: string[];
-}
-
-/** What the etcd v3 API (api/etcd/) needs from a member. */
+/** What the etcd v3 API (api/etcd/) needs from a member (its Cluster service uses {@link MembershipBackend} too). */
 export interface EtcdBackend {
   /** The applied MVCC state, its watchers and (on the leader) the lease clock. */
   readonly mvcc: MvccHost;
@@ -46,20 +38,21 @@ export interface EtcdBackend {
   leaderClientUrl(): string | undefined;
   /** The ResponseHeader identity: a cluster ID derived from the cluster token, this member's ID, the Raft term. */
   header(): { cluster_id: string; member_id: string; raft_term: string };
-  members(): EtcdMember[];
   /** Raft progress for Maintenance.Status. */
   raftProgress(): { leader: number; term: number; commit: number; applied: number };
   readiness(): { ready: boolean; reason: string };
+  /** Why this member refuses writes now (the NOSPACE alarm: code `no_space`), if it does. */
+  writeBlocked?(): KvError | undefined;
   /** Hands leadership to voter `targetId` (leader only); resolves once it leads, or with why not. */
   moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'>;
 }
 
 /** Membership operations (the /v1/members routes and etcd's Cluster service call these). */
 export interface MembershipBackend {
-  /** Voters and learners with names, addresses, role and (on the leader) replication progress. */
+  /** Voters and learners with names, addresses (client URLs as far as this member knows them), role and (on the leader) replication progress. */
   listMembers(): { clusterId: string; leader: number; members: MemberStatus[] };
-  /** Adds a learner (leader only; 307 elsewhere). */
-  addMember(req: MemberRequest): Promise<MemberInfo>;
+  /** Adds a learner (leader only; 307 elsewhere); `autoPromote`: the leader promotes it once caught up. An empty name: unstarted. */
+  addMember(req: MemberRequest, autoPromote?: boolean): Promise<MemberInfo>;
   /** Replaces any member with this name or peer URL by a new auto-promoted learner (a blank member rejoining). */
   joinMember(req: MemberRequest): Promise<MemberInfo>;
   /** Promotes a caught-up learner (412 learner_not_ready before). */

@@ -5,7 +5,7 @@
  */
 import { createHash, randomInt } from 'crypto';
 import { Server } from 'http';
-import { EtcdBackend, EtcdMember, KvBackend, MembershipBackend } from './backend';
+import { EtcdBackend, KvBackend, MembershipBackend } from './backend';
 import { RaftServerConfig } from './config';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
@@ -106,6 +106,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   readonly registry: MemberRegistry;
   private readonly membership: MembershipManager;
   private removedLogged = false;
+  /** When each peer was last heard from (Date.now()), for the quorum check before removing a voter. */
+  private readonly lastHeard = new Map<number, number>();
   /** A conf change or snapshot was applied in this Ready: the transport follows after advance(). */
   private membershipChanged = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -177,6 +179,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       proposeConfChange: (cc) => { this.checkServing(); this.node.proposeConfChange(cc); this.scheduleLoop(); },
       transferLeadership: (to) => { this.node.transferLeadership(to); this.scheduleLoop(); },
       leaderClientUrl: () => this.leaderClientUrl(),
+      isActive: (id) => Date.now() - (this.lastHeard.get(id) ?? 0) < 2 * config.electionTicks * config.tickMs,
     }, this.registry, {
       catchUpEntries: config.learnerCatchUpEntries ?? 1000,
       timeoutMs: config.requestTimeoutMs * 2,
@@ -377,15 +380,6 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     return { cluster_id: this.etcdClusterId, member_id: String(this.config.id), raft_term: String(this.node.status().term) };
   }
 
-  members(): EtcdMember[] {
-    return this.config.members.map((m) => ({
-      id: m.id,
-      name: m.name,
-      peerUrls: [`http://${m.peerHost.includes(':') ? `[${m.peerHost}]` : m.peerHost}:${m.peerPort}`],
-      clientUrls: this.memberClientUrls(m.id),
-    }));
-  }
-
   raftProgress(): { leader: number; term: number; commit: number; applied: number } {
     const st = this.node.status();
     return { leader: st.leader, term: st.term, commit: st.commit, applied: this.stateMachine.appliedIndex };
@@ -418,6 +412,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     if (this.failed) return;
     // A removed id is a replaced incarnation (or a member that left): it must never count again.
     if (this.registry.isRemoved(m.from)) return;
+    this.lastHeard.set(m.from, Date.now());
     const invalid = this.refusedPeerInput(m);
     if (invalid) {
       this.log.warn('dropped a forged or malformed peer message', { from: m.from, type: MessageType[m.type], reason: invalid });
@@ -695,11 +690,13 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
 
   // MembershipBackend (/v1/members, etcd's Cluster service)
   listMembers(): { clusterId: string; leader: number; members: MemberStatus[] } {
-    return { clusterId: this.clusterId, leader: this.leader, members: this.membership.list() };
+    // Initial members register no client URL; fill it in from what they told us in the peer handshake.
+    const members = this.membership.list().map((m) => (m.clientUrl ? m : { ...m, clientUrl: this.memberClientUrls(m.id)[0] ?? '' }));
+    return { clusterId: this.clusterId, leader: this.leader, members };
   }
 
-  addMember(req: MemberRequest): Promise<MemberInfo> {
-    return this.membership.addLearner(req, false);
+  addMember(req: MemberRequest, autoPromote = false): Promise<MemberInfo> {
+    return this.membership.addLearner(req, autoPromote);
   }
 
   joinMember(req: MemberRequest): Promise<MemberInfo> {
@@ -721,15 +718,18 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   /**
    * A backup (GET /v1/snapshot, etcd's Maintenance.Snapshot): a snapshot file (the on-disk format of
    * docs/storage.md) of this member's applied state after a linearizable barrier, so it holds every
-   * write acknowledged before the request. The state machine's snapshot is an O(size) copy taken in
-   * one event-loop turn; streaming it does not hold up the Ready loop.
+   * write acknowledged before the request: the /v1 keys and the MVCC store (keys, revisions, history,
+   * leases), as a member snapshot holds them. The MVCC part is serialized a chunk per event-loop turn.
    */
   async backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }> {
     await this.linearizableBarrier();
     const index = this.stateMachine.appliedIndex;
     const term = index === this.lastSnapshotIndex ? this.storage.snapshot().metadata.term : this.storage.term(index);
-    const data = wrapSnapshot(this.registry.toJSON(), this.stateMachine.snapshot());
-    const snap = { metadata: { index, term, confState: this.node.status().confState }, data };
+    const registry = this.registry.toJSON();
+    const confState = this.node.status().confState;
+    // Both state machines (the /v1 keys and the etcd API's MVCC store), captured before the first await.
+    const data = wrapSnapshot(registry, await this.snapshotStateMachines());
+    const snap = { metadata: { index, term, confState }, data };
     return { index, chunks: [encodeSnapshotHeader(snap), Buffer.from(data.buffer, data.byteOffset, data.byteLength)] };
   }
 

@@ -5,3 +5,4 @@ export * from './memory-log-store';
 export { crc32c } from './crc32c';
 export * from './identity-file';
 export { encodeSnapshotHeader, decodeSnapshotFile } from './wal-format';
+export * from './etcd-snapshot-file';

@@ -49,6 +49,11 @@ const CHECKS: Record<string, Check> = {
   'Lease.LeaseGrant': none,
   // Revoking deletes the lease's keys: the caller must be allowed to write every one of them.
   'Lease.LeaseRevoke': (a, c, r, svc) => checkLeaseKeys(a, c, Number(r.ID ?? 0), svc),
+  // Membership changes need the root role (etcd's checkMembershipOperationPermission).
+  'Cluster.MemberAdd': admin,
+  'Cluster.MemberRemove': admin,
+  'Cluster.MemberUpdate': admin,
+  'Cluster.MemberPromote': admin,
   'Maintenance.Defragment': admin,
   'Maintenance.Hash': admin,
   'Maintenance.HashKV': admin,

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AUTH_METHODS, authorize, isChecked, permitWatch, tokenOf } from './auth';
 import { EtcdCodec } from './codec';
-import { EtcdErrors, toMvccError } from './errors';
+import { toMvccError } from './errors';
 import { withCallerToken } from './forwarder';
 import { KeepAliveSession } from './lease-stream';
 import { etcdPackageDefinition } from './proto';
@@ -25,7 +25,6 @@ function unaryTable(current: () => EtcdService): Record<string, Record<string, [
       return typeof v === 'function' ? v.bind(svc) : v;
     },
   });
-  const member = (m: string): [string, Handler] => [`${m}Request`, () => s.memberChange(m)];
   return {
     KV: {
       Range: ['RangeRequest', (r) => s.range(r as never)],
@@ -42,10 +41,10 @@ function unaryTable(current: () => EtcdService): Record<string, Record<string, [
     },
     Cluster: {
       MemberList: ['MemberListRequest', () => s.memberList()],
-      MemberAdd: member('MemberAdd'),
-      MemberRemove: member('MemberRemove'),
-      MemberUpdate: member('MemberUpdate'),
-      MemberPromote: member('MemberPromote'),
+      MemberAdd: ['MemberAddRequest', (r) => s.memberAdd(r)],
+      MemberRemove: ['MemberRemoveRequest', (r) => s.memberRemove(r)],
+      MemberUpdate: ['MemberUpdateRequest', (r) => s.memberUpdate(r)],
+      MemberPromote: ['MemberPromoteRequest', (r) => s.memberPromote(r)],
     },
     Maintenance: {
       Status: ['StatusRequest', () => s.status()],
@@ -70,9 +69,7 @@ export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCode
       impl[method] = unary(codec, reqType, guarded(service, svcName, method, handler));
     }
     if (svcName === 'Lease') impl.LeaseKeepAlive = keepAlive(service, codec);
-    if (svcName === 'Maintenance') {
-      impl.Snapshot = (call: grpc.ServerWritableStream<Obj, Obj>) => call.destroy(grpcError(EtcdErrors.unimplemented('Snapshot')));
-    }
+    if (svcName === 'Maintenance') impl.Snapshot = snapshot(service);
     server.addService((pkg[svcName] as grpc.ServiceClientConstructor).service, impl);
   }
   server.addService((pkg.Watch as grpc.ServiceClientConstructor).service, { Watch: watch(service, codec, watchOptions) });
@@ -142,6 +139,21 @@ function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessi
     call.on('end', end);
     call.on('error', () => session.close());
     call.on('cancelled', () => session.close());
+  };
+}
+
+/** Maintenance.Snapshot: the backup in 32 KiB messages (etcd's size) as the client reads them, then its sha256. */
+function snapshot(service: () => EtcdService): grpc.handleServerStreamingCall<Obj, Obj> {
+  return (call) => {
+    const send = (msg: Obj): Promise<void> => new Promise((resolve, reject) => {
+      if (call.cancelled) { reject(new Error('cancelled')); return; }
+      if (call.write(msg)) resolve(); else call.once('drain', resolve);
+    });
+    // With auth on, only a root-role user may take a snapshot (etcd's authMaintenanceServer).
+    authorize(service(), 'Maintenance', 'Snapshot', {}, callToken(call.metadata))
+      .then(() => service().snapshot(send))
+      // 'error' (not destroy) makes grpc-js end the call with this status; a destroyed stream sends none.
+      .then(() => call.end(), (e) => { if (!call.cancelled) call.emit('error', grpcError(e)); });
   };
 }
 

@@ -7,23 +7,32 @@ import { createHash } from 'crypto';
 import { asCaller } from './auth';
 import { EtcdErrors, toMvccError } from './errors';
 import { Forwarder } from './forwarder';
+import { peerUrlOf, toEtcdMember, toEtcdMemberError } from './members';
+import { NotLeaderError } from '../../errors';
 import {
   checkDeleteRange, checkPut, checkRange, checkTxn, CompactionRequest, DeleteRangeRequest, GrpcCode, isTxnReadOnly,
   LeaseGrantRequest, LeaseRevokeRequest, LeaseTimeToLiveRequest, MvccError, PutRequest, RangeRequest, RequestOp,
   TxnRequest,
 } from '../../mvcc';
-import { EtcdBackend } from '../../server/backend';
+import { EtcdBackend, MembershipBackend } from '../../server/backend';
 import { MvccWrite } from '../../server/mvcc-host';
+import { etcdSnapshotPadding } from '../../storage';
+
+/** etcd's snapshot message size (v3rpc snapshotSendBufferSize). */
+const SNAPSHOT_BLOB_BYTES = 32 * 1024;
 
 /** The etcd version this API is compatible with (what /version and Status report). */
 export const ETCD_API_VERSION = '3.4.0';
+
+/** etcdserverpb.AlarmType.NOSPACE. */
+const ALARM_NOSPACE = 1;
 
 type Obj = Record<string, unknown>;
 type Header = { cluster_id: string; member_id: string; revision: number; raft_term: string };
 
 /** See the file comment. */
 export class EtcdService {
-  constructor(readonly backend: EtcdBackend, readonly forwarder: Forwarder) {}
+  constructor(readonly backend: EtcdBackend & MembershipBackend, readonly forwarder: Forwarder) {}
 
   /** The ResponseHeader for this member at `revision` (the store's current one by default). */
   header(revision = this.backend.mvcc.store.revision): Header {
@@ -92,24 +101,85 @@ export class EtcdService {
     return this.withHeader(this.backend.mvcc.store.leaseLeases());
   }
 
-  // ---- Cluster ----
+  // ---- Cluster: the membership registry (membership/), changed by Raft conf changes on the leader ----
 
-  /** Followers do not learn each other's client URLs (peers talk to the leader only): ask the leader then. */
+  /**
+   * Every voter and learner from the replicated registry. A follower may not know other members' client URLs
+   * (peers only talk to the leader): then it asks the leader, and answers with what it knows if that fails.
+   * A member that does not find itself in its registry (joined, log not caught up) always asks the leader.
+   */
   async memberList(): Promise<Obj> {
-    const members = this.backend.members();
-    if (!this.backend.isLeader() && members.some((m) => m.clientUrls.length === 0) && this.backend.leaderClientUrl()) {
-      try { return await this.forwarder.unary<Obj>('Cluster', 'MemberList', {}); } catch { /* answer with what we know */ }
+    const { members } = this.backend.listMembers();
+    // A member that just joined lists nobody (not even itself) until its log catches up: only the leader knows.
+    const unknown = !members.some((m) => String(m.id) === this.backend.header().member_id);
+    if (!this.backend.isLeader() && (unknown || members.some((m) => m.clientUrl === '' && m.name !== ''))) {
+      if (unknown) return this.forward('Cluster', 'MemberList', {});
+      if (this.backend.leaderClientUrl()) {
+        try { return await this.forwarder.unary<Obj>('Cluster', 'MemberList', {}); } catch { /* answer with what we know */ }
+      }
     }
-    return {
-      header: this.header(),
-      members: members.map((m) => ({
-        ID: String(m.id), name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: false,
-      })),
-    };
+    return { header: this.header(), members: members.map(toEtcdMember) };
   }
 
-  memberChange(method: string): never {
-    throw new MvccError(GrpcCode.UNIMPLEMENTED, `etcdserver: ${method} is not supported yet: membership is fixed by --initial-cluster`);
+  /**
+   * Adds a member as a learner: unnamed until its process joins with this peer URL (as etcd's "unstarted").
+   * Without `isLearner` etcd adds a voter at once; we never let an empty log count toward a quorum, so it is
+   * a learner the leader promotes by itself once caught up.
+   */
+  async memberAdd(r: { peerURLs?: string[]; isLearner?: boolean }): Promise<Obj> {
+    const peerUrl = peerUrlOf(r.peerURLs);
+    if (!this.backend.isLeader()) return this.forward('Cluster', 'MemberAdd', r);
+    const added = await this.membershipCall(() => this.backend.addMember({ name: '', peerUrl }, !r.isLearner));
+    const members = this.backend.listMembers().members.map(toEtcdMember);
+    return { header: this.header(), member: members.find((m) => m.ID === added.id), members };
+  }
+
+  /** Removes a member; the leader removing itself hands leadership over first, then the new leader removes it. */
+  async memberRemove(r: { ID?: number }): Promise<Obj> {
+    if (this.backend.isLeader()) {
+      try {
+        await this.backend.removeMember(r.ID ?? 0);
+        return this.memberChanged();
+      } catch (e) {
+        if (!(e instanceof NotLeaderError)) throw toMvccError(toEtcdMemberError(e));
+        await this.waitForLeaderUrl();
+      }
+    }
+    return this.forward('Cluster', 'MemberRemove', r);
+  }
+
+  async memberUpdate(r: { ID?: number; peerURLs?: string[] }): Promise<Obj> {
+    const peerUrl = peerUrlOf(r.peerURLs);
+    if (!this.backend.isLeader()) return this.forward('Cluster', 'MemberUpdate', r);
+    await this.membershipCall(() => this.backend.updateMember(r.ID ?? 0, peerUrl));
+    return this.memberChanged();
+  }
+
+  /** Promotes a learner that is in sync with the leader (within --learner-catchup-entries of the commit index). */
+  async memberPromote(r: { ID?: number }): Promise<Obj> {
+    if (!this.backend.isLeader()) return this.forward('Cluster', 'MemberPromote', r);
+    await this.membershipCall(() => this.backend.promoteMember(r.ID ?? 0));
+    return this.memberChanged();
+  }
+
+  private memberChanged(): Obj {
+    return { header: this.header(), members: this.backend.listMembers().members.map(toEtcdMember) };
+  }
+
+  private async membershipCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      throw toMvccError(toEtcdMemberError(e));
+    }
+  }
+
+  /** After a leadership hand-over: wait (bounded) until the new leader's client URL is known, to forward to it. */
+  private async waitForLeaderUrl(): Promise<void> {
+    const deadline = Date.now() + this.forwarder.timeoutMs;
+    while (!(this.backend.leaderClientUrl() && !this.backend.isLeader()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   // ---- Maintenance ----
@@ -124,16 +194,23 @@ export class EtcdService {
       raftIndex: String(p.commit),
       raftTerm: String(p.term),
       raftAppliedIndex: String(p.applied),
-      errors: [],
+      errors: this.alarms().map((a) => `memberID:${a.memberID} alarm:NOSPACE`),
       dbSizeInUse: 0,
       isLearner: false,
     };
   }
 
-  /** Alarm GET (and DEACTIVATE, a no-op): this runtime raises no alarms (no space quota). */
+  /**
+   * Alarm GET (and DEACTIVATE, a no-op: the alarm clears by itself when space returns): this member's NOSPACE
+   * alarm, raised when its disk filled up. Unlike etcd's, the alarm is per member, not replicated.
+   */
   alarm(r: { action?: number }): Obj {
     if ((r.action ?? 0) === 1) throw EtcdErrors.unimplemented('activating an alarm');
-    return { header: this.header(), alarms: [] };
+    return { header: this.header(), alarms: this.alarms() };
+  }
+
+  private alarms(): { memberID: string; alarm: number }[] {
+    return this.backend.writeBlocked?.()?.code === 'no_space' ? [{ memberID: this.header().member_id, alarm: ALARM_NOSPACE }] : [];
   }
 
   /** Defragment: the store lives in memory and the log is compacted by snapshots, so there is nothing to reclaim. */
@@ -172,6 +249,33 @@ export class EtcdService {
     return { header: this.header() };
   }
 
+  /**
+   * Maintenance.Snapshot: a consistent backup (every write acknowledged before the call) as etcd streams its
+   * database: blobs of at most 32 KiB with the bytes remaining, then one blob holding the sha256 of all before.
+   * The content is our snapshot file padded as etcdctl expects (storage/etcd-snapshot-file.ts).
+   */
+  async snapshot(send: (resp: Obj) => Promise<void>): Promise<void> {
+    let backup;
+    try {
+      backup = await this.backend.backupSnapshot();
+    } catch (e) {
+      throw toMvccError(e);
+    }
+    const fileLength = backup.chunks.reduce((n, c) => n + c.length, 0);
+    const parts = [...backup.chunks, etcdSnapshotPadding(fileLength)];
+    let remaining = parts.reduce((n, c) => n + c.length, 0);
+    const sha = createHash('sha256');
+    for (const part of parts) {
+      for (let at = 0; at < part.length; at += SNAPSHOT_BLOB_BYTES) {
+        const blob = part.subarray(at, at + SNAPSHOT_BLOB_BYTES);
+        remaining -= blob.length;
+        sha.update(blob);
+        await send({ remaining_bytes: remaining, blob });
+      }
+    }
+    await send({ remaining_bytes: 0, blob: sha.digest() });
+  }
+
   // ---- internals ----
 
   private async write(cmd: MvccWrite, service: 'KV' | 'Lease', method: string, r: unknown): Promise<Obj> {
@@ -186,7 +290,7 @@ export class EtcdService {
     return this.withHeader(outcome.response as Obj);
   }
 
-  private async forward(service: 'KV' | 'Lease', method: string, r: unknown): Promise<Obj> {
+  private async forward(service: 'KV' | 'Lease' | 'Cluster', method: string, r: unknown): Promise<Obj> {
     try {
       return await this.forwarder.unary<Obj>(service, method, r);
     } catch (e) {
