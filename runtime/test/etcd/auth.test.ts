@@ -4,9 +4,9 @@
  * behaviour (ports 24200-24205 and 24210-24215). The tests run in order: they enable auth, use it, disable it.
  */
 import * as assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { etcdctl, startEtcd, startRuntime, Target } from './etcd-clients';
 import { etcdPackageDefinition } from '../../src/api/etcd/proto';
