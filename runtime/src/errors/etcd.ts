@@ -98,6 +98,23 @@ export const EtcdErrors = {
   corrupt: make(GrpcCode.DATA_LOSS, 'etcdserver: corrupt cluster'),
   /** A field that is not what the .proto allows (a non-integer revision, an unknown enum value). */
   invalid: (what: string): EtcdError => new EtcdError(GrpcCode.INVALID_ARGUMENT, `etcdserver: invalid request: ${what}`),
+  // Auth (etcd's rpctypes messages and codes for the auth store's errors).
+  rootUserNotExist: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: root user does not exist'),
+  rootRoleNotExist: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: root user does not have root role'),
+  userAlreadyExist: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: user name already exists'),
+  userEmpty: make(GrpcCode.INVALID_ARGUMENT, 'etcdserver: user name is empty'),
+  userNotFound: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: user name not found'),
+  roleAlreadyExist: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: role name already exists'),
+  roleNotFound: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: role name not found'),
+  roleEmpty: make(GrpcCode.INVALID_ARGUMENT, 'etcdserver: role name is empty'),
+  authFailed: make(GrpcCode.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password'),
+  permissionDenied: make(GrpcCode.PERMISSION_DENIED, 'etcdserver: permission denied'),
+  roleNotGranted: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: role is not granted to the user'),
+  permissionNotGranted: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: permission is not granted to the role'),
+  authNotEnabled: make(GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'),
+  invalidAuthToken: make(GrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token'),
+  invalidAuthMgmt: make(GrpcCode.INVALID_ARGUMENT, 'etcdserver: invalid auth management'),
+  authOldRevision: make(GrpcCode.INVALID_ARGUMENT, 'etcdserver: revision of auth store is old'),
   /** A log entry this member cannot decode: rejected identically on every member instead of crashing apply. */
   undecodable: (why: string): EtcdError => new EtcdError(GrpcCode.INTERNAL, `mvcc: undecodable command: ${why}`),
 };

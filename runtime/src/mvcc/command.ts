@@ -3,6 +3,7 @@
  * is ~270 bytes; no JSON or base64 on the hot path). Layout: version u8, op u8, requestId varint, then the
  * request's fields in a fixed order (codec.ts). Decoding checks every bound; see {@link decodeCommand}.
  */
+import { AuthCommand, readAuthCommand, writeAuthCommand } from './auth-store';
 import { ByteReader, ByteWriter, DecodeError } from './codec';
 import { Errors } from './errors';
 import {
@@ -18,10 +19,22 @@ export type MvccCommand =
   | { readonly op: 'compaction'; readonly requestId: number; readonly request: CompactionRequest }
   | { readonly op: 'lease_grant'; readonly requestId: number; readonly request: LeaseGrantRequest }
   | { readonly op: 'lease_revoke'; readonly requestId: number; readonly request: LeaseRevokeRequest }
-  | { readonly op: 'lease_checkpoint'; readonly requestId: number; readonly request: LeaseCheckpointRequest };
+  | { readonly op: 'lease_checkpoint'; readonly requestId: number; readonly request: LeaseCheckpointRequest }
+  | { readonly op: 'auth'; readonly requestId: number; readonly request: AuthCommand }
+  /**
+   * A client's write with the caller it was checked for: apply checks its permissions again against the auth
+   * state of that moment (a role revoked since the proposal refuses it), as etcd's auth applier does.
+   */
+  | { readonly op: 'checked'; readonly requestId: number; readonly request: CheckedWrite };
+
+/** The write inside a 'checked' command (never an auth or checked command itself). */
+export interface CheckedWrite {
+  readonly caller: string;
+  readonly inner: MvccCommand;
+}
 
 const VERSION = 1;
-const OPS = ['put', 'delete_range', 'txn', 'compaction', 'lease_grant', 'lease_revoke', 'lease_checkpoint'] as const;
+const OPS = ['put', 'delete_range', 'txn', 'compaction', 'lease_grant', 'lease_revoke', 'lease_checkpoint', 'auth', 'checked'] as const;
 /** Deeper nesting than etcd would ever accept in 128 ops is garbage; bounds decoder recursion. */
 const MAX_TXN_DEPTH = 64;
 const MAX_LIST = 1_048_576;
@@ -45,6 +58,8 @@ export function encodeCommand(cmd: MvccCommand): Buffer {
         w.int(cmd.request.checkpoints.length);
         for (const c of cmd.request.checkpoints) w.int(c.ID ?? 0).int(c.remaining_TTL ?? 0);
         break;
+      case 'auth': writeAuthCommand(w, cmd.request); break;
+      case 'checked': w.bytes(Buffer.from(cmd.request.caller, 'utf8')).bytes(encodeCommand(cmd.request.inner)); break;
     }
   } catch (e) {
     if (e instanceof RangeError) throw Errors.invalid(e.message);
@@ -92,6 +107,13 @@ function readBody(r: ByteReader, op: typeof OPS[number], requestId: number): Mvc
       const checkpoints = [];
       for (let i = 0; i < n; i++) checkpoints.push({ ID: r.int(), remaining_TTL: r.int() });
       return { op, requestId, request: { checkpoints } };
+    }
+    case 'auth': return { op, requestId, request: readAuthCommand(r) };
+    case 'checked': {
+      const caller = r.bytes().toString('utf8');
+      const inner = decodeCommand(r.bytes());
+      if (inner.op === 'checked' || inner.op === 'auth') throw new DecodeError(`a checked command cannot hold ${inner.op}`);
+      return { op, requestId, request: { caller, inner } };
     }
   }
 }

@@ -10,9 +10,12 @@ export { MvccStore, MvccStoreOptions, StoreEvent, StoreView, toKeyValue, toEvent
 export { LeaseClock, LeaseTable, Lease, Renewal, MAX_LEASE_TTL } from './lease';
 export { checkRange, checkPut, checkDeleteRange, checkTxn, isTxnReadOnly, DEFAULT_MAX_TXN_OPS } from './validate';
 export { WatchHub, WatchHubOptions, Watcher, WatchBatch } from './watch';
-export { MvccCommand, encodeCommand, decodeCommand, peekRequestId } from './command';
+export { MvccCommand, CheckedWrite, encodeCommand, decodeCommand, peekRequestId } from './command';
 export { MvccStateMachine, ApplyResult, MvccResponse } from './state-machine';
-export { snapshotChunks, snapshotBytes, SnapshotRestorer } from './snapshot';
+export { snapshotChunks, snapshotBytes, authSnapshot, SnapshotRestorer } from './snapshot';
+export {
+  AuthStore, checkWritePermission, AuthInfo, AuthUser, AuthRequest, AuthCommand, AuthEffect, AuthResponse, Permission, PermType, ROOT_USER, ROOT_ROLE,
+} from './auth-store';
 export { DecodeError } from './codec';
 export { AutoCompactor, AutoCompactionMode } from './auto-compaction';
 export { V1_OP, V1Command, V1Result, v1ToMvcc, v1Result, v1Get, v1List } from './v1';

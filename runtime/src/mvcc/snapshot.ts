@@ -6,21 +6,27 @@
  * {@link SnapshotRestorer} rebuilds a store frame by frame from the same byte stream, split anywhere.
  *
  * Stream: frames of [u32 LE payload length][payload]; payload = frame type u8 + items until its end (codec.ts):
- * HEADER (magic version, applied index, revisions, leases), MULTI (revisions that wrote several keys, in op
+ * HEADER (magic version, applied index, revisions, leases), AUTH (users, roles, enabled flag; only when there is
+ * auth state, so a store without it snapshots as before), MULTI (revisions that wrote several keys, in op
  * order), RECORDS (key + entries), END (record count: a truncated stream is detected).
  */
+import { AuthStore } from './auth-store';
 import { ByteReader, ByteWriter, DecodeError } from './codec';
 import { ByteString } from './keys';
 import { KeyRecord, SLOTS } from './record';
 import { MvccStore, MvccStoreOptions, SnapshotHeader, StoreView } from './store';
 
 const FORMAT = 1;
-const enum Frame { HEADER = 1, MULTI = 2, RECORDS = 3, END = 4 }
+const enum Frame { HEADER = 1, MULTI = 2, RECORDS = 3, END = 4, AUTH = 5 }
 
-/** The serialized view as a lazy sequence of frames of about `chunkBytes` each. */
-export function* snapshotChunks(view: StoreView, appliedIndex: number, chunkBytes = 262_144): Generator<Buffer> {
+/**
+ * The serialized view as a lazy sequence of frames of about `chunkBytes` each. `auth` is the auth state's
+ * encoding ({@link AuthStore.encode}) taken at the same moment as the view (it is small: taken eagerly).
+ */
+export function* snapshotChunks(view: StoreView, appliedIndex: number, chunkBytes = 262_144, auth?: Buffer): Generator<Buffer> {
   const w = new ByteWriter(Math.min(chunkBytes * 2, 67_108_864));
   yield frame(w, Frame.HEADER, () => writeHeader(w, view, appliedIndex));
+  if (auth) yield frame(w, Frame.AUTH, () => w.raw(auth));
   // Multi-key revisions first: the restorer must know them before records claim single-key slots.
   const multi: [number, ByteString[]][] = [];
   for (let i = 0; i < view.revCount; i++) {
@@ -54,8 +60,16 @@ export function* snapshotChunks(view: StoreView, appliedIndex: number, chunkByte
 }
 
 /** The whole snapshot as one buffer (tests, small stores). */
-export function snapshotBytes(view: StoreView, appliedIndex: number): Buffer {
-  return Buffer.concat([...snapshotChunks(view, appliedIndex)]);
+export function snapshotBytes(view: StoreView, appliedIndex: number, auth?: Buffer): Buffer {
+  return Buffer.concat([...snapshotChunks(view, appliedIndex, undefined, auth)]);
+}
+
+/** The auth part of a snapshot, or undefined when there is no auth state to keep. */
+export function authSnapshot(auth: AuthStore): Buffer | undefined {
+  if (auth.isEmpty) return undefined;
+  const w = new ByteWriter(256);
+  auth.encode(w);
+  return w.take();
 }
 
 function frame(w: ByteWriter, type: Frame, body: () => void): Buffer {
@@ -100,6 +114,7 @@ export class SnapshotRestorer {
   private index = 0;
   private records = 0;
   private ended = false;
+  private auth?: AuthStore;
 
   constructor(private readonly options: MvccStoreOptions = {}) {}
 
@@ -122,10 +137,10 @@ export class SnapshotRestorer {
     this.bufferedBytes = buf.length;
   }
 
-  /** The restored store and the applied index; throws when the stream was incomplete. */
-  finish(): { store: MvccStore; appliedIndex: number } {
+  /** The restored store, auth state and applied index; throws when the stream was incomplete. */
+  finish(): { store: MvccStore; auth: AuthStore; appliedIndex: number } {
     if (!this.ended || !this.builder || this.bufferedBytes > 0) throw new DecodeError('snapshot stream is incomplete');
-    return { store: this.builder.finish(), appliedIndex: this.index };
+    return { store: this.builder.finish(), auth: this.auth ?? new AuthStore(), appliedIndex: this.index };
   }
 
   private frame(payload: Buffer): void {
@@ -135,6 +150,10 @@ export class SnapshotRestorer {
     if (type !== Frame.HEADER && !this.builder) throw new DecodeError('snapshot does not start with its header');
     switch (type) {
       case Frame.HEADER: this.readHeader(r); break;
+      case Frame.AUTH:
+        if (this.auth) throw new DecodeError('second auth frame in the snapshot');
+        this.auth = AuthStore.decode(r);
+        break;
       case Frame.MULTI: {
         while (!r.done) {
           const rev = r.int();

@@ -4,10 +4,11 @@
  * entry holds: a command this build cannot decode, or one the store rejects, becomes an error result — the
  * same on every member — so one bad entry can never stop a member from applying the log (issue 14).
  */
+import { AuthResponse, AuthStore, checkWritePermission } from './auth-store';
 import { DecodeError } from './codec';
 import { decodeCommand, MvccCommand, peekRequestId } from './command';
 import { Errors, GrpcCode, MvccError } from './errors';
-import { SnapshotRestorer, snapshotChunks } from './snapshot';
+import { authSnapshot, SnapshotRestorer, snapshotChunks } from './snapshot';
 import { MvccStore, MvccStoreOptions, StoreEvent } from './store';
 import {
   CompactionResponse, DeleteRangeResponse, LeaseCheckpointResponse, LeaseGrantResponse, LeaseRevokeResponse,
@@ -16,7 +17,7 @@ import {
 
 /** Any write's response. */
 export type MvccResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse
-| LeaseRevokeResponse | LeaseCheckpointResponse;
+| LeaseRevokeResponse | LeaseCheckpointResponse | AuthResponse;
 
 /** The outcome of one applied entry. Exactly one of `response` and `error` is set. */
 export interface ApplyResult {
@@ -36,6 +37,7 @@ export interface ApplyResult {
 /** See the file comment. */
 export class MvccStateMachine {
   private current: MvccStore;
+  private authStore = new AuthStore();
   private applied = 0;
 
   constructor(private readonly options: MvccStoreOptions = {}) {
@@ -44,6 +46,9 @@ export class MvccStateMachine {
 
   /** The store (replaced by {@link restore}: hold the state machine, not the store). */
   get store(): MvccStore { return this.current; }
+
+  /** Users, roles and the auth flag (replaced by {@link restore}, like the store). */
+  get auth(): AuthStore { return this.authStore; }
 
   /** The index of the last applied entry (or of the restored snapshot). */
   get appliedIndex(): number { return this.applied; }
@@ -67,7 +72,7 @@ export class MvccStateMachine {
       return this.result(index, peekRequestId(data), undefined, undefined, Errors.undecodable(why));
     }
     try {
-      return this.result(index, cmd.requestId, cmd.op, this.run(cmd), undefined);
+      return this.result(index, cmd.requestId, cmd.op, this.run(index, cmd), undefined);
     } catch (e) {
       const err = e instanceof MvccError ? e : new MvccError(GrpcCode.INTERNAL, `mvcc: ${cmd.op} failed: ${e instanceof Error ? e.message : String(e)}`);
       return this.result(index, cmd.requestId, cmd.op, undefined, err);
@@ -80,7 +85,8 @@ export class MvccStateMachine {
    */
   snapshot(chunkBytes?: number): { appliedIndex: number; revision: number; chunks: Generator<Buffer> } {
     const view = this.current.view();
-    return { appliedIndex: this.applied, revision: view.revision, chunks: snapshotChunks(view, this.applied, chunkBytes) };
+    const auth = authSnapshot(this.authStore);
+    return { appliedIndex: this.applied, revision: view.revision, chunks: snapshotChunks(view, this.applied, chunkBytes, auth) };
   }
 
   /** A restorer for a snapshot stream; {@link finishRestore} installs what it built. */
@@ -90,8 +96,9 @@ export class MvccStateMachine {
 
   /** Installs a completely read snapshot; throws DecodeError when it was incomplete. */
   finishRestore(restorer: SnapshotRestorer): void {
-    const { store, appliedIndex } = restorer.finish();
+    const { store, auth, appliedIndex } = restorer.finish();
     this.current = store;
+    this.authStore = auth;
     this.applied = appliedIndex;
   }
 
@@ -102,7 +109,7 @@ export class MvccStateMachine {
     this.finishRestore(r);
   }
 
-  private run(cmd: MvccCommand): MvccResponse {
+  private run(index: number, cmd: MvccCommand): MvccResponse {
     const s = this.current;
     switch (cmd.op) {
       case 'put': return s.put(cmd.request);
@@ -112,12 +119,23 @@ export class MvccStateMachine {
       case 'lease_grant': return s.leaseGrant(cmd.request);
       case 'lease_revoke': return s.leaseRevoke(cmd.request);
       case 'lease_checkpoint': return s.leaseCheckpoint(cmd.request);
+      case 'checked': {
+        const { caller, inner } = cmd.request;
+        checkWritePermission(this.authStore, caller, inner, (id) => s.leases.get(id)?.keys ?? []);
+        return this.run(index, inner);
+      }
+      case 'auth': {
+        const resp = this.authStore.apply(index, cmd.request);
+        resp.header.revision = s.revision;
+        return resp;
+      }
     }
   }
 
   private result(index: number, requestId: number, op: MvccCommand['op'] | undefined, response: MvccResponse | undefined,
     error: MvccError | undefined): ApplyResult {
-    const events = error ? [] : this.current.lastEvents;
+    // An auth write touches no key: the store's last events belong to an earlier entry.
+    const events = error || op === 'auth' ? [] : this.current.lastEvents;
     return { index, requestId, op, response, error, events, revision: this.current.revision };
   }
 

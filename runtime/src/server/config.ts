@@ -60,4 +60,6 @@ export interface RaftServerConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** etcd API history retention (the leader proposes compactions); absent = keep everything. */
   readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
+  /** How long an etcd API auth token lives without use (etcd's --auth-token-ttl). @default 300000 */
+  readonly authTokenTtlMs?: number;
 }

@@ -4,8 +4,10 @@
  * (the store and the lease table stay pure). Log entries carrying an MVCC command start with
  * {@link MVCC_ENTRY_TAG}; everything else is a /v1 KV command.
  */
+import { SimpleTokens } from './auth-tokens';
 import {
-  AutoCompactionMode, AutoCompactor, encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore, snapshotBytes, WatchHub,
+  AuthResponse, AutoCompactionMode, AutoCompactor, encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore,
+  snapshotBytes, WatchHub,
 } from '../mvcc';
 import { Logger } from '../observability/logger';
 
@@ -58,9 +60,13 @@ export class MvccHost {
   readonly watchHub = new WatchHub(() => this.machine.store);
   /** The leader's lease deadlines; reset whenever leadership changes. */
   readonly leaseClock = new LeaseClock(() => this.machine.store.leases);
+  /** This member's auth tokens (etcd's simple tokens), learned from applied Authenticate entries. */
+  readonly tokens: SimpleTokens;
   private timers: NodeJS.Timeout[] = [];
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger, authTokenTtlMs?: number) {
+    this.tokens = new SimpleTokens(authTokenTtlMs);
+  }
 
   get store(): MvccStore { return this.machine.store; }
 
@@ -68,8 +74,19 @@ export class MvccHost {
   apply(index: number, data: Uint8Array): { requestId: number; outcome: MvccOutcome } {
     const r = this.machine.apply(index, data.subarray(1));
     this.watchHub.notify(r.events);
+    if (r.op === 'auth' && r.response) this.applyAuthEffect(r.response as AuthResponse);
     const outcome: MvccOutcome = r.error ? { ok: false, error: r.error } : { ok: true, response: r.response };
     return { requestId: r.requestId, outcome };
+  }
+
+  /** Tokens follow the applied auth writes on every member; the effect never leaves the member. */
+  private applyAuthEffect(resp: AuthResponse): void {
+    const e = resp.effect;
+    delete resp.effect;
+    if (!e) return;
+    if ('assign' in e) this.tokens.assign(e.assign.token, e.assign.user);
+    else if ('invalidateUser' in e) this.tokens.invalidateUser(e.invalidateUser);
+    else this.tokens.clear();
   }
 
   /** An entry that is not an MVCC command (a /v1 write, an empty or membership entry). */
@@ -85,6 +102,8 @@ export class MvccHost {
   /** Installs the MVCC part of a member snapshot; watchers resync from the new store's history. */
   restore(data: Uint8Array): void {
     this.machine.restore(data);
+    // The users behind the tokens may have changed: clients authenticate again, as after a restart.
+    this.tokens.clear();
     this.leaseClock.reset();
     this.watchHub.resync();
   }

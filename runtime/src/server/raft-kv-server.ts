@@ -144,7 +144,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     private readonly start_: StartOptions,
   ) {
     this.log = logger;
-    this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }));
+    this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }), config.authTokenTtlMs);
     this.etcdClusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
     this.registry = new MemberRegistry((id) => this.fallbackMember(id));
     const snap = recovered.snapshot;

@@ -4,11 +4,39 @@
  * With client TLS the leader's URL is https and the follower dials it with its own client-port certificate
  * (as etcd's members do), which the leader's --client-cert-auth accepts since the same CA signed it.
  */
+import { AsyncLocalStorage } from 'async_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { EtcdErrors } from './errors';
 import { etcdPackageDefinition } from './proto';
 
-type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance';
+type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance' | 'Auth';
+
+/**
+ * The client call being served: its auth token, so a forwarded call keeps the caller's identity (the leader
+ * checks it again), and the user the token named once checked (auth.ts), so the leader's proposal carries it;
+ * without every handler passing them along.
+ */
+export interface CallIdentity {
+  readonly token: string | undefined;
+  /** Set by the permission check: the user the token names ('' for none). */
+  caller?: string;
+}
+
+const currentCallStorage = new AsyncLocalStorage<CallIdentity>();
+
+/**
+ * Runs `fn` with `token` as the caller's token for any call it forwards. Without a token there is nothing to
+ * carry: `fn` runs as is, so a cluster whose clients send no tokens never turns on async context tracking
+ * (on Node 20 it hooks every promise in the process).
+ */
+export function withCallerToken<T>(token: string | undefined, fn: () => T): T {
+  return token === undefined ? fn() : currentCallStorage.run({ token }, fn);
+}
+
+/** The client call being served, if any (undefined for the member's own work, e.g. lease expiry). */
+export function currentCall(): CallIdentity | undefined {
+  return currentCallStorage.getStore();
+}
 type GrpcClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 /** The member's own client-port TLS material, read at dial time so rotated files are used by new channels. */
@@ -25,8 +53,11 @@ export class Forwarder {
   /** Calls `method` on the leader; rejects with etcd's "no leader" when none is known. */
   unary<T>(service: ServiceName, method: string, request: unknown): Promise<T> {
     const client = this.client(service);
+    const metadata = new grpc.Metadata();
+    const token = currentCallStorage.getStore()?.token;
+    if (token !== undefined) metadata.set('token', token);
     return new Promise((resolve, reject) => {
-      client[method](request, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, resp: T) => {
+      client[method](request, metadata, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, resp: T) => {
         if (err) reject(err); else resolve(resp);
       });
     });

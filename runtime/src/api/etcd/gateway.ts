@@ -6,31 +6,36 @@
  */
 import { IncomingMessage, ServerResponse } from 'http';
 import { TLSSocket } from 'tls';
+import { AUTH_METHODS, authorize, permitWatch, tokenOf } from './auth';
 import { EtcdCodec } from './codec';
 import { httpStatus, toMvccError } from './errors';
+import { withCallerToken } from './forwarder';
 import { KeepAliveSession } from './lease-stream';
 import { ETCD_API_VERSION, EtcdService } from './service';
 import { WatchSession, WatchSessionOptions } from './watch-stream';
 import { MvccError } from '../../mvcc';
 
 type Obj = Record<string, unknown>;
-type Route = { req: string; resp: string; call: (r: Obj) => Obj | Promise<Obj> };
+type Route = { req: string; resp: string; call: (r: Obj, token?: string) => Obj | Promise<Obj>; checked?: [string, string] };
 
 /** Largest accepted body: etcd's 1.5 MiB request limit, base64-inflated, plus room for the JSON. */
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 function routes(s: EtcdService): Map<string, Route> {
   const r = (req: string, resp: string, call: Route['call']): Route => ({ req, resp, call });
+  // The gateway twins of the gRPC RPCs whose permissions auth.ts checks.
+  const kv = (method: string, call: Route['call']): Route => ({ req: `${method}Request`, resp: `${method}Response`, call, checked: ['KV', method] });
+  const auth: [string, Route][] = Object.entries(AUTH_METHODS).map(([, [req, resp, path, h]]) => [path, { req, resp, call: (q, t) => h(s, q, t) }]);
   const revoke = r('LeaseRevokeRequest', 'LeaseRevokeResponse', (q) => s.leaseRevoke(q as never));
   const ttl = r('LeaseTimeToLiveRequest', 'LeaseTimeToLiveResponse', (q) => s.leaseTimeToLive(q as never));
   const leases = r('LeaseLeasesRequest', 'LeaseLeasesResponse', () => s.leaseLeases());
   return new Map([
-    ['/kv/range', r('RangeRequest', 'RangeResponse', (q) => s.range(q as never))],
-    ['/kv/put', r('PutRequest', 'PutResponse', (q) => s.put(q as never))],
-    ['/kv/deleterange', r('DeleteRangeRequest', 'DeleteRangeResponse', (q) => s.deleteRange(q as never))],
-    ['/kv/txn', r('TxnRequest', 'TxnResponse', (q) => s.txn(q as never))],
-    ['/kv/compaction', r('CompactionRequest', 'CompactionResponse', (q) => s.compact(q as never))],
-    ['/lease/grant', r('LeaseGrantRequest', 'LeaseGrantResponse', (q) => s.leaseGrant(q as never))],
+    ['/kv/range', kv('Range', (q) => s.range(q as never))],
+    ['/kv/put', kv('Put', (q) => s.put(q as never))],
+    ['/kv/deleterange', kv('DeleteRange', (q) => s.deleteRange(q as never))],
+    ['/kv/txn', kv('Txn', (q) => s.txn(q as never))],
+    ['/kv/compaction', { ...r('CompactionRequest', 'CompactionResponse', (q) => s.compact(q as never)), checked: ['KV', 'Compact'] }],
+    ['/lease/grant', { ...r('LeaseGrantRequest', 'LeaseGrantResponse', (q) => s.leaseGrant(q as never)), checked: ['Lease', 'LeaseGrant'] }],
     ['/lease/revoke', revoke],
     ['/kv/lease/revoke', revoke],
     ['/lease/timetolive', ttl],
@@ -38,13 +43,14 @@ function routes(s: EtcdService): Map<string, Route> {
     ['/lease/leases', leases],
     ['/kv/lease/leases', leases],
     ['/cluster/member/list', r('MemberListRequest', 'MemberListResponse', () => s.memberList())],
-    ['/cluster/member/add', r('MemberAddRequest', 'MemberAddResponse', (q) => s.memberAdd(q))],
-    ['/cluster/member/remove', r('MemberRemoveRequest', 'MemberRemoveResponse', (q) => s.memberRemove(q))],
-    ['/cluster/member/update', r('MemberUpdateRequest', 'MemberUpdateResponse', (q) => s.memberUpdate(q))],
-    ['/cluster/member/promote', r('MemberPromoteRequest', 'MemberPromoteResponse', (q) => s.memberPromote(q))],
+    ['/cluster/member/add', { ...r('MemberAddRequest', 'MemberAddResponse', (q) => s.memberAdd(q)), checked: ['Cluster', 'MemberAdd'] }],
+    ['/cluster/member/remove', { ...r('MemberRemoveRequest', 'MemberRemoveResponse', (q) => s.memberRemove(q)), checked: ['Cluster', 'MemberRemove'] }],
+    ['/cluster/member/update', { ...r('MemberUpdateRequest', 'MemberUpdateResponse', (q) => s.memberUpdate(q)), checked: ['Cluster', 'MemberUpdate'] }],
+    ['/cluster/member/promote', { ...r('MemberPromoteRequest', 'MemberPromoteResponse', (q) => s.memberPromote(q)), checked: ['Cluster', 'MemberPromote'] }],
     ['/maintenance/status', r('StatusRequest', 'StatusResponse', () => s.status())],
     ['/maintenance/alarm', r('AlarmRequest', 'AlarmResponse', (q) => s.alarm(q))],
-    ['/maintenance/defragment', r('DefragmentRequest', 'DefragmentResponse', () => s.defragment())],
+    ['/maintenance/defragment', { ...r('DefragmentRequest', 'DefragmentResponse', () => s.defragment()), checked: ['Maintenance', 'Defragment'] }],
+    ...auth,
   ]);
 }
 
@@ -70,13 +76,20 @@ export function createEtcdHttpHandler(
     if (!m) return fallback(req, res);
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'Method Not Allowed', message: 'Method Not Allowed', code: 12 }, { allow: 'POST' });
     const route = table.get(m[1]);
-    if (m[1] === '/watch') return void readJson(req).then((b) => watchStream(service, codec, b, req, res, watchOptions), (e) => sendError(res, e));
+    // etcd's gateway passes the Authorization header to gRPC as the auth token.
+    const token = tokenOf(req.headers.authorization);
+    if (m[1] === '/watch') return void readJson(req).then((b) => watchStream(service, codec, b, req, res, watchOptions, token), (e) => sendError(res, e));
     if (m[1] === '/lease/keepalive') return void readJson(req).then((b) => keepAlive(service, codec, b, res), (e) => sendError(res, e));
     if (!route) return sendJson(res, 404, { error: 'Not Found', message: 'Not Found', code: 5 });
     readJson(req)
-      .then((body) => route.call(codec.fromJson<Obj>(route.req, body)))
+      .then((body) => withCallerToken(token, () => callRoute(service, route, codec.fromJson<Obj>(route.req, body), token)))
       .then((resp) => sendJson(res, 200, codec.toJson(route.resp, resp)), (e) => sendError(res, e));
   };
+}
+
+async function callRoute(service: EtcdService, route: Route, q: Obj, token: string | undefined): Promise<Obj> {
+  if (route.checked) await authorize(service, route.checked[0], route.checked[1], q, token);
+  return route.call(q, token);
 }
 
 function health(service: EtcdService, res: ServerResponse): void {
@@ -97,15 +110,17 @@ function keepAlive(service: EtcdService, codec: EtcdCodec, body: unknown, res: S
 
 function watchStream(
   service: EtcdService, codec: EtcdCodec, body: unknown, req: IncomingMessage, res: ServerResponse, options: WatchSessionOptions,
+  token: string | undefined,
 ): void {
   let first: Obj;
   try { first = codec.fromJson<Obj>('WatchRequest', body); } catch (e) { return sendError(res, e); }
   res.writeHead(200, { 'content-type': 'application/json' });
-  const session = new WatchSession(service, (resp) => res.write(JSON.stringify({ result: codec.toJson('WatchResponse', resp) }) + '\n'), options);
+  const write = (resp: Obj): boolean => res.write(JSON.stringify({ result: codec.toJson('WatchResponse', resp) }) + '\n');
+  const session = new WatchSession(service, write, options);
   res.on('drain', () => session.drained());
   res.on('close', () => session.close());
   req.socket.setTimeout(0);
-  session.handle(first);
+  void permitWatch(service, first, token, write).then((ok) => { if (ok) session.handle(first); }, (e) => sendError(res, e));
 }
 
 function readJson(req: IncomingMessage): Promise<unknown> {

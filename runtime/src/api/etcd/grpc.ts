@@ -3,15 +3,17 @@
  * (listener.ts) hands it the connections that open with the HTTP/2 preface.
  */
 import * as grpc from '@grpc/grpc-js';
+import { AUTH_METHODS, authorize, isChecked, permitWatch, tokenOf } from './auth';
 import { EtcdCodec } from './codec';
 import { toMvccError } from './errors';
+import { withCallerToken } from './forwarder';
 import { KeepAliveSession } from './lease-stream';
 import { etcdPackageDefinition } from './proto';
 import { EtcdService } from './service';
 import { WatchSession, WatchSessionOptions } from './watch-stream';
 
 type Obj = Record<string, unknown>;
-type Handler = (req: Obj) => Obj | Promise<Obj>;
+type Handler = (req: Obj, token?: string) => Obj | Promise<Obj>;
 
 /** Unary RPCs: method -> [request type, handler]. */
 function unaryTable(current: () => EtcdService): Record<string, Record<string, [string, Handler]>> {
@@ -60,9 +62,12 @@ export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCode
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 2 * 1024 * 1024 + 512 * 1024 });
   const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
   const table = unaryTable(service);
+  table.Auth = Object.fromEntries(Object.entries(AUTH_METHODS).map(([m, [reqType, , , h]]) => [m, [reqType, (r, t) => h(service(), r, t)]]));
   for (const [svcName, methods] of Object.entries(table)) {
     const impl: grpc.UntypedServiceImplementation = {};
-    for (const [method, [reqType, handler]] of Object.entries(methods)) impl[method] = unary(codec, reqType, handler);
+    for (const [method, [reqType, handler]] of Object.entries(methods)) {
+      impl[method] = unary(codec, reqType, guarded(service, svcName, method, handler));
+    }
     if (svcName === 'Lease') impl.LeaseKeepAlive = keepAlive(service, codec);
     if (svcName === 'Maintenance') impl.Snapshot = snapshot(service);
     server.addService((pkg[svcName] as grpc.ServiceClientConstructor).service, impl);
@@ -76,12 +81,28 @@ function grpcError(e: unknown): Partial<grpc.StatusObject> & Error {
   return Object.assign(new Error(err.message), { code: err.code as number, details: err.message });
 }
 
+/** With auth: the caller's token is resolved and the RPC's permissions checked before the handler runs. */
+function guarded(service: () => EtcdService, svcName: string, method: string, handler: Handler): Handler {
+  if (!isChecked(svcName, method)) return handler;
+  return (req, token) => {
+    // Auth off and no token: nothing to check (the common case stays synchronous).
+    if (token === undefined && !service().backend.mvcc.machine.auth.enabled) return handler(req, token);
+    return checkedCall(service(), svcName, method, handler, req, token);
+  };
+}
+
+async function checkedCall(svc: EtcdService, svcName: string, method: string, handler: Handler, req: Obj, token: string | undefined): Promise<Obj> {
+  await authorize(svc, svcName, method, req, token);
+  return handler(req, token);
+}
+
 function unary(codec: EtcdCodec, reqType: string, handler: Handler): grpc.handleUnaryCall<Obj, Obj> {
   return (call, callback) => {
     let result: Obj | Promise<Obj>;
     try {
       const req = codec.fromGrpc<Obj>(reqType, call.request);
-      result = handler(req);
+      const token = callToken(call.metadata);
+      result = withCallerToken(token, () => handler(req, token));
     } catch (e) {
       callback(grpcError(e));
       return;
@@ -90,17 +111,29 @@ function unary(codec: EtcdCodec, reqType: string, handler: Handler): grpc.handle
   };
 }
 
+/** clientv3 sends `token`; the gateway's `Authorization` header arrives as `authorization` (etcd reads both). */
+function callToken(md: grpc.Metadata): string | undefined {
+  return tokenOf(md.get('token')) ?? tokenOf(md.get('authorization'));
+}
+
 function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessionOptions): grpc.handleBidiStreamingCall<Obj, Obj> {
   return (call) => {
     const session = new WatchSession(service(), (resp) => call.write(resp), options);
+    const token = callToken(call.metadata);
+    // Requests stay in order while a create waits for its permission check.
+    let queue = Promise.resolve();
     call.on('drain', () => session.drained());
     call.on('data', (raw: Obj) => {
-      try {
-        session.handle(codec.fromGrpc<Obj>('WatchRequest', raw));
-      } catch (e) {
-        call.destroy(grpcError(e));
-        session.close();
-      }
+      queue = queue.then(async () => {
+        try {
+          const req = codec.fromGrpc<Obj>('WatchRequest', raw);
+          if (!(await permitWatch(service(), req, token, (resp) => call.write(resp)))) return;
+          session.handle(req);
+        } catch (e) {
+          call.destroy(grpcError(e));
+          session.close();
+        }
+      });
     });
     const end = (): void => { session.close(); call.end(); };
     call.on('end', end);
@@ -116,7 +149,11 @@ function snapshot(service: () => EtcdService): grpc.handleServerStreamingCall<Ob
       if (call.cancelled) { reject(new Error('cancelled')); return; }
       if (call.write(msg)) resolve(); else call.once('drain', resolve);
     });
-    service().snapshot(send).then(() => call.end(), (e) => { if (!call.cancelled) call.destroy(grpcError(e)); });
+    // With auth on, only a root-role user may take a snapshot (etcd's authMaintenanceServer).
+    authorize(service(), 'Maintenance', 'Snapshot', {}, callToken(call.metadata))
+      .then(() => service().snapshot(send))
+      // 'error' (not destroy) makes grpc-js end the call with this status; a destroyed stream sends none.
+      .then(() => call.end(), (e) => { if (!call.cancelled) call.emit('error', grpcError(e)); });
   };
 }
 

@@ -2,11 +2,12 @@
  * The etcd v3 wire contract: our own protobuf definitions of the `mvccpb` and `etcdserverpb` packages,
  * written from etcd 3.4's public API reference (rpc.proto, kv.proto). Package, service, message and field
  * names and numbers are etcd's, because they are the wire contract; only what this runtime serves is
- * declared (no Auth service, no raft-internal messages). Kept as source text in a module, not a file
+ * declared (no raft-internal messages; the Auth service is in auth-proto.ts). Kept as source text in a module, not a file
  * beside the build output, so the compiled runtime and the image carry it without a copy step.
  */
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
+import { AUTH_RPC_PROTO, AUTHPB_PROTO } from './auth-proto';
 
 /** mvccpb: the stored key-value pair and the watch event. */
 export const MVCC_PROTO = `
@@ -436,6 +437,8 @@ export function etcdRoot(): protobuf.Root {
     root = new protobuf.Root();
     protobuf.parse(MVCC_PROTO, root, { keepCase: true });
     protobuf.parse(RPC_PROTO, root, { keepCase: true });
+    protobuf.parse(AUTHPB_PROTO, root, { keepCase: true });
+    protobuf.parse(AUTH_RPC_PROTO, root, { keepCase: true });
     root.resolveAll();
   }
   return root;

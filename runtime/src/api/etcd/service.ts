@@ -4,6 +4,7 @@
  * pass the ReadIndex barrier, serializable ones read local state. Every failure is an MvccError.
  */
 import { createHash } from 'crypto';
+import { asCaller } from './auth';
 import { EtcdErrors, toMvccError } from './errors';
 import { Forwarder } from './forwarder';
 import { peerUrlOf, toEtcdMember, toEtcdMemberError } from './members';
@@ -281,7 +282,7 @@ export class EtcdService {
     if (!this.backend.isLeader()) return this.forward(service, method, r);
     let outcome;
     try {
-      outcome = await this.backend.proposeMvcc(cmd);
+      outcome = await this.backend.proposeMvcc(asCaller(this, cmd));
     } catch (e) {
       throw toMvccError(e);
     }
