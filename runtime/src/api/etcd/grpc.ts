@@ -130,7 +130,7 @@ function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessi
           if (!(await permitWatch(service(), req, token, (resp) => call.write(resp)))) return;
           session.handle(req);
         } catch (e) {
-          call.destroy(grpcError(e));
+          failStream(call, e);
           session.close();
         }
       });
@@ -153,18 +153,23 @@ function snapshot(service: () => EtcdService): grpc.handleServerStreamingCall<Ob
     authorize(service(), 'Maintenance', 'Snapshot', {}, callToken(call.metadata))
       .then(() => service().snapshot(send))
       // 'error' (not destroy) makes grpc-js end the call with this status; a destroyed stream sends none.
-      .then(() => call.end(), (e) => { if (!call.cancelled) call.emit('error', grpcError(e)); });
+      .then(() => call.end(), (e) => failStream(call, e));
   };
+}
+
+/** Ends a stream with `e`'s gRPC status: grpc-js sends the status for an 'error' event, none for a destroyed stream. */
+function failStream(call: grpc.ServerWritableStream<Obj, Obj> | grpc.ServerDuplexStream<Obj, Obj>, e: unknown): void {
+  if (!call.cancelled) call.emit('error', grpcError(e));
 }
 
 function keepAlive(service: () => EtcdService, codec: EtcdCodec): grpc.handleBidiStreamingCall<Obj, Obj> {
   return (call) => {
-    const session = new KeepAliveSession(service(), (resp) => call.write(resp), (e) => { call.destroy(grpcError(e)); session.close(); });
+    const session = new KeepAliveSession(service(), (resp) => call.write(resp), (e) => { failStream(call, e); session.close(); });
     call.on('data', (raw: Obj) => {
       try {
         session.handle(codec.fromGrpc<Obj>('LeaseKeepAliveRequest', raw));
       } catch (e) {
-        call.destroy(grpcError(e));
+        failStream(call, e);
         session.close();
       }
     });
