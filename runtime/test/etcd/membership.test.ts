@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { join } from 'path';
 import { etcdctl } from './etcd-clients';
 import { EtcdCluster, EtcdMember, etcdVersion } from '../support/etcd-cluster';
+import { kvRequest } from '../support/kv-client';
 import { KvCluster, KvMember, sleep } from '../support/kv-cluster';
 
 /** One cluster under test, seen as etcdctl sees it: client endpoints (host:port). */
@@ -213,6 +214,11 @@ for (const [label, start, basePort] of TARGETS) {
       await refused(['member', 'update', 'abcdef1234', `--peer-urls=http://${ep(newPeer)}`], 'etcdserver: member not found');
       await refused(['member', 'add', `${h!.prefix}9`, `--peer-urls=${first.peerURLs![0]}`], 'etcdserver: Peer URLs already exists');
       await refused(['member', 'update', second.ID, `--peer-urls=${first.peerURLs![0]}`], 'etcdserver: Peer URLs already exists');
+      // The JSON gateway answers the same, as grpc-gateway maps the code.
+      const r = await kvRequest(`http://${h!.endpoints[0]}/v3/cluster/member/promote`, { method: 'POST', body: '{"ID":"11259375"}', timeoutMs: 5000 });
+      assert.equal(r.status, 404, r.body.toString());
+      assert.deepEqual({ ...JSON.parse(r.body.toString()), message: undefined },
+        { error: 'etcdserver: member not found', code: 5, message: undefined });
       assert.equal((await members()).length, 3, 'nothing changed');
     });
 
@@ -236,9 +242,11 @@ for (const [label, start, basePort] of TARGETS) {
       const rightPeer = `http://${ep(newPeer)}`;
       await ok(['member', 'update', newId, `--peer-urls=${rightPeer}`]);
       const fixed = Object.fromEntries(Object.entries(printed).map(([k, v]) => [k, v.split(wrongPeer).join(rightPeer)]));
+      const started = Date.now();
       h!.startJoiner(fixed, newClient, newPeer);
 
       await promoteWhenInSync(newId);
+      process.stderr.write(`${label}: new member started, caught up and promoted in ${Date.now() - started} ms\n`);
       // etcd lists the name and client URL once the member has published them (it may be promoted before).
       let joined: Member | undefined;
       const deadline = Date.now() + 15_000;
