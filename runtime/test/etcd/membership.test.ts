@@ -2,8 +2,8 @@
  * Membership with stock etcdctl 3.4 (issue 12): `member list/add --learner/update/promote/remove` against three
  * runtime members, and the same suite against real etcd 3.4, so every expectation here is etcd's behaviour. The
  * new member is started from the variables `etcdctl member add` prints (ETCD_NAME, ETCD_INITIAL_CLUSTER, ...),
- * as an operator would. The tests run in order and share the cluster. Ports 24110-24117 (runtime) and
- * 24130-24137 (etcd).
+ * as an operator would. The tests run in order and share the cluster. Ports 24110-24119 (runtime) and
+ * 24130-24139 (etcd).
  */
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -102,6 +102,7 @@ for (const [label, start, basePort] of TARGETS) {
     const newClient = basePort + 6;
     const newPeer = basePort + 7;
     let newId = '';
+    let etcdKeptDownMember = false;
 
     const run = (args: string[], endpoints?: string[]) => etcdctl(endpoints ?? h!.endpoints, args, { timeoutMs: 20_000 });
     const ok = async (args: string[], endpoints?: string[]): Promise<string> => {
@@ -191,7 +192,15 @@ for (const [label, start, basePort] of TARGETS) {
     };
 
     it('member list: every voter with its name, peer and client URLs; ids round-trip through etcdctl', async () => {
-      const list = await members();
+      // A slow initial member may find the other two already bootstrapped and join as a new incarnation
+      // (a learner promoted once caught up, operations.md): wait for three named voters.
+      let list: Member[] = [];
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        list = await members();
+        if (list.length === 3 && list.every((m) => m.name && !m.isLearner && m.clientURLs?.length)) break;
+        await sleep(250);
+      }
       assert.equal(list.length, 3, JSON.stringify(list));
       assert.deepEqual(list.map((m) => m.clientURLs?.[0]).sort(), h!.endpoints.map((e) => `http://${e}`).sort());
       for (const m of list) {
@@ -288,12 +297,34 @@ for (const [label, start, basePort] of TARGETS) {
       if (r.code !== 0 && h!.prefix === 'e' && /deadline exceeded|timed out/.test(r.stderr)) {
         // etcd 3.4.23 times out here on every run on this machine (the killed member was a voter of a 3-member
         // cluster; 2 remain); its docs say a down member may be removed. Not the runtime's behaviour: stop here.
+        etcdKeptDownMember = true;
         return;
       }
       assert.equal(r.code, 0, `member remove ${downId} (down) failed: ${r.stderr}`);
       assert.deepEqual((await members()).map((m) => m.ID).sort(), [liveId, await idOf(leaderEp)].sort());
       await eventually(['put', 'mb/two-left', 'y'], 15_000);
       assert.equal(await ok(['get', 'mb/two-left', '--print-value-only'], [live]), 'y\n');
+    });
+
+    it('member add without --learner: a member that serves once started (the runtime adds a learner it promotes by itself)', async () => {
+      if (etcdKeptDownMember) return; // etcd still counts the member it would not remove: it refuses with "unhealthy cluster"
+      const name = `${h!.prefix}4`;
+      const peer = `http://${ep(basePort + 9)}`;
+      const out = await ok(['member', 'add', name, `--peer-urls=${peer}`]);
+      const id = /Member\s+([0-9a-f]+) added to cluster/.exec(out)?.[1] ?? '';
+      const added = (await members()).find((m) => m.ID === id);
+      // etcd makes it a voter at once (the quorum now counts a member with no process); the runtime never does.
+      assert.equal(!!added?.isLearner, h!.prefix === 'kv-', `as added: ${JSON.stringify(added)}`);
+      const printed = Object.fromEntries([...out.matchAll(/^(ETCD_[A-Z_]+)="(.*)"$/gm)].map((m) => [m[1], m[2]]));
+      const started = Date.now();
+      h!.startJoiner(printed, basePort + 8, basePort + 9);
+      const deadline = Date.now() + 30_000;
+      let now: Member | undefined;
+      while (((now = (await members()).find((m) => m.ID === id))?.isLearner || !now?.name) && Date.now() < deadline) await sleep(250);
+      assert.deepEqual({ name: now?.name, learner: !!now?.isLearner }, { name, learner: false }, 'a named voter within 30 s');
+      process.stderr.write(`${label}: member added without --learner was a named voter ${Date.now() - started} ms after its start\n`);
+      await eventually(['put', 'mb/fifth', 'z'], 15_000, [ep(basePort + 8)]);
+      assert.equal(await ok(['get', 'mb/fifth', '--print-value-only'], [ep(basePort + 8)]), 'z\n');
     });
   });
 }
