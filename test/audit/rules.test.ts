@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { byKind, cleanQuorum, cleanStateless, container } from './fixtures';
 import { AuditSeverity, HaAuditor } from '../../src';
-import { parseImageReference } from '../../src/audit/image-reference';
 
 const idsOf = (objs: any[]) => [...new Set(HaAuditor.audit(objs).map((f) => f.ruleId))].sort();
 

@@ -36,6 +36,7 @@ const c = sts.spec.template.spec.containers[0];
 const ipOf = (i: number) => `127.0.0.${i + 1}`;
 const dataRoot = mkdtempSync(join(tmpdir(), 'raft-cluster-e2e-'));
 const procs: ChildProcess[] = [];
+const stderrOf: string[] = [];
 // The ConfigMap volume: the directory the kubelet would project its keys into.
 const membersMount = c.volumeMounts.find((m: any) => m.name === 'members').mountPath;
 const membersDir = join(dataRoot, 'members');
@@ -60,26 +61,29 @@ function envFor(i: number, container = c): Record<string, string> {
   env.HA_RAFT_DESIRED_MEMBERS_FILE = env.HA_RAFT_DESIRED_MEMBERS_FILE.replace(membersMount, membersDir);
   return env;
 }
-async function probe(i: number, p: any): Promise<number> {
+async function probe(i: number, p: any): Promise<{ status: number; body: string }> {
   try {
     const r = await fetch(`http://${ipOf(i)}:${p.httpGet.port}${p.httpGet.path}`, { signal: AbortSignal.timeout(p.timeoutSeconds * 1000) });
-    return r.status;
-  } catch { return 0; }
+    return { status: r.status, body: (await r.text()).trim() };
+  } catch (e) { return { status: 0, body: String(e) }; }
 }
 async function waitReady(members: number[], deadlineMs: number): Promise<number> {
   const t0 = Date.now();
+  let last: string[] = [];
   while (Date.now() - t0 < deadlineMs) {
     const s = await Promise.all(members.map((i) => probe(i, c.readinessProbe)));
-    if (s.every((x) => x === 200)) return Date.now() - t0;
+    if (s.every((x) => x.status === 200)) return Date.now() - t0;
+    last = s.map((x, k) => `kv-${members[k]}: ${x.status} ${x.body}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`not ready within ${deadlineMs} ms`);
+  const logs = members.map((i) => `kv-${i} log tail:\n${stderrOf[i]?.split('\n').slice(-15).join('\n')}`);
+  throw new Error(`not ready within ${deadlineMs} ms; last probes:\n${last.join('\n')}\n${logs.join('\n')}`);
 }
 function start(i: number, container = c) {
   const p = spawn(process.execPath, [BIN, ...container.args], { env: { ...envFor(i, container), PATH: process.env.PATH! }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  p.stderr!.on('data', (d) => { err += d; });
-  p.on('exit', (code, sig) => { if (code && code !== 0) console.log(`kv-${i} exited ${code} ${sig}: ${err.slice(-500)}`); });
+  stderrOf[i] = '';
+  p.stderr!.on('data', (d) => { stderrOf[i] = (stderrOf[i] + d).slice(-20_000); });
+  p.on('exit', (code, sig) => { if (code && code !== 0) console.log(`kv-${i} exited ${code} ${sig}: ${stderrOf[i].slice(-500)}`); });
   procs[i] = p;
 }
 async function leader(): Promise<number> {
@@ -151,7 +155,7 @@ function runBackupJob() {
   try {
     [0, 1, 2].forEach((i) => start(i));
     console.log(`formed: all three /readyz 200 after ${await waitReady([0, 1, 2], 20000)} ms`);
-    const live = await Promise.all([0, 1, 2].map((i) => probe(i, c.livenessProbe)));
+    const live = (await Promise.all([0, 1, 2].map((i) => probe(i, c.livenessProbe)))).map((x) => x.status);
     console.log(`livez: ${live.join(',')}`);
     const l = await leader();
     const put = await fetch(`http://${ipOf(l)}:${CLIENT_PORT}/v1/kv/greeting`, { method: 'PUT', body: 'hello' });

@@ -85,7 +85,8 @@ interface RunContext {
   readonly signals: SignalLatch;
   readonly desired: DesiredMembers;
   readonly peerTls: PeerTlsOptions | undefined;
-  readonly clientTls: TlsMaterial | undefined;
+  /** Client TLS material; replaced when the files rotate. */
+  clientTls: TlsMaterial | undefined;
   start?: MemberStart;
   listeners?: Listeners;
   /** The current run's handlers (the listeners delegate to them) and transport (certificate rotation). */
@@ -104,7 +105,12 @@ async function runUntilStopped(config: RaftCommandConfig, log: Logger, signals: 
   const ctx: RunContext = { config, log, signals, desired, peerTls, clientTls: tlsFiles.client, etcdCodec: new EtcdCodec() };
   const stopWatching = watchCertificates(config, tlsFiles.peer, tlsFiles.client, log, {
     peer: (m) => ctx.transport?.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth }),
-    client: (m) => clientServerTls?.(m),
+    client: (m) => {
+      clientServerTls?.(m);
+      // New forwarding channels to the leader dial with the rotated certificate.
+      ctx.clientTls = m;
+      ctx.etcd?.forwarder.close();
+    },
   });
   let clientServerTls: ((m: TlsMaterial) => void) | undefined;
   try {
@@ -176,7 +182,7 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
   const { security } = config;
   const requireClientCert = security.clientTls?.clientCertAuth ?? false;
   ctx.etcd?.forwarder.close();
-  ctx.etcd = new EtcdService(kv, new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs));
+  ctx.etcd = new EtcdService(kv, new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs, () => ctx.clientTls));
   // The etcd v3 API shares the client port, as etcd: its JSON gateway and /version, /health go first.
   ctx.handler = createEtcdHttpHandler(ctx.etcd, ctx.etcdCodec, createKvHandler(kv, config.limits, slots, {
     requireClientCert,
@@ -192,16 +198,14 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
 async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial) => void) => void): Promise<Listeners> {
   const { config } = ctx;
   const { security } = config;
-  const client = createClientServer((req, res) => ctx.handler!(req, res), config.http,
+  // One listener routes each connection to gRPC or HTTP/1.1 (by ALPN with TLS, else by its first bytes); it
+  // terminates client TLS itself, so the HTTP server behind it is plain.
+  const client = createClientServer((req, res) => ctx.handler!(req, res), config.http);
+  const clientPort = new ClientPort(client.server, createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec),
+    { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs },
     ctx.clientTls && { ...ctx.clientTls, requestCert: security.clientTls!.clientCertAuth });
-  onClientTls((m) => client.setTls(m));
-  // Plain: one listener routes each connection by its first bytes (gRPC or HTTP/1.1). With client TLS the https
-  // server listens itself and gRPC is not served yet (ALPN routing is not done; docs/api.md).
-  const clientPort = ctx.clientTls ? undefined : new ClientPort(client.server,
-    createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec),
-    { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs });
-  if (clientPort) await clientPort.listen(config.listenClient.port, config.listenClient.host);
-  else await listen(client.server, config.listenClient);
+  if (ctx.clientTls) onClientTls((m) => clientPort.setTls(m));
+  await clientPort.listen(config.listenClient.port, config.listenClient.host);
   const metrics = security.listenMetrics ? createClientServer((req, res) => ctx.opsHandler!(req, res), config.http).server : undefined;
   if (metrics) await listen(metrics, security.listenMetrics!);
   ctx.log.info('listening', {
@@ -217,7 +221,7 @@ async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMater
     http: client.server,
     metrics,
     close: () => {
-      clientPort?.close(0);
+      clientPort.close(0);
       ctx.etcd?.forwarder.close();
       for (const srv of [client.server, metrics]) {
         srv?.closeAllConnections();

@@ -41,6 +41,8 @@ export interface EtcdBackend {
   /** Raft progress for Maintenance.Status. */
   raftProgress(): { leader: number; term: number; commit: number; applied: number };
   readiness(): { ready: boolean; reason: string };
+  /** Why this member refuses writes now (the NOSPACE alarm: code `no_space`), if it does. */
+  writeBlocked?(): KvError | undefined;
   /** Hands leadership to voter `targetId` (leader only); resolves once it leads, or with why not. */
   moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'>;
 }

@@ -109,8 +109,14 @@ test('bad requests get a 4xx with a JSON error body', { timeout: 20_000 }, async
 test('/livez, /readyz and /metrics', { timeout: 20_000 }, async () => {
   for (const m of cluster.members) {
     assert.equal((await kvRequest(`${m.url}/livez`, { agent })).status, 200);
-    const ready = await kvRequest(`${m.url}/readyz`, { agent });
-    assert.equal(ready.status, 200, ready.body.toString());
+    // A follower is ready once it has applied what was committed when first asked: poll, bounded.
+    const readyBy = Date.now() + 10_000;
+    let ready = await kvRequest(`${m.url}/readyz`, { agent });
+    while (ready.status !== 200 && Date.now() < readyBy) {
+      await new Promise((r) => setTimeout(r, 100));
+      ready = await kvRequest(`${m.url}/readyz`, { agent });
+    }
+    assert.equal(ready.status, 200, `${m.name}: ${ready.body.toString()}`);
   }
   const metrics = (await kvRequest(`${leader.url}/metrics`, { agent })).body.toString();
   for (const name of ['ha_raft_term', 'ha_raft_commit_index', 'ha_raft_applied_index', 'ha_raft_leader_changes_total',

@@ -10,69 +10,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'path';
-import { checkHistory } from '../../src/lincheck';
+import { etcdctl } from '../etcd/etcd-clients';
+import { underWorkload, waitForLeaderOtherThan, withCluster } from '../support/fault-run';
 import { keyUrl, kvRequest } from '../support/kv-client';
-import { KvCluster, KvMember, sleep } from '../support/kv-cluster';
-import { runWorkload, toJsonLines, WorkloadResult } from '../support/kv-workload';
-
-const KEYS = ['a', 'b', 'c'];
-
-/** Runs the workload around `faults`, then checks the history; keeps the cluster dir on failure. */
-async function underWorkload(cluster: KvCluster, seed: number, faults: () => Promise<void>): Promise<WorkloadResult> {
-  let release!: () => void;
-  const until = new Promise<void>((r) => { release = r; });
-  const workload = runWorkload({
-    urls: () => cluster.members.filter((m) => m.running).map((m) => m.url),
-    keys: KEYS,
-    clients: 6,
-    until,
-    timeoutMs: 2000,
-    seed,
-  });
-  try {
-    await sleep(800);
-    await faults();
-    await sleep(800);
-  } catch (e) {
-    release();
-    await workload.catch(() => undefined);
-    throw e;
-  }
-  release();
-  const result = await workload;
-  const verdict = checkHistory(result.events, { timeoutMs: 30_000 });
-  if (!verdict.ok) {
-    const file = join(cluster.dir, 'history.jsonl');
-    writeFileSync(file, toJsonLines(result.events));
-    throw new Error(`history is not linearizable (${JSON.stringify(verdict).slice(0, 2000)}); history in ${file}\n${cluster.logTails()}`);
-  }
-  process.stderr.write(`workload: ${result.events.length} events, ${JSON.stringify(result.counts)}, ${result.acknowledgedWrites} acknowledged writes: linearizable\n`);
-  assert.ok(result.acknowledgedWrites >= 20, `only ${result.acknowledgedWrites} writes were acknowledged: the cluster barely served (${JSON.stringify(result.counts)})`);
-  return result;
-}
-
-async function withCluster(basePort: number,
-  options: { proxy?: boolean; args?: string[]; prepare?: (name: string, dir: string) => void; afterClose?: () => void },
-  body: (c: KvCluster) => Promise<void>): Promise<void> {
-  const cluster = await KvCluster.start({
-    size: 3,
-    basePort,
-    proxy: options.proxy,
-    args: options.args,
-    prepareDataDir: options.prepare,
-    keepDir: true,
-  });
-  let failed = true;
-  try {
-    await body(cluster);
-    failed = false;
-  } finally {
-    await cluster.close();
-    options.afterClose?.();
-    if (failed) process.stderr.write(`cluster files kept in ${cluster.dir}\n`);
-    else spawnSync('rm', ['-rf', cluster.dir]);
-  }
-}
+import { sleep } from '../support/kv-cluster';
+import { skipUnlessCi } from '../support/prerequisite';
 
 test('SIGKILL and restart of the leader, then of a follower', { timeout: 60_000 }, async () => {
   await withCluster(22200, {}, async (cluster) => {
@@ -168,8 +110,7 @@ test('a member whose disk fills up raises NOSPACE, stays up serving reads, refus
   const mountable = canMountTmpfs(probe);
   spawnSync('rmdir', [probe]);
   if (!mountable) {
-    if (process.env.CI === 'true') assert.fail('disk-full test needs `mount -t tmpfs` (root) in CI');
-    t.skip('mount -t tmpfs is not permitted here (needs root): disk-full test skipped');
+    skipUnlessCi(t, 'mount -t tmpfs is not permitted here (needs root): disk-full test skipped');
     return;
   }
   let mounted: string | undefined;
@@ -204,21 +145,25 @@ test('a member whose disk fills up raises NOSPACE, stays up serving reads, refus
         assert.match(victim.log(), /NOSPACE alarm raised/);
         const metrics = (await kvRequest(`${victim.url}/metrics`, { timeoutMs: 3000 })).body.toString();
         assert.match(metrics, /ha_alarm_nospace 1/);
+        // etcd's view of the same alarm: etcdctl alarm list (Maintenance.Alarm) names it.
+        const victimEndpoint = [`127.0.0.1:${victim.clientPort}`];
+        const listed = await etcdctl(victimEndpoint, ['alarm', 'list']);
+        assert.match(listed.stdout, /^memberID:\d+ alarm:NOSPACE *$/m, `${listed.stdout}${listed.stderr}`);
         const refused = await kvRequest(keyUrl(victim.url, 'on-full-disk'), { method: 'PUT', body: 'x', timeoutMs: 3000, maxRedirects: 0 });
         assert.equal(refused.status, 503, refused.body.toString());
         assert.equal(JSON.parse(refused.body.toString()).error, 'no_space');
         const read = await kvRequest(keyUrl(victim.url, 'fill-0', 'consistency=serializable'), { timeoutMs: 3000 });
         assert.equal(read.status, 200, 'a member with a full disk still serves (serializable) reads');
         assert.equal((await kvRequest(`${victim.url}/livez`, { timeoutMs: 3000 })).status, 200);
-        const others: KvMember[] = cluster.members.filter((m) => m !== victim);
-        const leader = await cluster.waitForLeader(10_000, others);
+        const leader = await waitForLeaderOtherThan(cluster, victim);
         const r = await kvRequest(keyUrl(leader.url, 'after-disk-full'), { method: 'PUT', body: 'ok', timeoutMs: 5000 });
-        assert.equal(r.status, 200);
+        assert.equal(r.status, 200, `${r.body.toString()} from ${leader.name}; victim: ${JSON.stringify(await victim.status())}`);
         // Space returns: the member restarts itself in-process, clears the alarm and catches up.
         rmSync(filler);
         const resumeBy = Date.now() + 20_000;
         while (Date.now() < resumeBy && (await alarmed() || !(await victim.status())?.leader)) await sleep(200);
         assert.ok(!(await alarmed()), 'the NOSPACE alarm did not clear after space returned');
+        assert.equal((await etcdctl(victimEndpoint, ['alarm', 'list'])).stdout.trim(), '', 'etcdctl alarm list is empty again');
         await cluster.waitForLeader(10_000, cluster.members);
         const caughtUp = await kvRequest(keyUrl(victim.url, 'after-disk-full'), { timeoutMs: 5000 });
         assert.equal(caughtUp.body.toString(), 'ok');

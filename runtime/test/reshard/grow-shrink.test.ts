@@ -114,7 +114,8 @@ describe('resharding 2 -> 3 -> 2 shards under load', { timeout: 300_000 + KEYS *
     const [history, writer] = await Promise.all([workload, steady]);
     writeFileSync(join(dir, 'history.jsonl'), toJsonLines(history.events));
     figures.workload = { ...history.counts, acknowledgedWrites: history.acknowledgedWrites };
-    figures.unaffectedWrites = { writes: writer.writes, failures: writer.failures.length, p99Ms: writer.p99Ms, maxMs: writer.maxMs };
+    const { writes, elections, p99Ms, maxMs } = writer;
+    figures.unaffectedWrites = { writes, failures: writer.failures.length, elections, p99Ms, maxMs };
     t.diagnostic(JSON.stringify(figures));
 
     assert.deepEqual(writer.failures, [], 'writes to slots that do not move never fail');

@@ -3,7 +3,8 @@
  * one reads back, a writer on slots a migration does not move, and the ring's predicted share.
  */
 import { placeSlots, SLOT_COUNT, slotMoves, slotOf } from '../../src/shardmap';
-import { keepAliveAgent, keyUrl, kvRequest } from '../support/kv-client';
+import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from '../support/kv-client';
+import { sleep } from '../support/kv-cluster';
 
 /** Puts `count` keys `bulk/<i>` = `v<i>` through the router, `concurrency` at a time; returns the acknowledged ones. */
 export async function loadKeys(base: string, count: number, concurrency = 32): Promise<Map<string, string>> {
@@ -38,7 +39,13 @@ export async function verifyKeys(base: string, acked: ReadonlyMap<string, string
   const worker = async (): Promise<void> => {
     while (next < entries.length) {
       const [key, value] = entries[next++];
-      const r = await kvRequest(keyUrl(base, key), { agent, timeoutMs: 10_000 }).catch(() => undefined);
+      // A key is unreadable only if it stays so: a shard electing a leader answers 503 for a moment.
+      let r: KvResponse | undefined;
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (attempt > 0) await sleep(500);
+        r = await kvRequest(keyUrl(base, key), { agent, timeoutMs: 10_000 }).catch(() => undefined);
+        if (r && (r.status === 200 || r.status === 404)) break;
+      }
       if (!r || (r.status !== 200 && r.status !== 404)) out.unreadable.push(`${key}: ${r?.status} ${r?.body.toString().slice(0, 120)}`);
       else if (r.status === 404) out.lost.push(key);
       else if (r.body.toString() !== value) out.wrong.push(`${key}: ${r.body.toString()} != ${value}`);
@@ -80,6 +87,8 @@ export function keysOnMovingSlots(prefix: string, count: number, from: string[],
 export interface SteadyResult {
   readonly writes: number;
   readonly failures: string[];
+  /** 503s from a shard electing a leader (leadership_lost, no_leader): a shard's own failover, not the migration. */
+  readonly elections: number;
   readonly maxMs: number;
   readonly p99Ms: number;
 }
@@ -92,17 +101,19 @@ export function steadyWriter(base: string, keys: string[], until: Promise<void>)
   return (async () => {
     const latencies: number[] = [];
     const failures: string[] = [];
+    let elections = 0;
     for (let i = 0; !stopped; i++) {
       const key = keys[i % keys.length];
       const t = Date.now();
       const r = await kvRequest(keyUrl(base, key), { method: 'PUT', body: `steady${i}`, agent, timeoutMs: 10_000 })
         .catch((e: Error) => e);
       latencies.push(Date.now() - t);
-      if (r instanceof Error || r.status !== 200) failures.push(`${key}: ${r instanceof Error ? r.message : `${r.status} ${r.body.toString().slice(0, 120)}`}`);
+      if (!(r instanceof Error) && r.status === 503 && /"error":"(leadership_lost|no_leader)"/.test(r.body.toString())) elections++;
+      else if (r instanceof Error || r.status !== 200) failures.push(`${key}: ${r instanceof Error ? r.message : `${r.status} ${r.body.toString().slice(0, 120)}`}`);
     }
     agent.destroy();
     latencies.sort((x, y) => x - y);
     const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
-    return { writes: latencies.length, failures, maxMs: at(1), p99Ms: at(0.99) };
+    return { writes: latencies.length, failures, elections, maxMs: at(1), p99Ms: at(0.99) };
   })();
 }

@@ -5,6 +5,7 @@
  * used for new handshakes without a restart.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -14,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { TestCa, type Leaf } from './certs';
 import { ForgedPeer } from './forger';
+import { etcdctl } from '../etcd/etcd-clients';
 import { kvRequest } from '../support/kv-client';
 import { KvCluster, sleep, type KvMember } from '../support/kv-cluster';
 
@@ -127,6 +129,28 @@ describe('TLS from the command line: peer mTLS, client certificates, rotation', 
     const metricsBase = `http://127.0.0.1:${leader.clientPort + METRICS_OFFSET}`;
     assert.equal((await kvRequest(`${metricsBase}/metrics`)).status, 200, '--listen-metrics serves /metrics without credentials');
     assert.equal((await kvRequest(`${metricsBase}/v1/kv/secret`)).status, 404, '--listen-metrics serves nothing else');
+  });
+
+  it('serves the etcd API over client TLS: etcdctl (gRPC) with a client certificate, curl on the JSON gateway', async () => {
+    const endpoints = cluster.members.map((m) => url(m, ''));
+    const tlsFlags = ['--cacert', ca.caFile, '--cert', client.certFile, '--key', client.keyFile];
+    const put = await etcdctl(endpoints, [...tlsFlags, 'put', 'tls/k', 'over-grpc']);
+    assert.equal(put.code, 0, put.stderr);
+    const got = await etcdctl([endpoints[1]], [...tlsFlags, 'get', 'tls/k', '--print-value-only']);
+    assert.deepEqual([got.code, got.stdout], [0, 'over-grpc\n'], got.stderr);
+    // --client-cert-auth: gRPC without a certificate, or with one another CA signed, gets nowhere (as with etcd).
+    const rogue = rogueCa.issue('rogue-client', 'DNS:client.example');
+    for (const flags of [['--cacert', ca.caFile], ['--cacert', ca.caFile, '--cert', rogue.certFile, '--key', rogue.keyFile]]) {
+      const refused = await etcdctl([endpoints[0]], [...flags, '--command-timeout=2s', 'get', 'tls/k'], { timeoutMs: 10_000 });
+      assert.notEqual(refused.code, 0, `refused without a verified certificate: ${refused.stdout}`);
+    }
+    // curl offers h2 and http/1.1 by ALPN: it must land on the gateway, not on gRPC.
+    const body = JSON.stringify({ key: Buffer.from('tls/k').toString('base64') });
+    const curl = spawnSync('curl', ['-sS', '--cacert', ca.caFile, '--cert', client.certFile, '--key', client.keyFile,
+      '-X', 'POST', '-d', body, `${endpoints[0]}/v3/kv/range`], { timeout: 10_000 });
+    assert.equal(curl.status, 0, curl.stderr?.toString());
+    const kvs = JSON.parse(curl.stdout.toString()).kvs as { value: string }[];
+    assert.equal(Buffer.from(kvs[0].value, 'base64').toString(), 'over-grpc');
   });
 
   it('uses rotated certificate files for new handshakes without a restart', async () => {

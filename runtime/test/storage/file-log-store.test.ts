@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it, after } from 'node:test';
 import { EntryType, type Entry, type HardState, type Snapshot } from '../../src/raft/types';
 import { CorruptionError, FileLogStore, MemoryLogStore, StorageFailedError, type RecoveredState, type StorageUpdate } from '../../src/storage';
+import { skipUnlessCi } from '../support/prerequisite';
 
 const roots: string[] = [];
 after(() => { for (const r of roots) rmSync(r, { recursive: true, force: true }); });
@@ -288,7 +289,7 @@ describe('FileLogStore write failures', () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'pipe' });
     } catch (e) {
-      t.skip(`cannot mount a tmpfs (needs root / CAP_SYS_ADMIN): ${(e as Error).message.split('\n')[0]}`);
+      skipUnlessCi(t, `cannot mount a tmpfs (needs root / CAP_SYS_ADMIN): ${(e as Error).message.split('\n')[0]}`);
       return;
     }
     try {

@@ -125,8 +125,10 @@ describe('FaultProxy', () => {
     // The established connection 2 -> 3 goes silent (nothing passes either way, nothing errors).
     // Light traffic never fills a buffer, so only the keepalive can notice.
     await proxy.setLink(2, 3, { kind: 'blackhole' });
-    await traffic(2, 3, 800);
-    const during = nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
+    // Light traffic until the link is found dead and sends are dropped (bounded: a loaded machine runs timers late).
+    const link = (): { droppedMessages: number } => nodes.get(2)!.stats().find((s) => s.peerId === 3)!;
+    for (let t = 0; t < 10 && !(unreachable.includes(3) && link().droppedMessages > linkBefore.droppedMessages); t++) await traffic(2, 3, 500);
+    const during = link();
     assert.ok(unreachable.includes(3), 'reported unreachable once the peer went silent');
     assert.ok(during.droppedMessages > linkBefore.droppedMessages, 'messages dropped while the link is down');
     await proxy.heal();

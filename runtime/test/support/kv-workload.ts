@@ -21,10 +21,33 @@ export interface WorkloadOptions {
   readonly clients: number;
   /** Stop invoking new operations once this resolves (in-flight ones finish). */
   readonly until: Promise<void>;
+  /**
+   * Keep going after `until` until this many writes were acknowledged (at most 30 s more): on a loaded machine a
+   * short run may see few, and the checker needs the cluster to have served. @default 0
+   */
+  readonly minAcknowledgedWrites?: number;
   /** Per-request timeout (an unanswered write becomes `info`). @default 3000 */
   readonly timeoutMs?: number;
   /** Deterministic op choice. @default 1 */
   readonly seed?: number;
+  /** How operations reach the cluster. @default the /v1 HTTP API ({@link httpOps}) */
+  readonly ops?: (timeoutMs: number) => WorkloadOps;
+}
+
+/** What one operation's answer means for the checker, and a read's value (null: absent). */
+export interface OpResult { readonly outcome: Outcome; readonly value?: string | null }
+
+/**
+ * One protocol's way to run the workload's four operations against the member at `base`. An
+ * operation answers `fail` only when the server said it surely did not apply, `info` when unknown.
+ */
+export interface WorkloadOps {
+  get(base: string, key: string): Promise<OpResult>;
+  put(base: string, key: string, value: string): Promise<OpResult>;
+  delete(base: string, key: string): Promise<OpResult>;
+  /** Compare-and-swap: `expected` null means "only if absent". A refused compare is `fail`. */
+  cas(base: string, key: string, expected: string | null, next: string): Promise<OpResult>;
+  close(): void;
 }
 
 /** What a workload did: the history and counts by outcome. */
@@ -36,7 +59,7 @@ export interface WorkloadResult {
 }
 
 
-type Outcome = 'ok' | 'fail' | 'info';
+export type Outcome = 'ok' | 'fail' | 'info';
 
 function errorOutcome(res: KvResponse): Outcome {
   if (res.status === 503 || res.status === 307) {
@@ -48,16 +71,48 @@ function errorOutcome(res: KvResponse): Outcome {
   throw new Error(`workload: unexpected ${res.status} from ${res.url}: ${res.body.toString()}`);
 }
 
+/** The /v1 HTTP API: each request follows redirects to the leader. */
+export function httpOps(clients: number): (timeoutMs: number) => WorkloadOps {
+  return (timeoutMs) => {
+    const agent: Agent = keepAliveAgent(clients + 8);
+    const write = async (send: () => Promise<KvResponse>, cas = false): Promise<OpResult> => {
+      let res: KvResponse;
+      try { res = await send(); } catch { return { outcome: 'info' }; }
+      if (res.status === 200) return { outcome: 'ok' };
+      if (res.status === 412 && cas) return { outcome: 'fail' };
+      return { outcome: errorOutcome(res) };
+    };
+    return {
+      async get(base, key) {
+        let res: KvResponse;
+        try { res = await kvRequest(keyUrl(base, key), { agent, timeoutMs }); } catch { return { outcome: 'fail' }; }
+        if (res.status === 200) return { outcome: 'ok', value: res.body.toString() };
+        return res.status === 404 ? { outcome: 'ok', value: null } : { outcome: 'fail' };
+      },
+      put: (base, key, value) => write(() => kvRequest(keyUrl(base, key), { method: 'PUT', body: value, agent, timeoutMs })),
+      delete: (base, key) => write(() => kvRequest(keyUrl(base, key), { method: 'DELETE', agent, timeoutMs })),
+      cas: (base, key, expected, next) => {
+        const q = expected === null ? 'prev_exist=false' : `prev=${encodeURIComponent(expected)}`;
+        return write(() => kvRequest(keyUrl(base, key, q), { method: 'PUT', body: next, agent, timeoutMs }), true);
+      },
+      close: () => agent.destroy(),
+    };
+  };
+}
+
 /** Runs the workload until `until` resolves, then reads every key once more (linearizably) and returns the history. */
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
   const events: HistoryEvent[] = [];
   const counts = { ok: 0, fail: 0, info: 0 };
   let acknowledgedWrites = 0;
   const rnd = seededRandom(options.seed ?? 1);
-  const agent: Agent = keepAliveAgent(options.clients + 8);
   const timeoutMs = options.timeoutMs ?? 3000;
-  let stopped = false;
-  void options.until.then(() => { stopped = true; });
+  const ops = (options.ops ?? httpOps(options.clients))(timeoutMs);
+  let untilPassed = false;
+  let overtimeEnds = Infinity;
+  void options.until.then(() => { untilPassed = true; overtimeEnds = Date.now() + 30_000; });
+  const enough = (): boolean => acknowledgedWrites >= (options.minAcknowledgedWrites ?? 0) || Date.now() > overtimeEnds;
+  const stopped = (): boolean => untilPassed && enough();
   let nextProcess = 0;
   const lastSeen = new Map<string, string | null>();
   let valueCounter = 0;
@@ -68,44 +123,29 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   async function one(process: number, f: HistoryEvent['f'], key: string): Promise<Outcome> {
     const base = pickUrl();
     let value: HistoryEvent['value'];
-    let res: KvResponse | undefined;
     if (f === 'put') value = `v${++valueCounter}`;
     if (f === 'cas') value = [lastSeen.get(key) ?? null, `v${++valueCounter}`] as const;
     record({ process, type: 'invoke', f, key, ...(value !== undefined ? { value } : {}) });
-    try {
-      if (f === 'get') {res = await kvRequest(keyUrl(base, key), { agent, timeoutMs });} else if (f === 'put') {res = await kvRequest(keyUrl(base, key), { method: 'PUT', body: value as string, agent, timeoutMs });} else if (f === 'delete') {res = await kvRequest(keyUrl(base, key), { method: 'DELETE', agent, timeoutMs });} else {
-        const [expected, next] = value as readonly [string | null, string];
-        const q = expected === null ? 'prev_exist=false' : `prev=${encodeURIComponent(expected)}`;
-        res = await kvRequest(keyUrl(base, key, q), { method: 'PUT', body: next, agent, timeoutMs });
-      }
-    } catch {
-      const outcome: Outcome = f === 'get' ? 'fail' : 'info';
-      record({ process, type: outcome, f, key, ...(value !== undefined ? { value } : {}) });
-      return outcome;
-    }
-    let outcome: Outcome;
+    let res: OpResult;
+    if (f === 'get') res = await ops.get(base, key);
+    else if (f === 'put') res = await ops.put(base, key, value as string);
+    else if (f === 'delete') res = await ops.delete(base, key);
+    else res = await ops.cas(base, key, ...(value as readonly [string | null, string]));
     let out: HistoryEvent['value'] = value;
-    if (f === 'get') {
-      if (res.status === 200) { outcome = 'ok'; out = res.body.toString(); lastSeen.set(key, out); } else if (res.status === 404) { outcome = 'ok'; out = null; lastSeen.set(key, null); } else {outcome = 'fail';}
-    } else if (res.status === 200) {
-      outcome = 'ok';
-      acknowledgedWrites++;
-      if (f === 'put') lastSeen.set(key, value as string);
+    if (f === 'get') out = res.outcome === 'ok' ? res.value : undefined;
+    if (res.outcome === 'ok') {
+      if (f !== 'get') acknowledgedWrites++;
+      if (f === 'get' || f === 'put') lastSeen.set(key, out as string | null);
       if (f === 'cas') lastSeen.set(key, (value as readonly [string | null, string])[1]);
       if (f === 'delete') lastSeen.set(key, null);
-    } else if (res.status === 412 && f === 'cas') {
-      outcome = 'fail';
-    } else {
-      outcome = errorOutcome(res);
     }
-    if (f === 'get' && outcome === 'fail') out = undefined;
-    record({ process, type: outcome, f, key, ...(out !== undefined ? { value: out } : {}) });
-    return outcome;
+    record({ process, type: res.outcome, f, key, ...(out !== undefined ? { value: out } : {}) });
+    return res.outcome;
   }
 
   async function client(): Promise<void> {
     let process = nextProcess++;
-    while (!stopped) {
+    while (!stopped()) {
       const r = rnd();
       const f: HistoryEvent['f'] = r < 0.4 ? 'get' : r < 0.75 ? 'put' : r < 0.9 ? 'cas' : 'delete';
       const key = options.keys[Math.floor(rnd() * options.keys.length)];
@@ -124,17 +164,16 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     for (;;) {
       if (Date.now() > deadline) throw new Error(`workload: final read of '${key}' did not succeed within 20 s`);
       record({ process: finalProcess, type: 'invoke', f: 'get', key });
-      let res: KvResponse | undefined;
-      try { res = await kvRequest(keyUrl(pickUrl(), key), { agent, timeoutMs }); } catch { res = undefined; }
-      if (res && (res.status === 200 || res.status === 404)) {
-        record({ process: finalProcess, type: 'ok', f: 'get', key, value: res.status === 200 ? res.body.toString() : null });
+      const res = await ops.get(pickUrl(), key);
+      if (res.outcome === 'ok') {
+        record({ process: finalProcess, type: 'ok', f: 'get', key, value: res.value ?? null });
         break;
       }
       record({ process: finalProcess, type: 'fail', f: 'get', key });
       await sleep(100);
     }
   }
-  agent.destroy();
+  ops.close();
   return { events, counts, acknowledgedWrites };
 }
 

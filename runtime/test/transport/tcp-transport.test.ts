@@ -59,7 +59,7 @@ describe('TcpTransport', () => {
       a.send(sent.slice(i, i + 100));
       await new Promise((r) => setImmediate(r));
     }
-    await eventually('all 3000 messages', () => received.length === 3000);
+    await eventually('all 3000 messages', () => received.length === 3000, 30_000);
     received.forEach((m, i) => assert.deepEqual(comparable(m), comparable(sent[i]), `message ${i}`));
     assert.deepEqual(a.peerMetadata(2), { clientUrl: 'http://b:2379' });
     // What a dialler announces is not trusted (anyone can dial): b learns a's metadata by dialling a.

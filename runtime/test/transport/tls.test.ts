@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { MessageType, type Message } from '../../src/raft/types';
 import { TcpTransport, type PeerTlsOptions, type TcpTransportOptions } from '../../src/transport';
 import { msg } from '../raft/harness';
+import { skipUnlessCi } from '../support/prerequisite';
 
 // Ports 21300-21319 belong to this file.
 const dir = mkdtempSync(join(tmpdir(), 'ha-tls-'));
@@ -68,7 +69,7 @@ async function deliveredWithin(a: TcpTransport, b: TcpTransport, ms: number): Pr
 
 describe('TcpTransport with mutual TLS', () => {
   it('delivers between peers whose certificates chain to the shared CA', async (t) => {
-    if (opensslMissing) return t.skip(opensslMissing);
+    if (opensslMissing) return skipUnlessCi(t, opensslMissing);
     const b = await start({ localId: 2, port: 21301, tls: tlsFor('node', 'ca'), peers: new Map([[1, '127.0.0.1:21300']]), metadata: { clientUrl: 'https://b' } });
     const a = await start({ localId: 1, port: 21300, tls: tlsFor('node', 'ca'), peers: new Map([[2, '127.0.0.1:21301']]), metadata: { clientUrl: 'https://a' } });
     assert.ok((await deliveredWithin(a, b, 3000)) > 0);
@@ -76,7 +77,7 @@ describe('TcpTransport with mutual TLS', () => {
   });
 
   it('refuses a peer whose certificate another CA signed, and plain TCP', async (t) => {
-    if (opensslMissing) return t.skip(opensslMissing);
+    if (opensslMissing) return skipUnlessCi(t, opensslMissing);
     const logs: string[] = [];
     const b = await start({ localId: 2, port: 21303, tls: tlsFor('node', 'ca'), log: (l) => logs.push(l), peers: new Map([[1, '127.0.0.1:21302'], [3, '127.0.0.1:21304']]) });
     const rogue = await start({ localId: 1, port: 21302, tls: tlsFor('rogue', 'rogue-ca'), peers: new Map([[2, '127.0.0.1:21303']]) });
@@ -87,7 +88,7 @@ describe('TcpTransport with mutual TLS', () => {
   });
 
   it('checks the dialled host against the certificate unless told not to', async (t) => {
-    if (opensslMissing) return t.skip(opensslMissing);
+    if (opensslMissing) return skipUnlessCi(t, opensslMissing);
     const b = await start({ localId: 2, port: 21306, tls: tlsFor('dns-only', 'ca'), peers: new Map([[1, '127.0.0.1:21307']]) });
     const strict = await start({ localId: 1, port: 21305, tls: tlsFor('node', 'ca'), peers: new Map([[2, '127.0.0.1:21306']]) });
     assert.equal(await deliveredWithin(strict, b, 600), 0, 'a certificate for raft-0.raft.example must not pass for 127.0.0.1');

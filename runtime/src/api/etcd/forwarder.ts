@@ -1,6 +1,8 @@
 /**
  * Followers forward writes (and the leader-only lease calls) to the leader over gRPC, because gRPC clients
  * do not follow redirects. One channel per leader URL, reused; a leader change just picks another channel.
+ * With client TLS the leader's URL is https and the follower dials it with its own client-port certificate
+ * (as etcd's members do), which the leader's --client-cert-auth accepts since the same CA signed it.
  */
 import * as grpc from '@grpc/grpc-js';
 import { EtcdErrors } from './errors';
@@ -9,12 +11,16 @@ import { etcdPackageDefinition } from './proto';
 type ServiceName = 'KV' | 'Lease' | 'Cluster' | 'Maintenance';
 type GrpcClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
+/** The member's own client-port TLS material, read at dial time so rotated files are used by new channels. */
+export interface ForwarderTls { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer }
+
 /** Forwards calls to the leader's advertised client URL. */
 export class Forwarder {
   private readonly services = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
   private readonly clients = new Map<string, GrpcClient>();
 
-  constructor(private readonly leaderUrl: () => string | undefined, readonly timeoutMs: number) {}
+  constructor(private readonly leaderUrl: () => string | undefined, readonly timeoutMs: number,
+    private readonly tls: () => ForwarderTls | undefined = () => undefined) {}
 
   /** Calls `method` on the leader; rejects with etcd's "no leader" when none is known. */
   unary<T>(service: ServiceName, method: string, request: unknown): Promise<T> {
@@ -43,9 +49,15 @@ export class Forwarder {
     let c = this.clients.get(key);
     if (!c) {
       const Ctor = this.services[service] as grpc.ServiceClientConstructor;
-      c = new Ctor(url.replace(/^https?:\/\//, ''), grpc.credentials.createInsecure()) as unknown as GrpcClient;
+      c = new Ctor(url.replace(/^https?:\/\//, ''), this.credentials(url)) as unknown as GrpcClient;
       this.clients.set(key, c);
     }
     return c;
+  }
+
+  private credentials(url: string): grpc.ChannelCredentials {
+    if (!url.startsWith('https://')) return grpc.credentials.createInsecure();
+    const tls = this.tls();
+    return grpc.credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null);
   }
 }

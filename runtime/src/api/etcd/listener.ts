@@ -3,10 +3,15 @@
  * The HTTP/2 connection preface (`PRI * HTTP/2.0`, RFC 9113 section 3.4) means gRPC and the socket goes to
  * grpc-js through its connection injector; anything else is HTTP/1.1 (the JSON gateway, /v1, probes,
  * /metrics) and goes to the node http server. Both servers never listen themselves.
+ *
+ * With client TLS this port terminates TLS itself and routes by ALPN: a client that offers only `h2` is a gRPC
+ * client (grpc-go, grpc-js), one that offers `http/1.1` (curl, browsers, Python's urllib3) gets HTTP/1.1, and
+ * one that offers nothing is routed by its first bytes as above.
  */
 import { Server as HttpServer } from 'http';
 import { createServer, Server, Socket } from 'net';
 import { Duplex } from 'stream';
+import * as tls from 'tls';
 import * as grpc from '@grpc/grpc-js';
 import { errorBody, KvError } from '../../errors';
 
@@ -20,6 +25,21 @@ export interface ClientPortLimits {
   readonly firstBytesTimeoutMs: number;
 }
 
+/** Client TLS: the certificate this port presents, and whether it asks for (and checks) client certificates. */
+export interface ClientPortTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca?: Buffer;
+  /** Ask for a client certificate; gRPC connections without a verified one are closed (HTTP handlers decide themselves). */
+  readonly requestCert: boolean;
+}
+
+/** An ALPN choice that keeps curl's `h2, http/1.1` offer on HTTP/1.1 (the gateway) and a gRPC client's `h2` on gRPC. */
+function chooseProtocol({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes('http/1.1')) return 'http/1.1';
+  return protocols.includes('h2') ? 'h2' : undefined;
+}
+
 /** The shared client port. */
 export class ClientPort {
   readonly server: Server;
@@ -27,9 +47,10 @@ export class ClientPort {
   private open = 0;
   private readonly refusal: Buffer;
 
-  constructor(private readonly http: HttpServer, grpcServer: grpc.Server, private readonly limits: ClientPortLimits) {
+  constructor(private readonly http: HttpServer, grpcServer: grpc.Server, private readonly limits: ClientPortLimits,
+    private readonly tlsOptions?: ClientPortTls) {
     this.injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.server = createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+    this.server = tlsOptions ? this.createTlsServer(tlsOptions) : createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
     const body = JSON.stringify(errorBody(new KvError(503, 'too_many_connections',
       `this server already holds ${limits.maxConnections} client connections (--http-max-connections); retry shortly or use fewer connections`, true))) + '\n';
     this.refusal = Buffer.from('HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n' +
@@ -47,6 +68,12 @@ export class ClientPort {
         resolve();
       });
     });
+  }
+
+  /** Swaps the certificate (and CA) for new handshakes; established connections keep theirs. */
+  setTls(material: { cert: Buffer; key: Buffer; ca?: Buffer }): void {
+    if (!this.tlsOptions) throw new Error('setTls: this client port was created without TLS');
+    (this.server as tls.Server).setSecureContext({ cert: material.cert, key: material.key, ca: material.ca });
   }
 
   /** Stops accepting; open gRPC sessions get `graceMs` to finish. HTTP connections are closed by the caller. */
@@ -70,6 +97,36 @@ export class ClientPort {
     this.route(socket);
   }
 
+  private createTlsServer(o: ClientPortTls): tls.Server {
+    const server = tls.createServer({
+      cert: o.cert,
+      key: o.key,
+      ca: o.ca,
+      requestCert: o.requestCert,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ALPNCallback: chooseProtocol,
+      handshakeTimeout: this.limits.firstBytesTimeoutMs,
+    }, (socket) => this.routeTls(socket));
+    // Count (and bound) TCP connections before the handshake: a flood of handshakes is what costs CPU.
+    server.on('connection', (socket: Socket) => {
+      if (this.open >= this.limits.maxConnections) { socket.destroy(); return; }
+      this.open++;
+      socket.once('close', () => { this.open--; });
+    });
+    // A failed handshake is the client's problem: close it, never crash or log per connection.
+    server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+    return server;
+  }
+
+  private routeTls(socket: tls.TLSSocket): void {
+    socket.on('error', () => socket.destroy());
+    if (socket.alpnProtocol !== 'h2') { this.route(socket); return; }
+    // etcd with --client-cert-auth refuses gRPC without a verified client certificate; so do we.
+    if (this.tlsOptions!.requestCert && !socket.authorized) { socket.destroy(); return; }
+    this.injector.injectConnection(new ReplayedSocket(socket, Buffer.alloc(0)));
+  }
+
   private route(socket: Socket): void {
     let head = Buffer.alloc(0);
     socket.setTimeout(this.limits.firstBytesTimeoutMs, () => socket.destroy());
@@ -82,6 +139,7 @@ export class ClientPort {
       socket.pause();
       socket.setTimeout(0);
       if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
+        if (this.tlsOptions?.requestCert && (socket as tls.TLSSocket).authorized !== true) { socket.destroy(); return; }
         this.injector.injectConnection(new ReplayedSocket(socket, head));
       } else {
         socket.unshift(head);
@@ -101,7 +159,7 @@ export class ClientPort {
 class ReplayedSocket extends Duplex {
   constructor(private readonly socket: Socket, head: Buffer) {
     super();
-    this.push(head);
+    if (head.length > 0) this.push(head);
     socket.on('data', (d: Buffer) => { if (!this.push(d)) socket.pause(); });
     socket.on('end', () => this.push(null));
     socket.on('close', () => this.destroy());

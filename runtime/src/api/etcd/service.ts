@@ -23,6 +23,9 @@ const SNAPSHOT_BLOB_BYTES = 32 * 1024;
 /** The etcd version this API is compatible with (what /version and Status report). */
 export const ETCD_API_VERSION = '3.4.0';
 
+/** etcdserverpb.AlarmType.NOSPACE. */
+const ALARM_NOSPACE = 1;
+
 type Obj = Record<string, unknown>;
 type Header = { cluster_id: string; member_id: string; revision: number; raft_term: string };
 
@@ -190,16 +193,23 @@ export class EtcdService {
       raftIndex: String(p.commit),
       raftTerm: String(p.term),
       raftAppliedIndex: String(p.applied),
-      errors: [],
+      errors: this.alarms().map((a) => `memberID:${a.memberID} alarm:NOSPACE`),
       dbSizeInUse: 0,
       isLearner: false,
     };
   }
 
-  /** Alarm GET (and DEACTIVATE, a no-op): this runtime raises no alarms (no space quota). */
+  /**
+   * Alarm GET (and DEACTIVATE, a no-op: the alarm clears by itself when space returns): this member's NOSPACE
+   * alarm, raised when its disk filled up. Unlike etcd's, the alarm is per member, not replicated.
+   */
   alarm(r: { action?: number }): Obj {
     if ((r.action ?? 0) === 1) throw EtcdErrors.unimplemented('activating an alarm');
-    return { header: this.header(), alarms: [] };
+    return { header: this.header(), alarms: this.alarms() };
+  }
+
+  private alarms(): { memberID: string; alarm: number }[] {
+    return this.backend.writeBlocked?.()?.code === 'no_space' ? [{ memberID: this.header().member_id, alarm: ALARM_NOSPACE }] : [];
   }
 
   /** Defragment: the store lives in memory and the log is compacted by snapshots, so there is nothing to reclaim. */
