@@ -12,6 +12,7 @@ import { etcdctl } from './etcd-clients';
 import { EtcdCluster, EtcdMember, etcdVersion } from '../support/etcd-cluster';
 import { kvRequest } from '../support/kv-client';
 import { KvCluster, KvMember, sleep } from '../support/kv-cluster';
+import { skipUnlessCi } from '../support/prerequisite';
 
 /** One cluster under test, seen as etcdctl sees it: client endpoints (host:port). */
 interface Harness {
@@ -55,10 +56,7 @@ async function runtimeHarness(basePort: number): Promise<Harness> {
 }
 
 async function etcdHarness(basePort: number): Promise<Harness | undefined> {
-  if (!etcdVersion()) {
-    if (process.env.CI === 'true') throw new Error('etcd is not installed (apt-get install etcd-server etcd-client)');
-    return undefined;
-  }
+  if (!etcdVersion()) return undefined;
   const cluster = await EtcdCluster.start(3, basePort);
   // etcd refuses membership changes ("unhealthy cluster") until every member has been connected for its
   // HealthInterval (5 s); the runtime has no such wait.
@@ -186,7 +184,7 @@ for (const [label, start, basePort] of TARGETS) {
 
     const it = (name: string, fn: () => Promise<void>, timeout = 60_000): void => {
       test(name, { timeout }, async (ctx) => {
-        if (!h) { ctx.skip('etcd is not installed'); return; }
+        if (!h) { skipUnlessCi(ctx, 'etcd is not installed'); return; }
         await fn();
       });
     };
@@ -253,6 +251,17 @@ for (const [label, start, basePort] of TARGETS) {
       const fixed = Object.fromEntries(Object.entries(printed).map(([k, v]) => [k, v.split(wrongPeer).join(rightPeer)]));
       const started = Date.now();
       h!.startJoiner(fixed, newClient, newPeer);
+      const isLearner = async (): Promise<boolean> =>
+        !!JSON.parse(await eventually(['endpoint', 'status', '-w', 'json'], 20_000, [ep(newClient)]))[0].Status.isLearner;
+      /** Polls the new member's own Status until isLearner is `want` (it learns its role as it applies the membership). */
+      const selfSays = async (want: boolean): Promise<void> => {
+        const by = Date.now() + 10_000;
+        let now = await isLearner();
+        while (now !== want && Date.now() < by) { await sleep(100); now = await isLearner(); }
+        assert.equal(now, want, 'Status.isLearner on the new member itself within 10 s');
+      };
+      // etcd 3.4.23 answered isLearner false from its learner on every run here; the runtime reports its applied role.
+      if (h!.prefix === 'kv-') await selfSays(true);
 
       await promoteWhenInSync(newId);
       process.stderr.write(`${label}: new member started, caught up and promoted in ${Date.now() - started} ms\n`);
@@ -263,6 +272,7 @@ for (const [label, start, basePort] of TARGETS) {
       assert.deepEqual({ name: joined?.name, learner: !!joined?.isLearner, peer: joined?.peerURLs, client: joined?.clientURLs },
         { name, learner: false, peer: [rightPeer], client: [`http://${ep(newClient)}`] });
       await refused(['member', 'promote', newId], 'etcdserver: can only promote a learner member');
+      await selfSays(false);
 
       // Writes through the new member (forwarded to the leader) and reads through it and the others.
       assert.equal((await ok(['put', 'mb/joined', name], [ep(newClient)])).trim(), 'OK');
