@@ -2,15 +2,17 @@
  * Membership with stock etcdctl 3.4 (issue 12): `member list/add --learner/update/promote/remove` against three
  * runtime members, and the same suite against real etcd 3.4, so every expectation here is etcd's behaviour. The
  * new member is started from the variables `etcdctl member add` prints (ETCD_NAME, ETCD_INITIAL_CLUSTER, ...),
- * as an operator would. The tests run in order and share the cluster. Ports 24110-24117 (runtime) and
- * 24130-24137 (etcd).
+ * as an operator would. The tests run in order and share the cluster. Ports 24110-24119 (runtime) and
+ * 24130-24139 (etcd).
  */
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'path';
 import { etcdctl } from './etcd-clients';
 import { EtcdCluster, EtcdMember, etcdVersion } from '../support/etcd-cluster';
+import { kvRequest } from '../support/kv-client';
 import { KvCluster, KvMember, sleep } from '../support/kv-cluster';
+import { skipUnlessCi } from '../support/prerequisite';
 
 /** One cluster under test, seen as etcdctl sees it: client endpoints (host:port). */
 interface Harness {
@@ -54,10 +56,7 @@ async function runtimeHarness(basePort: number): Promise<Harness> {
 }
 
 async function etcdHarness(basePort: number): Promise<Harness | undefined> {
-  if (!etcdVersion()) {
-    if (process.env.CI === 'true') throw new Error('etcd is not installed (apt-get install etcd-server etcd-client)');
-    return undefined;
-  }
+  if (!etcdVersion()) return undefined;
   const cluster = await EtcdCluster.start(3, basePort);
   // etcd refuses membership changes ("unhealthy cluster") until every member has been connected for its
   // HealthInterval (5 s); the runtime has no such wait.
@@ -101,6 +100,7 @@ for (const [label, start, basePort] of TARGETS) {
     const newClient = basePort + 6;
     const newPeer = basePort + 7;
     let newId = '';
+    let etcdKeptDownMember = false;
 
     const run = (args: string[], endpoints?: string[]) => etcdctl(endpoints ?? h!.endpoints, args, { timeoutMs: 20_000 });
     const ok = async (args: string[], endpoints?: string[]): Promise<string> => {
@@ -184,13 +184,21 @@ for (const [label, start, basePort] of TARGETS) {
 
     const it = (name: string, fn: () => Promise<void>, timeout = 60_000): void => {
       test(name, { timeout }, async (ctx) => {
-        if (!h) { ctx.skip('etcd is not installed'); return; }
+        if (!h) { skipUnlessCi(ctx, 'etcd is not installed'); return; }
         await fn();
       });
     };
 
     it('member list: every voter with its name, peer and client URLs; ids round-trip through etcdctl', async () => {
-      const list = await members();
+      // A slow initial member may find the other two already bootstrapped and join as a new incarnation
+      // (a learner promoted once caught up, operations.md): wait for three named voters.
+      let list: Member[] = [];
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        list = await members();
+        if (list.length === 3 && list.every((m) => m.name && !m.isLearner && m.clientURLs?.length)) break;
+        await sleep(250);
+      }
       assert.equal(list.length, 3, JSON.stringify(list));
       assert.deepEqual(list.map((m) => m.clientURLs?.[0]).sort(), h!.endpoints.map((e) => `http://${e}`).sort());
       for (const m of list) {
@@ -213,6 +221,11 @@ for (const [label, start, basePort] of TARGETS) {
       await refused(['member', 'update', 'abcdef1234', `--peer-urls=http://${ep(newPeer)}`], 'etcdserver: member not found');
       await refused(['member', 'add', `${h!.prefix}9`, `--peer-urls=${first.peerURLs![0]}`], 'etcdserver: Peer URLs already exists');
       await refused(['member', 'update', second.ID, `--peer-urls=${first.peerURLs![0]}`], 'etcdserver: Peer URLs already exists');
+      // The JSON gateway answers the same, as grpc-gateway maps the code.
+      const r = await kvRequest(`http://${h!.endpoints[0]}/v3/cluster/member/promote`, { method: 'POST', body: '{"ID":"11259375"}', timeoutMs: 5000 });
+      assert.equal(r.status, 404, r.body.toString());
+      assert.deepEqual({ ...JSON.parse(r.body.toString()), message: undefined },
+        { error: 'etcdserver: member not found', code: 5, message: undefined });
       assert.equal((await members()).length, 3, 'nothing changed');
     });
 
@@ -236,9 +249,22 @@ for (const [label, start, basePort] of TARGETS) {
       const rightPeer = `http://${ep(newPeer)}`;
       await ok(['member', 'update', newId, `--peer-urls=${rightPeer}`]);
       const fixed = Object.fromEntries(Object.entries(printed).map(([k, v]) => [k, v.split(wrongPeer).join(rightPeer)]));
+      const started = Date.now();
       h!.startJoiner(fixed, newClient, newPeer);
+      const isLearner = async (): Promise<boolean> =>
+        !!JSON.parse(await eventually(['endpoint', 'status', '-w', 'json'], 20_000, [ep(newClient)]))[0].Status.isLearner;
+      /** Polls the new member's own Status until isLearner is `want` (it learns its role as it applies the membership). */
+      const selfSays = async (want: boolean): Promise<void> => {
+        const by = Date.now() + 10_000;
+        let now = await isLearner();
+        while (now !== want && Date.now() < by) { await sleep(100); now = await isLearner(); }
+        assert.equal(now, want, 'Status.isLearner on the new member itself within 10 s');
+      };
+      // etcd 3.4.23 answered isLearner false from its learner on every run here; the runtime reports its applied role.
+      if (h!.prefix === 'kv-') await selfSays(true);
 
       await promoteWhenInSync(newId);
+      process.stderr.write(`${label}: new member started, caught up and promoted in ${Date.now() - started} ms\n`);
       // etcd lists the name and client URL once the member has published them (it may be promoted before).
       let joined: Member | undefined;
       const deadline = Date.now() + 15_000;
@@ -246,6 +272,7 @@ for (const [label, start, basePort] of TARGETS) {
       assert.deepEqual({ name: joined?.name, learner: !!joined?.isLearner, peer: joined?.peerURLs, client: joined?.clientURLs },
         { name, learner: false, peer: [rightPeer], client: [`http://${ep(newClient)}`] });
       await refused(['member', 'promote', newId], 'etcdserver: can only promote a learner member');
+      await selfSays(false);
 
       // Writes through the new member (forwarded to the leader) and reads through it and the others.
       assert.equal((await ok(['put', 'mb/joined', name], [ep(newClient)])).trim(), 'OK');
@@ -280,12 +307,34 @@ for (const [label, start, basePort] of TARGETS) {
       if (r.code !== 0 && h!.prefix === 'e' && /deadline exceeded|timed out/.test(r.stderr)) {
         // etcd 3.4.23 times out here on every run on this machine (the killed member was a voter of a 3-member
         // cluster; 2 remain); its docs say a down member may be removed. Not the runtime's behaviour: stop here.
+        etcdKeptDownMember = true;
         return;
       }
       assert.equal(r.code, 0, `member remove ${downId} (down) failed: ${r.stderr}`);
       assert.deepEqual((await members()).map((m) => m.ID).sort(), [liveId, await idOf(leaderEp)].sort());
       await eventually(['put', 'mb/two-left', 'y'], 15_000);
       assert.equal(await ok(['get', 'mb/two-left', '--print-value-only'], [live]), 'y\n');
+    });
+
+    it('member add without --learner: a member that serves once started (the runtime adds a learner it promotes by itself)', async () => {
+      if (etcdKeptDownMember) return; // etcd still counts the member it would not remove: it refuses with "unhealthy cluster"
+      const name = `${h!.prefix}4`;
+      const peer = `http://${ep(basePort + 9)}`;
+      const out = await ok(['member', 'add', name, `--peer-urls=${peer}`]);
+      const id = /Member\s+([0-9a-f]+) added to cluster/.exec(out)?.[1] ?? '';
+      const added = (await members()).find((m) => m.ID === id);
+      // etcd makes it a voter at once (the quorum now counts a member with no process); the runtime never does.
+      assert.equal(!!added?.isLearner, h!.prefix === 'kv-', `as added: ${JSON.stringify(added)}`);
+      const printed = Object.fromEntries([...out.matchAll(/^(ETCD_[A-Z_]+)="(.*)"$/gm)].map((m) => [m[1], m[2]]));
+      const started = Date.now();
+      h!.startJoiner(printed, basePort + 8, basePort + 9);
+      const deadline = Date.now() + 30_000;
+      let now: Member | undefined;
+      while (((now = (await members()).find((m) => m.ID === id))?.isLearner || !now?.name) && Date.now() < deadline) await sleep(250);
+      assert.deepEqual({ name: now?.name, learner: !!now?.isLearner }, { name, learner: false }, 'a named voter within 30 s');
+      process.stderr.write(`${label}: member added without --learner was a named voter ${Date.now() - started} ms after its start\n`);
+      await eventually(['put', 'mb/fifth', 'z'], 15_000, [ep(basePort + 8)]);
+      assert.equal(await ok(['get', 'mb/fifth', '--print-value-only'], [ep(basePort + 8)]), 'z\n');
     });
   });
 }

@@ -145,9 +145,14 @@ function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessi
 /** Maintenance.Snapshot: the backup in 32 KiB messages (etcd's size) as the client reads them, then its sha256. */
 function snapshot(service: () => EtcdService): grpc.handleServerStreamingCall<Obj, Obj> {
   return (call) => {
+    // Waits for 'drain' when the client reads slower than we send; a client gone meanwhile ends the wait.
     const send = (msg: Obj): Promise<void> => new Promise((resolve, reject) => {
       if (call.cancelled) { reject(new Error('cancelled')); return; }
-      if (call.write(msg)) resolve(); else call.once('drain', resolve);
+      if (call.write(msg)) { resolve(); return; }
+      const drained = (): void => { call.off('cancelled', cancelled); resolve(); };
+      const cancelled = (): void => { call.off('drain', drained); reject(new Error('cancelled')); };
+      call.once('drain', drained);
+      call.once('cancelled', cancelled);
     });
     // With auth on, only a root-role user may take a snapshot (etcd's authMaintenanceServer).
     authorize(service(), 'Maintenance', 'Snapshot', {}, callToken(call.metadata))

@@ -162,6 +162,16 @@ export class EtcdService {
     return this.memberChanged();
   }
 
+  /**
+   * Whether this member is a learner in the membership it has applied (etcd's Status.isLearner); a member that
+   * does not find itself there yet joined and has not caught up: a learner too.
+   */
+  private isLearner(): boolean {
+    const self = this.backend.header().member_id;
+    const me = this.backend.listMembers().members.find((m) => String(m.id) === self);
+    return me ? me.role === 'learner' : !this.backend.isLeader();
+  }
+
   private memberChanged(): Obj {
     return { header: this.header(), members: this.backend.listMembers().members.map(toEtcdMember) };
   }
@@ -196,7 +206,7 @@ export class EtcdService {
       raftAppliedIndex: String(p.applied),
       errors: this.alarms().map((a) => `memberID:${a.memberID} alarm:NOSPACE`),
       dbSizeInUse: 0,
-      isLearner: false,
+      isLearner: this.isLearner(),
     };
   }
 
