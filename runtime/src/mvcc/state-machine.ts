@@ -102,6 +102,13 @@ export class MvccStateMachine {
     this.applied = appliedIndex;
   }
 
+  /** Takes over the state another machine restored (a snapshot validated once is not restored twice). */
+  adopt(other: MvccStateMachine): void {
+    this.current = other.current;
+    this.authStore = other.authStore;
+    this.applied = other.applied;
+  }
+
   /** Restores from one buffer holding the whole snapshot stream. */
   restore(data: Uint8Array): void {
     const r = this.restorer();

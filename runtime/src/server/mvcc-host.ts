@@ -51,11 +51,6 @@ export class MvccHost {
     return data.length > 0 && data[0] === MVCC_ENTRY_TAG;
   }
 
-  /** Throws unless `data` restores (a snapshot from a peer is checked before the Raft core adopts it). */
-  static validateSnapshot(data: Uint8Array): void {
-    new MvccStateMachine().restore(data);
-  }
-
   readonly machine = new MvccStateMachine();
   readonly watchHub = new WatchHub(() => this.machine.store);
   /** The leader's lease deadlines; reset whenever leadership changes. */
@@ -63,6 +58,8 @@ export class MvccHost {
   /** This member's auth tokens (etcd's simple tokens), learned from applied Authenticate entries. */
   readonly tokens: SimpleTokens;
   private timers: NodeJS.Timeout[] = [];
+  /** The last snapshot {@link checkSnapshot} restored, kept until it is installed: restoring a large store takes long. */
+  private checked?: { data: Uint8Array; machine: MvccStateMachine };
 
   constructor(private readonly log: Logger, authTokenTtlMs?: number) {
     this.tokens = new SimpleTokens(authTokenTtlMs);
@@ -89,6 +86,17 @@ export class MvccHost {
     else this.tokens.clear();
   }
 
+  /**
+   * Throws unless `data` restores: a snapshot from a peer is checked before the Raft core adopts it. The
+   * restored state is kept, so installing the same snapshot afterwards does not restore it a second time.
+   */
+  checkSnapshot(data: Uint8Array): void {
+    this.checked = undefined;
+    const machine = new MvccStateMachine();
+    machine.restore(data);
+    this.checked = { data, machine };
+  }
+
   /** An entry that is not an MVCC command (a /v1 write, an empty or membership entry). */
   skip(index: number): void {
     if (index > this.machine.appliedIndex) this.machine.skip(index);
@@ -101,7 +109,10 @@ export class MvccHost {
 
   /** Installs the MVCC part of a member snapshot; watchers resync from the new store's history. */
   restore(data: Uint8Array): void {
-    this.machine.restore(data);
+    const checked = this.checked;
+    this.checked = undefined;
+    if (checked && sameBytes(checked.data, data)) this.machine.adopt(checked.machine);
+    else this.machine.restore(data);
     // The users behind the tokens may have changed: clients authenticate again, as after a restart.
     this.tokens.clear();
     this.leaseClock.reset();
@@ -142,4 +153,9 @@ export class MvccHost {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }
+}
+
+/** The same bytes by identity (the same view of the same buffer), not by content. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 }

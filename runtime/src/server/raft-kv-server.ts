@@ -20,9 +20,9 @@ import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
   ConfChangeType, decodeConfChange,
 } from '../raft';
-import { encodeSnapshotHeader, LogStore, RecoveredState, StorageFailedError } from '../storage';
+import { encodeSnapshotHeaderStepped, LogStore, RecoveredState, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
-import { unwrapSnapshot, wrapSnapshot } from './snapshot-envelope';
+import { unwrapSnapshot, wrapSnapshotParts } from './snapshot-envelope';
 
 /** True for a storage failure caused by a full disk (ENOSPC): the NOSPACE alarm, not a crash. */
 export function isNoSpace(err: Error | undefined): boolean {
@@ -438,7 +438,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       try {
         const parts = splitSnapshot(unwrapSnapshot(m.snapshot.data).stateMachine);
         KvStateMachine.validateSnapshot(parts.kv);
-        if (parts.mvcc) MvccHost.validateSnapshot(parts.mvcc);
+        if (parts.mvcc) this.mvcc.checkSnapshot(parts.mvcc);
       } catch (e) {
         return `snapshot at index ${m.snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
       }
@@ -566,11 +566,12 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   }
 
   /**
-   * Both state machines in one snapshot: {@link SNAPSHOT_MAGIC}, u32 length of the /v1 part, the /v1 part, the MVCC
-   * part. The MVCC part comes from a copy-on-write view taken now (consistent with `appliedIndex`) and is serialized
-   * one chunk per event-loop turn, so a large store never stalls heartbeats and client requests.
+   * Both state machines in one snapshot, inside the member envelope with `registry`: {@link SNAPSHOT_MAGIC}, u32
+   * length of the /v1 part, the /v1 part, the MVCC part. The MVCC part comes from a copy-on-write view taken now
+   * (consistent with `appliedIndex`) and is serialized one chunk per event-loop turn, and the envelope is assembled
+   * in bounded copies, so a large store never stalls heartbeats and client requests.
    */
-  private async snapshotStateMachines(): Promise<Uint8Array> {
+  private async snapshotStateMachines(registry: unknown): Promise<Buffer> {
     const kv = this.stateMachine.snapshot();
     const { chunks } = this.mvcc.machine.snapshot();
     const head = Buffer.allocUnsafe(8);
@@ -581,7 +582,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       parts.push(chunk);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    return Buffer.concat(parts);
+    return wrapSnapshotParts(registry, parts);
   }
 
   /** Restores what {@link snapshotStateMachines} wrote (or an older /v1-only snapshot, with an empty MVCC store). */
@@ -596,10 +597,10 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private async takeSnapshot(index: number): Promise<void> {
     const started = Date.now();
     const confState = this.node.status().confState;
-    const data = await this.snapshotStateMachines(); // the state is captured before the first await
+    const data = await this.snapshotStateMachines(this.registry.toJSON()); // the state is captured before the first await
     // A snapshot from the leader may have been installed meanwhile: ours is then older and useless.
     if (this.storage.snapshot().metadata.index >= index) return;
-    const snap = this.storage.createSnapshot(index, confState, wrapSnapshot(this.registry.toJSON(), data));
+    const snap = this.storage.createSnapshot(index, confState, data);
     await this.store.saveSnapshot(snap);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.config.snapshotCatchupEntries;
@@ -728,9 +729,9 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     const registry = this.registry.toJSON();
     const confState = this.node.status().confState;
     // Both state machines (the /v1 keys and the etcd API's MVCC store), captured before the first await.
-    const data = wrapSnapshot(registry, await this.snapshotStateMachines());
+    const data = await this.snapshotStateMachines(registry);
     const snap = { metadata: { index, term, confState }, data };
-    return { index, chunks: [encodeSnapshotHeader(snap), Buffer.from(data.buffer, data.byteOffset, data.byteLength)] };
+    return { index, chunks: [await encodeSnapshotHeaderStepped(snap), data] };
   }
 
   private onSoftState(leader: number, role: Role): void {

@@ -11,7 +11,7 @@ import {
 } from './log-store';
 import {
   HARD_STATE_RECORD_SIZE, MARKER_RECORD_SIZE, RecordType, SEGMENT_HEADER_SIZE,
-  checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeader, entryRecordSize, findValidRecordAfter,
+  checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeaderStepped, entryRecordSize, findValidRecordAfter,
   parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
 } from './wal-format';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
@@ -465,7 +465,7 @@ export class FileLogStore implements LogStore {
     const { index, term } = snapshot.metadata;
     const path = join(this.dir, snapshotName(index, term));
     const tmp = `${path}.tmp`;
-    const header = encodeSnapshotHeader(snapshot);
+    const header = await encodeSnapshotHeaderStepped(snapshot);
     const handle = await fsp.open(tmp, 'w', 0o600);
     try {
       const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);

@@ -167,6 +167,31 @@ export const SNAPSHOT_MAGIC = Buffer.from('HASNAP01', 'latin1');
 
 /** Encodes the snapshot file header (everything before `data`), CRC included. */
 export function encodeSnapshotHeader(snapshot: Snapshot): Buffer {
+  const header = snapshotHeaderWithoutCrc(snapshot);
+  header.writeUInt32LE(crc32c(snapshot.data, crc32c(header, 0, 12)), 8);
+  return header;
+}
+
+/** CRC this many bytes of a snapshot per event-loop turn (about 20 ms of JS CRC32C). */
+const CRC_STEP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * {@link encodeSnapshotHeader} without blocking the event loop: the CRC over a large snapshot (hundreds of
+ * milliseconds at a million keys) is computed in steps, letting heartbeats and client requests run between them.
+ */
+export async function encodeSnapshotHeaderStepped(snapshot: Snapshot): Promise<Buffer> {
+  const header = snapshotHeaderWithoutCrc(snapshot);
+  const data = snapshot.data;
+  let crc = crc32c(header, 0, 12);
+  for (let from = 0; from < data.length; from += CRC_STEP_BYTES) {
+    crc = crc32c(data, crc, from, Math.min(data.length, from + CRC_STEP_BYTES));
+    if (from + CRC_STEP_BYTES < data.length) await new Promise((resolve) => setImmediate(resolve));
+  }
+  header.writeUInt32LE(crc, 8);
+  return header;
+}
+
+function snapshotHeaderWithoutCrc(snapshot: Snapshot): Buffer {
   const metaLength = 16 + confStateSize(snapshot.metadata.confState);
   const header = Buffer.alloc(16 + metaLength);
   SNAPSHOT_MAGIC.copy(header, 0);
@@ -174,8 +199,6 @@ export function encodeSnapshotHeader(snapshot: Snapshot): Buffer {
   let p = writeU64(header, snapshot.metadata.index, 16);
   p = writeU64(header, snapshot.metadata.term, p);
   writeConfState(header, snapshot.metadata.confState, p);
-  const crc = crc32c(snapshot.data, crc32c(header, 0, 12));
-  header.writeUInt32LE(crc, 8);
   return header;
 }
 
