@@ -11,6 +11,9 @@ import {
 } from '../mvcc';
 import { Logger } from '../observability/logger';
 
+/** Bytes of a received snapshot restored per event-loop turn while checking it. */
+const RESTORE_STEP_BYTES = 1024 * 1024;
+
 /** First byte of an MVCC log entry; /v1 KV commands start with their op (1..4). */
 export const MVCC_ENTRY_TAG = 0xe7;
 
@@ -90,10 +93,16 @@ export class MvccHost {
    * Throws unless `data` restores: a snapshot from a peer is checked before the Raft core adopts it. The
    * restored state is kept, so installing the same snapshot afterwards does not restore it a second time.
    */
-  checkSnapshot(data: Uint8Array): void {
+  async checkSnapshot(data: Uint8Array): Promise<void> {
     this.checked = undefined;
     const machine = new MvccStateMachine();
-    machine.restore(data);
+    const restorer = machine.restorer();
+    // About 1 MiB of frames per event-loop turn: heartbeats and client requests run in between.
+    for (let from = 0; from < data.byteLength; from += RESTORE_STEP_BYTES) {
+      restorer.write(data.subarray(from, Math.min(data.byteLength, from + RESTORE_STEP_BYTES)));
+      if (from + RESTORE_STEP_BYTES < data.byteLength) await new Promise((resolve) => setImmediate(resolve));
+    }
+    machine.finishRestore(restorer);
     this.checked = { data, machine };
   }
 

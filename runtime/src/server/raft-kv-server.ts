@@ -132,6 +132,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private persistedTerm = -1;
   private latestHardState: HardState | undefined;
   private persistedVote = -1;
+  /** A received snapshot is being checked (see checkSnapshotThenStep). */
+  private checkingSnapshot = false;
   /** Set by the CLI through {@link onFatal}: called once when the member must stop (storage failure). */
   private fatalHandler: ((err: Error) => void) | undefined;
 
@@ -413,11 +415,48 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     // A removed id is a replaced incarnation (or a member that left): it must never count again.
     if (this.registry.isRemoved(m.from)) return;
     this.lastHeard.set(m.from, Date.now());
+    if (m.type === MessageType.SNAPSHOT && m.snapshot) {
+      void this.checkSnapshotThenStep(m);
+      return;
+    }
     const invalid = this.refusedPeerInput(m);
     if (invalid) {
       this.log.warn('dropped a forged or malformed peer message', { from: m.from, type: MessageType[m.type], reason: invalid });
       return;
     }
+    this.step(m);
+  }
+
+  /**
+   * A received snapshot must restore before the core adopts it (afterwards it would be persisted and fail on every
+   * restart). Restoring a large store takes long, so it runs in steps between other work, one snapshot at a time;
+   * one that arrives meanwhile is dropped (the leader sends it again when the follower still lags).
+   */
+  private async checkSnapshotThenStep(m: Message): Promise<void> {
+    if (this.checkingSnapshot) return;
+    this.checkingSnapshot = true;
+    try {
+      const snapshot = m.snapshot!;
+      let invalid: string | undefined;
+      try {
+        const parts = splitSnapshot(unwrapSnapshot(snapshot.data).stateMachine);
+        KvStateMachine.validateSnapshot(parts.kv);
+        if (parts.mvcc) await this.mvcc.checkSnapshot(parts.mvcc);
+      } catch (e) {
+        invalid = `snapshot at index ${snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
+      }
+      if (this.failed || this.stopping) return;
+      if (invalid) {
+        this.log.warn('dropped a forged or malformed peer message', { from: m.from, type: MessageType[m.type], reason: invalid });
+        return;
+      }
+      this.step(m);
+    } finally {
+      this.checkingSnapshot = false;
+    }
+  }
+
+  private step(m: Message): void {
     try {
       this.node.step(m);
     } catch (e) {
@@ -433,17 +472,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
    * before the core adopts it (afterwards it would be persisted and fail on every restart).
    */
   private refusedPeerInput(m: Message): string | undefined {
-    if (m.type === MessageType.PROPOSE) return 'members never forward proposals';
-    if (m.type === MessageType.SNAPSHOT && m.snapshot) {
-      try {
-        const parts = splitSnapshot(unwrapSnapshot(m.snapshot.data).stateMachine);
-        KvStateMachine.validateSnapshot(parts.kv);
-        if (parts.mvcc) this.mvcc.checkSnapshot(parts.mvcc);
-      } catch (e) {
-        return `snapshot at index ${m.snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
-      }
-    }
-    return undefined;
+    return m.type === MessageType.PROPOSE ? 'members never forward proposals' : undefined;
   }
 
   private scheduleLoop(): void {
