@@ -201,12 +201,12 @@ async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMater
   // One listener routes each connection to gRPC or HTTP/1.1 (by ALPN with TLS, else by its first bytes); it
   // terminates client TLS itself, so the HTTP server behind it is plain.
   const client = createClientServer((req, res) => ctx.handler!(req, res), config.http);
-  const clientPort = new ClientPort(client.server, createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec),
+  const clientPort = new ClientPort(client, createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec),
     { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs },
     ctx.clientTls && { ...ctx.clientTls, requestCert: security.clientTls!.clientCertAuth });
   if (ctx.clientTls) onClientTls((m) => clientPort.setTls(m));
   await clientPort.listen(config.listenClient.port, config.listenClient.host);
-  const metrics = security.listenMetrics ? createClientServer((req, res) => ctx.opsHandler!(req, res), config.http).server : undefined;
+  const metrics = security.listenMetrics ? createClientServer((req, res) => ctx.opsHandler!(req, res), config.http) : undefined;
   if (metrics) await listen(metrics, security.listenMetrics!);
   ctx.log.info('listening', {
     client: `${config.listenClient.host}:${config.listenClient.port}`,
@@ -218,12 +218,12 @@ async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMater
     ...(security.listenMetrics ? { metrics: formatHostPort(security.listenMetrics.host, security.listenMetrics.port) } : {}),
   });
   return {
-    http: client.server,
+    http: client,
     metrics,
     close: () => {
       clientPort.close(0);
       ctx.etcd?.forwarder.close();
-      for (const srv of [client.server, metrics]) {
+      for (const srv of [client, metrics]) {
         srv?.closeAllConnections();
         srv?.close();
       }

@@ -14,7 +14,7 @@ export async function routerCommand(argv: string[]): Promise<number> {
   if ('exitCode' in parsed) return parsed.exitCode;
   const config = parsed.config;
   const limits = config.http!;
-  const router = new Router({ ...config, createServer: (handler) => createClientServer(handler, limits).server });
+  const router = new Router({ ...config, createServer: (handler) => createClientServer(handler, limits) });
   const port = await router.start();
   const logger = new Logger('info', { component: 'router' });
   const log = (msg: string, fields: Record<string, unknown> = {}): void => logger.info(msg, fields);

@@ -5,30 +5,16 @@
  * ends with a read of every key, so a lost acknowledged write fails the test.
  * Ports 23800-23999 (the fault proxy of a cluster on base B listens on B+100...).
  */
-import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { etcdGrpcOps } from '../support/etcd-workload';
-import { underWorkload, waitForLeaderOtherThan, withCluster } from '../support/fault-run';
+import { killLeaderThenFollower, underWorkload, waitForLeaderOtherThan, withCluster } from '../support/fault-run';
 import { KvMember, sleep } from '../support/kv-cluster';
 
 const GRPC = { url: (m: KvMember) => `127.0.0.1:${m.clientPort}`, ops: etcdGrpcOps };
 
 test('etcd API: SIGKILL and restart of the leader, then of a follower', { timeout: 90_000 }, async () => {
   await withCluster(23800, {}, async (cluster) => {
-    await underWorkload(cluster, 21, async () => {
-      const leader = await cluster.waitForLeader(10_000);
-      await leader.kill();
-      const next = await cluster.waitForLeader(10_000);
-      assert.notEqual(next, leader);
-      await sleep(700);
-      leader.start();
-      await cluster.waitForLeader(10_000, cluster.members);
-      const follower = cluster.members.find((m) => m !== next)!;
-      await follower.kill();
-      await sleep(700);
-      follower.start();
-      await cluster.waitForLeader(10_000, cluster.members);
-    }, GRPC);
+    await underWorkload(cluster, 21, () => killLeaderThenFollower(cluster), GRPC);
   });
 });
 

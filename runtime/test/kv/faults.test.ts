@@ -11,27 +11,14 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'path';
 import { etcdctl } from '../etcd/etcd-clients';
-import { underWorkload, waitForLeaderOtherThan, withCluster } from '../support/fault-run';
+import { killLeaderThenFollower, underWorkload, waitForLeaderOtherThan, withCluster } from '../support/fault-run';
 import { keyUrl, kvRequest } from '../support/kv-client';
 import { sleep } from '../support/kv-cluster';
 import { skipUnlessCi } from '../support/prerequisite';
 
 test('SIGKILL and restart of the leader, then of a follower', { timeout: 60_000 }, async () => {
   await withCluster(22200, {}, async (cluster) => {
-    await underWorkload(cluster, 11, async () => {
-      const leader = await cluster.waitForLeader(10_000);
-      await leader.kill();
-      const next = await cluster.waitForLeader(10_000);
-      assert.notEqual(next, leader);
-      await sleep(700);
-      leader.start();
-      await cluster.waitForLeader(10_000, cluster.members);
-      const follower = cluster.members.find((m) => m !== next)!;
-      await follower.kill();
-      await sleep(700);
-      follower.start();
-      await cluster.waitForLeader(10_000, cluster.members);
-    });
+    await underWorkload(cluster, 11, () => killLeaderThenFollower(cluster));
   });
 });
 

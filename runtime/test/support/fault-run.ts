@@ -91,3 +91,19 @@ export async function waitForLeaderOtherThan(cluster: KvCluster, old: KvMember, 
   assert.notEqual(leader.name, old.name, `the others did not elect a leader other than ${old.name} within ${timeoutMs} ms`);
   return leader;
 }
+
+/** SIGKILL of the leader, restart once another leads; then the same for a follower (the first fault schedule). */
+export async function killLeaderThenFollower(cluster: KvCluster): Promise<void> {
+  const leader = await cluster.waitForLeader(10_000);
+  await leader.kill();
+  const next = await cluster.waitForLeader(10_000);
+  assert.notEqual(next, leader);
+  await sleep(700);
+  leader.start();
+  await cluster.waitForLeader(10_000, cluster.members);
+  const follower = cluster.members.find((m) => m !== next)!;
+  await follower.kill();
+  await sleep(700);
+  follower.start();
+  await cluster.waitForLeader(10_000, cluster.members);
+}

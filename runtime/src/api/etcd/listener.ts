@@ -84,19 +84,25 @@ export class ClientPort {
 
   private accept(socket: Socket): void {
     socket.on('error', () => socket.destroy());
-    if (this.open >= this.limits.maxConnections) {
+    if (!this.admit(socket)) {
       // Say why, then drain what the client still sends so its FIN is seen and the socket really closes.
       socket.end(this.refusal);
       socket.resume();
       setTimeout(() => socket.destroy(), this.limits.firstBytesTimeoutMs).unref();
       return;
     }
+    this.route(socket);
+  }
+
+  /** Counts a new TCP connection against --http-max-connections; false when the port is full. */
+  private admit(socket: Socket): boolean {
+    if (this.open >= this.limits.maxConnections) return false;
     this.open++;
     socket.once('close', () => { this.open--; });
     // A gRPC answer is several small writes (HEADERS, DATA, trailers): with Nagle on, the last waits for the
     // client's delayed ACK, about 40 ms per call. node's own http and http2 servers disable it; this front must too.
     socket.setNoDelay(true);
-    this.route(socket);
+    return true;
   }
 
   private createTlsServer(o: ClientPortTls): tls.Server {
@@ -111,12 +117,7 @@ export class ClientPort {
       handshakeTimeout: this.limits.firstBytesTimeoutMs,
     }, (socket) => this.routeTls(socket));
     // Count (and bound) TCP connections before the handshake: a flood of handshakes is what costs CPU.
-    server.on('connection', (socket: Socket) => {
-      if (this.open >= this.limits.maxConnections) { socket.destroy(); return; }
-      this.open++;
-      socket.once('close', () => { this.open--; });
-      socket.setNoDelay(true); // as for plain connections (see accept)
-    });
+    server.on('connection', (socket: Socket) => { if (!this.admit(socket)) socket.destroy(); });
     // A failed handshake is the client's problem: close it, never crash or log per connection.
     server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
     return server;
