@@ -26,6 +26,9 @@ export const EMPTY_CONF_STATE: ConfState = { voters: [], learners: [], votersOut
 /** The empty hard state of a node that has never run. */
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: 0, commit: 0 };
 
+/** The data of a snapshot whose bytes were released (see MemoryStorage.releaseSnapshotData); compare by identity. */
+export const RELEASED_SNAPSHOT_DATA: Uint8Array = new Uint8Array(0);
+
 /**
  * An in-memory RaftStorage: what the simulator uses, and what a WAL-backed store fills on recovery.
  * Mutators are called by the application AFTER the data is durable in its own medium.
@@ -115,6 +118,15 @@ export class MemoryStorage implements RaftStorage {
     }
     this.snap = { metadata: { index, term: this.term(index), confState }, data };
     return this.snap;
+  }
+
+  /**
+   * Drops the bytes of the snapshot at `index` once they are durable elsewhere (a large store's snapshot is
+   * hundreds of MB). snapshot() then returns its metadata with {@link RELEASED_SNAPSHOT_DATA}: whoever sends it
+   * must read the bytes back from where they are durable.
+   */
+  releaseSnapshotData(index: number): void {
+    if (this.snap.metadata.index === index) this.snap = { metadata: this.snap.metadata, data: RELEASED_SNAPSHOT_DATA };
   }
 
   /** Drops entries before `index` (keeping `index` as the new dummy). `index` must be <= the applied index. */

@@ -18,7 +18,7 @@ import { Logger } from '../observability/logger';
 import { MetricsRegistry, Counter, Histogram } from '../observability/metrics';
 import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
-  ConfChangeType, decodeConfChange,
+  ConfChangeType, decodeConfChange, RELEASED_SNAPSHOT_DATA, Snapshot,
 } from '../raft';
 import { encodeSnapshotHeaderStepped, LogStore, RecoveredState, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
@@ -132,6 +132,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private persistedTerm = -1;
   private latestHardState: HardState | undefined;
   private persistedVote = -1;
+  /** Snapshots being read back from the store for lagging followers, by index. */
+  private readonly snapshotReads = new Map<number, Promise<Snapshot>>();
   /** A received snapshot is being checked (see checkSnapshotThenStep). */
   private checkingSnapshot = false;
   /** Set by the CLI through {@link onFatal}: called once when the member must stop (storage failure). */
@@ -153,6 +155,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     if (snap && snap.metadata.index > 0) {
       this.storage.applySnapshot(snap);
       this.restoreSnapshotData(snap.metadata.index, snap.data);
+      this.storage.releaseSnapshotData(snap.metadata.index);
       this.lastSnapshotIndex = snap.metadata.index;
     }
     // The registry as of the durable commit point, so the transport knows every peer before the
@@ -529,6 +532,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
       this.restoreSnapshotData(rd.snapshot.metadata.index, rd.snapshot.data);
+      this.storage.releaseSnapshotData(rd.snapshot.metadata.index); // durable and restored: memory needs no copy
       this.membershipChanged = true;
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.log.info('installed snapshot from leader', { index: rd.snapshot.metadata.index });
@@ -547,8 +551,38 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
 
   private sendMessages(messages: readonly Message[]): void {
     if (messages.length === 0) return;
-    this.transport.send(messages);
-    for (const m of messages) if (m.type === MessageType.SNAPSHOT) this.node.reportSnapshot(m.to, true);
+    let inMemory = messages;
+    if (messages.some((m) => m.type === MessageType.SNAPSHOT)) {
+      inMemory = messages.filter((m) => m.snapshot?.data !== RELEASED_SNAPSHOT_DATA);
+      for (const m of messages) if (m.snapshot?.data === RELEASED_SNAPSHOT_DATA) void this.sendSnapshotFromStore(m);
+    }
+    this.transport.send(inMemory);
+    for (const m of inMemory) if (m.type === MessageType.SNAPSHOT) this.node.reportSnapshot(m.to, true);
+  }
+
+  /**
+   * A lagging follower needs the snapshot whose bytes were released from memory: read them back from the store
+   * (one read shared by every follower that needs it), then send. A failed read reports the snapshot failed, so
+   * the core retries with the newest snapshot.
+   */
+  private async sendSnapshotFromStore(m: Message): Promise<void> {
+    const index = m.snapshot!.metadata.index;
+    let read = this.snapshotReads.get(index);
+    if (!read) {
+      read = this.store.readSnapshot(index).finally(() => this.snapshotReads.delete(index));
+      this.snapshotReads.set(index, read);
+    }
+    try {
+      const snapshot = await read;
+      if (this.failed || this.stopping) return;
+      this.transport.send([{ ...m, snapshot }]);
+      this.node.reportSnapshot(m.to, true);
+      this.log.info('sent a snapshot read back from disk to a lagging follower', { to: m.to, index, bytes: snapshot.data.length });
+    } catch (e) {
+      this.log.warn('could not read back the snapshot a lagging follower needs; the leader will retry', { to: m.to, index, err: (e as Error).message });
+      this.node.reportSnapshot(m.to, false);
+    }
+    this.scheduleLoop();
   }
 
   private applyEntries(entries: readonly Entry[]): void {
@@ -631,6 +665,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     if (this.storage.snapshot().metadata.index >= index) return;
     const snap = this.storage.createSnapshot(index, confState, data);
     await this.store.saveSnapshot(snap);
+    this.storage.releaseSnapshotData(index);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.config.snapshotCatchupEntries;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);

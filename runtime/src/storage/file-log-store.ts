@@ -11,7 +11,7 @@ import {
 } from './log-store';
 import {
   HARD_STATE_RECORD_SIZE, MARKER_RECORD_SIZE, RecordType, SEGMENT_HEADER_SIZE,
-  checkSegmentHeader, decodeSnapshotFile, encodeSegmentHeader, encodeSnapshotHeaderStepped, entryRecordSize, findValidRecordAfter,
+  checkSegmentHeader, decodeSnapshotFileStepped, encodeSegmentHeader, encodeSnapshotHeaderStepped, entryRecordSize, findValidRecordAfter,
   parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
 } from './wal-format';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
@@ -266,6 +266,17 @@ export class FileLogStore implements LogStore {
     });
   }
 
+  /**
+   * Reads back and checks the durable snapshot at `index` (see LogStore). A snapshot pruned meanwhile (two newer ones
+   * were taken) rejects; the caller asks again for the newest.
+   */
+  async readSnapshot(index: number): Promise<Snapshot> {
+    if (this.failed) throw this.failed;
+    const name = (await fsp.readdir(this.dir)).find((n) => parseInt(SNAPSHOT_NAME.exec(n)?.[1] ?? '', 16) === index);
+    if (name === undefined) throw new Error(`FileLogStore(${this.dir}): no snapshot file at index ${index} (newer snapshots replaced it)`);
+    return loadSnapshotFile(this.dir, name);
+  }
+
   /** Snapshot writes (local and installed) run one at a time, so pruning never races a write. */
   private writeSnapshotSerialized(snapshot: Snapshot): Promise<void> {
     const run = this.snapshotQueue.then(() => {
@@ -514,16 +525,20 @@ async function writeFully(handle: fsp.FileHandle, buf: Buffer, position: number)
 
 async function loadNewestSnapshot(dir: string, names: readonly string[]): Promise<Snapshot | undefined> {
   const snaps = names.filter((n) => SNAPSHOT_NAME.test(n)).sort().reverse();
-  if (snaps.length === 0) return undefined;
-  const path = join(dir, snaps[0]);
-  const decoded = decodeSnapshotFile(await fsp.readFile(path));
+  return snaps.length === 0 ? undefined : loadSnapshotFile(dir, snaps[0]);
+}
+
+/** A snapshot file, checked: its CRC (in steps: it may be hundreds of MB) and that its content matches its name. */
+async function loadSnapshotFile(dir: string, name: string): Promise<Snapshot> {
+  const path = join(dir, name);
+  const decoded = await decodeSnapshotFileStepped(await fsp.readFile(path));
   if (typeof decoded === 'string') {
     throw new CorruptionError(
       `${path}: ${decoded}. Snapshots are written atomically, so this is media corruption, not a crash. ` +
       'Restore the data directory from a backup, or remove this member from the cluster and re-add it with an empty directory.',
       path, 0);
   }
-  const m = SNAPSHOT_NAME.exec(snaps[0])!;
+  const m = SNAPSHOT_NAME.exec(name)!;
   if (decoded.metadata.index !== parseInt(m[1], 16) || decoded.metadata.term !== parseInt(m[2], 16)) {
     throw new CorruptionError(`${path}: contents (index ${decoded.metadata.index}, term ${decoded.metadata.term}) do not match the file name`, path, 0);
   }

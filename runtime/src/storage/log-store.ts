@@ -74,6 +74,11 @@ export interface LogStore {
    */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /**
+   * Reads back the durable snapshot at `index`, checked (a member keeps only its snapshot's metadata in memory and
+   * reads the bytes when a lagging follower needs them). Rejects if that snapshot is no longer kept.
+   */
+  readSnapshot(index: number): Promise<Snapshot>;
+  /**
    * Releases log space below `snapshotIndex`: whole segments whose entries all lie at or below it
    * are deleted. Rejects if no durable snapshot covers `snapshotIndex` (compacting past the
    * newest snapshot would lose committed entries).

@@ -83,6 +83,13 @@ export class MemoryLogStore implements LogStore {
     this.durable.entries = this.durable.entries.filter((e) => e.index > snapshot.metadata.index);
   }
 
+  async readSnapshot(index: number): Promise<Snapshot> {
+    if (this.failure) throw this.failure;
+    const snapshot = this.durable.snapshot;
+    if (snapshot?.metadata.index !== index) throw new Error(`readSnapshot: no durable snapshot at index ${index} (newest: ${snapshot?.metadata.index ?? 'none'})`);
+    return snapshot;
+  }
+
   async compact(snapshotIndex: number): Promise<void> {
     const covered = this.durable.snapshot?.metadata.index ?? 0;
     if (snapshotIndex > covered) {

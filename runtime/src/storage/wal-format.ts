@@ -181,14 +181,18 @@ const CRC_STEP_BYTES = 4 * 1024 * 1024;
  */
 export async function encodeSnapshotHeaderStepped(snapshot: Snapshot): Promise<Buffer> {
   const header = snapshotHeaderWithoutCrc(snapshot);
-  const data = snapshot.data;
-  let crc = crc32c(header, 0, 12);
-  for (let from = 0; from < data.length; from += CRC_STEP_BYTES) {
-    crc = crc32c(data, crc, from, Math.min(data.length, from + CRC_STEP_BYTES));
-    if (from + CRC_STEP_BYTES < data.length) await new Promise((resolve) => setImmediate(resolve));
-  }
-  header.writeUInt32LE(crc, 8);
+  header.writeUInt32LE(await crc32cStepped(snapshot.data, crc32c(header, 0, 12)), 8);
   return header;
+}
+
+/** CRC32C of `data` continuing from `seed`, {@link CRC_STEP_BYTES} per event-loop turn. */
+async function crc32cStepped(data: Uint8Array, seed: number, from = 0): Promise<number> {
+  let crc = seed;
+  for (let at = from; at < data.length; at += CRC_STEP_BYTES) {
+    crc = crc32c(data, crc, at, Math.min(data.length, at + CRC_STEP_BYTES));
+    if (at + CRC_STEP_BYTES < data.length) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return crc;
 }
 
 function snapshotHeaderWithoutCrc(snapshot: Snapshot): Buffer {
@@ -204,9 +208,27 @@ function snapshotHeaderWithoutCrc(snapshot: Snapshot): Buffer {
 
 /** Decodes a snapshot file; returns a reason string when it is damaged. */
 export function decodeSnapshotFile(buf: Buffer): Snapshot | string {
+  const bad = snapshotFileShape(buf);
+  if (bad) return bad;
+  if (buf.readUInt32LE(8) !== crc32c(buf, 0, 12)) return 'snapshot CRC mismatch';
+  return snapshotFileContent(buf);
+}
+
+/** {@link decodeSnapshotFile} with the CRC checked in steps: a large snapshot read back never stalls the member. */
+export async function decodeSnapshotFileStepped(buf: Buffer): Promise<Snapshot | string> {
+  const bad = snapshotFileShape(buf);
+  if (bad) return bad;
+  if (buf.readUInt32LE(8) !== await crc32cStepped(buf, 0, 12)) return 'snapshot CRC mismatch';
+  return snapshotFileContent(buf);
+}
+
+function snapshotFileShape(buf: Buffer): string | undefined {
   if (buf.length < 16) return `file is ${buf.length} bytes, shorter than a snapshot header`;
   if (!buf.subarray(0, 8).equals(SNAPSHOT_MAGIC)) return 'bad magic (not a cdk8s-ha snapshot)';
-  if (buf.readUInt32LE(8) !== crc32c(buf, 0, 12)) return 'snapshot CRC mismatch';
+  return undefined;
+}
+
+function snapshotFileContent(buf: Buffer): Snapshot | string {
   const metaLength = buf.readUInt32LE(12);
   if (16 + metaLength > buf.length) return `metadata length ${metaLength} overruns the file`;
   try {

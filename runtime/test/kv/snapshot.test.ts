@@ -35,6 +35,8 @@ test('a follower behind a compacted log catches up from a snapshot; restarts rec
       await sleep(100);
     }
     assert.match(lagging.log(), /installed snapshot from leader/);
+    // The leader keeps no snapshot bytes in memory once they are durable: it read them back from its data dir.
+    assert.match(leader.log(), /sent a snapshot read back from disk to a lagging follower/);
     for (const [key, value] of written) {
       const r = await kvRequest(keyUrl(lagging.url, key, 'consistency=serializable'), { agent });
       assert.equal(r.body.toString(), value, key);

@@ -264,6 +264,32 @@ describe('FileLogStore snapshots and compaction', () => {
     await assert.rejects(FileLogStore.open(dir), /snapshot CRC mismatch/);
   });
 
+  it('reads back a kept snapshot by index (checked), and refuses a pruned or damaged one', async () => {
+    const dir = tempDir();
+    const { store } = await FileLogStore.open(dir);
+    await store.save({ entries: entries(1, 30, 1) });
+    // Larger than one CRC step (4 MiB), so the stepped check runs more than one step.
+    const big = Buffer.alloc(9 * 1024 * 1024 + 7, 0x5a);
+    await store.saveSnapshot({ metadata: { index: 10, term: 1, confState: { voters: [1, 2, 3], learners: [], votersOutgoing: [] } }, data: big });
+    for (const index of [20, 30]) await store.saveSnapshot(snapshot(index, 1));
+    const read = await store.readSnapshot(30);
+    assert.equal(Buffer.from(read.data).toString(), 'state@30');
+    assert.deepEqual(read.metadata, { index: 30, term: 1, confState: { voters: [1, 2, 3], learners: [4], votersOutgoing: [] } });
+    await assert.rejects(store.readSnapshot(10), /no snapshot file at index 10/); // pruned: the newest two are kept
+    await store.close();
+
+    const dir2 = tempDir();
+    const { store: s2 } = await FileLogStore.open(dir2);
+    await s2.saveSnapshot({ metadata: { index: 10, term: 1, confState: { voters: [1], learners: [], votersOutgoing: [] } }, data: big });
+    assert.ok(Buffer.from((await s2.readSnapshot(10)).data).equals(big));
+    const file = join(dir2, readdirSync(dir2).find((n) => n.endsWith('.snap'))!);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 5 * 1024 * 1024] ^= 1; // in a later CRC step than the first
+    writeFileSync(file, bytes);
+    await assert.rejects(s2.readSnapshot(10), /snapshot CRC mismatch/);
+    await s2.close();
+  });
+
   it('compacts whole segments below a durable snapshot and recovers from snapshot + tail', async () => {
     const dir = tempDir();
     const { store } = await FileLogStore.open(dir, { segmentSizeBytes: 4096 });
