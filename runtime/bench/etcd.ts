@@ -394,6 +394,7 @@ async function bulkLoad(t: Target, keys: number): Promise<Record<string, unknown
   const loadSeconds = (Date.now() - started) / 1000;
   await sleep(2000); // let followers apply the tail before reading their RSS
   const rss = t.pids().map((p) => Math.round(rssMiB(p)));
+  const peakRss = t.pids().map((p) => Math.round(rssMiB(p, true)));
   const dirs = t.dataDirs().map((d) => Math.round(dirBytes(d) / 1024 / 1024));
   const stopStart = Date.now();
   await t.stopAll();
@@ -410,6 +411,7 @@ async function bulkLoad(t: Target, keys: number): Promise<Record<string, unknown
     errors,
     longestGapMs,
     rssMiB: rss,
+    peakRssMiB: peakRss,
     dataDirMiB: dirs,
     stopMs,
     restartToReadMs: restartMs,
@@ -468,9 +470,10 @@ function cpuMs(pids: number[]): number {
 }
 
 /** VmRSS of `pid` in MiB, NaN when unreadable. */
-function rssMiB(pid: number): number {
+/** Resident memory now (VmRSS), or with `peak` the most the process ever held (the kernel's VmHWM). */
+function rssMiB(pid: number, peak = false): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = (peak ? /VmHWM:\s+(\d+) kB/ : /VmRSS:\s+(\d+) kB/).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch { return NaN; }
 }

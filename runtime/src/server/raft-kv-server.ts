@@ -22,7 +22,7 @@ import {
 } from '../raft';
 import { encodeSnapshotHeaderStepped, LogStore, RecoveredState, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
-import { unwrapSnapshot, wrapSnapshotParts } from './snapshot-envelope';
+import { envelopeParts, unwrapSnapshot, wrapSnapshotParts } from './snapshot-envelope';
 
 /** True for a storage failure caused by a full disk (ENOSPC): the NOSPACE alarm, not a crash. */
 export function isNoSpace(err: Error | undefined): boolean {
@@ -624,31 +624,27 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     const applied = this.stateMachine.appliedIndex;
     if (!this.snapshotting && applied - this.lastSnapshotIndex >= this.config.snapshotEntries) {
       this.snapshotting = true;
-      this.takeSnapshot(applied).catch((e) => this.fail(e)).finally(() => { this.snapshotting = false; });
+      // A member that is stopping abandons its snapshot (the store closes under it); that is no failure.
+      this.takeSnapshot(applied).catch((e) => { if (!this.stopping) this.fail(e); }).finally(() => { this.snapshotting = false; });
     }
   }
 
   /**
-   * Both state machines in one snapshot, inside the member envelope with `registry`: {@link SNAPSHOT_MAGIC}, u32
-   * length of the /v1 part, the /v1 part, the MVCC part. The MVCC part comes from a copy-on-write view taken now
-   * (consistent with `appliedIndex`) and is serialized one chunk per event-loop turn, and the envelope is assembled
-   * in bounded copies, so a large store never stalls heartbeats and client requests.
+   * Both state machines as a snapshot's parts: {@link SNAPSHOT_MAGIC}, u32 length of the /v1 part, the /v1 part, the
+   * MVCC part. The state is captured now (consistent with `appliedIndex`); the MVCC part is serialized from a
+   * copy-on-write view, one chunk per event-loop turn as the parts are consumed, so a large store never stalls
+   * heartbeats and client requests.
    */
-  private async snapshotStateMachines(registry: unknown): Promise<Buffer> {
+  private stateMachineParts(): AsyncIterable<Uint8Array> {
     const kv = this.stateMachine.snapshot();
     const { chunks } = this.mvcc.machine.snapshot();
     const head = Buffer.allocUnsafe(8);
     SNAPSHOT_MAGIC.copy(head, 0);
     head.writeUInt32BE(kv.length, 4);
-    const parts: Uint8Array[] = [head, kv];
-    for (const chunk of chunks) {
-      parts.push(chunk);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return wrapSnapshotParts(registry, parts);
+    return oneChunkPerTurn([head, kv], chunks);
   }
 
-  /** Restores what {@link snapshotStateMachines} wrote (or an older /v1-only snapshot, with an empty MVCC store). */
+  /** Restores what {@link stateMachineParts} wrote (or an older /v1-only snapshot, with an empty MVCC store). */
   private restoreStateMachines(index: number, data: Uint8Array): void {
     const parts = splitSnapshot(data);
     this.stateMachine.restore(index, parts.kv);
@@ -656,21 +652,24 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     else this.mvcc.restoreEmpty(index);
   }
 
-  /** Snapshots the state machine at `index`, makes it durable, then compacts memory and the WAL. */
+  /**
+   * Snapshots the state machines at `index` straight to disk (serialized as it is written, never whole in memory),
+   * then records it in memory without its bytes and compacts memory and the WAL.
+   */
   private async takeSnapshot(index: number): Promise<void> {
     const started = Date.now();
     const confState = this.node.status().confState;
-    const data = await this.snapshotStateMachines(this.registry.toJSON()); // the state is captured before the first await
+    const metadata = { index, term: this.storage.term(index), confState };
+    const parts = envelopeParts(this.registry.toJSON(), this.stateMachineParts()); // captures the state before any await
+    const bytes = await this.store.saveSnapshotParts(metadata, parts);
     // A snapshot from the leader may have been installed meanwhile: ours is then older and useless.
     if (this.storage.snapshot().metadata.index >= index) return;
-    const snap = this.storage.createSnapshot(index, confState, data);
-    await this.store.saveSnapshot(snap);
-    this.storage.releaseSnapshotData(index);
+    this.storage.createSnapshot(index, confState, RELEASED_SNAPSHOT_DATA);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.config.snapshotCatchupEntries;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.store.compact(index);
-    this.log.info('snapshot taken', { index, bytes: snap.data.length, ms: Date.now() - started });
+    this.log.info('snapshot taken', { index, bytes, ms: Date.now() - started });
   }
 
   // ------------------------------------------------------------------ membership
@@ -793,7 +792,10 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     const registry = this.registry.toJSON();
     const confState = this.node.status().confState;
     // Both state machines (the /v1 keys and the etcd API's MVCC store), captured before the first await.
-    const data = await this.snapshotStateMachines(registry);
+    const parts = this.stateMachineParts();
+    const stateMachine: Uint8Array[] = [];
+    for await (const part of parts) stateMachine.push(part);
+    const data = await wrapSnapshotParts(registry, stateMachine);
     const snap = { metadata: { index, term, confState }, data };
     return { index, chunks: [await encodeSnapshotHeaderStepped(snap), data] };
   }
@@ -903,4 +905,13 @@ function splitSnapshot(data: Uint8Array): { kv: Buffer; mvcc?: Buffer } {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** `first`, then each of `chunks` in its own event-loop turn (each chunk is serialized when it is pulled). */
+async function* oneChunkPerTurn(first: readonly Uint8Array[], chunks: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* first;
+  for (const chunk of chunks) {
+    yield chunk;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }

@@ -17,6 +17,17 @@ export function wrapSnapshot(registry: unknown, stateMachine: Uint8Array): Uint8
   return out;
 }
 
+/** {@link wrapSnapshot} as parts: the envelope's head, then the state machine's parts as they come. */
+export async function* envelopeParts(registry: unknown, stateMachine: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const json = Buffer.from(JSON.stringify(registry), 'utf8');
+  const head = Buffer.allocUnsafe(MAGIC.length + 4);
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(json.length, MAGIC.length);
+  yield head;
+  yield json;
+  yield* stateMachine;
+}
+
 /** Copy this many bytes, then let the event loop run (heartbeats, client requests), when assembling a snapshot. */
 const COPY_STEP_BYTES = 8 * 1024 * 1024;
 

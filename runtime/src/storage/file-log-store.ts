@@ -7,14 +7,14 @@ import { promises as fsp } from 'fs';
 import { dirname, join } from 'path';
 import {
   CorruptionError, EMPTY_HARD_STATE, StorageFailedError,
-  type LogStore, type OpenedLogStore, type RecoveredState, type StorageMetrics, type StorageUpdate,
+  type LogStore, type OpenedLogStore, type SnapshotParts, type RecoveredState, type StorageMetrics, type StorageUpdate,
 } from './log-store';
 import {
   HARD_STATE_RECORD_SIZE, MARKER_RECORD_SIZE, RecordType, SEGMENT_HEADER_SIZE,
-  checkSegmentHeader, decodeSnapshotFileStepped, encodeSegmentHeader, encodeSnapshotHeaderStepped, entryRecordSize, findValidRecordAfter,
+  checkSegmentHeader, decodeSnapshotFileStepped, encodeSegmentHeader, SnapshotFileCrc, entryRecordSize, findValidRecordAfter,
   parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
 } from './wal-format';
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types';
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types';
 
 /** Options for {@link FileLogStore.open}. */
 export interface FileLogStoreOptions {
@@ -258,10 +258,17 @@ export class FileLogStore implements LogStore {
   }
 
   /** Makes a locally taken snapshot durable (atomically), keeping the newest few. See LogStore. */
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.saveSnapshotParts(snapshot.metadata, [snapshot.data]);
+  }
+
+  /** {@link saveSnapshot} from the data's parts as they are produced; resolves to the data's length. See LogStore. */
+  saveSnapshotParts(metadata: SnapshotMetadata, parts: SnapshotParts): Promise<number> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error(`FileLogStore(${this.dir}): saveSnapshot after close`));
-    return this.writeSnapshotSerialized(snapshot).catch((e) => {
+    return this.writeSnapshotSerialized(metadata, parts, true).catch((e) => {
+      // Closing abandons a snapshot still being written (its temporary file is removed on recovery): not a failure.
+      if (this.closed && !this.failed) throw new Error(`FileLogStore(${this.dir}): closed while writing the snapshot at index ${metadata.index}; abandoned`);
       throw this.fail(e, 'writing a snapshot');
     });
   }
@@ -278,12 +285,12 @@ export class FileLogStore implements LogStore {
   }
 
   /** Snapshot writes (local and installed) run one at a time, so pruning never races a write. */
-  private writeSnapshotSerialized(snapshot: Snapshot): Promise<void> {
+  private writeSnapshotSerialized(metadata: SnapshotMetadata, parts: SnapshotParts, abandonOnClose = false): Promise<number> {
     const run = this.snapshotQueue.then(() => {
       if (this.failed) throw this.failed;
-      return this.writeSnapshotFile(snapshot);
+      return this.writeSnapshotFile(metadata, parts, abandonOnClose);
     });
-    this.snapshotQueue = run.catch(() => undefined);
+    this.snapshotQueue = run.then(() => undefined, () => undefined);
     return run;
   }
 
@@ -421,7 +428,7 @@ export class FileLogStore implements LogStore {
     let records = 0;
     for (const { update, bytes } of batch) {
       // The snapshot file must be durable before the marker that makes replay depend on it.
-      if (update.snapshot) await this.writeSnapshotSerialized(update.snapshot);
+      if (update.snapshot) await this.writeSnapshotSerialized(update.snapshot.metadata, [update.snapshot.data]);
       size += bytes;
       records += (update.snapshot ? 1 : 0) + (update.entries?.length ?? 0) + (update.hardState ? 1 : 0);
     }
@@ -472,25 +479,36 @@ export class FileLogStore implements LogStore {
     await previous?.close();
   }
 
-  private async writeSnapshotFile(snapshot: Snapshot): Promise<void> {
-    const { index, term } = snapshot.metadata;
+  /**
+   * Writes the snapshot file part by part with a running CRC (so a large snapshot is never whole in memory), then
+   * its header, fsyncs, renames it into place and prunes the oldest. Resolves to the data's length. A local snapshot
+   * (`abandonOnClose`) stops being written when the store closes; an installed one is finished.
+   */
+  private async writeSnapshotFile(metadata: SnapshotMetadata, parts: SnapshotParts, abandonOnClose: boolean): Promise<number> {
+    const { index, term } = metadata;
     const path = join(this.dir, snapshotName(index, term));
     const tmp = `${path}.tmp`;
-    const header = await encodeSnapshotHeaderStepped(snapshot);
+    const crc = new SnapshotFileCrc(metadata);
+    let offset = crc.header.length;
     const handle = await fsp.open(tmp, 'w', 0o600);
     try {
-      const data = Buffer.from(snapshot.data.buffer, snapshot.data.byteOffset, snapshot.data.byteLength);
-      await writeFully(handle, header, 0);
-      await writeFully(handle, data, header.length);
+      for await (const part of parts) {
+        if (abandonOnClose && this.closed) throw new Error('closed');
+        await crc.update(part);
+        await writeFully(handle, Buffer.from(part.buffer, part.byteOffset, part.byteLength), offset);
+        offset += part.byteLength;
+      }
+      await writeFully(handle, crc.header, 0);
       await handle.sync();
     } finally {
       await handle.close();
     }
     await fsp.rename(tmp, path);
     await syncDir(this.dir);
-    this.metrics.onBytesWritten?.(header.length + snapshot.data.length);
+    this.metrics.onBytesWritten?.(offset);
     if (index > this.snapshotIndex) this.snapshotIndex = index;
     await this.pruneSnapshots();
+    return offset - crc.header.length;
   }
 
   private async pruneSnapshots(): Promise<void> {

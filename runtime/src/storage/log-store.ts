@@ -3,7 +3,7 @@
  * adapter a LogStore). The store only persists and recovers; it never interprets Raft rules,
  * and the core reads its log from an in-memory copy (RaftStorage / MemoryStorage), as in etcd.
  */
-import type { Entry, HardState, Snapshot } from '../raft/types';
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types';
 
 /**
  * One batch to make durable: the persistable part of a Raft Ready.
@@ -21,6 +21,9 @@ export interface StorageUpdate {
   readonly entries?: readonly Entry[];
   readonly snapshot?: Snapshot;
 }
+
+/** A snapshot's data as parts, consumed in order as they are produced. */
+export type SnapshotParts = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /** What a store held when it was opened: feed it to MemoryStorage before creating the RawNode. */
 export interface RecoveredState {
@@ -73,6 +76,11 @@ export interface LogStore {
    * directory) without touching the log. Used before {@link compact}. Keeps the newest two.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /**
+   * {@link saveSnapshot} from the data's parts, consumed as they are produced, so a large snapshot is never whole in
+   * memory. Resolves to the data's length.
+   */
+  saveSnapshotParts(metadata: SnapshotMetadata, parts: SnapshotParts): Promise<number>;
   /**
    * Reads back the durable snapshot at `index`, checked (a member keeps only its snapshot's metadata in memory and
    * reads the bytes when a lagging follower needs them). Rejects if that snapshot is no longer kept.

@@ -3,8 +3,8 @@
  * FileLogStore (ordering, truncation, snapshot install, compaction floor, failure is sticky), so
  * code tested against it behaves the same on disk.
  */
-import { EMPTY_HARD_STATE, StorageFailedError, type LogStore, type OpenedLogStore, type RecoveredState, type StorageUpdate } from './log-store';
-import type { Entry, HardState, Snapshot } from '../raft/types';
+import { EMPTY_HARD_STATE, StorageFailedError, type LogStore, type OpenedLogStore, type RecoveredState, type SnapshotParts, type StorageUpdate } from './log-store';
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types';
 
 /** The state a MemoryLogStore has made "durable"; shared by the stores a `reopen` chain creates. */
 interface DurableState {
@@ -81,6 +81,14 @@ export class MemoryLogStore implements LogStore {
     this.durable.snapshot = snapshot;
     // Entries the snapshot covers are unreachable through recovery, as on disk after compaction.
     this.durable.entries = this.durable.entries.filter((e) => e.index > snapshot.metadata.index);
+  }
+
+  async saveSnapshotParts(metadata: SnapshotMetadata, parts: SnapshotParts): Promise<number> {
+    const chunks: Uint8Array[] = [];
+    for await (const part of parts) chunks.push(part);
+    const data = Buffer.concat(chunks);
+    await this.saveSnapshot({ metadata, data });
+    return data.length;
   }
 
   async readSnapshot(index: number): Promise<Snapshot> {

@@ -4,7 +4,7 @@
  */
 import { crc32c } from './crc32c';
 import { confStateSize, readConfState, readU64, writeConfState, writeU64 } from '../encoding/binary';
-import type { Entry, EntryType, HardState, Snapshot } from '../raft/types';
+import type { Entry, EntryType, HardState, Snapshot, SnapshotMetadata } from '../raft/types';
 
 /** Segment header: magic(8) version(u32) reserved(u32) seq(u64) crc32c(u32, of bytes 0..24) pad(u32). */
 export const SEGMENT_MAGIC = Buffer.from('HAWALSEG', 'latin1');
@@ -183,6 +183,26 @@ export async function encodeSnapshotHeaderStepped(snapshot: Snapshot): Promise<B
   const header = snapshotHeaderWithoutCrc(snapshot);
   header.writeUInt32LE(await crc32cStepped(snapshot.data, crc32c(header, 0, 12)), 8);
   return header;
+}
+
+/**
+ * A snapshot file written as its data is produced: the header comes first in the file but its CRC covers the data,
+ * so the writer feeds every data part to {@link SnapshotFileCrc.update}, then writes {@link SnapshotFileCrc.header}.
+ */
+export class SnapshotFileCrc {
+  readonly header: Buffer;
+  private crc: number;
+  constructor(metadata: SnapshotMetadata) {
+    this.header = snapshotHeaderWithoutCrc({ metadata, data: new Uint8Array() });
+    this.crc = crc32c(this.header, 0, 12);
+    this.header.writeUInt32LE(this.crc, 8);
+  }
+
+  /** Adds the next part of the data (in steps when it is large). */
+  async update(part: Uint8Array): Promise<void> {
+    this.crc = await crc32cStepped(part, this.crc);
+    this.header.writeUInt32LE(this.crc, 8);
+  }
 }
 
 /** CRC32C of `data` continuing from `seed`, {@link CRC_STEP_BYTES} per event-loop turn. */

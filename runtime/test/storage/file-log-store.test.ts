@@ -290,6 +290,26 @@ describe('FileLogStore snapshots and compaction', () => {
     await s2.close();
   });
 
+  it('writes a snapshot from parts as they are produced; it reads back and recovers as their concatenation', async () => {
+    const dir = tempDir();
+    const { store } = await FileLogStore.open(dir);
+    await store.save({ entries: entries(1, 12, 1) });
+    const parts = [Buffer.from('head'), Buffer.alloc(5 * 1024 * 1024, 0x33), Buffer.alloc(0), Buffer.from('tail')];
+    let pulled = 0;
+    async function* produce(): AsyncGenerator<Uint8Array> {
+      for (const p of parts) { pulled++; yield p; await new Promise((resolve) => setImmediate(resolve)); }
+    }
+    const metadata = { index: 12, term: 1, confState: { voters: [1, 2, 3], learners: [], votersOutgoing: [] } };
+    assert.equal(await store.saveSnapshotParts(metadata, produce()), Buffer.concat(parts).length);
+    assert.equal(pulled, parts.length);
+    assert.ok(Buffer.from((await store.readSnapshot(12)).data).equals(Buffer.concat(parts)));
+    await store.close();
+    const { store: s2, recovered } = await FileLogStore.open(dir);
+    assert.deepEqual(recovered.snapshot?.metadata, metadata);
+    assert.ok(Buffer.from(recovered.snapshot!.data).equals(Buffer.concat(parts)));
+    await s2.close();
+  });
+
   it('compacts whole segments below a durable snapshot and recovers from snapshot + tail', async () => {
     const dir = tempDir();
     const { store } = await FileLogStore.open(dir, { segmentSizeBytes: 4096 });
