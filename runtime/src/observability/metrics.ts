@@ -101,3 +101,14 @@ export class MetricsRegistry {
   render(): string { return this.metrics.map((m) => m.render()).join('\n') + '\n'; }
   private add<T extends Metric>(m: T): T { this.metrics.push(m); return m; }
 }
+
+/**
+ * The process's memory under the names Prometheus client libraries use (prom-client's defaults), so
+ * existing dashboards and alerts on a memory limit work unchanged.
+ */
+export function registerProcessMetrics(m: MetricsRegistry): void {
+  m.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
+  m.gauge('nodejs_heap_size_total_bytes', 'V8 heap size in bytes.', () => process.memoryUsage().heapTotal);
+  m.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use in bytes.', () => process.memoryUsage().heapUsed);
+  m.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (Buffers among them) in bytes.', () => process.memoryUsage().external);
+}

@@ -15,7 +15,7 @@ import { AddressInfo } from 'node:net';
 import { RouterConfig, ShardSource } from './config';
 import { MapReader, sourceOfSpec, specOfSource } from './map-reader';
 import { errorBody, internalError, KvError, OutcomeUnknownError, sendError, sendJson, UnavailableError } from '../errors';
-import { MetricsRegistry } from '../observability/metrics';
+import { MetricsRegistry, registerProcessMetrics } from '../observability/metrics';
 import { isReserved, RECORD_KEY, ShardMap, slotCounts, slotOf } from '../shardmap/map';
 
 /** How the router resolves a headless Service name to addresses (replaceable for tests). */
@@ -72,6 +72,7 @@ export class Router {
   private readonly wrongShard = this.metrics.counter('ha_router_wrong_shard_total', 'Requests a shard refused as not its slot (the router then re-reads the slot map).');
 
   constructor(private readonly config: RouterConfig, private readonly resolve: Resolver = defaultResolver) {
+    registerProcessMetrics(this.metrics);
     for (const [name, source] of config.shards) this.addShard(name, source);
     this.mapReader = new MapReader({
       configured: () => [...config.shards].map(([name, source]) => ({ name, spec: specOfSource(source) })),

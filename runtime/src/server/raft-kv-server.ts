@@ -15,7 +15,7 @@ import {
   decodeMemberContext, encodeMemberContext, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
 } from '../membership';
 import { Logger } from '../observability/logger';
-import { MetricsRegistry, Counter, Histogram } from '../observability/metrics';
+import { MetricsRegistry, Counter, Histogram, registerProcessMetrics } from '../observability/metrics';
 import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
   ConfChangeType, decodeConfChange, RELEASED_SNAPSHOT_DATA, Snapshot,
@@ -168,7 +168,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     this.persistedVote = recovered.hardState.vote;
     const snapshotIndex = this.storage.snapshot().metadata.index;
     const entries = recovered.entries.filter((e) => e.index > snapshotIndex);
-    if (entries.length > 0) this.storage.append(entries);
+    for (let i = 0; i < entries.length; i += RECOVERED_BATCH) this.storage.append(retainable(entries.slice(i, i + RECOVERED_BATCH)));
     this.node = new RawNode({
       id: config.id,
       electionTick: config.electionTicks,
@@ -194,6 +194,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     this.refreshPeers();
 
     const m = this.metrics;
+    registerProcessMetrics(m);
     m.gauge('ha_raft_term', 'Current Raft term.', () => this.node.status().term);
     m.gauge('ha_raft_commit_index', 'Highest log index known committed.', () => this.node.status().commit);
     m.gauge('ha_raft_applied_index', 'Highest log index applied to the key-value state machine.', () => this.stateMachine.appliedIndex);
@@ -538,7 +539,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       this.log.info('installed snapshot from leader', { index: rd.snapshot.metadata.index });
     }
     if (rd.hardState) this.storage.setHardState(rd.hardState);
-    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (rd.entries.length > 0) this.storage.append(retainable(rd.entries));
     if (!sendEarly) this.sendMessages(rd.messages);
     if (!applyEarly) this.applyAndServe(rd);
   }
@@ -914,4 +915,26 @@ async function* oneChunkPerTurn(first: readonly Uint8Array[], chunks: Iterable<U
     yield chunk;
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** Recovered entries are copied for the in-memory log this many at a time. */
+const RECOVERED_BATCH = 1024;
+
+/**
+ * Entries as the in-memory log keeps them until compaction (up to --snapshot-entries of them): their data copied
+ * into one buffer per batch. As they arrive, entry data are views into network frames or WAL segments, and
+ * proposals are slices of Node's shared 8 KiB Buffer pool: kept as they are, each would hold its whole frame,
+ * segment or pool slab until compacted (measured: 100-200 MiB of Buffers for 100,000 entries of 300 B).
+ */
+function retainable(entries: readonly Entry[]): Entry[] {
+  let size = 0;
+  for (const e of entries) size += e.data.byteLength;
+  const buf = Buffer.allocUnsafeSlow(size); // its own memory, never a pool slab
+  let at = 0;
+  return entries.map((e) => {
+    buf.set(e.data, at);
+    const data = buf.subarray(at, at + e.data.byteLength);
+    at += e.data.byteLength;
+    return { index: e.index, term: e.term, type: e.type, data };
+  });
 }

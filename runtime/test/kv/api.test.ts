@@ -125,6 +125,10 @@ test('/livez, /readyz and /metrics', { timeout: 20_000 }, async () => {
   }
   assert.match(metrics, /ha_raft_fsync_duration_seconds_count [1-9]/);
   assert.match(metrics, /ha_raft_proposal_duration_seconds_count [1-9]/);
+  // Memory under prom-client's names, so a dashboard or an alert on the pod's memory limit works unchanged.
+  const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
+  const heapUsed = Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(rss > 20e6 && rss < 4e9 && heapUsed > 1e6 && heapUsed < rss, `rss ${rss}, heap used ${heapUsed}`);
 });
 
 test('logs are JSON lines', () => {
