@@ -4,6 +4,8 @@
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/
  */
 
+import { monitorEventLoopDelay } from 'perf_hooks';
+
 /** Label names to values of one series. */
 export type Labels = Record<string, string>;
 
@@ -103,12 +105,21 @@ export class MetricsRegistry {
 }
 
 /**
- * The process's memory under the names Prometheus client libraries use (prom-client's defaults), so
- * existing dashboards and alerts on a memory limit work unchanged.
+ * The process's memory and event-loop delay under the names Prometheus client libraries use (prom-client's
+ * defaults), so existing dashboards and alerts (a memory limit, a stalled loop) work unchanged.
  */
 export function registerProcessMetrics(m: MetricsRegistry): void {
   m.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
   m.gauge('nodejs_heap_size_total_bytes', 'V8 heap size in bytes.', () => process.memoryUsage().heapTotal);
   m.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use in bytes.', () => process.memoryUsage().heapUsed);
+  // Event-loop delay since the last scrape: a member whose loop stalls misses heartbeats and delays every request.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  m.gauge('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of event-loop delay since the last scrape, in seconds.', () => loopDelay.percentile(99) / 1e9);
+  m.gauge('nodejs_eventloop_lag_max_seconds', 'The longest event-loop delay since the last scrape, in seconds (resets on each scrape).', () => {
+    const max = loopDelay.max / 1e9;
+    loopDelay.reset();
+    return max;
+  });
   m.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (Buffers among them) in bytes.', () => process.memoryUsage().external);
 }

@@ -129,6 +129,8 @@ test('/livez, /readyz and /metrics', { timeout: 20_000 }, async () => {
   const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
   const heapUsed = Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(metrics)?.[1]);
   assert.ok(rss > 20e6 && rss < 4e9 && heapUsed > 1e6 && heapUsed < rss, `rss ${rss}, heap used ${heapUsed}`);
+  const lagMax = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1]);
+  assert.ok(lagMax >= 0 && lagMax < 10, `event-loop lag max ${lagMax}`);
 });
 
 test('logs are JSON lines', () => {
