@@ -581,26 +581,14 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     for (const e of entries) {
       if (e.index <= this.v1.appliedIndex) continue;
       if (e.type === EntryType.CONF_CHANGE) this.applyConfChange(e);
-      if (e.type !== EntryType.NORMAL || e.data.length === 0) {
+      if (e.type !== EntryType.NORMAL) {
         this.v1.skip(e.index);
-        this.mvcc.skip(e.index);
         continue;
       }
-      let requestId: number;
-      let result: unknown;
-      if (MvccHost.isMvccEntry(e.data)) {
-        ({ requestId, outcome: result } = this.mvcc.apply(e.index, e.data));
-        this.v1.skip(e.index);
-      } else if (V1_FOLD_ENTRY.equals(e.data)) {
-        const keys = this.v1.size;
-        this.v1.applyFold(e.index);
-        this.log.info('/v1 now reads and writes the MVCC store (the etcd API\'s keys)', { index: e.index, keys });
-        continue;
-      } else {
-        const applied = this.v1.apply(e.index, e.data);
-        ({ requestId, result } = applied);
-        if (applied.result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: applied.result.undecodable });
-      }
+      const wasFolded = this.v1.folded;
+      const { kind, requestId, result } = this.v1.applyEntry(e.index, e.data);
+      if (kind === 'fold' && !wasFolded) this.log.info('/v1 now reads and writes the MVCC store (the etcd API\'s keys)', { index: e.index, keys: this.v1.size });
+      if (kind === 'v1' && result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: result.undecodable });
       const waiter = this.pending.get(requestId);
       if (waiter) {
         this.pending.delete(requestId);
@@ -767,8 +755,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   /**
    * A backup (GET /v1/snapshot, etcd's Maintenance.Snapshot): a snapshot file (the on-disk format of
    * docs/storage.md) of this member's applied state after a linearizable barrier, so it holds every
-   * write acknowledged before the request: the /v1 keys and the MVCC store (keys, revisions, history,
-   * leases), as a member snapshot holds them. The MVCC part is serialized a chunk per event-loop turn.
+   * write acknowledged before the request: the MVCC store (keys, revisions, history, leases; before the
+   * fold also the older release's /v1 map), as a member snapshot holds them. The MVCC part is serialized a chunk per event-loop turn.
    */
   async backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }> {
     await this.linearizableBarrier();
@@ -776,7 +764,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     const term = index === this.lastSnapshotIndex ? this.storage.snapshot().metadata.term : this.storage.term(index);
     const registry = this.registry.toJSON();
     const confState = this.node.status().confState;
-    // Both state machines (the /v1 keys and the etcd API's MVCC store), captured before the first await.
+    // The state (the MVCC store, and before the fold the /v1 map), captured before the first await.
     const data = await this.snapshotStateMachines(registry);
     const snap = { metadata: { index, term, confState }, data };
     return { index, chunks: [await encodeSnapshotHeaderStepped(snap), data] };

@@ -10,8 +10,8 @@
  * advertises {@link V1_ON_MVCC_METADATA} (a member of an older release would not know the entry); from the fold on,
  * /v1 commands write the MVCC store. A new cluster folds an empty map right after its first election.
  */
-import { MvccHost } from './mvcc-host';
-import { ApplyGuard, decodeCommand, KvApplied, KvCommand, KvItem, KvStateMachine } from '../kv/state-machine';
+import { MvccHost, MvccOutcome } from './mvcc-host';
+import { ApplyGuard, decodeCommand, KvApplied, KvCommand, KvItem, KvResult, KvStateMachine } from '../kv/state-machine';
 import { v1Get, v1List, v1Result, v1ToMvcc } from '../mvcc';
 
 /** The log entry that folds the map into the MVCC store (MVCC entries start with 0xe7, /v1 commands with 1..4). */
@@ -42,6 +42,12 @@ export function splitStateSnapshot(data: Uint8Array): StateSnapshotParts {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** What {@link V1Store.applyEntry} applied, and for whom. */
+export type AppliedEntry =
+  | { readonly kind: 'empty' | 'fold'; readonly requestId: 0; readonly result: undefined }
+  | { readonly kind: 'mvcc'; readonly requestId: number; readonly result: MvccOutcome }
+  | { readonly kind: 'v1'; readonly requestId: number; readonly result: KvResult };
 
 /** See the file comment. */
 export class V1Store {
@@ -75,13 +81,36 @@ export class V1Store {
     return this.onMvcc ? v1List(this.mvcc.store, prefix, limit, after, filter) : this.map.list(prefix, limit, after, filter);
   }
 
-  /** An entry that is neither a /v1 command nor the fold (an MVCC command, an empty or membership entry). */
+  /** An entry without a command (an empty or membership entry). */
   skip(index: number): void {
     this.map.skip(index);
+    this.mvcc.skip(index);
+  }
+
+  /**
+   * Applies a committed entry's data, whatever it carries: an MVCC command (the etcd API), the fold, or a /v1
+   * command; returns the proposer's request id (0: nobody waits) and the result its waiter gets.
+   */
+  applyEntry(index: number, data: Uint8Array): AppliedEntry {
+    if (data.length === 0) {
+      this.skip(index);
+      return { kind: 'empty', requestId: 0, result: undefined };
+    }
+    if (MvccHost.isMvccEntry(data)) {
+      const { requestId, outcome } = this.mvcc.apply(index, data);
+      this.map.skip(index);
+      return { kind: 'mvcc', requestId, result: outcome };
+    }
+    if (V1_FOLD_ENTRY.equals(data)) {
+      this.applyFold(index);
+      return { kind: 'fold', requestId: 0, result: undefined };
+    }
+    const { requestId, result } = this.apply(index, data);
+    return { kind: 'v1', requestId, result };
   }
 
   /** Applies a /v1 command's entry: to the map before the fold, to the MVCC store after it. */
-  apply(index: number, data: Uint8Array): KvApplied {
+  private apply(index: number, data: Uint8Array): KvApplied {
     if (!this.onMvcc) {
       const applied = this.map.applyData(index, data);
       this.mvcc.skip(index);
@@ -104,7 +133,7 @@ export class V1Store {
   }
 
   /** The fold entry: the map's keys become MVCC puts, one revision each in key order; a second fold changes nothing. */
-  applyFold(index: number): void {
+  private applyFold(index: number): void {
     if (this.onMvcc) {
       this.map.skip(index);
       this.mvcc.skip(index);

@@ -51,6 +51,12 @@ test('a key put through /v1 is read by etcdctl and etcd3, on the leader and a fo
   const kv = (await client.get('shared/bin').exec()).kvs[0];
   assert.equal(kv.value.toString(), 'swapped');
   assert.equal(kv.version, '2');
+  // The largest value /v1 takes (--max-value-bytes, 1 MiB) is an etcd key like any other; one byte more is refused.
+  const big = Buffer.alloc(1024 * 1024, 7);
+  assert.equal((await kvRequest(keyUrl(leader.url, 'shared/big'), { method: 'PUT', body: big })).status, 200);
+  assert.deepEqual(await client.get('shared/big').buffer(), big);
+  const tooBig = await kvRequest(keyUrl(leader.url, 'shared/big'), { method: 'PUT', body: Buffer.alloc(big.length + 1) });
+  assert.equal(tooBig.status, 413);
   const del = await kvRequest(keyUrl(leader.url, 'shared/bin'), { method: 'DELETE' });
   assert.equal(JSON.parse(del.body.toString()).deleted, true);
   assert.equal(await client.get('shared/bin').string(), null);
