@@ -2,7 +2,7 @@
  * The member's side of the MVCC state machine (issue 11): applies MVCC log entries to the store and routes
  * their events to watchers, and on the leader drives lease expiry and checkpoints with a real clock
  * (the store and the lease table stay pure). Log entries carrying an MVCC command start with
- * {@link MVCC_ENTRY_TAG}; everything else is a /v1 KV command.
+ * {@link MVCC_ENTRY_TAG}; the others are /v1 KV commands and the fold (v1-store.ts).
  */
 import { SimpleTokens } from './auth-tokens';
 import {
