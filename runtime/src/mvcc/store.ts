@@ -195,6 +195,11 @@ export class MvccStore {
     return stepRange(this.index.clone(), r, this.rev, entriesPerStep);
   }
 
+  /** The current value of `key`, or undefined when it has none: one index lookup (a /v1 GET; {@link range} builds a response). */
+  valueOf(key: ByteString): ByteString | undefined {
+    return this.index.get(key)?.value;
+  }
+
   /** Live keys and values in [start, end) (`end` null = unbounded) at the current revision, in key order, lazily. */
   *liveEntries(start: ByteString, end: ByteString | null): Generator<[ByteString, ByteString]> {
     for (const [k, rec] of this.index.entries(start)) {
