@@ -273,7 +273,7 @@ async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, 
   }
   const key = listing ? '' : decodeKey(rawKey, limits);
   if (consistency === 'linearizable') await backend.linearizableBarrier();
-  const sm = backend.stateMachine;
+  const sm = backend.v1;
   const read = (k: string): Uint8Array | undefined => sm.get(k);
   const headers = { 'X-Raft-Applied-Index': String(sm.appliedIndex) };
   if (listing) {
@@ -321,7 +321,7 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
   query: Map<string, string>, req: IncomingMessage, res: ServerResponse, scope: SlotScope): Promise<void> {
   const key = decodeKey(rawKey, limits);
   // Refuse early what the apply-time check would refuse anyway (it, not this, is what keeps moves safe).
-  const early = scope.migration ? undefined : scope.guard?.admit({ op: KvOp.PUT, key, requestId: 0 }, (k) => backend.stateMachine.get(k));
+  const early = scope.migration ? undefined : scope.guard?.admit({ op: KvOp.PUT, key, requestId: 0 }, (k) => backend.v1.get(k));
   if (early) {
     req.resume();
     throw rejection(early);

@@ -23,6 +23,7 @@ import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftServerConfig } from '../server/config';
 import { isNoSpace, RaftKvServer } from '../server/raft-kv-server';
+import { V1_ON_MVCC_METADATA } from '../server/v1-store';
 import { SlotGuard } from '../shardmap';
 import { FileLogStore, writeIdentity } from '../storage';
 import { PeerTlsOptions, TcpTransport } from '../transport';
@@ -159,7 +160,8 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
     clusterId: config.clusterToken,
     localId: config.id,
     listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
-    metadata: { clientUrl: config.advertiseClient, name: config.name },
+    // V1_ON_MVCC_METADATA: the leader moves /v1 onto the MVCC store once every member says it can (v1-store.ts).
+    metadata: { clientUrl: config.advertiseClient, name: config.name, [V1_ON_MVCC_METADATA[0]]: V1_ON_MVCC_METADATA[1] },
     maxFrameBytes: config.maxPeerFrameBytes,
     ...(ctx.peerTls ? { tls: ctx.peerTls } : {}),
     // Until the server exists, answer conservatively: a member with a log is never "blank".
@@ -178,7 +180,7 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
   const kv = server;
   // Installed before the first entry applies: every member must judge every write by the same rule.
   const slots = new SlotGuard();
-  kv.stateMachine.guard = slots;
+  kv.v1.guard = slots;
   const { security } = config;
   const requireClientCert = security.clientTls?.clientCertAuth ?? false;
   ctx.etcd?.forwarder.close();

@@ -1,7 +1,8 @@
 /**
- * The replicated key-value state machine: the deterministic function that every member applies
- * to the same committed log, in the same order (Raft paper, section 2: replicated state machines).
- * Commands travel in log entries in a compact binary encoding (no JSON on the hot path).
+ * The /v1 commands as they travel in log entries (a compact binary encoding, no JSON on the hot path),
+ * and the map-based state machine that held the /v1 keys before they moved onto the MVCC store
+ * (server/v1-store.ts): a member still applies an older release's log and snapshots to it, the same
+ * way on every member, until the fold entry moves its keys into the MVCC store.
  */
 
 /** The operations a command can carry. */

@@ -71,6 +71,30 @@ export class MvccStateMachine {
       const why = e instanceof DecodeError ? e.message : String(e);
       return this.result(index, peekRequestId(data), undefined, undefined, Errors.undecodable(why));
     }
+    return this.execute(index, cmd);
+  }
+
+  /** {@link apply} for a command already decoded (a /v1 write, mvcc/v1.ts): the same outcome as its encoded form. */
+  applyCommand(index: number, cmd: MvccCommand): ApplyResult {
+    this.advanceTo(index);
+    return this.execute(index, cmd);
+  }
+
+  /**
+   * Puts `entries` (key, value) one revision each, in the order given, at log `index` (the /v1 store's keys moving
+   * into this store, server/v1-store.ts); returns the events of all of them. No entry: nothing changes.
+   */
+  applyImport(index: number, entries: Iterable<readonly [Uint8Array, Uint8Array]>): StoreEvent[] {
+    this.advanceTo(index);
+    const events: StoreEvent[] = [];
+    for (const [key, value] of entries) {
+      this.current.put({ key, value });
+      events.push(...this.current.lastEvents);
+    }
+    return events;
+  }
+
+  private execute(index: number, cmd: MvccCommand): ApplyResult {
     try {
       return this.result(index, cmd.requestId, cmd.op, this.run(index, cmd), undefined);
     } catch (e) {

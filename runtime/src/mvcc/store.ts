@@ -109,6 +109,7 @@ export class MvccStore {
         const rec = h.compactRevision > 0 ? compacted(stored, h.compactRevision) : stored;
         if (rec === undefined) return;
         s.index.set(k, rec);
+        if (rec.live) s.live++;
         if (rec.live && rec.lease !== 0) s.leaseTable.attach(rec.lease, k);
         for (let i = 0; i < rec.entries; i++) {
           const slot = modAt(rec, i) - s.revBase;
@@ -130,6 +131,8 @@ export class MvccStore {
   private index = new BTree<ByteString, KeyRecord>();
   private rev = 1;
   private compactRev = 0;
+  /** Live keys (tombstones not counted). */
+  private live = 0;
   /** revKeys[i] = the key(s) written at revision revBase + i, in op order. */
   private revKeys: (ByteString | ByteString[])[] = [];
   private revBase = 2;
@@ -154,6 +157,9 @@ export class MvccStore {
 
   /** The last compaction's revision (0 = never compacted); reads and watches below it fail with ErrCompacted. */
   get compactRevision(): number { return this.compactRev; }
+
+  /** Live keys (without tombstones). */
+  get keyCount(): number { return this.live; }
 
   /** Keys in the index, tombstones (deleted keys with history) included. */
   get indexSize(): number { return this.index.size; }
@@ -187,6 +193,11 @@ export class MvccStore {
     if (rev > this.rev) throw Errors.futureRev();
     if (rev > 0 && rev < this.compactRev) throw Errors.compacted();
     return stepRange(this.index.clone(), r, this.rev, entriesPerStep);
+  }
+
+  /** The current value of `key`, or undefined when it has none: one index lookup (a /v1 GET; {@link range} builds a response). */
+  valueOf(key: ByteString): ByteString | undefined {
+    return this.index.get(key)?.value;
   }
 
   /** Live keys and values in [start, end) (`end` null = unbounded) at the current revision, in key order, lazily. */
@@ -458,6 +469,10 @@ export class MvccStore {
     this.changes = [];
     this.last = changes;
     if (changes.length === 0) return;
+    for (const c of changes) {
+      if (c.type === EventType.DELETE) this.live--;
+      else if (!c.prev) this.live++;
+    }
     this.rev++;
     this.revKeys.push(changes.length === 1 ? changes[0].kv.key : changes.map((c) => c.kv.key));
     if (this.trimQueue.length > 0) this.compactStep(Math.min(COMPACT_STEP_PER_WRITE, this.compactionStep));

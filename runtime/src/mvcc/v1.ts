@@ -80,8 +80,12 @@ export function v1Result(cmd: V1Command, applied: ApplyResult): V1Result {
 
 /** GET /v1/kv/{key}: the value, or undefined when absent. */
 export function v1Get(store: MvccStore, key: string): Uint8Array | undefined {
-  return store.range({ key: utf8(key) }).kvs[0]?.value;
+  // An ASCII key is its own byte string (keys.ts); others are encoded first.
+  const value = store.valueOf(ASCII.test(key) ? key : toByteString(utf8(key)));
+  return value === undefined ? undefined : toBytes(value);
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * GET /v1/kv?prefix=: keys with `prefix` after `after` that `filter` accepts, in key order, at most `limit`.

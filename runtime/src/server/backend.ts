@@ -1,13 +1,22 @@
 /** What a member offers the client APIs (api/): proposals, linearizable reads, health and metrics. */
 import { KvError } from '../errors';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
-import { KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import { KvCommand, KvItem, KvResult } from '../kv/state-machine';
 import type { MemberInfo, MemberRequest, MemberStatus } from '../membership';
+
+/** The keys /v1 serves (the MVCC store's, server/v1-store.ts), as of `appliedIndex`. */
+export interface V1Reads {
+  /** The Raft log index of the last applied entry. */
+  readonly appliedIndex: number;
+  get(key: string): Uint8Array | undefined;
+  /** Keys with `prefix` after `after` that `filter` accepts, in key order, at most `limit`. */
+  list(prefix: string, limit: number, after?: string, filter?: (key: string) => boolean): { items: KvItem[]; more: boolean };
+}
 
 /** What the client APIs need from a member. */
 export interface KvBackend {
   /** The applied state; read it only after the barrier (or for serializable reads). */
-  readonly stateMachine: KvStateMachine;
+  readonly v1: V1Reads;
   /** Replicates `cmd` and resolves with its applied result; rejects with a {@link KvError}. Leader only. */
   propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult>;
   /** Resolves once a linearizable read may be served from the local state machine (ReadIndex). */

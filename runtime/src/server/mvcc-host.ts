@@ -2,11 +2,11 @@
  * The member's side of the MVCC state machine (issue 11): applies MVCC log entries to the store and routes
  * their events to watchers, and on the leader drives lease expiry and checkpoints with a real clock
  * (the store and the lease table stay pure). Log entries carrying an MVCC command start with
- * {@link MVCC_ENTRY_TAG}; everything else is a /v1 KV command.
+ * {@link MVCC_ENTRY_TAG}; the others are /v1 KV commands and the fold (v1-store.ts).
  */
 import { SimpleTokens } from './auth-tokens';
 import {
-  AuthResponse, AutoCompactionMode, AutoCompactor, encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore,
+  ApplyResult, AuthResponse, AutoCompactionMode, AutoCompactor, encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore,
   snapshotBytes, WatchHub,
 } from '../mvcc';
 import { Logger } from '../observability/logger';
@@ -77,6 +77,18 @@ export class MvccHost {
     if (r.op === 'auth' && r.response) this.applyAuthEffect(r.response as AuthResponse);
     const outcome: MvccOutcome = r.error ? { ok: false, error: r.error } : { ok: true, response: r.response };
     return { requestId: r.requestId, outcome };
+  }
+
+  /** Applies a decoded command at `index` (a /v1 write through mvcc/v1.ts), notifies watchers. */
+  applyCommand(index: number, cmd: MvccCommand): ApplyResult {
+    const r = this.machine.applyCommand(index, cmd);
+    this.watchHub.notify(r.events);
+    return r;
+  }
+
+  /** Puts `entries` in order at `index`, one revision each (server/v1-store.ts), notifies watchers. */
+  applyImport(index: number, entries: Iterable<readonly [Uint8Array, Uint8Array]>): void {
+    this.watchHub.notify(this.machine.applyImport(index, entries));
   }
 
   /** Tokens follow the applied auth writes on every member; the effect never leaves the member. */

@@ -1,7 +1,7 @@
 /**
  * The Raft KV member: drives a RawNode with a ticker, persists each Ready through a LogStore
  * before sending its messages (the persistence contract in docs/raft.md), applies committed
- * entries to the {@link KvStateMachine}, and answers the HTTP layer's proposals and reads.
+ * entries to the MVCC store (etcd's API and, through {@link V1Store}, /v1), and answers the APIs' proposals and reads.
  */
 import { createHash, randomInt } from 'crypto';
 import { Server } from 'http';
@@ -10,7 +10,7 @@ import { RaftServerConfig } from './config';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
-import { encodeCommand, KvCommand, KvResult, KvStateMachine } from '../kv/state-machine';
+import { encodeCommand, KvCommand, KvResult } from '../kv/state-machine';
 import {
   decodeMemberContext, encodeMemberContext, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
 } from '../membership';
@@ -23,6 +23,7 @@ import {
 import { encodeSnapshotHeaderStepped, LogStore, RecoveredState, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
 import { envelopeParts, unwrapSnapshot, wrapSnapshotParts } from './snapshot-envelope';
+import { V1_FOLD_ENTRY, V1_ON_MVCC_METADATA, V1Store } from './v1-store';
 
 /** True for a storage failure caused by a full disk (ENOSPC): the NOSPACE alarm, not a crash. */
 export function isNoSpace(err: Error | undefined): boolean {
@@ -91,9 +92,12 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     }
     return new RaftKvServer(config, store, transport, recovered, logger, start);
   }
-  readonly stateMachine = new KvStateMachine();
   /** The etcd v3 state machine (MVCC store, watchers, the leader's lease clock). */
   readonly mvcc: MvccHost;
+  /** What /v1 reads and writes: the MVCC store (after the fold of an older release's /v1 map, v1-store.ts). */
+  readonly v1: V1Store;
+  /** When this leader last proposed the fold (Date.now()), so it proposes it again only after a while. */
+  private foldProposedAt = 0;
   private readonly node: RawNode;
   private readonly storage = new MemoryStorage();
   private readonly metrics = new MetricsRegistry();
@@ -149,6 +153,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   ) {
     this.log = logger;
     this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }), config.authTokenTtlMs);
+    this.v1 = new V1Store(this.mvcc);
     this.etcdClusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
     this.registry = new MemberRegistry((id) => this.fallbackMember(id));
     const snap = recovered.snapshot;
@@ -174,7 +179,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       electionTick: config.electionTicks,
       heartbeatTick: config.heartbeatTicks,
       random: Math.random,
-      applied: this.stateMachine.appliedIndex,
+      applied: this.v1.appliedIndex,
       maxUncommittedEntries: 50_000,
       // Keeps APPEND frames far below the transport's frame limit (--max-peer-frame-bytes).
       maxBytesPerMsg: 1024 * 1024,
@@ -197,13 +202,13 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     registerProcessMetrics(m);
     m.gauge('ha_raft_term', 'Current Raft term.', () => this.node.status().term);
     m.gauge('ha_raft_commit_index', 'Highest log index known committed.', () => this.node.status().commit);
-    m.gauge('ha_raft_applied_index', 'Highest log index applied to the key-value state machine.', () => this.stateMachine.appliedIndex);
+    m.gauge('ha_raft_applied_index', 'Highest log index applied to the key-value state machine.', () => this.v1.appliedIndex);
     m.gauge('ha_raft_last_index', 'Last log index on this member.', () => this.node.status().lastIndex);
     m.gauge('ha_raft_is_leader', '1 if this member is the leader.', () => (this.role === Role.LEADER ? 1 : 0));
     m.gauge('ha_raft_has_leader', '1 if a leader is known.', () => (this.leader !== 0 ? 1 : 0));
     m.gauge('ha_raft_snapshot_index', 'Index of the latest durable snapshot.', () => this.lastSnapshotIndex);
     m.gauge('ha_alarm_nospace', '1 while the NOSPACE alarm is raised (disk full: writes refused until space returns).', () => (isNoSpace(this.failed) ? 1 : 0));
-    m.gauge('ha_kv_keys', 'Number of keys in the state machine.', () => this.stateMachine.size);
+    m.gauge('ha_kv_keys', 'Number of live keys /v1 serves (after the fold: every key of the MVCC store).', () => this.v1.size);
     m.gauge('ha_raft_pending_proposals', 'Proposals waiting to be applied.', () => this.pending.size);
     this.leaderChanges = m.counter('ha_raft_leader_changes_total', 'Times the known leader changed.');
     this.proposalsFailed = m.counter('ha_raft_proposals_failed_total', 'Proposals that failed, by reason.');
@@ -236,14 +241,14 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   start(): void {
     this.log.info('raft member starting', {
       id: this.config.id,
-      applied: this.stateMachine.appliedIndex,
+      applied: this.v1.appliedIndex,
       lastIndex: this.storage.lastIndex(),
       members: this.config.members.map((m) => `${m.name}=${m.id}`),
     });
     this.ticker = setInterval(() => {
       this.node.tick();
       this.reads.tick();
-      if (this.role === Role.LEADER) this.membership.tick();
+      if (this.role === Role.LEADER) { this.membership.tick(); this.proposeFoldWhenAllCan(); }
       this.scheduleLoop();
     }, this.config.tickMs);
     this.mvcc.startLeaderTimers(this, { autoCompaction: this.config.autoCompaction });
@@ -278,6 +283,28 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       data = MvccHost.encodeEntry({ ...cmd, requestId } as Parameters<typeof MvccHost.encodeEntry>[0]);
     } catch (e) { return Promise.reject(e); }
     return this.proposeEntry(requestId, data) as Promise<MvccOutcome>;
+  }
+
+  /**
+   * The leader proposes the fold (v1-store.ts) while it has not applied one, once every voter and learner told the
+   * transport it knows the entry; again after an election timeout if it has not applied by then.
+   */
+  private proposeFoldWhenAllCan(): void {
+    if (this.v1.folded || this.failed || this.stopping) return;
+    const retryMs = this.config.electionTicks * this.config.tickMs;
+    if (Date.now() - this.foldProposedAt < retryMs) return;
+    const cs = this.node.status().confState;
+    const [name, value] = V1_ON_MVCC_METADATA;
+    const all = [...cs.voters, ...cs.learners].every((id) => id === this.config.id || this.transport.peerMetadata(id)?.[name] === value);
+    if (!all) return;
+    this.foldProposedAt = Date.now();
+    try {
+      this.node.propose(V1_FOLD_ENTRY);
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      return;
+    }
+    this.log.info('proposed moving /v1 onto the MVCC store: every member supports it', { members: cs.voters.length + cs.learners.length });
   }
 
   /** member (8 bits) | process epoch (24 bits) | counter (21 bits): unique across members and restarts, so an
@@ -338,10 +365,10 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     if (this.leader === 0) return { ready: false, reason: 'no known leader' };
     const st = this.node.status();
     if (this.readyCommitTarget === undefined) this.readyCommitTarget = st.commit;
-    if (this.stateMachine.appliedIndex < this.readyCommitTarget) {
-      return { ready: false, reason: `applied ${this.stateMachine.appliedIndex} of commit ${this.readyCommitTarget}` };
+    if (this.v1.appliedIndex < this.readyCommitTarget) {
+      return { ready: false, reason: `applied ${this.v1.appliedIndex} of commit ${this.readyCommitTarget}` };
     }
-    return { ready: true, reason: `leader ${this.leader}, term ${st.term}, applied ${this.stateMachine.appliedIndex}` };
+    return { ready: true, reason: `leader ${this.leader}, term ${st.term}, applied ${this.v1.appliedIndex}` };
   }
 
   liveness(): { live: boolean; reason: string } {
@@ -365,10 +392,11 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       leaderName: this.registry.member(st.leader)?.name ?? null,
       leaderClientUrl: this.leaderClientUrl() ?? null,
       commit: st.commit,
-      applied: this.stateMachine.appliedIndex,
+      applied: this.v1.appliedIndex,
       lastIndex: st.lastIndex,
       snapshotIndex: this.lastSnapshotIndex,
-      keys: this.stateMachine.size,
+      keys: this.v1.size,
+      v1OnMvcc: this.v1.folded,
       clusterId: this.clusterId,
       alarms: isNoSpace(this.failed) ? ['NOSPACE'] : [],
       voters: st.confState.voters,
@@ -388,7 +416,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
 
   raftProgress(): { leader: number; term: number; commit: number; applied: number } {
     const st = this.node.status();
-    return { leader: st.leader, term: st.term, commit: st.commit, applied: this.stateMachine.appliedIndex };
+    return { leader: st.leader, term: st.term, commit: st.commit, applied: this.v1.appliedIndex };
   }
 
   async moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'> {
@@ -443,9 +471,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       const snapshot = m.snapshot!;
       let invalid: string | undefined;
       try {
-        const parts = splitSnapshot(unwrapSnapshot(snapshot.data).stateMachine);
-        KvStateMachine.validateSnapshot(parts.kv);
-        if (parts.mvcc) await this.mvcc.checkSnapshot(parts.mvcc);
+        await this.v1.check(unwrapSnapshot(snapshot.data).stateMachine);
       } catch (e) {
         invalid = `snapshot at index ${snapshot.metadata.index} is not restorable: ${(e as Error).message}`;
       }
@@ -547,7 +573,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private applyAndServe(rd: Ready): void {
     this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.context);
-    this.reads.serve(this.stateMachine.appliedIndex);
+    this.reads.serve(this.v1.appliedIndex);
   }
 
   private sendMessages(messages: readonly Message[]): void {
@@ -588,24 +614,16 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
 
   private applyEntries(entries: readonly Entry[]): void {
     for (const e of entries) {
-      if (e.index <= this.stateMachine.appliedIndex) continue;
+      if (e.index <= this.v1.appliedIndex) continue;
       if (e.type === EntryType.CONF_CHANGE) this.applyConfChange(e);
-      if (e.type !== EntryType.NORMAL || e.data.length === 0) {
-        this.stateMachine.skip(e.index);
-        this.mvcc.skip(e.index);
+      if (e.type !== EntryType.NORMAL) {
+        this.v1.skip(e.index);
         continue;
       }
-      let requestId: number;
-      let result: unknown;
-      if (MvccHost.isMvccEntry(e.data)) {
-        ({ requestId, outcome: result } = this.mvcc.apply(e.index, e.data));
-        this.stateMachine.skip(e.index);
-      } else {
-        const applied = this.stateMachine.applyData(e.index, e.data);
-        ({ requestId, result } = applied);
-        if (applied.result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: applied.result.undecodable });
-        this.mvcc.skip(e.index);
-      }
+      const wasFolded = this.v1.folded;
+      const { kind, requestId, result } = this.v1.applyEntry(e.index, e.data);
+      if (kind === 'fold' && !wasFolded) this.log.info('/v1 now reads and writes the MVCC store (the etcd API\'s keys)', { index: e.index, keys: this.v1.size });
+      if (kind === 'v1' && result.undecodable) this.log.warn('applied an undecodable entry as a rejected command', { index: e.index, reason: result.undecodable });
       const waiter = this.pending.get(requestId);
       if (waiter) {
         this.pending.delete(requestId);
@@ -622,7 +640,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       this.membershipChanged = false;
       this.refreshPeers();
     }
-    const applied = this.stateMachine.appliedIndex;
+    const applied = this.v1.appliedIndex;
     if (!this.snapshotting && applied - this.lastSnapshotIndex >= this.config.snapshotEntries) {
       this.snapshotting = true;
       // A member that is stopping abandons its snapshot (the store closes under it); that is no failure.
@@ -631,26 +649,15 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   }
 
   /**
-   * Both state machines as a snapshot's parts: {@link SNAPSHOT_MAGIC}, u32 length of the /v1 part, the /v1 part, the
-   * MVCC part. The state is captured now (consistent with `appliedIndex`); the MVCC part is serialized from a
-   * copy-on-write view, one chunk per event-loop turn as the parts are consumed, so a large store never stalls
+   * The state as a snapshot's parts: the head {@link V1Store.snapshotHead} writes (before the fold, the /v1 map),
+   * then the MVCC store. The state is captured now (consistent with `appliedIndex`); the MVCC part is serialized from
+   * a copy-on-write view, one chunk per event-loop turn as the parts are consumed, so a large store never stalls
    * heartbeats and client requests.
    */
   private stateMachineParts(): AsyncIterable<Uint8Array> {
-    const kv = this.stateMachine.snapshot();
+    const head = this.v1.snapshotHead();
     const { chunks } = this.mvcc.machine.snapshot();
-    const head = Buffer.allocUnsafe(8);
-    SNAPSHOT_MAGIC.copy(head, 0);
-    head.writeUInt32BE(kv.length, 4);
-    return oneChunkPerTurn([head, kv], chunks);
-  }
-
-  /** Restores what {@link stateMachineParts} wrote (or an older /v1-only snapshot, with an empty MVCC store). */
-  private restoreStateMachines(index: number, data: Uint8Array): void {
-    const parts = splitSnapshot(data);
-    this.stateMachine.restore(index, parts.kv);
-    if (parts.mvcc) this.mvcc.restore(parts.mvcc);
-    else this.mvcc.restoreEmpty(index);
+    return oneChunkPerTurn(head, chunks);
   }
 
   /**
@@ -689,7 +696,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private restoreSnapshotData(index: number, data: Uint8Array): void {
     const { registry, stateMachine } = unwrapSnapshot(data);
     if (registry !== undefined) this.registry.restore(registry);
-    this.restoreStateMachines(index, stateMachine);
+    this.v1.restore(index, stateMachine);
   }
 
   /** Attributes of ids whose adding entry named no member: --initial-cluster positions, then what the join answered. */
@@ -783,16 +790,16 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   /**
    * A backup (GET /v1/snapshot, etcd's Maintenance.Snapshot): a snapshot file (the on-disk format of
    * docs/storage.md) of this member's applied state after a linearizable barrier, so it holds every
-   * write acknowledged before the request: the /v1 keys and the MVCC store (keys, revisions, history,
-   * leases), as a member snapshot holds them. The MVCC part is serialized a chunk per event-loop turn.
+   * write acknowledged before the request: the MVCC store (keys, revisions, history, leases; before the
+   * fold also the older release's /v1 map), as a member snapshot holds them. The MVCC part is serialized a chunk per event-loop turn.
    */
   async backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }> {
     await this.linearizableBarrier();
-    const index = this.stateMachine.appliedIndex;
+    const index = this.v1.appliedIndex;
     const term = index === this.lastSnapshotIndex ? this.storage.snapshot().metadata.term : this.storage.term(index);
     const registry = this.registry.toJSON();
     const confState = this.node.status().confState;
-    // Both state machines (the /v1 keys and the etcd API's MVCC store), captured before the first await.
+    // The state (the MVCC store, and before the fold the /v1 map), captured before the first await.
     const parts = this.stateMachineParts();
     const stateMachine: Uint8Array[] = [];
     for await (const part of parts) stateMachine.push(part);
@@ -890,18 +897,6 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     await this.store.close();
     this.log.info('stopped');
   }
-}
-
-/** Marks a snapshot holding both state machines ("HA" + format 2). */
-const SNAPSHOT_MAGIC = Buffer.from('HA\x00\x02', 'latin1');
-
-/** A member snapshot's parts; a snapshot without {@link SNAPSHOT_MAGIC} predates the MVCC store (no MVCC part). */
-function splitSnapshot(data: Uint8Array): { kv: Buffer; mvcc?: Buffer } {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (buf.length < 8 || !buf.subarray(0, 4).equals(SNAPSHOT_MAGIC)) return { kv: buf };
-  const kvLen = buf.readUInt32BE(4);
-  if (8 + kvLen > buf.length) throw new Error(`snapshot: the /v1 part (${kvLen} bytes) is longer than the snapshot`);
-  return { kv: buf.subarray(8, 8 + kvLen), mvcc: buf.subarray(8 + kvLen) };
 }
 
 function sleep(ms: number): Promise<void> {

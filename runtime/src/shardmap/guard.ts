@@ -9,7 +9,7 @@ import type { ApplyGuard, KvCommand, KvRejection } from '../kv/state-machine';
 
 type Read = (key: string) => Uint8Array | undefined;
 
-/** The parsed record, cached until its bytes change (the state machine copies every value it stores). */
+/** The parsed record, cached until its bytes change (reads of the MVCC store return a fresh copy each time). */
 interface View {
   readonly record: ShardRecord;
   readonly frozen: ReadonlySet<number>;
@@ -49,7 +49,7 @@ export class SlotGuard implements ApplyGuard {
 
   private current(read: Read): View | undefined {
     const bytes = read(RECORD_KEY);
-    if (bytes !== this.bytes) {
+    if (!sameBytes(bytes, this.bytes)) {
       this.bytes = bytes;
       this.view = undefined;
       if (bytes !== undefined) {
@@ -63,4 +63,9 @@ export class SlotGuard implements ApplyGuard {
     }
     return this.view;
   }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === b) return true;
+  return a !== undefined && b !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }

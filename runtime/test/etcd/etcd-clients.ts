@@ -3,9 +3,9 @@
  * etcdctl (watch, lock, elect) until its output shows what we wait for, and start the same three-member
  * cluster either of the runtime or of real etcd 3.4, so one suite shows both behave the same.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import { EtcdCluster, etcdVersion } from '../support/etcd-cluster';
-import { KvCluster } from '../support/kv-cluster';
+import { KvCluster, KvMember } from '../support/kv-cluster';
 
 /** A cluster the suite runs against: its members' client endpoints (host:port) and a way to stop it. */
 export interface Target {
@@ -109,3 +109,25 @@ function spawnCtl(endpoints: string[], args: string[]): ChildProcess {
   running.add(p);
   return p;
 }
+
+/** Whether etcdctl runs here. */
+export function haveEtcdctl(): boolean {
+  return spawnSync('etcdctl', ['version'], { env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
+}
+
+/** Waits until `pred` holds; on timeout fails with what `state` saw last. */
+export async function until(what: string, pred: () => Promise<boolean>, state: () => Promise<unknown>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last state: ${JSON.stringify(await state())}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Every member reports that /v1 serves the MVCC store (the fold entry applied, server/v1-store.ts). */
+export async function waitForV1OnMvcc(members: readonly KvMember[]): Promise<void> {
+  const statuses = (): Promise<unknown[]> => Promise.all(members.map((m) => m.status()));
+  await until('every member to serve /v1 from the MVCC store',
+    async () => (await statuses()).every((s) => (s as { v1OnMvcc?: boolean } | undefined)?.v1OnMvcc === true), statuses);
+}
+

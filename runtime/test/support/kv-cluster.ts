@@ -127,7 +127,7 @@ export interface KvClusterOptions {
   readonly args?: readonly string[];
   readonly tickMs?: number;
   /** Called for each member's data directory before its first start (e.g. to mount a tiny tmpfs there). */
-  readonly prepareDataDir?: (name: string, dir: string) => void;
+  readonly prepareDataDir?: (name: string, dir: string) => void | Promise<void>;
   /** Keep the directory (logs, data) after close for debugging. @default false */
   readonly keepDir?: boolean;
   /**
@@ -152,7 +152,7 @@ export class KvCluster {
         const name = `kv-${i}`;
         const dataDir = join(dir, name);
         mkdirSync(dataDir, { recursive: true });
-        options.prepareDataDir?.(name, dataDir);
+        await options.prepareDataDir?.(name, dataDir);
         const peersOf = cluster.proxy ? cluster.proxy.peersFor(id) : real;
         const args = (): string[] => [
           '--id', name,

@@ -1,0 +1,176 @@
+/**
+ * What the /v1 key-value API reads and writes (issue 11): the MVCC store, through mvcc/v1.ts, so a key written
+ * through /v1 is the etcd API's key and the other way round.
+ *
+ * Releases before this one kept the /v1 keys in a map of their own (kv/state-machine.ts): their snapshots carry
+ * the map and their logs carry /v1 commands that wrote it. A member keeps applying /v1 commands to that map, as
+ * those releases did, until a FOLD entry moves the map's keys into the MVCC store: at one log index, so every member
+ * folds the same keys at the same revisions. (Folding while restoring an old snapshot instead would make the
+ * revisions depend on where each member's snapshot was taken.) The leader proposes the fold once every member
+ * advertises {@link V1_ON_MVCC_METADATA} (a member of an older release would not know the entry); from the fold on,
+ * /v1 commands write the MVCC store. A new cluster folds an empty map right after its first election.
+ */
+import { MvccHost, MvccOutcome } from './mvcc-host';
+import { ApplyGuard, decodeCommand, KvApplied, KvCommand, KvItem, KvResult, KvStateMachine } from '../kv/state-machine';
+import { v1Get, v1List, v1Result, v1ToMvcc } from '../mvcc';
+
+/** The log entry that folds the map into the MVCC store (MVCC entries start with 0xe7, /v1 commands with 1..4). */
+export const V1_FOLD_ENTRY = Buffer.from([0xe9]);
+
+/** The transport metadata (name, value) by which a member says it understands {@link V1_FOLD_ENTRY}. */
+export const V1_ON_MVCC_METADATA = ['v1', 'mvcc'] as const;
+
+/** Member snapshot formats: 2 = the /v1 map and the MVCC store (older releases read it), 3 = the MVCC store alone. */
+const FORMAT_WITH_MAP = Buffer.from('HA\x00\x02', 'latin1');
+const FORMAT_MVCC_ONLY = Buffer.from('HA\x00\x03', 'latin1');
+
+/** A member snapshot's state parts. A snapshot without a format mark predates the MVCC store: a bare map. */
+export interface StateSnapshotParts {
+  readonly map?: Buffer;
+  readonly mvcc?: Buffer;
+}
+
+/** Splits a member snapshot's state (after the envelope) into its parts; throws when they overrun it. */
+export function splitStateSnapshot(data: Uint8Array): StateSnapshotParts {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const mark = buf.subarray(0, 4);
+  if (buf.length >= 4 && mark.equals(FORMAT_MVCC_ONLY)) return { mvcc: buf.subarray(4) };
+  if (buf.length < 8 || !mark.equals(FORMAT_WITH_MAP)) return { map: buf };
+  const mapLen = buf.readUInt32BE(4);
+  if (8 + mapLen > buf.length) throw new Error(`snapshot: the /v1 part (${mapLen} bytes) is longer than the snapshot`);
+  return { map: buf.subarray(8, 8 + mapLen), mvcc: buf.subarray(8 + mapLen) };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** What {@link V1Store.applyEntry} applied, and for whom. */
+export type AppliedEntry =
+  | { readonly kind: 'empty' | 'fold'; readonly requestId: 0; readonly result: undefined }
+  | { readonly kind: 'mvcc'; readonly requestId: number; readonly result: MvccOutcome }
+  | { readonly kind: 'v1'; readonly requestId: number; readonly result: KvResult };
+
+/** See the file comment. */
+export class V1Store {
+  private readonly map = new KvStateMachine();
+  private onMvcc = false;
+  private slotGuard: ApplyGuard | undefined;
+
+  constructor(private readonly mvcc: MvccHost) { }
+
+  /** Judges every /v1 write at apply time (the shard map); set once at wiring time, before the first entry applies. */
+  set guard(guard: ApplyGuard | undefined) {
+    this.slotGuard = guard;
+    this.map.guard = guard;
+  }
+
+  /** True once the map was folded: /v1 reads and writes the MVCC store. */
+  get folded(): boolean { return this.onMvcc; }
+
+  /** The index of the last applied entry (of every kind). */
+  get appliedIndex(): number { return this.mvcc.machine.appliedIndex; }
+
+  /** Keys /v1 sees. */
+  get size(): number { return this.onMvcc ? this.mvcc.store.keyCount : this.map.size; }
+
+  get(key: string): Uint8Array | undefined {
+    return this.onMvcc ? v1Get(this.mvcc.store, key) : this.map.get(key);
+  }
+
+  /** Keys with `prefix` after `after` that `filter` accepts, in key order, at most `limit`. */
+  list(prefix: string, limit: number, after?: string, filter?: (key: string) => boolean): { items: KvItem[]; more: boolean } {
+    return this.onMvcc ? v1List(this.mvcc.store, prefix, limit, after, filter) : this.map.list(prefix, limit, after, filter);
+  }
+
+  /** An entry without a command (an empty or membership entry). */
+  skip(index: number): void {
+    this.map.skip(index);
+    this.mvcc.skip(index);
+  }
+
+  /**
+   * Applies a committed entry's data, whatever it carries: an MVCC command (the etcd API), the fold, or a /v1
+   * command; returns the proposer's request id (0: nobody waits) and the result its waiter gets.
+   */
+  applyEntry(index: number, data: Uint8Array): AppliedEntry {
+    if (data.length === 0) {
+      this.skip(index);
+      return { kind: 'empty', requestId: 0, result: undefined };
+    }
+    if (MvccHost.isMvccEntry(data)) {
+      const { requestId, outcome } = this.mvcc.apply(index, data);
+      this.map.skip(index);
+      return { kind: 'mvcc', requestId, result: outcome };
+    }
+    if (V1_FOLD_ENTRY.equals(data)) {
+      this.applyFold(index);
+      return { kind: 'fold', requestId: 0, result: undefined };
+    }
+    const { requestId, result } = this.apply(index, data);
+    return { kind: 'v1', requestId, result };
+  }
+
+  /** Applies a /v1 command's entry: to the map before the fold, to the MVCC store after it. */
+  private apply(index: number, data: Uint8Array): KvApplied {
+    if (!this.onMvcc) {
+      const applied = this.map.applyData(index, data);
+      this.mvcc.skip(index);
+      return applied;
+    }
+    this.map.skip(index);
+    let cmd: KvCommand;
+    try {
+      cmd = decodeCommand(data);
+    } catch (e) {
+      this.mvcc.skip(index);
+      return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
+    }
+    const rejected = this.slotGuard?.admit(cmd, (k) => this.get(k));
+    if (rejected) {
+      this.mvcc.skip(index);
+      return { requestId: cmd.requestId, result: { succeeded: false, existed: false, index, rejected } };
+    }
+    return { requestId: cmd.requestId, result: v1Result(cmd, this.mvcc.applyCommand(index, v1ToMvcc(cmd))) };
+  }
+
+  /** The fold entry: the map's keys become MVCC puts, one revision each in key order; a second fold changes nothing. */
+  private applyFold(index: number): void {
+    if (this.onMvcc) {
+      this.map.skip(index);
+      this.mvcc.skip(index);
+      return;
+    }
+    const { items } = this.map.list('', Number.MAX_SAFE_INTEGER);
+    this.mvcc.applyImport(index, items.map((i) => [Buffer.from(i.key, 'utf8'), i.value] as const));
+    this.map.restore(index, EMPTY);
+    this.onMvcc = true;
+  }
+
+  /**
+   * The head of this state's snapshot; the MVCC store's chunks follow it. Before the fold: {@link FORMAT_WITH_MAP},
+   * u32 BE length of the map, the map (what the previous release wrote); after it, {@link FORMAT_MVCC_ONLY}.
+   */
+  snapshotHead(): Uint8Array[] {
+    if (this.onMvcc) return [FORMAT_MVCC_ONLY];
+    const map = this.map.snapshot();
+    const head = Buffer.allocUnsafe(8);
+    FORMAT_WITH_MAP.copy(head, 0);
+    head.writeUInt32BE(map.length, 4);
+    return [head, map];
+  }
+
+  /** Installs a snapshot's state at `index`, of any format (a bare map: an empty MVCC store). */
+  restore(index: number, data: Uint8Array): void {
+    const parts = splitStateSnapshot(data);
+    this.map.restore(index, parts.map ?? EMPTY);
+    if (parts.mvcc) this.mvcc.restore(parts.mvcc);
+    else this.mvcc.restoreEmpty(index);
+    this.onMvcc = parts.map === undefined;
+  }
+
+  /** Throws unless `data` restores (a snapshot from a peer, before the Raft core adopts it). */
+  async check(data: Uint8Array): Promise<void> {
+    const parts = splitStateSnapshot(data);
+    if (parts.map) KvStateMachine.validateSnapshot(parts.map);
+    if (parts.mvcc) await this.mvcc.checkSnapshot(parts.mvcc);
+  }
+}
