@@ -167,6 +167,9 @@ export interface RaftClusterProps {
   readonly minReadySeconds?: number;
   /**
    * Container resources; CPU and memory requests and a memory limit are required.
+   *
+   * The ha-runtime store is in memory: the default limit fits about 250,000 keys of 256 B per member (the leader's
+   * RSS was 489 MiB at 300,000); give 1Gi for 1,000,000 (docs/benchmarks.md, "Member memory under a bulk load").
    * @default - cpu request 250m, memory request 256Mi, memory limit 512Mi, ephemeral-storage request 1Gi and
    * limit 2Gi (the data is on the volume), no CPU limit
    */
