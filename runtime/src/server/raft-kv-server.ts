@@ -9,6 +9,8 @@ import { EtcdBackend, KvBackend, MembershipBackend } from './backend';
 import { RaftServerConfig } from './config';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
+import { envelopeParts, unwrapSnapshot, wrapSnapshotParts } from './snapshot-envelope';
+import { V1_FOLD_ENTRY, V1_ON_MVCC_METADATA, V1Store } from './v1-store';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
 import { encodeCommand, KvCommand, KvResult } from '../kv/state-machine';
 import {
@@ -22,8 +24,7 @@ import {
 } from '../raft';
 import { encodeSnapshotHeaderStepped, LogStore, RecoveredState, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
-import { envelopeParts, unwrapSnapshot, wrapSnapshotParts } from './snapshot-envelope';
-import { V1_FOLD_ENTRY, V1_ON_MVCC_METADATA, V1Store } from './v1-store';
+import { collectGarbage } from '../util/collect-garbage';
 
 /** True for a storage failure caused by a full disk (ENOSPC): the NOSPACE alarm, not a crash. */
 export function isNoSpace(err: Error | undefined): boolean {
@@ -162,6 +163,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       this.restoreSnapshotData(snap.metadata.index, snap.data);
       this.storage.releaseSnapshotData(snap.metadata.index);
       this.lastSnapshotIndex = snap.metadata.index;
+      // Once create() has returned and its caller dropped `recovered`, return the snapshot's memory at once.
+      if (snap.data.length >= LARGE_SNAPSHOT_BYTES) setImmediate(collectGarbage);
     }
     // The registry as of the durable commit point, so the transport knows every peer before the
     // committed entries are applied again (applying them twice is harmless: apply is idempotent).
@@ -560,6 +563,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       this.storage.applySnapshot(rd.snapshot);
       this.restoreSnapshotData(rd.snapshot.metadata.index, rd.snapshot.data);
       this.storage.releaseSnapshotData(rd.snapshot.metadata.index); // durable and restored: memory needs no copy
+      if (rd.snapshot.data.length >= LARGE_SNAPSHOT_BYTES) setImmediate(collectGarbage);
       this.membershipChanged = true;
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.log.info('installed snapshot from leader', { index: rd.snapshot.metadata.index });
@@ -911,6 +915,9 @@ async function* oneChunkPerTurn(first: readonly Uint8Array[], chunks: Iterable<U
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+/** A restored snapshot at least this large is followed by one full garbage collection (util/collect-garbage.ts). */
+const LARGE_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
 /** Recovered entries are copied for the in-memory log this many at a time. */
 const RECOVERED_BATCH = 1024;
