@@ -443,16 +443,16 @@ async function handleMembers(m: MembershipBackend, method: string, path: string,
 
 /** GET /v1/snapshot: streams a consistent snapshot file (docs/operations.md, backup). */
 async function sendBackup(m: MembershipBackend, res: ServerResponse): Promise<void> {
-  const { index, chunks } = await m.backupSnapshot();
-  const length = chunks.reduce((n, c) => n + c.length, 0);
+  const { index, length, chunks } = await m.backupSnapshot();
   res.writeHead(200, {
     'Content-Type': 'application/octet-stream',
     'Content-Length': length,
     'Content-Disposition': `attachment; filename="snapshot-${index}.snap"`,
     'X-Raft-Applied-Index': String(index),
   });
-  for (const c of chunks) {
-    if (!res.write(c)) await new Promise<void>((r) => res.once('drain', () => r()));
+  for await (const c of chunks) {
+    if (res.destroyed) return; // the client went away: stop serializing
+    if (!res.write(c)) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
   }
   res.end();
 }

@@ -108,9 +108,16 @@ export class MvccStateMachine {
    * after applying `appliedIndex`, then write one chunk per event-loop turn (the store keeps applying).
    */
   snapshot(chunkBytes?: number): { appliedIndex: number; revision: number; chunks: Generator<Buffer> } {
+    const source = this.snapshotSource(chunkBytes);
+    return { appliedIndex: source.appliedIndex, revision: source.revision, chunks: source.chunks() };
+  }
+
+  /** {@link snapshot} of the state now, serializable any number of times (each `chunks()` yields the same bytes). */
+  snapshotSource(chunkBytes?: number): { appliedIndex: number; revision: number; chunks: () => Generator<Buffer> } {
     const view = this.current.view();
     const auth = authSnapshot(this.authStore);
-    return { appliedIndex: this.applied, revision: view.revision, chunks: snapshotChunks(view, this.applied, chunkBytes, auth) };
+    const applied = this.applied;
+    return { appliedIndex: applied, revision: view.revision, chunks: () => snapshotChunks(view, applied, chunkBytes, auth) };
   }
 
   /** A restorer for a snapshot stream; {@link finishRestore} installs what it built. */

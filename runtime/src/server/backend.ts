@@ -69,6 +69,9 @@ export interface MembershipBackend {
   /** Removes a member; the leader removing itself transfers leadership first and answers 307 to the new leader. */
   removeMember(id: number): Promise<void>;
   updateMember(id: number, peerUrl: string, clientUrl?: string): Promise<MemberInfo>;
-  /** A consistent backup: a snapshot file holding every write acknowledged before the call (`ha-runtime restore` reads it). */
-  backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }>;
+  /**
+   * A consistent backup: a snapshot file holding every write acknowledged before the call (`ha-runtime restore` reads
+   * it), `length` bytes produced part by part as `chunks` is read (never whole in memory).
+   */
+  backupSnapshot(): Promise<{ index: number; length: number; chunks: AsyncIterable<Uint8Array> }>;
 }

@@ -9,7 +9,7 @@ import { EtcdBackend, KvBackend, MembershipBackend } from './backend';
 import { RaftServerConfig } from './config';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
-import { envelopeParts, unwrapSnapshot, wrapSnapshotParts } from './snapshot-envelope';
+import { envelopeParts, unwrapSnapshot } from './snapshot-envelope';
 import { V1_FOLD_ENTRY, V1_ON_MVCC_METADATA, V1Store } from './v1-store';
 import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
 import { encodeCommand, KvCommand, KvResult } from '../kv/state-machine';
@@ -22,7 +22,7 @@ import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
   ConfChangeType, decodeConfChange, RELEASED_SNAPSHOT_DATA, Snapshot,
 } from '../raft';
-import { encodeSnapshotHeaderStepped, LogStore, RecoveredState, StorageFailedError } from '../storage';
+import { LogStore, RecoveredState, SnapshotFileCrc, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
 import { collectGarbage } from '../util/collect-garbage';
 
@@ -797,19 +797,24 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
    * write acknowledged before the request: the MVCC store (keys, revisions, history, leases; before the
    * fold also the older release's /v1 map), as a member snapshot holds them. The MVCC part is serialized a chunk per event-loop turn.
    */
-  async backupSnapshot(): Promise<{ index: number; chunks: Buffer[] }> {
+  async backupSnapshot(): Promise<{ index: number; length: number; chunks: AsyncIterable<Uint8Array> }> {
     await this.linearizableBarrier();
     const index = this.v1.appliedIndex;
     const term = index === this.lastSnapshotIndex ? this.storage.snapshot().metadata.term : this.storage.term(index);
+    const metadata = { index, term, confState: this.node.status().confState };
     const registry = this.registry.toJSON();
-    const confState = this.node.status().confState;
-    // The state (the MVCC store, and before the fold the /v1 map), captured before the first await.
-    const parts = this.stateMachineParts();
-    const stateMachine: Uint8Array[] = [];
-    for await (const part of parts) stateMachine.push(part);
-    const data = await wrapSnapshotParts(registry, stateMachine);
-    const snap = { metadata: { index, term, confState }, data };
-    return { index, chunks: [await encodeSnapshotHeaderStepped(snap), data] };
+    // The state (the MVCC store, and before the fold the /v1 map), captured before the first await, then serialized
+    // twice: once for the header's CRC and the length, once as it is sent. A backup is never whole in memory.
+    const head = this.v1.snapshotHead();
+    const mvcc = this.mvcc.machine.snapshotSource();
+    const parts = (): AsyncIterable<Uint8Array> => envelopeParts(registry, oneChunkPerTurn(head, mvcc.chunks()));
+    const crc = new SnapshotFileCrc(metadata);
+    let length = 0;
+    for await (const part of parts()) {
+      await crc.update(part);
+      length += part.byteLength;
+    }
+    return { index, length: crc.header.length + length, chunks: prepend(crc.header, parts()) };
   }
 
   private onSoftState(leader: number, role: Role): void {
@@ -939,4 +944,9 @@ function retainable(entries: readonly Entry[]): Entry[] {
     at += e.data.byteLength;
     return { index: e.index, term: e.term, type: e.type, data };
   });
+}
+
+async function* prepend(first: Uint8Array, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield first;
+  yield* rest;
 }

@@ -28,38 +28,6 @@ export async function* envelopeParts(registry: unknown, stateMachine: AsyncItera
   yield* stateMachine;
 }
 
-/** Copy this many bytes, then let the event loop run (heartbeats, client requests), when assembling a snapshot. */
-const COPY_STEP_BYTES = 8 * 1024 * 1024;
-
-/**
- * {@link wrapSnapshot} for a state machine given as parts (its serialized chunks): one allocation and copies of
- * at most {@link COPY_STEP_BYTES} per event-loop turn, where concatenating and then wrapping a large store made
- * two whole copies in one turn each (hundreds of milliseconds at a million keys, long enough to miss heartbeats).
- */
-export async function wrapSnapshotParts(registry: unknown, parts: readonly Uint8Array[]): Promise<Buffer> {
-  const json = Buffer.from(JSON.stringify(registry), 'utf8');
-  const head = Buffer.allocUnsafe(MAGIC.length + 4);
-  MAGIC.copy(head, 0);
-  head.writeUInt32LE(json.length, MAGIC.length);
-  const all = [head, json, ...parts];
-  const out = Buffer.allocUnsafe(all.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  let sinceYield = 0;
-  for (const part of all) {
-    for (let from = 0; from < part.byteLength; from += COPY_STEP_BYTES) {
-      const piece = part.subarray(from, Math.min(part.byteLength, from + COPY_STEP_BYTES));
-      out.set(piece, offset);
-      offset += piece.byteLength;
-      sinceYield += piece.byteLength;
-      if (sinceYield >= COPY_STEP_BYTES) {
-        sinceYield = 0;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
-  }
-  return out;
-}
-
 /** Splits a snapshot payload; `registry` is undefined for a bare (older) payload. */
 export function unwrapSnapshot(data: Uint8Array): { registry: unknown; stateMachine: Uint8Array } {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);

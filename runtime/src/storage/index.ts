@@ -4,5 +4,5 @@ export * from './file-log-store';
 export * from './memory-log-store';
 export { crc32c } from './crc32c';
 export * from './identity-file';
-export { encodeSnapshotHeader, encodeSnapshotHeaderStepped, decodeSnapshotFile } from './wal-format';
+export { encodeSnapshotHeader, decodeSnapshotFile, SnapshotFileCrc } from './wal-format';
 export * from './etcd-snapshot-file';

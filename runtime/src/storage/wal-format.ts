@@ -176,16 +176,6 @@ export function encodeSnapshotHeader(snapshot: Snapshot): Buffer {
 const CRC_STEP_BYTES = 4 * 1024 * 1024;
 
 /**
- * {@link encodeSnapshotHeader} without blocking the event loop: the CRC over a large snapshot (hundreds of
- * milliseconds at a million keys) is computed in steps, letting heartbeats and client requests run between them.
- */
-export async function encodeSnapshotHeaderStepped(snapshot: Snapshot): Promise<Buffer> {
-  const header = snapshotHeaderWithoutCrc(snapshot);
-  header.writeUInt32LE(await crc32cStepped(snapshot.data, crc32c(header, 0, 12)), 8);
-  return header;
-}
-
-/**
  * A snapshot file written as its data is produced: the header comes first in the file but its CRC covers the data,
  * so the writer feeds every data part to {@link SnapshotFileCrc.update}, then writes {@link SnapshotFileCrc.header}.
  */

@@ -271,18 +271,20 @@ export class EtcdService {
     } catch (e) {
       throw toMvccError(e);
     }
-    const fileLength = backup.chunks.reduce((n, c) => n + c.length, 0);
-    const parts = [...backup.chunks, etcdSnapshotPadding(fileLength)];
-    let remaining = parts.reduce((n, c) => n + c.length, 0);
+    const padding = etcdSnapshotPadding(backup.length);
+    let remaining = backup.length + padding.length;
     const sha = createHash('sha256');
-    for (const part of parts) {
-      for (let at = 0; at < part.length; at += SNAPSHOT_BLOB_BYTES) {
-        const blob = part.subarray(at, at + SNAPSHOT_BLOB_BYTES);
+    const sendPart = async (part: Uint8Array): Promise<void> => {
+      const buf = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+      for (let at = 0; at < buf.length; at += SNAPSHOT_BLOB_BYTES) {
+        const blob = buf.subarray(at, at + SNAPSHOT_BLOB_BYTES);
         remaining -= blob.length;
         sha.update(blob);
         await send({ remaining_bytes: remaining, blob });
       }
-    }
+    };
+    for await (const part of backup.chunks) await sendPart(part);
+    await sendPart(padding);
     await send({ remaining_bytes: 0, blob: sha.digest() });
   }
 
