@@ -168,7 +168,9 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: Sl
       if (res.headersSent) { res.destroy(); return; }
       const headers: Record<string, string> = {};
       if (e instanceof NotLeaderError && e.leaderUrl) headers.Location = e.leaderUrl + url;
-      if (e.status === 413) headers.Connection = 'close'; // the unread body would otherwise be parsed as the next request
+      // The rest of a refused body is read and dropped (lingering, as nginx does): closing at once would reset a client
+      // still sending it, which then sees EPIPE instead of this 413. Node's request timeout bounds a sender that never stops.
+      if (e.status === 413) req.resume();
       sendError(res, e, headers);
     };
 

@@ -102,6 +102,11 @@ test('bad requests get a 4xx with a JSON error body', { timeout: 20_000 }, async
     assert.equal(json(r.body).error, code);
     assert.equal(typeof json(r.body).message, 'string');
   }
+  // A client still sending a large refused body gets the 413 (the member reads and drops the rest), not a reset.
+  for (let i = 0; i < 3; i++) {
+    const r = await kvRequest(keyUrl(leader.url, 'huge'), { method: 'PUT', body: Buffer.alloc(16 * 1024 * 1024), agent });
+    assert.equal(r.status, 413, r.body.toString());
+  }
   // A keep-alive connection still works after an error.
   assert.equal((await kvRequest(keyUrl(leader.url, 'after-errors'), { method: 'PUT', body: 'ok', agent })).status, 200);
 });
