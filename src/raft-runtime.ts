@@ -1,7 +1,20 @@
+import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { memberHost, MEMBER_ID, MEMBER_NAMESPACE, MountedTls, RaftRuntimeContext, RenderedRuntime } from './private/raft-render';
 import { checkImage } from './private/validate';
 import { HaProbe } from './probes';
+
+/** Options of {@link RaftRuntime.haRuntime}. */
+export interface HaRuntimeOptions {
+  /**
+   * How much etcd-API history (older revisions of keys, which watches resume from) the members keep: the leader
+   * compacts revisions older than this (`--auto-compaction-mode periodic`), checking every tenth of it. The store
+   * is in memory and `/v1` overwrites are history too, so keeping all of it (`Duration.seconds(0)`, etcd's default)
+   * grows memory with every write until the pod's memory limit is reached.
+   * @default Duration.minutes(5) - as Kubernetes' API server compacts its etcd
+   */
+  readonly historyRetention?: Duration;
+}
 
 /**
  * How a generic Raft/Paxos image (etcd, ...) takes its member id, peers and data dir. Strings may use these
@@ -94,8 +107,14 @@ export class RaftRuntime {
    * (quorum member with a known leader, applied up to commit) and `/livez`. It hands leadership over on
    * SIGTERM and has no shell, so there is no preStop hook.
    */
-  public static haRuntime(): RaftRuntime {
-    return new RaftRuntime('ha-runtime', RaftRuntime.HA_RUNTIME_IMAGE, renderHaRuntime, undefined);
+  public static haRuntime(options: HaRuntimeOptions = {}): RaftRuntime {
+    const retention = options.historyRetention ?? Duration.minutes(5);
+    const seconds = retention.toSeconds({ integral: false });
+    if (!Number.isInteger(seconds) || seconds < 0) {
+      throw new Error(`RaftRuntime.haRuntime: historyRetention (${seconds} s) must be a whole, non-negative number of seconds; ` +
+        'use e.g. Duration.minutes(5), or Duration.seconds(0) to keep all history');
+    }
+    return new RaftRuntime('ha-runtime', RaftRuntime.HA_RUNTIME_IMAGE, (ctx) => renderHaRuntime(ctx, seconds), undefined);
   }
 
   /**
@@ -172,7 +191,7 @@ export class RaftRuntime {
   }
 }
 
-function renderHaRuntime(ctx: RaftRuntimeContext): RenderedRuntime {
+function renderHaRuntime(ctx: RaftRuntimeContext, historyRetentionSeconds: number): RenderedRuntime {
   const initialCluster = ctx.memberNames.map((m) => `${m}=${memberHost(ctx, m)}:${ctx.peerPort}`).join(',');
   const env: k8s.EnvVar[] = [
     { name: 'HA_RAFT_DATA_DIR', value: ctx.dataDir },
@@ -186,6 +205,8 @@ function renderHaRuntime(ctx: RaftRuntimeContext): RenderedRuntime {
     { name: 'HA_RAFT_ADVERTISE_PEER', value: `${memberHost(ctx, MEMBER_ID)}:${ctx.peerPort}` },
     // Re-read every 2 s: a changed count reaches running members without a restart (scale-down removes ordinals >= it).
     { name: 'HA_RAFT_DESIRED_MEMBERS_FILE', value: ctx.desiredMembersFile },
+    // The store is in memory: history is compacted (periodic mode, the runtime's default) unless the user keeps it all.
+    { name: 'HA_RAFT_AUTO_COMPACTION_RETENTION', value: `${historyRetentionSeconds}s` },
     ...tlsEnv(ctx.peerTls),
   ];
   return {

@@ -1,4 +1,4 @@
-import { Size, Testing } from 'cdk8s';
+import { Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { HaProbe, PeerTls, RaftCluster, RaftClusterProps, RaftRuntime, ServiceExposure, SpreadMode, VolumeRetention } from '../src';
 import { allowedDisruptions, assertValidManifests, Manifest, ofKind, one } from './util';
@@ -81,12 +81,22 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       // Scaling (issue 12): a pod beyond the initial list advertises itself in the same host form.
       HA_RAFT_ADVERTISE_PEER: '$(HA_RAFT_ID).kv-peers.$(POD_NAMESPACE).svc:7380',
       HA_RAFT_DESIRED_MEMBERS_FILE: '/etc/raft/members/members',
+      // The store is in memory: etcd-API history (and /v1 overwrites) is compacted after 5 minutes by default.
+      HA_RAFT_AUTO_COMPACTION_RETENTION: '300s',
       // Peer mTLS by default (issue 14): etcd's flag names as HA_RAFT_* variables.
       HA_RAFT_PEER_CERT_FILE: '/etc/raft/peer-tls/tls.crt',
       HA_RAFT_PEER_KEY_FILE: '/etc/raft/peer-tls/tls.key',
       HA_RAFT_PEER_TRUSTED_CA_FILE: '/etc/raft/peer-tls/ca.crt',
       HA_RAFT_PEER_CLIENT_CERT_AUTH: 'true',
     });
+  });
+
+  test('history retention: a duration in whole seconds, 0 keeps all history; anything else throws naming the prop', () => {
+    const retentionOf = (runtime: RaftRuntime): unknown => envOf(member(synth({ runtime }).objects)).HA_RAFT_AUTO_COMPACTION_RETENTION;
+    expect(retentionOf(RaftRuntime.haRuntime({ historyRetention: Duration.hours(1) }))).toBe('3600s');
+    expect(retentionOf(RaftRuntime.haRuntime({ historyRetention: Duration.seconds(0) }))).toBe('0s');
+    expect(() => RaftRuntime.haRuntime({ historyRetention: Duration.millis(1500) }))
+      .toThrow(/historyRetention \(1.5 s\) must be a whole, non-negative number of seconds; use e.g. Duration.minutes\(5\)/);
   });
 
   test('probes on /readyz and /livez, no preStop (SIGTERM hands leadership over), 30 s grace', () => {
