@@ -21,7 +21,7 @@ import { readFileSync, writeFileSync } from 'fs';
 import { cpus, loadavg } from 'os';
 import { join } from 'path';
 import * as grpc from '@grpc/grpc-js';
-import { drive, LoadResult, percentile } from './load';
+import { drive, LoadResult, percentile, positiveNumber } from './load';
 import { etcdPackageDefinition } from '../src/api/etcd/proto';
 import { EtcdCluster, etcdVersion } from '../test/support/etcd-cluster';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
@@ -303,21 +303,11 @@ function parseOnly(list: string): Set<ScenarioGroup> {
 }
 
 function parseArgs(argv: string[]): Args {
-  const envNum = (name: string, dflt: number): number => {
-    const v = process.env[name];
-    if (v === undefined || v === '') return dflt;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`bench:etcd: ${name} must be a positive number, got '${v}'`);
-    return n;
-  };
+  const envNum = (name: string, dflt: number): number => (process.env[name] ? positiveNumber('bench:etcd', name, process.env[name]) : dflt);
   const a: Args = { rounds: envNum('ETCD_BENCH_ROUNDS', 3), seconds: envNum('ETCD_BENCH_SECONDS', 3), warmup: 5, loadKeys: 0, etcd: true, basePort: 24300, only: new Set(SCENARIOS) };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
-    const num = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`bench:etcd: ${f} needs a positive number, got '${argv[i]}'`);
-      return v;
-    };
+    const num = (): number => positiveNumber('bench:etcd', f, argv[++i]);
     switch (f) {
       case '--rounds': a.rounds = num(); break;
       case '--seconds': a.seconds = num(); break;

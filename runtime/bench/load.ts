@@ -46,3 +46,10 @@ export async function drive(clients: number, seconds: number, op: (client: numbe
     ...(firstError ? { firstError } : {}),
   };
 }
+
+/** A command-line or environment value that must be a positive number; the error names the bench, the setting and the value. */
+export function positiveNumber(bench: string, setting: string, value: string | undefined): number {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isFinite(n) || n <= 0) throw new Error(`${bench}: ${setting} needs a positive number, got '${value ?? ''}'`);
+  return n;
+}

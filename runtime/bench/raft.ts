@@ -12,7 +12,7 @@
 import { writeFileSync } from 'fs';
 import { Agent } from 'http';
 import { cpus } from 'os';
-import { drive, LoadResult } from './load';
+import { drive, LoadResult, positiveNumber } from './load';
 import { EtcdCluster, etcdVersion } from '../test/support/etcd-cluster';
 import { keepAliveAgent, keyUrl, kvRequest } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
@@ -127,11 +127,7 @@ function parseArgs(argv: string[]): Args {
   const a: Args = { short: false, rounds: 3, seconds: 4, etcd: true, basePort: 23100 };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
-    const num = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`bench:raft: ${f} needs a positive number, got '${argv[i]}'`);
-      return v;
-    };
+    const num = (): number => positiveNumber('bench:raft', f, argv[++i]);
     if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; } else if (f === '--rounds') {a.rounds = num();} else if (f === '--seconds') {a.seconds = num();} else if (f === '--no-etcd') {a.etcd = false;} else if (f === '--base-port') {a.basePort = num();} else if (f === '--json') {a.json = argv[++i];} else if (f === '--only') {
       const v = argv[++i];
       if (v !== 'put' && v !== 'get' && v !== 'kill') throw new Error(`bench:raft: --only takes put, get or kill, got '${v}'`);

@@ -23,7 +23,7 @@ import { Agent } from 'http';
 import { connect } from 'net';
 import { cpus, loadavg, tmpdir } from 'os';
 import { join } from 'path';
-import { drive, LoadResult } from './load';
+import { drive, LoadResult, positiveNumber } from './load';
 import { placeSlots, slotOf } from '../src/shardmap';
 import { keepAliveAgent, keyUrl, kvRequest, KvResponse } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
@@ -132,11 +132,7 @@ function parseArgs(argv: string[]): Args {
   const a: Args = { short: false, rounds: 3, seconds: 3, nginx: true, basePort: 26500 };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
-    const num = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`bench:router: ${f} needs a positive number, got '${argv[i]}'`);
-      return v;
-    };
+    const num = (): number => positiveNumber('bench:router', f, argv[++i]);
     if (f === '--short') { a.short = true; a.rounds = 1; a.seconds = 1; } else if (f === '--rounds') {a.rounds = num();} else if (f === '--seconds') {a.seconds = num();} else if (f === '--no-nginx') {a.nginx = false;} else if (f === '--base-port') {a.basePort = num();} else if (f === '--json') {a.json = argv[++i];} else {throw new Error(`bench:router: unknown flag ${f} (flags: --short --rounds N --seconds S --no-nginx --base-port P --json FILE)`);}
   }
   return a;

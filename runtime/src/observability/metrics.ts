@@ -4,7 +4,7 @@
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/
  */
 
-import { monitorEventLoopDelay } from 'perf_hooks';
+import { IntervalHistogram, monitorEventLoopDelay } from 'perf_hooks';
 
 /** Label names to values of one series. */
 export type Labels = Record<string, string>;
@@ -104,6 +104,9 @@ export class MetricsRegistry {
   private add<T extends Metric>(m: T): T { this.metrics.push(m); return m; }
 }
 
+/** The process's one event-loop delay monitor (registerProcessMetrics), created on first use. */
+let loopDelay: IntervalHistogram | undefined;
+
 /**
  * The process's memory and event-loop delay under the names Prometheus client libraries use (prom-client's
  * defaults), so existing dashboards and alerts (a memory limit, a stalled loop) work unchanged.
@@ -113,12 +116,14 @@ export function registerProcessMetrics(m: MetricsRegistry): void {
   m.gauge('nodejs_heap_size_total_bytes', 'V8 heap size in bytes.', () => process.memoryUsage().heapTotal);
   m.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use in bytes.', () => process.memoryUsage().heapUsed);
   // Event-loop delay since the last scrape: a member whose loop stalls misses heartbeats and delays every request.
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  // One monitor per process (a member restarted in-process registers its metrics again).
+  loopDelay ??= monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
-  m.gauge('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of event-loop delay since the last scrape, in seconds.', () => loopDelay.percentile(99) / 1e9);
+  const delay = loopDelay;
+  m.gauge('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of event-loop delay since the last scrape, in seconds.', () => delay.percentile(99) / 1e9);
   m.gauge('nodejs_eventloop_lag_max_seconds', 'The longest event-loop delay since the last scrape, in seconds (resets on each scrape).', () => {
-    const max = loopDelay.max / 1e9;
-    loopDelay.reset();
+    const max = delay.max / 1e9;
+    delay.reset();
     return max;
   });
   m.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (Buffers among them) in bytes.', () => process.memoryUsage().external);

@@ -6,11 +6,11 @@
 import * as assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { etcdctl, startEtcd, startRuntime, Target } from './etcd-clients';
 import { etcdPackageDefinition } from '../../src/api/etcd/proto';
-import { skipUnlessCi } from '../support/prerequisite';
+import { testsNeeding } from '../support/prerequisite';
 
 const TARGETS: [string, () => Promise<Target | undefined>][] = [
   ['runtime', () => startRuntime(24200)],
@@ -72,12 +72,7 @@ for (const [label, start] of TARGETS) {
     }, { timeout: 40_000 });
     after(async () => { await t?.close(); });
 
-    const it = (name: string, fn: () => Promise<void>, timeout = 60_000): void => {
-      test(name, { timeout }, async (ctx) => {
-        if (!t) { skipUnlessCi(ctx, 'etcd is not installed'); return; }
-        await fn();
-      });
-    };
+    const it = testsNeeding(() => t, 'etcd is not installed', 60_000);
 
     it('auth enable without a root user is refused; with one, etcdctl grants it the root role and enables', async () => {
       await refused(['auth', 'enable'], 'etcdserver: root user does not exist');

@@ -4,9 +4,9 @@
  * Each test uses its own key prefix, so the tests do not depend on each other's order.
  */
 import * as assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { CtlProcess, etcdctl, startEtcd, startRuntime, Target } from './etcd-clients';
-import { skipUnlessCi } from '../support/prerequisite';
+import { testsNeeding } from '../support/prerequisite';
 
 const TARGETS: [string, () => Promise<Target | undefined>][] = [
   ['runtime', () => startRuntime(23700)],
@@ -35,12 +35,7 @@ for (const [label, start] of TARGETS) {
     }, { timeout: 40_000 });
     after(async () => { await t?.close(); });
 
-    const it = (name: string, fn: () => Promise<void>, timeout = 30_000): void => {
-      test(name, { timeout }, async (ctx) => {
-        if (!t) { skipUnlessCi(ctx, 'etcd is not installed'); return; }
-        await fn();
-      });
-    };
+    const it = testsNeeding(() => t, 'etcd is not installed', 30_000);
 
     it('put and get: value, prefix, --rev, limit, sort, keys-only, count, prev-kv, delete', async () => {
       assert.equal((await ok(['put', 'kv/a', '1'])).trim(), 'OK');

@@ -6,13 +6,13 @@
  * 24130-24139 (etcd).
  */
 import * as assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { join } from 'path';
 import { etcdctl } from './etcd-clients';
 import { EtcdCluster, EtcdMember, etcdVersion } from '../support/etcd-cluster';
 import { kvRequest } from '../support/kv-client';
 import { KvCluster, KvMember, sleep } from '../support/kv-cluster';
-import { skipUnlessCi } from '../support/prerequisite';
+import { testsNeeding } from '../support/prerequisite';
 
 /** One cluster under test, seen as etcdctl sees it: client endpoints (host:port). */
 interface Harness {
@@ -182,12 +182,7 @@ for (const [label, start, basePort] of TARGETS) {
     before(async () => { h = await start(); }, { timeout: 40_000 });
     after(async () => { await h?.close(); });
 
-    const it = (name: string, fn: () => Promise<void>, timeout = 60_000): void => {
-      test(name, { timeout }, async (ctx) => {
-        if (!h) { skipUnlessCi(ctx, 'etcd is not installed'); return; }
-        await fn();
-      });
-    };
+    const it = testsNeeding(() => h, 'etcd is not installed', 60_000);
 
     it('member list: every voter with its name, peer and client URLs; ids round-trip through etcdctl', async () => {
       // A slow initial member may find the other two already bootstrapped and join as a new incarnation

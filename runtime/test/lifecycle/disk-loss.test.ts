@@ -4,30 +4,17 @@
  * Real `ha-runtime raft` processes on loopback; every history is checked by runtime/src/lincheck
  * and every acknowledged write is read back. Ports 23000-23099.
  */
-import { spawnSync } from 'child_process';
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { acknowledgedWrites, assertNoLeaderFor, History, membersOf, readBack, waitFullMembership } from './support';
 import { checkHistory } from '../../src/lincheck';
+import { withCluster } from '../support/fault-run';
 import { keyUrl, kvRequest } from '../support/kv-client';
-import { KvCluster, sleep } from '../support/kv-cluster';
+import { sleep } from '../support/kv-cluster';
 import { runWorkload } from '../support/kv-workload';
 
-async function withCluster(basePort: number, body: (c: KvCluster) => Promise<void>): Promise<void> {
-  const cluster = await KvCluster.start({ size: 3, basePort, keepDir: true });
-  let failed = true;
-  try {
-    await body(cluster);
-    failed = false;
-  } finally {
-    await cluster.close();
-    if (failed) process.stderr.write(`cluster files kept in ${cluster.dir}\n${cluster.logTails(25)}\n`);
-    else spawnSync('rm', ['-rf', cluster.dir]);
-  }
-}
-
 test('the issue 12 schedule: C lags, 200 writes, B wiped, A killed, C resumes: nothing lost, B back as a voter', { timeout: 120_000 }, async () => {
-  await withCluster(23000, async (cluster) => {
+  await withCluster(23000, {}, async (cluster) => {
     const history = new History();
     const a = await cluster.waitForLeader(10_000);
     const [b, c] = cluster.members.filter((m) => m !== a);
@@ -67,7 +54,7 @@ test('the issue 12 schedule: C lags, 200 writes, B wiped, A killed, C resumes: n
 });
 
 test('disk loss of the leader under load: it rejoins as a new learner, is promoted, nothing lost', { timeout: 90_000 }, async () => {
-  await withCluster(23020, async (cluster) => {
+  await withCluster(23020, {}, async (cluster) => {
     let release!: () => void;
     const until = new Promise<void>((r) => { release = r; });
     const workload = runWorkload({ urls: () => cluster.members.filter((m) => m.running).map((m) => m.url), keys: ['a', 'b', 'c'], clients: 6, until, seed: 21 });
@@ -91,7 +78,7 @@ test('disk loss of the leader under load: it rejoins as a new learner, is promot
 });
 
 test('two of three disks lost: the cluster stops (no leader, no writes) instead of losing data; --force-new-cluster recovers', { timeout: 120_000 }, async () => {
-  await withCluster(23040, async (cluster) => {
+  await withCluster(23040, {}, async (cluster) => {
     const history = new History();
     const a = await cluster.waitForLeader(10_000);
     const acked = await acknowledgedWrites(history, () => a.url, 50, 'k');

@@ -70,7 +70,7 @@ export async function withCluster(basePort: number,
   } finally {
     await cluster.close();
     options.afterClose?.();
-    if (failed) process.stderr.write(`cluster files kept in ${cluster.dir}\n`);
+    if (failed) process.stderr.write(`cluster files kept in ${cluster.dir}\n${cluster.logTails(25)}\n`);
     else spawnSync('rm', ['-rf', cluster.dir]);
   }
 }
