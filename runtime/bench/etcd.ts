@@ -5,10 +5,11 @@
  * Scenarios: puts (256 B) at 1, 8 and 64 clients; linearizable and serializable ranges (one key and a
  * 100-key prefix) at 8 clients; txn (compare mod_revision, then put) at 8 clients; watch delivery latency
  * (watcher on another connection, on the leader and on a follower) under 8 writers; lease keep-alives
- * on one stream. Each target first gets --warmup seconds (default 5) of untimed load. Reports medians of the
+ * on one stream; a SIGKILL of the leader under 8 writers (`kill`: time until a put sent after it is acknowledged).
+ * Each target first gets --warmup seconds (default 5) of untimed load. Reports medians of the
  * rounds and the ratio ours/etcd, with the members' CPU time per operation (robust to a shared machine's load).
  *
- * usage: node runtime/.build-test/bench/etcd.js [--rounds N] [--seconds S] [--warmup S] [--only a,b|none] [--base-port P]
+ * usage: node runtime/.build-test/bench/etcd.js [--rounds N] [--seconds S] [--warmup S] [--only put,range,txn,watch,keepalive,kill|none] [--base-port P]
  *        [--json FILE] [--no-etcd] [--load-keys N]
  * --load-keys N (off by default; 1000000 takes ~10 min per system here): after the rounds, load N keys of 256 B into
  * each system, report load rate, RSS and data directory size per member, graceful stop time and the time from
@@ -47,6 +48,8 @@ class Conn {
   }
 
   readonly put: Unary = (r) => this.call(this.kv, 'Put', r);
+  /** A put that gives up after `deadlineMs` (DEADLINE_EXCEEDED), for measuring unavailability. */
+  readonly putWithin = (r: Obj, deadlineMs: number): Promise<Obj> => this.call(this.kv, 'Put', r, deadlineMs);
   readonly range: Unary = (r) => this.call(this.kv, 'Range', r);
   readonly txn: Unary = (r) => this.call(this.kv, 'Txn', r);
   readonly grant: Unary = (r) => this.call(this.lease, 'LeaseGrant', r);
@@ -54,10 +57,10 @@ class Conn {
 
   close(): void { this.kv.close(); }
 
-  private call(client: grpc.Client, method: string, req: Obj): Promise<Obj> {
+  private call(client: grpc.Client, method: string, req: Obj, deadlineMs = 5000): Promise<Obj> {
     return new Promise((resolve, reject) => {
       const done = (err: grpc.ServiceError | null, resp: Obj): void => (err ? reject(err) : resolve(resp));
-      (client as any)[method](req, { deadline: Date.now() + 5000 }, done);
+      (client as any)[method](req, { deadline: Date.now() + deadlineMs }, done);
     });
   }
 }
@@ -73,6 +76,8 @@ interface Target {
   stopAll(): Promise<void>;
   /** Starts every member again on its data. */
   startAll(): void;
+  /** SIGKILLs the leader, calling `onKill` just before the signal; resolves with a function that restarts it. */
+  killLeader(onKill: () => void): Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -86,6 +91,12 @@ async function startOurs(basePort: number): Promise<Target> {
     dataDirs: () => c.members.map((m) => m.dataDir),
     stopAll: async () => { await Promise.all(c.members.map((m) => m.signal('SIGTERM', 30_000))); },
     startAll: () => { for (const m of c.members) m.start(); },
+    killLeader: async (onKill) => {
+      const leader = await c.waitForLeader(15_000);
+      onKill();
+      await leader.kill();
+      return () => leader.start();
+    },
     close: async () => {
       // With member node flags (e.g. --cpu-prof) stop gracefully first, so the profile is written.
       if (process.env.HA_TEST_MEMBER_NODE_ARGS) await Promise.all(c.members.map((m) => m.signal('SIGTERM').catch(() => undefined)));
@@ -104,6 +115,12 @@ async function startEtcd(basePort: number): Promise<Target> {
     dataDirs: () => c.members.map((m) => join(c.dir, m.name)),
     stopAll: async () => { await Promise.all(c.members.map((m) => m.kill('SIGTERM'))); },
     startAll: () => { for (const m of c.members) m.start('existing'); },
+    killLeader: async (onKill) => {
+      const leader = await c.waitForLeader(15_000);
+      onKill();
+      await leader.kill();
+      return () => leader.start('existing');
+    },
     close: () => c.close(),
   };
 }
@@ -287,7 +304,53 @@ async function keepAliveScenario(t: Target, seconds: number, leases = 100, windo
   }
 }
 
-const SCENARIOS = ['put', 'range', 'txn', 'watch', 'keepalive'] as const;
+/**
+ * Write unavailability after a SIGKILL of the leader: 8 writers put over gRPC, each to the members in turn (a client
+ * with every endpoint, as clientv3 is configured), with a 1 s deadline per put. The figure is the time from the kill
+ * to the first acknowledgement of a put sent after it; then the member is restarted and must serve a linearizable
+ * read before the next measurement.
+ */
+async function leaderKill(t: Target): Promise<number> {
+  const conns = t.endpoints.map((e) => new Conn(e));
+  let killedAt = 0n;
+  let firstAfter = 0n;
+  let stop = false;
+  try {
+    const writers = Array.from({ length: 8 }, async (_, c) => {
+      for (let seq = 0; !stop; seq++) {
+        const started = process.hrtime.bigint();
+        let ok = true;
+        try {
+          await conns[(c + seq) % conns.length].putWithin({ key: Buffer.from(`k/${c}/${seq}`), value: VALUE }, 1000);
+        } catch { ok = false; }
+        // Only a put sent after the kill proves a new leader serves (one in flight may have committed before it).
+        if (ok && killedAt !== 0n && started > killedAt && firstAfter === 0n) firstAfter = process.hrtime.bigint();
+        if (!ok) await sleep(10);
+      }
+    });
+    await sleep(1000);
+    const restart = await t.killLeader(() => { killedAt = process.hrtime.bigint(); });
+    const deadline = Date.now() + 15_000;
+    while (firstAfter === 0n && Date.now() < deadline) await sleep(20);
+    stop = true;
+    await Promise.all(writers);
+    restart();
+    const key = Buffer.from('k/after-restart');
+    const writeBy = Date.now() + 30_000;
+    for (let i = 0; !(await conns[i % conns.length].putWithin({ key, value: VALUE }, 1000).then(() => true, () => false)); i++) {
+      if (Date.now() > writeBy) throw new Error(`${t.name}: no member took a put within 30 s of the restart`);
+      await sleep(50);
+    }
+    for (const e of t.endpoints) {
+      if (Number.isNaN(await timeToRead(e, key, VALUE, 30_000))) throw new Error(`${t.name}: ${e} did not serve a read within 30 s of its restart`);
+    }
+  } finally {
+    for (const c of conns) c.close();
+  }
+  return firstAfter === 0n ? NaN : Number(firstAfter - killedAt) / 1e6;
+}
+
+const SCENARIOS = ['put', 'range', 'txn', 'watch', 'keepalive', 'kill'] as const;
 type ScenarioGroup = typeof SCENARIOS[number];
 
 interface Args {
@@ -481,6 +544,7 @@ export async function runEtcdBench(argv: string[]): Promise<Record<string, unkno
   if (args.etcd && !etcd) throw new Error('bench:etcd: etcd is not installed (apt-get install etcd-server), or pass --no-etcd');
   const targets: Target[] = [];
   const samples: Record<string, Record<string, Sample[]>> = {};
+  const kills: Record<string, number[]> = {};
   const load0 = loadavg()[0];
   try {
     targets.push(await startOurs(args.basePort));
@@ -509,9 +573,16 @@ export async function runEtcdBench(argv: string[]): Promise<Record<string, unkno
             `p50 ${fmt(r.p50Ms, 2)} ms  p99 ${fmt(r.p99Ms, 2)} ms  server CPU ${fmt(sample.serverCpuMsPerOp, 3)} ms/op  client CPU ${fmt(sample.clientCpuMsPerOp, 3)} ms/op  ${errors}${extra}\n`);
         }
       }
+      if (args.only.has('kill')) {
+        for (const t of order) {
+          const ms = await leaderKill(t);
+          (kills[t.name] ??= []).push(ms);
+          process.stdout.write(`  ${'leader kill, 8 writers'.padEnd(36)} ${t.name.padEnd(10)} writes unavailable ${fmt(ms, 0)} ms\n`);
+        }
+      }
     }
     const rss = Object.fromEntries(targets.map((t) => [t.name, t.pids().map((p) => Math.round(rssMiB(p)))]));
-    const summary = report(args, etcd, samples, rss, load0);
+    const summary = report(args, etcd, samples, kills, rss, load0);
     if (args.loadKeys > 0) {
       process.stdout.write(`bulk load: ${args.loadKeys} keys of 256 B at 64 clients, then a restart of every member\n`);
       summary.bulkLoad = {};
@@ -525,7 +596,7 @@ export async function runEtcdBench(argv: string[]): Promise<Record<string, unkno
 }
 
 function report(args: Args, etcd: string | undefined, samples: Record<string, Record<string, Sample[]>>,
-  rss: Record<string, number[]>, load0: number): Record<string, unknown> {
+  kills: Record<string, number[]>, rss: Record<string, number[]>, load0: number): Record<string, unknown> {
   const summary: Record<string, any> = {
     machine: { nproc: cpus().length, cpu: cpus()[0]?.model, node: process.version, etcd: etcd ?? null, loadavg: [load0, loadavg()[0]] },
     args: { ...args, only: [...args.only] },
@@ -563,9 +634,17 @@ function report(args: Args, etcd: string | undefined, samples: Record<string, Re
       }
     }
   }
+  let killLine = '';
+  if (kills['ha-runtime']) {
+    const o = median(kills['ha-runtime']);
+    const e = kills.etcd ? median(kills.etcd) : NaN;
+    summary.leaderKillMs = { ours: kills['ha-runtime'], etcd: kills.etcd ?? null, ratio: o / e };
+    killLine = `leader kill, writes unavailable (ms, median of rounds): ours ${fmt(o, 0)} (${kills['ha-runtime'].map((x) => fmt(x, 0)).join(', ')}), ` +
+      `etcd ${fmt(e, 0)} (${(kills.etcd ?? []).map((x) => fmt(x, 0)).join(', ')}), ratio ${fmt(o / e, 2)}\n\n`;
+  }
   const rssLine = Object.entries(rss).map(([n, xs]) => `${n} ${xs.join(', ')} MiB`).join('; ');
-  process.stdout.write(`\n${lines.join('\n')}\n\n${watchLines.length > 2 ? watchLines.join('\n') + '\n\n' : ''}` +
-    `RSS per member after the run: ${rssLine}\n` +
+  process.stdout.write(`\n${lines.length > 2 ? lines.join('\n') + '\n\n' : ''}${watchLines.length > 2 ? watchLines.join('\n') + '\n\n' : ''}` +
+    killLine + `RSS per member after the run: ${rssLine}\n` +
     `machine: ${cpus().length} cores, ${cpus()[0]?.model}, node ${process.version}, etcd ${etcd ?? 'absent'}; ` +
     `load average ${load0.toFixed(2)} -> ${loadavg()[0].toFixed(2)}\n`);
   if (args.json) writeFileSync(args.json, JSON.stringify(summary, null, 2));
