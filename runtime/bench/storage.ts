@@ -4,7 +4,7 @@
  *
  *   npx tsc -p runtime/tsconfig.test.json && node runtime/.build-test/bench/storage.js [secondsPerRow]
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'fs';
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'fs';
 import { cpus, tmpdir } from 'os';
 import { join } from 'path';
 import { EntryType } from '../src/raft/types';
@@ -16,15 +16,21 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 }
 
-/** Appends 128 bytes + fdatasync in a loop: the best a one-record-per-sync log could do. */
-function rawFdatasync(dir: string): number {
-  const fd = openSync(join(dir, 'raw'), 'w');
+/**
+ * Writes 128 bytes + fdatasync in a loop: the best a one-record-per-sync log could do. Appending grows the file, so each
+ * fdatasync also commits the new size; `preallocated` writes inside a file already extended to 64 MiB (as FileLogStore's
+ * segments are), where it commits only data.
+ */
+function rawFdatasync(dir: string, preallocated: boolean): number {
+  const fd = openSync(join(dir, `raw-${preallocated}`), 'w');
+  if (preallocated) { ftruncateSync(fd, 64 * 1024 * 1024); fsyncSync(fd); }
+  let offset = 0;
   const buf = Buffer.alloc(128, 1);
   let n = 0;
   const end = performance.now() + seconds * 1000;
   try {
     while (performance.now() < end) {
-      writeSync(fd, buf);
+      offset += writeSync(fd, buf, 0, buf.length, offset);
       fdatasyncSync(fd);
       n++;
     }
@@ -72,7 +78,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ha-bench-storage-'));
   try {
     console.log(`# storage bench: ${cpus().length} x ${cpus()[0]?.model}, ${seconds} s per row, dir ${dir}`);
-    console.log(`raw write(128 B)+fdatasync loop: ${Math.round(rawFdatasync(dir))} syncs/s`);
+    console.log(`raw write(128 B)+fdatasync loop: appending ${Math.round(rawFdatasync(dir, false))} syncs/s, ` +
+      `into a preallocated file ${Math.round(rawFdatasync(dir, true))} syncs/s`);
     console.log('| clients | entry bytes | durable saves/s | fdatasyncs/s | saves per sync | mean sync ms | p50 ms | p99 ms |');
     console.log('|---|---|---|---|---|---|---|---|');
     for (const clients of [1, 8, 64, 256]) console.log(await groupCommit(dir, clients, 128));

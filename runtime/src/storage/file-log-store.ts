@@ -11,7 +11,7 @@ import {
 } from './log-store';
 import {
   HARD_STATE_RECORD_SIZE, MARKER_RECORD_SIZE, RecordType, SEGMENT_HEADER_SIZE,
-  checkSegmentHeader, decodeSnapshotFileStepped, encodeSegmentHeader, SnapshotFileCrc, entryRecordSize, findValidRecordAfter,
+  checkSegmentHeader, decodeSnapshotFileStepped, encodeSegmentHeader, SnapshotFileCrc, entryRecordSize, findValidRecordAfter, lastNonZeroByte,
   parseRecord, writeEntryRecord, writeHardStateRecord, writeMarkerRecord, type WalRecord,
 } from './wal-format';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types';
@@ -197,6 +197,7 @@ export class FileLogStore implements LogStore {
         await store.handle.truncate(replay.truncatedAt);
         await store.handle.sync();
       }
+      await store.preallocate(store.handle); // also a segment written before segments were preallocated
     }
     const recovered: RecoveredState = {
       hardState: replay.hardState,
@@ -453,6 +454,16 @@ export class FileLogStore implements LogStore {
     for (const { update } of batch) if (update.hardState) this.durableHardState = update.hardState;
   }
 
+  /**
+   * Extends a segment to the full segment size (zeros, sparse) and syncs it, so that appending records never grows the
+   * file: fdatasync then has no file size to commit, only data (etcd preallocates its WAL files for the same reason).
+   * Replay reads the zeros as the end of the records.
+   */
+  private async preallocate(handle: fsp.FileHandle): Promise<void> {
+    if ((await handle.stat()).size < this.segmentSize) await handle.truncate(this.segmentSize);
+    await handle.sync();
+  }
+
   /** Creates segment `seq` atomically (tmp, header, hard state, fsync, rename, fsync dir) and makes it active. */
   private async createSegment(seq: number): Promise<void> {
     const path = join(this.dir, segmentName(seq));
@@ -464,7 +475,7 @@ export class FileLogStore implements LogStore {
     const handle = await fsp.open(tmp, 'w+', 0o600);
     try {
       await writeFully(handle, buf, 0);
-      await handle.sync();
+      await this.preallocate(handle);
       await fsp.rename(tmp, path);
       await syncDir(this.dir);
     } catch (e) {
@@ -597,6 +608,8 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
     while (offset < buf.length) {
       const parsed = parseRecord(buf, offset);
       if (!parsed.ok) {
+        // Only zeros follow: the segment's preallocated space, not yet written. The records end here.
+        if (lastNonZeroByte(buf, offset) < 0) break;
         const validAfter = isLast ? findValidRecordAfter(buf, offset) : offset;
         if (validAfter !== undefined) {
           throw new CorruptionError(
@@ -614,6 +627,7 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
       segment.records++;
       offset = parsed.next;
     }
+    segment.bytes = offset;
     result.segments.push(segment);
     if (isLast) result.lastSegmentEnd = offset;
   }

@@ -258,10 +258,27 @@ function snapshotFileContent(buf: Buffer): Snapshot | string {
  */
 export function findValidRecordAfter(buf: Buffer, from: number): number | undefined {
   const types = Object.values(RecordType).filter((v): v is number => typeof v === 'number');
-  for (let o = from + 1; o + RECORD_HEADER_SIZE <= buf.length; o++) {
+  // A record's type byte is never zero, so none starts where only zeros (preallocated space) follow.
+  const lastTypeByte = lastNonZeroByte(buf, from);
+  for (let o = from + 1; o + RECORD_HEADER_SIZE <= buf.length && o + 4 <= lastTypeByte; o++) {
     // Cheap filters first: a known type byte followed by the three reserved zero bytes.
     if (!types.includes(buf[o + 4]) || buf[o + 5] !== 0 || buf[o + 6] !== 0 || buf[o + 7] !== 0) continue;
     if (parseRecord(buf, o).ok) return o;
   }
   return undefined;
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** Index of the last non-zero byte of `buf` at or after `from`, or -1 when only zeros follow it. */
+export function lastNonZeroByte(buf: Buffer, from: number): number {
+  let end = buf.length;
+  while (end > from) {
+    const start = Math.max(from, end - ZEROS.length);
+    if (!buf.subarray(start, end).equals(ZEROS.subarray(0, end - start))) {
+      for (let i = end - 1; i >= start; i--) if (buf[i] !== 0) return i;
+    }
+    end = start;
+  }
+  return -1;
 }

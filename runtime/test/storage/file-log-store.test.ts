@@ -35,6 +35,18 @@ function plain(r: RecoveredState): unknown {
     entries: r.entries.map((e) => ({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data).toString('hex') })),
   };
 }
+/** Where the last segment's records end (segments are preallocated: the file is longer). */
+async function dataEnd(dir: string): Promise<number> {
+  return (await FileLogStore.inspect(dir)).segments.at(-1)!.bytes;
+}
+
+/** Zeroes `file` from `from` to `to`, as a write that never reached the disk leaves a preallocated segment. */
+function zeroFrom(file: string, from: number, to: number): void {
+  const bytes = readFileSync(file);
+  bytes.fill(0, from, to);
+  writeFileSync(file, bytes);
+}
+
 function walFiles(dir: string): string[] {
   return readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
 }
@@ -104,33 +116,58 @@ describe('FileLogStore round trip', () => {
 describe('FileLogStore crash recovery', () => {
   it('recovers every acknowledged record when the last record is torn at any byte', async () => {
     const dir = tempDir();
-    const { store } = await FileLogStore.open(dir);
+    const small = { segmentSizeBytes: 8192 }; // each copy below stays small
+    const { store } = await FileLogStore.open(dir, small);
     await store.save({ hardState: { term: 1, vote: 1, commit: 0 }, entries: entries(1, 3, 1) });
     await store.save({ entries: entries(4, 4, 1) });
-    const segment = join(dir, walFiles(dir)[0]);
-    const before = statSync(segment).size;
+    const before = await dataEnd(dir);
     await store.save({ entries: [entry(5, 1, 'the last record, torn by a crash')] });
     await store.close();
-    const full = statSync(segment).size;
+    const full = await dataEnd(dir);
     assert.ok(full > before);
+    assert.equal(statSync(join(dir, walFiles(dir)[0])).size, 8192, 'the segment is preallocated');
 
-    for (let cut = before; cut <= full; cut++) {
-      const copy = tempDir();
-      cpSync(dir, copy, { recursive: true });
-      truncateSync(join(copy, walFiles(copy)[0]), cut);
-      const { store: s, recovered } = await FileLogStore.open(copy);
-      const expectedLast = cut === full ? 5 : 4;
-      assert.equal(recovered.entries.length, expectedLast, `cut at ${cut} of ${full}`);
-      assert.deepEqual(recovered.hardState, { term: 1, vote: 1, commit: 0 });
-      // The store keeps working after truncating the tail, and what it writes next survives.
-      await s.save({ entries: [entry(expectedLast + 1, 2)] });
-      await s.close();
-      const again = await FileLogStore.open(copy);
-      assert.equal(again.recovered.entries.length, expectedLast + 1, `cut at ${cut}: write after recovery`);
-      assert.equal(again.recovered.entries[expectedLast].term, 2);
-      await again.store.close();
-      rmSync(copy, { recursive: true, force: true });
+    // A crash leaves the preallocated segment written up to `cut`, zeros after; a segment of an older release (not
+    // preallocated) simply ends at `cut`.
+    for (const layout of ['preallocated', 'older release'] as const) {
+      for (let cut = before; cut <= full; cut++) {
+        const copy = tempDir();
+        cpSync(dir, copy, { recursive: true });
+        const segmentCopy = join(copy, walFiles(copy)[0]);
+        if (layout === 'preallocated') zeroFrom(segmentCopy, cut, full);
+        else truncateSync(segmentCopy, cut);
+        assert.equal((await FileLogStore.inspect(copy)).tornTailAt !== undefined, cut !== full && cut !== before, `${layout}, cut at ${cut}: torn tail reported`);
+        const { store: s, recovered } = await FileLogStore.open(copy, small);
+        const expectedLast = cut === full ? 5 : 4;
+        assert.equal(recovered.entries.length, expectedLast, `${layout}, cut at ${cut} of ${full}`);
+        assert.deepEqual(recovered.hardState, { term: 1, vote: 1, commit: 0 });
+        // The store keeps working after truncating the tail, and what it writes next survives.
+        await s.save({ entries: [entry(expectedLast + 1, 2)] });
+        await s.close();
+        const again = await FileLogStore.open(copy, small);
+        assert.equal(again.recovered.entries.length, expectedLast + 1, `cut at ${cut}: write after recovery`);
+        assert.equal(again.recovered.entries[expectedLast].term, 2);
+        await again.store.close();
+        rmSync(copy, { recursive: true, force: true });
+      }
     }
+  });
+
+  it('reads a preallocated segment that stopped being the last (the segment size was lowered between runs)', async () => {
+    const dir = tempDir();
+    const first = await FileLogStore.open(dir, { segmentSizeBytes: 65536 });
+    await first.store.save({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 20, 1) });
+    await first.store.close();
+    const second = await FileLogStore.open(dir, { segmentSizeBytes: 4096 });
+    const big = Array.from({ length: 20 }, (_, i) => entry(21 + i, 1, 'x'.repeat(300)));
+    await second.store.save({ entries: big }); // past 4096 bytes: the next save rolls over
+    await second.store.save({ entries: entries(41, 41, 1) });
+    await second.store.close();
+    assert.ok(walFiles(dir).length >= 2, 'rolled over to a new segment');
+    assert.equal(statSync(join(dir, walFiles(dir)[0])).size, 65536, 'the first segment keeps its preallocated zeros');
+    const { store, recovered } = await FileLogStore.open(dir, { segmentSizeBytes: 4096 });
+    assert.deepEqual(recovered.entries.map((e) => e.index), Array.from({ length: 41 }, (_, i) => i + 1));
+    await store.close();
   });
 
   it('truncates a zero-filled or garbage tail with nothing valid after it', async () => {
@@ -140,7 +177,9 @@ describe('FileLogStore crash recovery', () => {
       await store.save({ entries: entries(1, 10, 1) });
       await store.close();
       const segment = join(dir, walFiles(dir)[0]);
-      writeFileSync(segment, Buffer.concat([readFileSync(segment), tail]));
+      const bytes = readFileSync(segment);
+      tail.copy(bytes, await dataEnd(dir)); // where the next batch would have gone
+      writeFileSync(segment, bytes);
       const { store: s, recovered } = await FileLogStore.open(dir);
       assert.equal(recovered.entries.length, 10);
       await s.close();
