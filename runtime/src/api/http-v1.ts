@@ -7,6 +7,7 @@ import { IncomingMessage, ServerResponse } from 'http';
 import type { TLSSocket } from 'tls';
 import { internalError, KvError, NotLeaderError, sendError, sendJson, SlotFrozenError, WrongShardError } from '../errors';
 import { KvCommand, KvOp, KvRejection } from '../kv/state-machine';
+import { prefixEnd } from '../mvcc';
 import { KvBackend, MembershipBackend } from '../server/backend';
 import { KvLimits } from '../server/config';
 import { decodeRecord, isReserved, RECORD_KEY, RESERVED_PREFIX, SLOT_COUNT, SlotGuard, slotOf } from '../shardmap';
@@ -118,7 +119,19 @@ export interface AccessPolicy {
   readonly metricsPublic?: boolean;
   /** Serve only /livez, /readyz, /metrics and /v1/status (the `--listen-metrics` listener). */
   readonly opsOnly?: boolean;
+  /**
+   * etcd's key permissions on /v1/kv (the same keys): called with the request's `Authorization` token before a key
+   * is read or written; rejects with a KvError (401, 403) to refuse it. Absent: no key permissions.
+   */
+  readonly kvPermission?: KvPermissionCheck;
 }
+
+/** What a /v1/kv request needs: read (GET, listings), write (PUT, DELETE), or both (a compare-and-swap reads `prev`). */
+export type V1Access = 'read' | 'write' | 'read-write';
+
+/** See {@link AccessPolicy.kvPermission}: `[key, rangeEnd)` as etcd ranges (a listing's prefix range). */
+export type KvPermissionCheck = (token: string | undefined, access: V1Access, key: Buffer, rangeEnd: Buffer | undefined,
+  linearizable: boolean) => Promise<void>;
 
 const PROBES = new Set(['/livez', '/readyz']);
 const OPS = new Set(['/livez', '/readyz', '/metrics', '/v1/status']);
@@ -228,10 +241,10 @@ export function createKvHandler(backend: KvBackend, limits: KvLimits, guard?: Sl
       const rawKey = path === '/v1/kv' ? '' : path.slice(KV_PREFIX.length);
       if (method === 'GET') {
         route = rawKey === '' ? 'list' : 'get';
-        handleRead(backend, limits, rawKey, query, res, slotScope(guard, req)).catch(fail);
+        handleRead(backend, limits, rawKey, query, req, res, slotScope(guard, req), access).catch(fail);
       } else {
         route = method === 'PUT' ? 'put' : 'delete';
-        handleWrite(backend, limits, method, rawKey, query, req, res, slotScope(guard, req)).catch(fail);
+        handleWrite(backend, limits, method, rawKey, query, req, res, slotScope(guard, req), access).catch(fail);
       }
     } catch (err) {
       fail(err);
@@ -249,12 +262,26 @@ function slotScope(guard: SlotGuard | undefined, req: IncomingMessage): SlotScop
   return { guard, migration: req.headers[MIGRATION_HEADER] === '1' };
 }
 
+/**
+ * Checks the caller's key permissions (etcd auth) before `key` (or a listing's `prefix`) is touched. Reads of the
+ * reserved keys (`__ha/`, the shard map every router and member reads) are not checked.
+ */
+async function checkPermission(access: AccessPolicy, req: IncomingMessage, kind: V1Access, key: string,
+  listing: boolean, linearizable: boolean): Promise<void> {
+  if (!access.kvPermission || (kind === 'read' && isReserved(key))) return;
+  const bytes = Buffer.from(key, 'utf8');
+  const token = req.headers.authorization || undefined;
+  if (!listing) return access.kvPermission(token, kind, bytes, undefined, linearizable);
+  // etcd's "every key" is key "\0" with range_end "\0" (an empty prefix).
+  return access.kvPermission(token, kind, bytes.length ? bytes : Buffer.from([0]), prefixEnd(bytes), linearizable);
+}
+
 function methodNotAllowed(method: string, allowed: string[]): KvError {
   return new KvError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}`, false, { allow: allowed });
 }
 
 async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, query: Map<string, string>,
-  res: ServerResponse, scope: SlotScope): Promise<void> {
+  req: IncomingMessage, res: ServerResponse, scope: SlotScope, access: AccessPolicy): Promise<void> {
   const consistency = query.get('consistency') ?? 'linearizable';
   if (consistency !== 'linearizable' && consistency !== 'serializable') {
     throw new KvError(400, 'bad_query', `consistency='${consistency}' must be linearizable (default) or serializable`);
@@ -274,6 +301,7 @@ async function handleRead(backend: KvBackend, limits: KvLimits, rawKey: string, 
     throw new KvError(400, 'bad_query', 'prefix, limit, after and slot apply to listings: GET /v1/kv/?prefix=P');
   }
   const key = listing ? '' : decodeKey(rawKey, limits);
+  await checkPermission(access, req, 'read', listing ? listing.prefix : key, listing !== undefined, consistency === 'linearizable');
   if (consistency === 'linearizable') await backend.linearizableBarrier();
   const sm = backend.v1;
   const read = (k: string): Uint8Array | undefined => sm.get(k);
@@ -320,7 +348,7 @@ function listingFilter(listing: { prefix: string; slots?: Set<number> }, scope: 
 }
 
 async function handleWrite(backend: KvBackend, limits: KvLimits, method: string, rawKey: string,
-  query: Map<string, string>, req: IncomingMessage, res: ServerResponse, scope: SlotScope): Promise<void> {
+  query: Map<string, string>, req: IncomingMessage, res: ServerResponse, scope: SlotScope, access: AccessPolicy): Promise<void> {
   const key = decodeKey(rawKey, limits);
   // Refuse early what the apply-time check would refuse anyway (it, not this, is what keeps moves safe).
   const early = scope.migration ? undefined : scope.guard?.admit({ op: KvOp.PUT, key, requestId: 0 }, (k) => backend.v1.get(k));
@@ -336,6 +364,12 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
   if (prevExist !== undefined && prevRaw !== undefined) throw new KvError(400, 'bad_query', 'give prev or prev_exist=false, not both');
   const prev = prevRaw !== undefined ? percentDecodeBytes(prevRaw, 'prev') : undefined;
   if (prev && prev.length > limits.maxValueBytes) throw new KvError(413, 'value_too_large', `prev exceeds --max-value-bytes (${limits.maxValueBytes})`);
+  try {
+    await checkPermission(access, req, prev || prevExist !== undefined ? 'read-write' : 'write', key, false, false);
+  } catch (e) {
+    req.resume();
+    throw e;
+  }
   const blocked = backend.writeBlocked?.();
   if (blocked) {
     req.resume();

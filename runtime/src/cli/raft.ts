@@ -13,6 +13,7 @@ import { createClientServer } from './http-server';
 import { decideMemberStart, forceNewClusterOnDisk, MemberStart } from './member-start';
 import { parseRaftConfig, raftUsage, type RaftCommandConfig } from './raft-config';
 import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-files';
+import { authorizeV1 } from '../api/etcd/auth';
 import { EtcdCodec } from '../api/etcd/codec';
 import { Forwarder } from '../api/etcd/forwarder';
 import { createEtcdHttpHandler } from '../api/etcd/gateway';
@@ -186,9 +187,11 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
   ctx.etcd?.forwarder.close();
   ctx.etcd = new EtcdService(kv, new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs, () => ctx.clientTls));
   // The etcd v3 API shares the client port, as etcd: its JSON gateway and /version, /health go first.
-  ctx.handler = createEtcdHttpHandler(ctx.etcd, ctx.etcdCodec, createKvHandler(kv, config.limits, slots, {
+  const etcd = ctx.etcd;
+  ctx.handler = createEtcdHttpHandler(etcd, ctx.etcdCodec, createKvHandler(kv, config.limits, slots, {
     requireClientCert,
     metricsPublic: security.metricsPublic,
+    kvPermission: (token, access, key, rangeEnd, linearizable) => authorizeV1(etcd, token, access, key, rangeEnd, linearizable),
   }, kv), { requireClientCert });
   ctx.opsHandler = createKvHandler(kv, config.limits, slots, { opsOnly: true });
   if (!ctx.listeners) ctx.listeners = await openListeners(ctx, onClientTls);

@@ -75,6 +75,49 @@ test('the etcd3 npm client with auth {username, password}: KV and watch inside i
   }
 });
 
+test('/v1/kv serves the same keys under the same permissions: a token in Authorization, 401 without, 403 outside the range', { timeout: 30_000 }, async () => {
+  const leader = (await cluster.waitForLeader(15_000)).url;
+  const follower = cluster.members.map((m) => m.url).find((u) => u !== leader)!;
+  const v1 = async (url: string, method: string, path: string, token?: string, body?: string): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`${url}${path}`, {
+      method, body, redirect: 'manual', headers: token !== undefined ? { authorization: token } : {}, signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  const refused = async (status: number, code: string, message: RegExp, r: Promise<{ status: number; text: string }>): Promise<void> => {
+    const got = await r;
+    assert.equal(got.status, status, got.text);
+    assert.equal(JSON.parse(got.text).error, code, got.text);
+    assert.match(JSON.parse(got.text).message, message);
+  };
+  const svc = (await gateway(endpoints[0], '/auth/authenticate', { name: 'svc', password: 'svcpw' })).body.token as string;
+  const rootToken = (await gateway(endpoints[0], '/auth/authenticate', { name: 'root', password: 'rootpw' })).body.token as string;
+
+  await refused(401, 'unauthenticated', /user name is empty.*Authorization header/, v1(leader, 'PUT', '/v1/kv/svc/v1', undefined, 'x'));
+  await refused(401, 'unauthenticated', /user name is empty/, v1(follower, 'GET', '/v1/kv/svc/a'));
+  await refused(401, 'unauthenticated', /invalid auth token/, v1(leader, 'GET', '/v1/kv/svc/a', 'garbage'));
+  await refused(401, 'unauthenticated', /user name is empty/, v1(follower, 'GET', '/v1/kv/?prefix=svc/'));
+
+  assert.equal((await v1(leader, 'PUT', '/v1/kv/svc/v1', svc, 'from v1')).status, 200);
+  assert.deepEqual(await v1(follower, 'GET', '/v1/kv/svc/v1', svc), { status: 200, text: 'from v1' });
+  assert.equal(await ok(['get', 'svc/v1', '--print-value-only', '--user', 'svc:svcpw']), 'from v1\n');
+  const listing = await v1(follower, 'GET', '/v1/kv/?prefix=svc/', svc);
+  assert.equal(listing.status, 200, listing.text);
+  assert.ok(JSON.parse(listing.text).items.some((i: { key: string }) => i.key === 'svc/v1'));
+  assert.equal((await v1(leader, 'PUT', '/v1/kv/svc/v1?prev=from%20v1', svc, 'swapped')).status, 200);
+
+  await refused(403, 'permission_denied', /permission denied/, v1(leader, 'PUT', '/v1/kv/other', svc, 'x'));
+  await refused(403, 'permission_denied', /permission denied/, v1(follower, 'PUT', '/v1/kv/other', svc, 'x'));
+  await refused(403, 'permission_denied', /permission denied/, v1(leader, 'DELETE', '/v1/kv/other', svc));
+  await refused(403, 'permission_denied', /permission denied/, v1(leader, 'GET', '/v1/kv/?prefix=', svc));
+  await refused(403, 'permission_denied', /permission denied/, v1(leader, 'GET', '/v1/kv/?prefix=sv', svc));
+  // The shard map's reserved keys stay readable: every router and member reads them.
+  assert.equal((await v1(follower, 'GET', '/v1/kv/__ha/shard')).status, 404);
+  // root may do anything.
+  assert.equal((await v1(leader, 'PUT', '/v1/kv/other', rootToken, 'by root')).status, 200);
+  assert.deepEqual(await v1(follower, 'GET', '/v1/kv/other?consistency=serializable', rootToken), { status: 200, text: 'by root' });
+});
+
 test('a token unused for longer than --auth-token-ttl is refused; etcd3 re-authenticates by itself', { timeout: 30_000 }, async () => {
   const auth = await gateway(endpoints[0], '/auth/authenticate', { name: 'svc', password: 'svcpw' });
   const token: string = auth.body.token;

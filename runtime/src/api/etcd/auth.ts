@@ -18,11 +18,13 @@ import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'crypto';
 import { toMvccError } from './errors';
 import { currentCall, Forwarder, withCallerToken } from './forwarder';
 import type { EtcdService } from './service';
+import { KvError } from '../../errors';
 import { EtcdErrors } from '../../errors/etcd';
 import {
   AuthInfo, AuthRequest, AuthStore, GrpcCode, isTxnReadOnly, MvccCommand, MvccError, Permission, TxnRequest,
 } from '../../mvcc';
 import { MvccWrite } from '../../server/mvcc-host';
+import type { V1Access } from '../http-v1';
 
 type Obj = Record<string, unknown>;
 
@@ -109,6 +111,28 @@ export async function authorize(
     if (!(e instanceof MvccError)) throw e;
     await barrier(svc);
     return attempt();
+  }
+}
+
+/**
+ * etcd's permissions on /v1/kv, which serves the same keys: a token (the `Authorization` header, as the gateway takes
+ * it) is resolved and checked as an etcd Range (GET, listings: read on the key or the prefix's range) or DeleteRange
+ * (PUT, DELETE: write on the key) would be; a compare-and-swap needs both. Rejects with a KvError: 401 without a
+ * valid token, 403 outside the user's ranges. With auth off and no token, everything passes.
+ */
+export async function authorizeV1(svc: EtcdService, token: string | undefined, access: V1Access,
+  key: Buffer, rangeEnd: Buffer | undefined, linearizable: boolean): Promise<void> {
+  if (token === undefined && !svc.backend.mvcc.machine.auth.enabled) return;
+  try {
+    if (access !== 'write') await authorize(svc, 'KV', 'Range', { key, range_end: rangeEnd, serializable: !linearizable }, token);
+    if (access !== 'read') await authorize(svc, 'KV', 'DeleteRange', { key }, token);
+  } catch (e) {
+    const err = toMvccError(e);
+    if (err.code === GrpcCode.PERMISSION_DENIED) throw new KvError(403, 'permission_denied', `${err.message}: the user's roles do not grant ${access} on this key`);
+    if (err.code === GrpcCode.INVALID_ARGUMENT || err.code === GrpcCode.UNAUTHENTICATED) {
+      throw new KvError(401, 'unauthenticated', `${err.message}: etcd auth is enabled; send a token from /v3/auth/authenticate in the Authorization header`);
+    }
+    throw e;
   }
 }
 
