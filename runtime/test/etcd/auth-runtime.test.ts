@@ -118,6 +118,21 @@ test('/v1/kv serves the same keys under the same permissions: a token in Authori
   assert.deepEqual(await v1(follower, 'GET', '/v1/kv/other?consistency=serializable', rootToken), { status: 200, text: 'by root' });
 });
 
+test('Lock and Election act with the caller\'s permissions', { timeout: 30_000 }, async () => {
+  const token = (await gateway(endpoints[0], '/auth/authenticate', { name: 'svc', password: 'svcpw' })).body.token as string;
+  const lease = (await gateway(endpoints[1], '/lease/grant', { TTL: 60 }, token)).body.ID as string;
+  const b64 = (v: string): string => Buffer.from(v).toString('base64');
+  const locked = await gateway(endpoints[1], '/lock/lock', { name: b64('svc/lock'), lease }, token);
+  assert.equal(locked.status, 200, JSON.stringify(locked.body));
+  assert.equal((await gateway(endpoints[1], '/lock/unlock', { key: locked.body.key }, token)).status, 200);
+  const denied = await gateway(endpoints[1], '/lock/lock', { name: b64('other'), lease }, token);
+  assert.deepEqual([denied.status, denied.body.error], [403, 'etcdserver: permission denied']);
+  const campaign = await gateway(endpoints[2], '/election/campaign', { name: b64('other'), lease, value: b64('me') }, token);
+  assert.deepEqual([campaign.status, campaign.body.error], [403, 'etcdserver: permission denied']);
+  const anonymous = await gateway(endpoints[2], '/election/leader', { name: b64('svc/e') });
+  assert.deepEqual([anonymous.status, anonymous.body.error], [400, 'etcdserver: user name is empty']);
+});
+
 test('a token unused for longer than --auth-token-ttl is refused; etcd3 re-authenticates by itself', { timeout: 30_000 }, async () => {
   const auth = await gateway(endpoints[0], '/auth/authenticate', { name: 'svc', password: 'svcpw' });
   const token: string = auth.body.token;

@@ -8,15 +8,17 @@ import { IncomingMessage, ServerResponse } from 'http';
 import { TLSSocket } from 'tls';
 import { AUTH_METHODS, authorize, permitWatch, tokenOf } from './auth';
 import { EtcdCodec } from './codec';
+import { campaign, leader, observe, proclaim, resign } from './election';
 import { httpStatus, toMvccError } from './errors';
 import { withCallerToken } from './forwarder';
 import { KeepAliveSession } from './lease-stream';
+import { lock, unlock } from './lock';
 import { ETCD_API_VERSION, EtcdService } from './service';
 import { WatchSession, WatchSessionOptions } from './watch-stream';
 import { MvccError } from '../../mvcc';
 
 type Obj = Record<string, unknown>;
-type Route = { req: string; resp: string; call: (r: Obj, token?: string) => Obj | Promise<Obj>; checked?: [string, string] };
+type Route = { req: string; resp: string; call: (r: Obj, token?: string, signal?: AbortSignal) => Obj | Promise<Obj>; checked?: [string, string] };
 
 /** Largest accepted body: etcd's 1.5 MiB request limit, base64-inflated, plus room for the JSON. */
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -49,6 +51,12 @@ function routes(s: EtcdService): Map<string, Route> {
     ['/cluster/member/promote', { ...r('MemberPromoteRequest', 'MemberPromoteResponse', (q) => s.memberPromote(q)), checked: ['Cluster', 'MemberPromote'] }],
     ['/maintenance/status', r('StatusRequest', 'StatusResponse', () => s.status())],
     ['/maintenance/alarm', r('AlarmRequest', 'AlarmResponse', (q) => s.alarm(q))],
+    ['/lock/lock', r('v3lockpb.LockRequest', 'v3lockpb.LockResponse', (q, t, signal) => lock(s, q, t, signal))],
+    ['/lock/unlock', r('v3lockpb.UnlockRequest', 'v3lockpb.UnlockResponse', (q, t) => unlock(s, q, t))],
+    ['/election/campaign', r('v3electionpb.CampaignRequest', 'v3electionpb.CampaignResponse', (q, t, signal) => campaign(s, q, t, signal))],
+    ['/election/proclaim', r('v3electionpb.ProclaimRequest', 'v3electionpb.ProclaimResponse', (q, t) => proclaim(s, q, t))],
+    ['/election/leader', r('v3electionpb.LeaderRequest', 'v3electionpb.LeaderResponse', (q, t) => leader(s, q, t))],
+    ['/election/resign', r('v3electionpb.ResignRequest', 'v3electionpb.ResignResponse', (q, t) => resign(s, q, t))],
     ['/maintenance/defragment', { ...r('DefragmentRequest', 'DefragmentResponse', () => s.defragment()), checked: ['Maintenance', 'Defragment'] }],
     ...auth,
   ]);
@@ -79,17 +87,21 @@ export function createEtcdHttpHandler(
     // etcd's gateway passes the Authorization header to gRPC as the auth token.
     const token = tokenOf(req.headers.authorization);
     if (m[1] === '/watch') return void readJson(req).then((b) => watchStream(service, codec, b, req, res, watchOptions, token), (e) => sendError(res, e));
+    if (m[1] === '/election/observe') return void readJson(req).then((b) => observeStream(service, codec, b, req, res, token), (e) => sendError(res, e));
     if (m[1] === '/lease/keepalive') return void readJson(req).then((b) => keepAlive(service, codec, b, res), (e) => sendError(res, e));
     if (!route) return sendJson(res, 404, { error: 'Not Found', message: 'Not Found', code: 5 });
+    // A client that goes away cancels its call (a Lock stops waiting), as the gateway cancels the gRPC context.
+    const abort = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) abort.abort(); });
     readJson(req)
-      .then((body) => withCallerToken(token, () => callRoute(service, route, codec.fromJson<Obj>(route.req, body), token)))
+      .then((body) => withCallerToken(token, () => callRoute(service, route, codec.fromJson<Obj>(route.req, body), token, abort.signal)))
       .then((resp) => sendJson(res, 200, codec.toJson(route.resp, resp)), (e) => sendError(res, e));
   };
 }
 
-async function callRoute(service: EtcdService, route: Route, q: Obj, token: string | undefined): Promise<Obj> {
+async function callRoute(service: EtcdService, route: Route, q: Obj, token: string | undefined, signal: AbortSignal): Promise<Obj> {
   if (route.checked) await authorize(service, route.checked[0], route.checked[1], q, token);
-  return route.call(q, token);
+  return route.call(q, token, signal);
 }
 
 function health(service: EtcdService, res: ServerResponse): void {
@@ -121,6 +133,25 @@ function watchStream(
   res.on('close', () => session.close());
   req.socket.setTimeout(0);
   void permitWatch(service, first, token, write).then((ok) => { if (ok) session.handle(first); }, (e) => sendError(res, e));
+}
+
+/** Election.Observe as the gateway streams it: one `{"result": LeaderResponse}` line per leader and change. */
+function observeStream(service: EtcdService, codec: EtcdCodec, body: unknown, req: IncomingMessage, res: ServerResponse,
+  token: string | undefined): void {
+  let request: Obj;
+  try { request = codec.fromJson<Obj>('v3electionpb.LeaderRequest', body); } catch (e) { return sendError(res, e); }
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  req.socket.setTimeout(0);
+  const send = async (resp: Obj): Promise<void> => {
+    if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json' });
+    if (!res.write(JSON.stringify({ result: codec.toJson('v3electionpb.LeaderResponse', resp) }) + '\n')) {
+      await new Promise((resolve) => res.once('drain', resolve));
+    }
+  };
+  withCallerToken(token, () => observe(service, request, token, send, abort.signal)).then(() => res.end(), (e) => {
+    if (!abort.signal.aborted) sendError(res, e);
+  });
 }
 
 function readJson(req: IncomingMessage): Promise<unknown> {

@@ -5,15 +5,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { AUTH_METHODS, authorize, isChecked, permitWatch, tokenOf } from './auth';
 import { EtcdCodec } from './codec';
+import { campaign, leader, observe, proclaim, resign } from './election';
 import { toMvccError } from './errors';
 import { withCallerToken } from './forwarder';
 import { KeepAliveSession } from './lease-stream';
+import { lock, unlock } from './lock';
 import { etcdPackageDefinition } from './proto';
 import { EtcdService } from './service';
 import { WatchSession, WatchSessionOptions } from './watch-stream';
 
 type Obj = Record<string, unknown>;
-type Handler = (req: Obj, token?: string) => Obj | Promise<Obj>;
+type Handler = (req: Obj, token?: string, signal?: AbortSignal) => Obj | Promise<Obj>;
 
 /** Unary RPCs: method -> [request type, handler]. */
 function unaryTable(current: () => EtcdService): Record<string, Record<string, [string, Handler]>> {
@@ -73,6 +75,20 @@ export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCode
     server.addService((pkg[svcName] as grpc.ServiceClientConstructor).service, impl);
   }
   server.addService((pkg.Watch as grpc.ServiceClientConstructor).service, { Watch: watch(service, codec, watchOptions) });
+  const lockPkg = grpc.loadPackageDefinition(etcdPackageDefinition()).v3lockpb as grpc.GrpcObject;
+  server.addService((lockPkg.Lock as grpc.ServiceClientConstructor).service, {
+    // A Lock waits until the lock is free: a cancelled call (deadline, client gone) stops waiting and gives its key up.
+    Lock: unary(codec, 'v3lockpb.LockRequest', (r, t, signal) => lock(service(), r, t, signal), true),
+    Unlock: unary(codec, 'v3lockpb.UnlockRequest', (r, t) => unlock(service(), r, t)),
+  });
+  const electionPkg = grpc.loadPackageDefinition(etcdPackageDefinition()).v3electionpb as grpc.GrpcObject;
+  server.addService((electionPkg.Election as grpc.ServiceClientConstructor).service, {
+    Campaign: unary(codec, 'v3electionpb.CampaignRequest', (r, t, signal) => campaign(service(), r, t, signal), true),
+    Proclaim: unary(codec, 'v3electionpb.ProclaimRequest', (r, t) => proclaim(service(), r, t)),
+    Leader: unary(codec, 'v3electionpb.LeaderRequest', (r, t) => leader(service(), r, t)),
+    Resign: unary(codec, 'v3electionpb.ResignRequest', (r, t) => resign(service(), r, t)),
+    Observe: observeLeader(service, codec),
+  });
   return server;
 }
 
@@ -96,13 +112,19 @@ async function checkedCall(svc: EtcdService, svcName: string, method: string, ha
   return handler(req, token);
 }
 
-function unary(codec: EtcdCodec, reqType: string, handler: Handler): grpc.handleUnaryCall<Obj, Obj> {
+function unary(codec: EtcdCodec, reqType: string, handler: Handler, cancellable = false): grpc.handleUnaryCall<Obj, Obj> {
   return (call, callback) => {
     let result: Obj | Promise<Obj>;
     try {
       const req = codec.fromGrpc<Obj>(reqType, call.request);
       const token = callToken(call.metadata);
-      result = withCallerToken(token, () => handler(req, token));
+      let signal: AbortSignal | undefined;
+      if (cancellable) {
+        const abort = new AbortController();
+        call.on('cancelled', () => abort.abort());
+        signal = abort.signal;
+      }
+      result = withCallerToken(token, () => handler(req, token, signal));
     } catch (e) {
       callback(grpcError(e));
       return;
@@ -142,18 +164,34 @@ function watch(service: () => EtcdService, codec: EtcdCodec, options: WatchSessi
   };
 }
 
+/** Writes one message of a server stream; waits for 'drain' when the client reads slower than we send. */
+function sender(call: grpc.ServerWritableStream<Obj, Obj>): (msg: Obj) => Promise<void> {
+  // A client gone meanwhile ends the wait.
+  return (msg) => new Promise((resolve, reject) => {
+    if (call.cancelled) { reject(new Error('cancelled')); return; }
+    if (call.write(msg)) { resolve(); return; }
+    const drained = (): void => { call.off('cancelled', cancelled); resolve(); };
+    const cancelled = (): void => { call.off('drain', drained); reject(new Error('cancelled')); };
+    call.once('drain', drained);
+    call.once('cancelled', cancelled);
+  });
+}
+
+/** Election.Observe: the leader, then its changes, until the client cancels. */
+function observeLeader(service: () => EtcdService, codec: EtcdCodec): grpc.handleServerStreamingCall<Obj, Obj> {
+  return (call) => {
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort());
+    const token = callToken(call.metadata);
+    withCallerToken(token, async () => observe(service(), codec.fromGrpc<Obj>('v3electionpb.LeaderRequest', call.request), token, sender(call), abort.signal))
+      .then(() => call.end(), (e) => failStream(call, e));
+  };
+}
+
 /** Maintenance.Snapshot: the backup in 32 KiB messages (etcd's size) as the client reads them, then its sha256. */
 function snapshot(service: () => EtcdService): grpc.handleServerStreamingCall<Obj, Obj> {
   return (call) => {
-    // Waits for 'drain' when the client reads slower than we send; a client gone meanwhile ends the wait.
-    const send = (msg: Obj): Promise<void> => new Promise((resolve, reject) => {
-      if (call.cancelled) { reject(new Error('cancelled')); return; }
-      if (call.write(msg)) { resolve(); return; }
-      const drained = (): void => { call.off('cancelled', cancelled); resolve(); };
-      const cancelled = (): void => { call.off('drain', drained); reject(new Error('cancelled')); };
-      call.once('drain', drained);
-      call.once('cancelled', cancelled);
-    });
+    const send = sender(call);
     // With auth on, only a root-role user may take a snapshot (etcd's authMaintenanceServer).
     authorize(service(), 'Maintenance', 'Snapshot', {}, callToken(call.metadata))
       .then(() => service().snapshot(send))

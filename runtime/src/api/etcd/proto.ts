@@ -414,6 +414,96 @@ message StatusResponse {
 }
 `;
 
+/** v3lockpb: the Lock service (etcd 3.4's v3lock.proto; lock.ts serves it). */
+export const LOCK_PROTO = `
+syntax = "proto3";
+package v3lockpb;
+import "etcdserverpb/rpc.proto";
+
+service Lock {
+  rpc Lock(LockRequest) returns (LockResponse);
+  rpc Unlock(UnlockRequest) returns (UnlockResponse);
+}
+
+message LockRequest {
+  bytes name = 1;
+  int64 lease = 2;
+}
+
+message LockResponse {
+  etcdserverpb.ResponseHeader header = 1;
+  bytes key = 2;
+}
+
+message UnlockRequest {
+  bytes key = 1;
+}
+
+message UnlockResponse {
+  etcdserverpb.ResponseHeader header = 1;
+}
+`;
+
+/** v3electionpb: the Election service (etcd 3.4's v3election.proto; election.ts serves it). */
+export const ELECTION_PROTO = `
+syntax = "proto3";
+package v3electionpb;
+import "etcdserverpb/rpc.proto";
+import "mvccpb/kv.proto";
+
+service Election {
+  rpc Campaign(CampaignRequest) returns (CampaignResponse);
+  rpc Proclaim(ProclaimRequest) returns (ProclaimResponse);
+  rpc Leader(LeaderRequest) returns (LeaderResponse);
+  rpc Observe(LeaderRequest) returns (stream LeaderResponse);
+  rpc Resign(ResignRequest) returns (ResignResponse);
+}
+
+message CampaignRequest {
+  bytes name = 1;
+  int64 lease = 2;
+  bytes value = 3;
+}
+
+message CampaignResponse {
+  etcdserverpb.ResponseHeader header = 1;
+  LeaderKey leader = 2;
+}
+
+message LeaderKey {
+  bytes name = 1;
+  bytes key = 2;
+  int64 rev = 3;
+  int64 lease = 4;
+}
+
+message LeaderRequest {
+  bytes name = 1;
+}
+
+message LeaderResponse {
+  etcdserverpb.ResponseHeader header = 1;
+  mvccpb.KeyValue kv = 2;
+}
+
+message ResignRequest {
+  LeaderKey leader = 1;
+}
+
+message ResignResponse {
+  etcdserverpb.ResponseHeader header = 1;
+}
+
+message ProclaimRequest {
+  LeaderKey leader = 1;
+  bytes value = 2;
+}
+
+message ProclaimResponse {
+  etcdserverpb.ResponseHeader header = 1;
+}
+`;
+
 /**
  * How messages map to JavaScript on the gRPC side: field names as in the .proto, int64 as decimal strings
  * (uint64 member IDs exceed 2^53; the handlers convert revisions to numbers where the store needs them),
@@ -439,6 +529,8 @@ export function etcdRoot(): protobuf.Root {
     protobuf.parse(RPC_PROTO, root, { keepCase: true });
     protobuf.parse(AUTHPB_PROTO, root, { keepCase: true });
     protobuf.parse(AUTH_RPC_PROTO, root, { keepCase: true });
+    protobuf.parse(LOCK_PROTO, root, { keepCase: true });
+    protobuf.parse(ELECTION_PROTO, root, { keepCase: true });
     root.resolveAll();
   }
   return root;
