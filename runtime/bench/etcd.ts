@@ -388,9 +388,12 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** Bytes under `dir` (du -sb), NaN when unreadable. */
+/**
+ * Disk space `dir` uses (du -s -B1: allocated blocks, so a WAL segment's unwritten preallocated tail does not count, and
+ * etcd's fallocated WAL files do), NaN when unreadable.
+ */
 function dirBytes(dir: string): number {
-  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  const r = spawnSync('du', ['-s', '-B1', dir], { encoding: 'utf8' });
   return r.status === 0 ? Number(r.stdout.split('\t')[0]) : NaN;
 }
 
