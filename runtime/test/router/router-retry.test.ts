@@ -45,7 +45,9 @@ describe('router retries', { timeout: 30_000 }, () => {
       '--shard', `a=http://127.0.0.1:${port}`,
       '--health-interval-ms', '1000',
       '--retry-budget-ms', '3000',
-      '--request-timeout-ms', '1000',
+      // Generous: an attempt that times out may have applied (outcome unknown), which a stalled, loaded machine
+      // must not fake in the tests that expect not_applied; every attempt here is answered at once.
+      '--request-timeout-ms', '2500',
     ], {}));
     base = `http://127.0.0.1:${await router.start()}`;
   });
