@@ -146,7 +146,12 @@ function observeStream(service: EtcdService, codec: EtcdCodec, body: unknown, re
   const send = async (resp: Obj): Promise<void> => {
     if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json' });
     if (!res.write(JSON.stringify({ result: codec.toJson('v3electionpb.LeaderResponse', resp) }) + '\n')) {
-      await new Promise((resolve) => res.once('drain', resolve));
+      // A client that goes away while we wait for room ends the wait (and, through `abort`, the observation).
+      await new Promise<void>((resolve) => {
+        const done = (): void => { res.off('drain', done); res.off('close', done); resolve(); };
+        res.once('drain', done);
+        res.once('close', done);
+      });
     }
   };
   withCallerToken(token, () => observe(service, request, token, send, abort.signal)).then(() => res.end(), (e) => {
