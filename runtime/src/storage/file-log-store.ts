@@ -106,8 +106,8 @@ export class FileLogStore implements LogStore {
   static async inspect(dir: string): Promise<LogInspection> {
     const names = await fsp.readdir(dir);
     const snapshot = await loadNewestSnapshot(dir, names);
-    const replay = await replaySegments(dir, names);
     const snapshotIndex = snapshot?.metadata.index ?? 0;
+    const replay = await replaySegments(dir, names, snapshotIndex);
     const entries = replay.entries.filter((e) => e.index > snapshotIndex);
     return {
       hardState: replay.hardState,
@@ -166,9 +166,9 @@ export class FileLogStore implements LogStore {
     for (const name of names.filter((n) => n.endsWith('.tmp'))) await fsp.unlink(join(dir, name));
 
     const snapshot = await loadNewestSnapshot(dir, names);
-    const replay = await replaySegments(dir, names);
-
     const snapshotIndex = snapshot?.metadata.index ?? 0;
+    const replay = await replaySegments(dir, names, snapshotIndex);
+
     if (replay.markerIndex > snapshotIndex) {
       throw new CorruptionError(
         `${dir}: the WAL records a snapshot installed at index ${replay.markerIndex}, but the newest snapshot file is at index ${snapshotIndex}. ` +
@@ -574,6 +574,9 @@ async function loadSnapshotFile(dir: string, name: string): Promise<Snapshot> {
   return decoded;
 }
 
+/** The data replay keeps for an entry the snapshot covers (recovery drops such entries). */
+const COVERED_BY_SNAPSHOT = Buffer.alloc(0);
+
 interface ReplayResult {
   segments: SegmentInfo[];
   entries: Entry[];
@@ -583,7 +586,11 @@ interface ReplayResult {
   truncatedAt?: number;
 }
 
-async function replaySegments(dir: string, names: readonly string[]): Promise<ReplayResult> {
+/**
+ * Replays every segment. Entries at or below `snapshotIndex` are dropped after replay, so their data is not copied out
+ * of the segment buffers: only their indices matter (for gaps and overwrites).
+ */
+async function replaySegments(dir: string, names: readonly string[], snapshotIndex: number): Promise<ReplayResult> {
   const seqs = names.map((n) => SEGMENT_NAME.exec(n)).filter((m): m is RegExpExecArray => m !== null)
     .map((m) => parseInt(m[1], 16)).sort((a, b) => a - b);
   const result: ReplayResult = { segments: [], entries: [], hardState: EMPTY_HARD_STATE, markerIndex: 0, lastSegmentEnd: 0 };
@@ -623,7 +630,7 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
         result.truncatedAt = offset;
         break;
       }
-      applyRecord(result, parsed.record, path, offset, segment);
+      applyRecord(result, parsed.record, path, offset, segment, snapshotIndex);
       segment.records++;
       offset = parsed.next;
     }
@@ -634,7 +641,7 @@ async function replaySegments(dir: string, names: readonly string[]): Promise<Re
   return result;
 }
 
-function applyRecord(result: ReplayResult, record: WalRecord, path: string, offset: number, segment: SegmentInfo): void {
+function applyRecord(result: ReplayResult, record: WalRecord, path: string, offset: number, segment: SegmentInfo, snapshotIndex: number): void {
   switch (record.type) {
     case RecordType.HARD_STATE:
       result.hardState = record.hardState;
@@ -645,7 +652,8 @@ function applyRecord(result: ReplayResult, record: WalRecord, path: string, offs
       return;
     case RecordType.ENTRY: {
       // Copy the data out of the segment buffer: a view would pin the whole segment in memory.
-      const entry = { ...record.entry, data: Buffer.from(record.entry.data) };
+      const data = record.entry.index > snapshotIndex ? Buffer.from(record.entry.data) : COVERED_BY_SNAPSHOT;
+      const entry = { ...record.entry, data };
       const entries = result.entries;
       if (entries.length > 0) {
         const first = entries[0].index;
