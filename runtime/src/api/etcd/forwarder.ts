@@ -80,7 +80,7 @@ export class Forwarder {
     let c = this.clients.get(key);
     if (!c) {
       const Ctor = this.services[service] as grpc.ServiceClientConstructor;
-      c = new Ctor(url.replace(/^https?:\/\//, ''), this.credentials(url)) as unknown as GrpcClient;
+      c = new Ctor(url.replace(/^https?:\/\//, ''), this.credentials(url), { 'grpc.enable_channelz': 0 }) as unknown as GrpcClient;
       this.clients.set(key, c);
     }
     return c;

@@ -61,7 +61,8 @@ function unaryTable(current: () => EtcdService): Record<string, Record<string, [
 
 /** Builds the grpc-js server with every etcd service registered. */
 export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCodec, watchOptions: WatchSessionOptions = {}): grpc.Server {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 2 * 1024 * 1024 + 512 * 1024 });
+  // No channelz: nothing reads it, and its per-call bookkeeping cost about 4% of a unary call's server CPU.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 2 * 1024 * 1024 + 512 * 1024, 'grpc.enable_channelz': 0 });
   const pkg = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
   const table = unaryTable(service);
   table.Auth = Object.fromEntries(Object.entries(AUTH_METHODS).map(([m, [reqType, , , h]]) => [m, [reqType, (r, t) => h(service(), r, t)]]));
