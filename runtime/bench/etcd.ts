@@ -24,7 +24,7 @@ import { readFileSync, writeFileSync } from 'fs';
 import { cpus, loadavg } from 'os';
 import { join } from 'path';
 import * as grpc from '@grpc/grpc-js';
-import { drive, LoadResult, percentile, positiveNumber } from './load';
+import { drive, LoadResult, percentile, positiveNumber, writeUnavailability } from './load';
 import { etcdPackageDefinition } from '../src/api/etcd/proto';
 import { EtcdCluster, etcdVersion } from '../test/support/etcd-cluster';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
@@ -314,28 +314,11 @@ async function keepAliveScenario(t: Target, seconds: number, leases = 100, windo
  */
 async function leaderKill(t: Target): Promise<number> {
   const conns = t.endpoints.map((e) => new Conn(e));
-  let killedAt = 0n;
-  let firstAfter = 0n;
-  let stop = false;
   try {
-    const writers = Array.from({ length: 8 }, async (_, c) => {
-      for (let seq = 0; !stop; seq++) {
-        const started = process.hrtime.bigint();
-        let ok = true;
-        try {
-          await conns[(c + seq) % conns.length].putWithin({ key: Buffer.from(`k/${c}/${seq}`), value: VALUE }, 1000);
-        } catch { ok = false; }
-        // Only a put sent after the kill proves a new leader serves (one in flight may have committed before it).
-        if (ok && killedAt !== 0n && started > killedAt && firstAfter === 0n) firstAfter = process.hrtime.bigint();
-        if (!ok) await sleep(10);
-      }
-    });
-    await sleep(1000);
-    const restart = await t.killLeader(() => { killedAt = process.hrtime.bigint(); });
-    const deadline = Date.now() + 15_000;
-    while (firstAfter === 0n && Date.now() < deadline) await sleep(20);
-    stop = true;
-    await Promise.all(writers);
+    let restart = (): void => undefined;
+    const ms = await writeUnavailability(
+      async (c, seq) => { await conns[(c + seq) % conns.length].putWithin({ key: Buffer.from(`k/${c}/${seq}`), value: VALUE }, 1000); return true; },
+      async (onKill) => { restart = await t.killLeader(onKill); });
     restart();
     const key = Buffer.from('k/after-restart');
     const writeBy = Date.now() + 30_000;
@@ -346,10 +329,10 @@ async function leaderKill(t: Target): Promise<number> {
     for (const e of t.endpoints) {
       if (Number.isNaN(await timeToRead(e, key, VALUE, 30_000))) throw new Error(`${t.name}: ${e} did not serve a read within 30 s of its restart`);
     }
+    return ms;
   } finally {
     for (const c of conns) c.close();
   }
-  return firstAfter === 0n ? NaN : Number(firstAfter - killedAt) / 1e6;
 }
 
 const SCENARIOS = ['put', 'range', 'txn', 'watch', 'keepalive', 'kill'] as const;

@@ -47,6 +47,34 @@ export async function drive(clients: number, seconds: number, op: (client: numbe
   };
 }
 
+/**
+ * Write unavailability after a leader kill, measured the same way for every system: 8 writers call `put(client, seq)`
+ * (false or a throw is a failed put) in closed loops; `kill` SIGKILLs the leader, calling `onKill` just before the
+ * signal. The figure is the time from the kill to the first acknowledgement of a put sent after it (one in flight
+ * may have committed before it), NaN when none comes within 15 s.
+ */
+export async function writeUnavailability(put: (client: number, seq: number) => Promise<boolean>,
+  kill: (onKill: () => void) => Promise<void>): Promise<number> {
+  let killedAt = 0n;
+  let firstAfter = 0n;
+  let stop = false;
+  const writers = Array.from({ length: 8 }, async (_, c) => {
+    for (let seq = 0; !stop; seq++) {
+      const started = process.hrtime.bigint();
+      const ok = await put(c, seq).catch(() => false);
+      if (ok && killedAt !== 0n && started > killedAt && firstAfter === 0n) firstAfter = process.hrtime.bigint();
+      if (!ok) await sleep(10);
+    }
+  });
+  await sleep(1000);
+  await kill(() => { killedAt = process.hrtime.bigint(); });
+  const deadline = Date.now() + 15_000;
+  while (firstAfter === 0n && Date.now() < deadline) await sleep(20);
+  stop = true;
+  await Promise.all(writers);
+  return firstAfter === 0n ? NaN : Number(firstAfter - killedAt) / 1e6;
+}
+
 /** A command-line or environment value that must be a positive number; the error names the bench, the setting and the value. */
 export function positiveNumber(bench: string, setting: string, value: string | undefined): number {
   const n = Number(value);

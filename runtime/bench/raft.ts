@@ -12,7 +12,7 @@
 import { writeFileSync } from 'fs';
 import { Agent } from 'http';
 import { cpus } from 'os';
-import { drive, LoadResult, positiveNumber } from './load';
+import { drive, LoadResult, positiveNumber, writeUnavailability } from './load';
 import { EtcdCluster, etcdVersion } from '../test/support/etcd-cluster';
 import { keepAliveAgent, keyUrl, kvRequest } from '../test/support/kv-client';
 import { KvCluster, sleep } from '../test/support/kv-cluster';
@@ -95,30 +95,13 @@ class EtcdTarget implements Target {
 /** Write unavailability after SIGKILL of the leader: kill time to the first acknowledgement of a put sent after it. */
 async function leaderKill(target: Target, agent: Agent): Promise<number> {
   const value = Buffer.alloc(256, 0x61);
-  let killedAt = 0n;
-  let firstAfter = 0n;
-  let stop = false;
-  const loops = Array.from({ length: 8 }, async (_, c) => {
-    for (let seq = 0; !stop; seq++) {
-      const urls = target.memberUrls();
-      const base = urls[(c + seq) % urls.length];
-      let ok = false;
-      const started = process.hrtime.bigint();
-      try { ok = await target.put(agent, base, `kill-${c}-${seq}`, value, 1000); } catch { ok = false; }
-      const now = process.hrtime.bigint();
-      // Only a write sent after the kill proves a new leader serves (one in flight may have committed before).
-      if (ok && killedAt !== 0n && started > killedAt && firstAfter === 0n) firstAfter = now;
-      if (!ok) await sleep(10);
-    }
-  });
-  await sleep(1000);
-  const restart = await target.killLeader(() => { killedAt = process.hrtime.bigint(); });
-  const deadline = Date.now() + 15_000;
-  while (firstAfter === 0n && Date.now() < deadline) await sleep(20);
-  stop = true;
-  await Promise.all(loops);
+  let restart = async (): Promise<void> => undefined;
+  const ms = await writeUnavailability((c, seq) => {
+    const urls = target.memberUrls();
+    return target.put(agent, urls[(c + seq) % urls.length], `kill-${c}-${seq}`, value, 1000);
+  }, async (onKill) => { restart = await target.killLeader(onKill); });
   await restart();
-  return firstAfter === 0n ? NaN : Number(firstAfter - killedAt) / 1e6;
+  return ms;
 }
 
 interface Args { short: boolean; rounds: number; seconds: number; etcd: boolean; basePort: number; json?: string; only?: 'put' | 'get' | 'kill' }

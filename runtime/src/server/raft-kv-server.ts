@@ -158,14 +158,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     this.etcdClusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
     this.registry = new MemberRegistry((id) => this.fallbackMember(id));
     const snap = recovered.snapshot;
-    if (snap && snap.metadata.index > 0) {
-      this.storage.applySnapshot(snap);
-      this.restoreSnapshotData(snap.metadata.index, snap.data);
-      this.storage.releaseSnapshotData(snap.metadata.index);
-      this.lastSnapshotIndex = snap.metadata.index;
-      // Once create() has returned and its caller dropped `recovered`, return the snapshot's memory at once.
-      if (snap.data.length >= LARGE_SNAPSHOT_BYTES) setImmediate(collectGarbage);
-    }
+    if (snap && snap.metadata.index > 0) this.installSnapshot(snap);
     // The registry as of the durable commit point, so the transport knows every peer before the
     // committed entries are applied again (applying them twice is harmless: apply is idempotent).
     for (const e of recovered.entries) {
@@ -560,18 +553,27 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     // instead of costing an fsync per commit on the write path.
 
     if (rd.snapshot) {
-      this.storage.applySnapshot(rd.snapshot);
-      this.restoreSnapshotData(rd.snapshot.metadata.index, rd.snapshot.data);
-      this.storage.releaseSnapshotData(rd.snapshot.metadata.index); // durable and restored: memory needs no copy
-      if (rd.snapshot.data.length >= LARGE_SNAPSHOT_BYTES) setImmediate(collectGarbage);
+      this.installSnapshot(rd.snapshot);
       this.membershipChanged = true;
-      this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.log.info('installed snapshot from leader', { index: rd.snapshot.metadata.index });
     }
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(retainable(rd.entries));
     if (!sendEarly) this.sendMessages(rd.messages);
     if (!applyEarly) this.applyAndServe(rd);
+  }
+
+  /**
+   * A durable snapshot (recovered, or just persisted from the leader) becomes the state: the core's storage keeps its
+   * metadata only, the state machines are restored from its bytes, and a large one is followed by a full GC (once its
+   * bytes are garbage, they would otherwise stay the member's memory peak).
+   */
+  private installSnapshot(snap: Snapshot): void {
+    this.storage.applySnapshot(snap);
+    this.restoreSnapshotData(snap.metadata.index, snap.data);
+    this.storage.releaseSnapshotData(snap.metadata.index);
+    this.lastSnapshotIndex = snap.metadata.index;
+    if (snap.data.length >= LARGE_SNAPSHOT_BYTES) setImmediate(collectGarbage);
   }
 
   private applyAndServe(rd: Ready): void {

@@ -192,12 +192,10 @@ export class FileLogStore implements LogStore {
       const last = replay.segments[replay.segments.length - 1];
       store.handle = await fsp.open(last.path, 'r+');
       store.writeOffset = replay.lastSegmentEnd;
-      if (replay.truncatedAt !== undefined) {
-        // Truncate the torn tail durably now, so a later, shorter batch cannot leave stale bytes behind it.
-        await store.handle.truncate(replay.truncatedAt);
-        await store.handle.sync();
-      }
-      await store.preallocate(store.handle); // also a segment written before segments were preallocated
+      // Truncate a torn tail, so a later, shorter batch cannot leave stale bytes behind it; preallocating again (also a
+      // segment written before segments were preallocated) fills with zeros and makes both durable.
+      if (replay.truncatedAt !== undefined) await store.handle.truncate(replay.truncatedAt);
+      await store.preallocate(store.handle);
     }
     const recovered: RecoveredState = {
       hardState: replay.hardState,
@@ -616,8 +614,9 @@ async function replaySegments(dir: string, names: readonly string[], snapshotInd
       const parsed = parseRecord(buf, offset);
       if (!parsed.ok) {
         // Only zeros follow: the segment's preallocated space, not yet written. The records end here.
-        if (lastNonZeroByte(buf, offset) < 0) break;
-        const validAfter = isLast ? findValidRecordAfter(buf, offset) : offset;
+        const lastNonZero = lastNonZeroByte(buf, offset);
+        if (lastNonZero < 0) break;
+        const validAfter = isLast ? findValidRecordAfter(buf, offset, lastNonZero) : offset;
         if (validAfter !== undefined) {
           throw new CorruptionError(
             `${path} at offset ${offset}: ${parsed.reason}, ` +

@@ -256,10 +256,10 @@ function snapshotFileContent(buf: Buffer): Snapshot | string {
  * Looks for any well-formed record at any byte offset after `from`; returns its offset. Recovery
  * uses it to tell a torn tail (nothing valid follows) from corruption in the middle of the log.
  */
-export function findValidRecordAfter(buf: Buffer, from: number): number | undefined {
+export function findValidRecordAfter(buf: Buffer, from: number, lastTypeByte = lastNonZeroByte(buf, from)): number | undefined {
   const types = Object.values(RecordType).filter((v): v is number => typeof v === 'number');
-  // A record's type byte is never zero, so none starts where only zeros (preallocated space) follow.
-  const lastTypeByte = lastNonZeroByte(buf, from);
+  // A record's type byte is never zero, so none starts where only zeros (preallocated space) follow: the scan stops at
+  // `lastTypeByte`, the last non-zero byte (pass it when already known).
   for (let o = from + 1; o + RECORD_HEADER_SIZE <= buf.length && o + 4 <= lastTypeByte; o++) {
     // Cheap filters first: a known type byte followed by the three reserved zero bytes.
     if (!types.includes(buf[o + 4]) || buf[o + 5] !== 0 || buf[o + 6] !== 0 || buf[o + 7] !== 0) continue;
