@@ -30,6 +30,14 @@ export class EtcdCodec {
     return normalize(this.type(typeName), obj as Obj, '') as T;
   }
 
+  /**
+   * A response decoded by a gRPC client (a follower's forwarded write) -> the store's form, as if this member had
+   * served it: int64 as numbers, except the header's member ids and term, which the store's form keeps as strings.
+   */
+  responseFromGrpc<T>(typeName: string, obj: unknown): T {
+    return normalize(this.type(typeName), obj as Obj, '', keepHeaderIds) as T;
+  }
+
   /** A gateway JSON body -> the store's form. Throws INVALID_ARGUMENT for a body that does not fit the message. */
   fromJson<T>(typeName: string, json: unknown): T {
     const type = this.type(typeName);
@@ -100,17 +108,25 @@ function omitDefaults(type: protobuf.Type, obj: Obj): Obj {
   return obj;
 }
 
-function normalize(type: protobuf.Type, obj: Obj, path: string): Obj {
+/** The ResponseHeader fields the store's form keeps as decimal strings (uint64 ids exceed 2^53). */
+function keepHeaderIds(type: protobuf.Type, field: protobuf.Field): boolean {
+  return type.name === 'ResponseHeader' && field.name !== 'revision';
+}
+
+type KeepString = (type: protobuf.Type, field: protobuf.Field) => boolean;
+
+function normalize(type: protobuf.Type, obj: Obj, path: string, keepString: KeepString = () => false): Obj {
   if (!isObj(obj)) throw new MvccError(GrpcCode.INVALID_ARGUMENT, `etcdserver: invalid request: ${path || type.name} must be a message`);
   for (const field of type.fieldsArray) {
     const v = obj[field.name];
     if (v === null || v === undefined) { delete obj[field.name]; continue; }
     const where = path ? `${path}.${field.name}` : field.name;
     if (LONG_TYPES.has(field.type)) {
+      if (keepString(type, field)) continue;
       obj[field.name] = field.repeated ? (v as unknown[]).map((x) => toSafeInt(x, where)) : toSafeInt(v, where);
     } else if (field.resolvedType instanceof protobuf.Type) {
       const sub = field.resolvedType;
-      obj[field.name] = field.repeated ? (v as Obj[]).map((x, i) => normalize(sub, x, `${where}[${i}]`)) : normalize(sub, v as Obj, where);
+      obj[field.name] = field.repeated ? (v as Obj[]).map((x, i) => normalize(sub, x, `${where}[${i}]`, keepString)) : normalize(sub, v as Obj, where, keepString);
     }
   }
   return obj;

@@ -63,7 +63,7 @@ export async function waitForOlderKeys(svc: EtcdService, prefix: Buffer, maxCrea
     const resp = await checkedRange(svc, oldestUnder(prefix, SortOrder.DESCEND, maxCreateRevision), token);
     const kvs = resp.kvs as Kv[];
     if (kvs.length === 0) return resp.header as Header;
-    await watchUntil(svc, { key: kvs[0].key, start_revision: Number((resp.header as Header).revision) }, signal,
+    await watchUntil(svc, { key: kvs[0].key, start_revision: (resp.header as Header).revision }, signal,
       (events) => (events.some((e) => e.type === EventType.DELETE) ? true : undefined));
   }
 }

@@ -31,12 +31,11 @@ export async function campaign(svc: EtcdService, r: { name?: Buffer; lease?: num
     failure: [{ request_range: { key } }],
   }, token).catch((e: unknown) => { throw asEtcdServerError(e); });
   const header = resp.header as Header;
-  // Numbers: a follower's forwarded txn answers with the leader's gRPC message, whose int64 fields are strings.
-  const mine: LeaderKey = { name: r.name ?? Buffer.alloc(0), key, rev: Number(header.revision), lease };
+  const mine: LeaderKey = { name: r.name ?? Buffer.alloc(0), key, rev: header.revision, lease };
   if (!resp.succeeded) {
     // This lease campaigned before: keep its place, and its new value.
     const kv = (resp.responses as Array<{ response_range: { kvs: Kv[] } }>)[0].response_range.kvs[0];
-    mine.rev = Number(kv.create_revision);
+    mine.rev = kv.create_revision;
     if (!kv.value.equals(value)) {
       await proclaim(svc, { leader: mine, value }, token).catch(async (e: unknown) => {
         await resign(svc, { leader: mine }, token).catch(() => undefined);

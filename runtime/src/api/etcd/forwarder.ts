@@ -6,6 +6,7 @@
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import * as grpc from '@grpc/grpc-js';
+import { EtcdCodec } from './codec';
 import { EtcdErrors } from './errors';
 import { etcdPackageDefinition } from './proto';
 
@@ -46,11 +47,16 @@ export interface ForwarderTls { readonly cert: Buffer; readonly key: Buffer; rea
 export class Forwarder {
   private readonly services = grpc.loadPackageDefinition(etcdPackageDefinition()).etcdserverpb as grpc.GrpcObject;
   private readonly clients = new Map<string, GrpcClient>();
+  private readonly codec = new EtcdCodec();
 
   constructor(private readonly leaderUrl: () => string | undefined, readonly timeoutMs: number,
     private readonly tls: () => ForwarderTls | undefined = () => undefined) {}
 
-  /** Calls `method` on the leader; rejects with etcd's "no leader" when none is known. */
+  /**
+   * Calls `method` on the leader; rejects with etcd's "no leader" when none is known. A KV or Lease answer comes back
+   * in the store's form (int64 as numbers), as the leader's own handler returns it, so callers on a follower (Lock,
+   * Election, the APIs' encoders) see one form wherever the write ran.
+   */
   unary<T>(service: ServiceName, method: string, request: unknown): Promise<T> {
     const client = this.client(service);
     const metadata = new grpc.Metadata();
@@ -58,9 +64,15 @@ export class Forwarder {
     if (token !== undefined) metadata.set('token', token);
     return new Promise((resolve, reject) => {
       client[method](request, metadata, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, resp: T) => {
-        if (err) reject(err); else resolve(resp);
+        if (err) reject(err);
+        else resolve(service === 'KV' || service === 'Lease' ? this.storeForm(service, method, resp) : resp);
       });
     });
+  }
+
+  private storeForm<T>(service: ServiceName, method: string, resp: T): T {
+    const rpc = this.codec.root.lookupService(`etcdserverpb.${service}`).methods[method];
+    return this.codec.responseFromGrpc<T>(rpc.responseType, resp);
   }
 
   /** A LeaseKeepAlive stream to the leader. */

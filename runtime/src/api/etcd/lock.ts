@@ -47,8 +47,7 @@ async function queue(svc: EtcdService, prefix: Buffer, key: Buffer, lease: numbe
   const resp = await checkedTxn(svc, txn, token);
   const header = resp.header as Header;
   const results = resp.responses as Array<{ response_range?: { kvs: Kv[] } }>;
-  // Numbers: a follower's forwarded txn answers with the leader's gRPC message, whose int64 fields are strings.
-  const myRevision = Number(resp.succeeded ? header.revision : results[0].response_range!.kvs[0].create_revision);
+  const myRevision = resp.succeeded ? header.revision : results[0].response_range!.kvs[0].create_revision;
   const holder = results[1].response_range!.kvs[0];
-  return { holds: holder === undefined || Number(holder.create_revision) === myRevision, header, myRevision };
+  return { holds: holder === undefined || holder.create_revision === myRevision, header, myRevision };
 }
