@@ -153,6 +153,7 @@ for (const [name, desc] of [
   ['transport', 'TcpTransport message throughput between two peers on loopback'],
   ['mvcc', 'MVCC store: 1M keys (memory per key, apply rate, range latency, snapshot chunks, restore)'],
   ['etcd', 'etcd v3 gRPC API: ours vs etcd 3.4, same grpc-js client (puts 1/8/64, ranges, txn, watch latency, keep-alives)'],
+  ['quota', 'Space quota: one member in a memory cgroup filled until refused (or dead with --no-quota), then restarted (root)'],
 ]) {
   project.addTask(`bench:${name}`, {
     description: desc,

@@ -2,7 +2,8 @@
  * The `ha-runtime raft` flags, etcd-like, each also settable from an environment variable
  * (`--foo-bar` <-> `HA_RAFT_FOO_BAR`; a flag wins over the variable) so a StatefulSet can set them.
  */
-import { hostname } from 'os';
+import { hostname, totalmem } from 'os';
+import { getHeapStatistics } from 'v8';
 import { flagEnvName, parseHostPort, readFlagArgs, UsageError } from './flags';
 import { ClusterMember, RaftServerConfig } from '../server/config';
 
@@ -53,6 +54,12 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'auth-token-ttl': { help: 'seconds an etcd API auth token lives without use (etcd\'s --auth-token-ttl)', default: '300' },
   'auto-compaction-mode': { help: 'etcd API history retention: periodic (keep a duration) or revision (keep N revisions)', default: 'periodic' },
   'auto-compaction-retention': { help: 'periodic: hours, or a duration like 30m, 1h; revision: a count; 0 keeps all history (etcd\'s default)', default: '0' },
+  'quota-backend-bytes': {
+    help: 'refuse writes that would grow the in-memory store past this many bytes (etcd\'s flag: RESOURCE_EXHAUSTED "database space exceeded", ' +
+      'the NOSPACE alarm) instead of running out of memory; 0: a fifth of the memory the process may use (its cgroup limit, else the ' +
+      'machine\'s), at most half the V8 heap limit; -1: no quota',
+    default: '0',
+  },
   'max-peer-frame-bytes': { help: 'largest peer frame accepted or sent (refused from its header, before buffering); must exceed the largest snapshot', default: String(128 * 1024 * 1024) },
   'peer-cert-file': { help: 'PEM certificate this member presents to peers (turns on peer TLS; with --peer-key-file and --peer-trusted-ca-file)' },
   'peer-key-file': { help: 'PEM private key of --peer-cert-file' },
@@ -166,6 +173,27 @@ function positiveInt(flag: string, raw: string, min = 1): number {
   return n;
 }
 
+/** --quota-backend-bytes: -1 none, 0 the default for this process's memory (see the flag's help), else bytes. */
+export function parseQuota(raw: string): number | undefined {
+  const value = raw.trim();
+  if (value === '-1') return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`--quota-backend-bytes: '${raw}' must be a number of bytes, 0 for the default or -1 for no quota ` +
+      `(set --quota-backend-bytes or ${envName('quota-backend-bytes')})`);
+  }
+  return Number(value) > 0 ? Number(value) : defaultQuotaBytes();
+}
+
+/**
+ * The store's size is about the heap it takes (mvcc/quota.ts) and a member's RSS ran at about four times it under a
+ * bulk load (docs/benchmarks.md): a fifth of the memory limit keeps a full store inside a Kubernetes memory limit, and
+ * half the heap limit leaves V8 room to work.
+ */
+function defaultQuotaBytes(): number {
+  const memory = Math.min(process.constrainedMemory?.() || Infinity, totalmem());
+  return Math.floor(Math.min(memory / 5, getHeapStatistics().heap_size_limit / 2));
+}
+
 /**
  * Resolves flags then environment then defaults into a config; throws {@link UsageError}
  * naming the flag and the fix on anything invalid or missing.
@@ -252,6 +280,7 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     logLevel: logLevel as RaftServerConfig['logLevel'],
     autoCompaction: parseAutoCompaction(required('auto-compaction-mode'), required('auto-compaction-retention')),
     authTokenTtlMs: positiveInt('auth-token-ttl', required('auth-token-ttl')) * 1000,
+    quotaBytes: parseQuota(required('quota-backend-bytes')),
     maxPeerFrameBytes: positiveInt('max-peer-frame-bytes', required('max-peer-frame-bytes'), 1024 * 1024),
     security: parseSecurity(get),
     http: parseHttpLimits(required),

@@ -52,6 +52,18 @@ export class UnavailableError extends KvError {
 }
 
 /**
+ * The store would grow past its space quota (--quota-backend-bytes): refused before it reached Raft. A retry fails
+ * until keys are deleted or history compacted (the quota never refuses those), or the quota is raised.
+ */
+export class QuotaExceededError extends KvError {
+  constructor(sizeBytes: number, costBytes: number, quotaBytes: number) {
+    const why = `the store holds ${sizeBytes} bytes and this write adds about ${costBytes}, over the space quota of ${quotaBytes} bytes`;
+    const fix = 'delete keys or compact history (etcdctl compact), or raise --quota-backend-bytes';
+    super(507, 'quota_exceeded', `${why}; ${fix}`, false, { outcome: 'not_applied', sizeBytes, quotaBytes });
+  }
+}
+
+/**
  * The key's slot belongs to another shard in this shard's slot map (docs/resharding.md): nothing
  * was read or written. A router refreshes its map when `epoch` is newer than its own, and retries.
  */

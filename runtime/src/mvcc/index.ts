@@ -18,4 +18,5 @@ export {
 } from './auth-store';
 export { DecodeError } from './codec';
 export { AutoCompactor, AutoCompactionMode } from './auto-compaction';
+export { ENTRY_OVERHEAD_BYTES, writeCost } from './quota';
 export { V1_OP, V1Command, V1Result, v1ToMvcc, v1Result, v1Get, v1List } from './v1';

@@ -12,6 +12,7 @@ import BTree from 'sorted-btree';
 import { Errors } from './errors';
 import { ByteString, inSpan, isSingleKey, KeySpan, keySpan, toByteString, toBytes } from './keys';
 import { LeaseTable } from './lease';
+import { entryBytes, recordBytes } from './quota';
 import { compacted, entryAt, indexAtOrBefore, KeyRecord, KvView, modAt, newest, visibleAt, withEntry } from './record';
 import {
   CompactionRequest, CompactionResponse, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
@@ -109,6 +110,7 @@ export class MvccStore {
         const rec = h.compactRevision > 0 ? compacted(stored, h.compactRevision) : stored;
         if (rec === undefined) return;
         s.index.set(k, rec);
+        s.bytes += recordBytes(k, rec);
         if (rec.live) s.live++;
         if (rec.live && rec.lease !== 0) s.leaseTable.attach(rec.lease, k);
         for (let i = 0; i < rec.entries; i++) {
@@ -133,6 +135,8 @@ export class MvccStore {
   private compactRev = 0;
   /** Live keys (tombstones not counted). */
   private live = 0;
+  /** The retained entries' size (quota.ts). */
+  private bytes = 0;
   /** revKeys[i] = the key(s) written at revision revBase + i, in op order. */
   private revKeys: (ByteString | ByteString[])[] = [];
   private revBase = 2;
@@ -160,6 +164,12 @@ export class MvccStore {
 
   /** Live keys (without tombstones). */
   get keyCount(): number { return this.live; }
+
+  /**
+   * Bytes the retained entries take (keys, values and a fixed overhead each, quota.ts): what the space quota compares
+   * with, and etcd's dbSize in Status. Falls as compaction frees history.
+   */
+  get sizeBytes(): number { return this.bytes; }
 
   /** Keys in the index, tombstones (deleted keys with history) included. */
   get indexSize(): number { return this.index.size; }
@@ -433,6 +443,7 @@ export class MvccStore {
     const rec = this.index.get(k);
     const next = withEntry(rec, rev, cur ? cur.create : rev, cur ? cur.ver + 1 : 1, lease, value);
     this.index.set(k, next);
+    this.bytes += entryBytes(k, value);
     if (cur && cur.lease !== 0 && cur.lease !== lease) this.leaseTable.detach(cur.lease, k);
     if (lease !== 0) this.leaseTable.attach(lease, k);
     this.changes.push({ type: EventType.PUT, kv: newest(k, next), prev: cur });
@@ -456,6 +467,7 @@ export class MvccStore {
     for (const [k, rec] of victims) {
       const prev = newest(k, rec);
       this.index.set(k, withEntry(rec, rev, 0, 0, 0, undefined));
+      this.bytes += entryBytes(k, undefined);
       if (rec.lease !== 0) this.leaseTable.detach(rec.lease, k);
       this.changes.push({ type: EventType.DELETE, kv: new KvView(k, rev, 0, 0, 0, null), prev });
       prevs.push(prev);
@@ -493,8 +505,10 @@ export class MvccStore {
     const rec = this.index.get(k);
     if (!rec) return;
     const next = compacted(rec, rev);
+    if (next === rec) return;
+    this.bytes -= recordBytes(k, rec) - (next === undefined ? 0 : recordBytes(k, next));
     if (next === undefined) this.index.delete(k);
-    else if (next !== rec) this.index.set(k, next);
+    else this.index.set(k, next);
   }
 }
 

@@ -52,6 +52,8 @@ export interface EtcdBackend {
   readiness(): { ready: boolean; reason: string };
   /** Why this member refuses writes now (the NOSPACE alarm: code `no_space`), if it does. */
   writeBlocked?(): KvError | undefined;
+  /** True while the store is at its space quota (the NOSPACE alarm; writes that add data are refused). */
+  quotaAlarm?(): boolean;
   /** Hands leadership to voter `targetId` (leader only); resolves once it leads, or with why not. */
   moveLeader(targetId: number): Promise<'moved' | 'not_leader' | 'not_voter' | 'timeout'>;
 }

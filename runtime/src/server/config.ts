@@ -60,6 +60,11 @@ export interface RaftServerConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** etcd API history retention (the leader proposes compactions); absent = keep everything. */
   readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
+  /**
+   * The space quota (etcd's --quota-backend-bytes): the leader refuses a write that would take the store's size
+   * (mvcc/quota.ts) past it, before it reaches the log. Absent or 0: no quota.
+   */
+  readonly quotaBytes?: number;
   /** How long an etcd API auth token lives without use (etcd's --auth-token-ttl). @default 300000 */
   readonly authTokenTtlMs?: number;
 }

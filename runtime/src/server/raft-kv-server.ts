@@ -11,17 +11,19 @@ import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
 import { envelopeParts, unwrapSnapshot } from './snapshot-envelope';
 import { V1_FOLD_ENTRY, V1_ON_MVCC_METADATA, V1Store } from './v1-store';
-import { KvError, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../errors';
+import { KvError, NotLeaderError, OutcomeUnknownError, QuotaExceededError, UnavailableError } from '../errors';
 import { encodeCommand, KvCommand, KvResult } from '../kv/state-machine';
 import {
   decodeMemberContext, encodeMemberContext, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
 } from '../membership';
+import { v1ToMvcc, writeCost } from '../mvcc';
 import { Logger } from '../observability/logger';
 import { MetricsRegistry, Counter, Histogram, registerProcessMetrics } from '../observability/metrics';
 import {
   EntryType, HardState, MemoryStorage, ProgressState, Message, MessageType, ProposalDroppedError, RawNode, Ready, Role, Entry,
   ConfChangeType, decodeConfChange, RELEASED_SNAPSHOT_DATA, Snapshot,
 } from '../raft';
+import { isReserved } from '../shardmap';
 import { LogStore, RecoveredState, SnapshotFileCrc, StorageFailedError } from '../storage';
 import { Transport } from '../transport';
 import { collectGarbage } from '../util/collect-garbage';
@@ -123,6 +125,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private role: Role = Role.FOLLOWER;
   private stopping = false;
   private failed: Error | undefined;
+  /** The cost of the last write refused for the space quota (0: none refused since the last accepted one). */
+  private quotaRefusedCost = 0;
   private readyCommitTarget: number | undefined;
   private lastSnapshotIndex = 0;
   private snapshotting = false;
@@ -203,7 +207,10 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     m.gauge('ha_raft_is_leader', '1 if this member is the leader.', () => (this.role === Role.LEADER ? 1 : 0));
     m.gauge('ha_raft_has_leader', '1 if a leader is known.', () => (this.leader !== 0 ? 1 : 0));
     m.gauge('ha_raft_snapshot_index', 'Index of the latest durable snapshot.', () => this.lastSnapshotIndex);
-    m.gauge('ha_alarm_nospace', '1 while the NOSPACE alarm is raised (disk full: writes refused until space returns).', () => (isNoSpace(this.failed) ? 1 : 0));
+    m.gauge('ha_alarm_nospace', '1 while the NOSPACE alarm is raised (disk full, or the store at its space quota).',
+      () => (isNoSpace(this.failed) || this.quotaAlarm() ? 1 : 0));
+    m.gauge('ha_mvcc_store_bytes', 'Bytes the store\'s retained keys, values and history take (what the space quota counts).', () => this.mvcc.store.sizeBytes);
+    m.gauge('ha_mvcc_quota_bytes', 'The space quota (--quota-backend-bytes; 0: none).', () => this.config.quotaBytes ?? 0);
     m.gauge('ha_kv_keys', 'Number of live keys /v1 serves (after the fold: every key of the MVCC store).', () => this.v1.size);
     m.gauge('ha_raft_pending_proposals', 'Proposals waiting to be applied.', () => this.pending.size);
     this.leaderChanges = m.counter('ha_raft_leader_changes_total', 'Times the known leader changed.');
@@ -265,6 +272,9 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult> {
     this.checkServing();
     if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
+    // The shard map's reserved keys stay writable over the quota: moving slots away is how a full shard is relieved.
+    const overQuota = this.quotaRefusal(isReserved(cmd.key) ? 0 : writeCost(v1ToMvcc({ ...cmd, requestId: 0 })));
+    if (overQuota) return Promise.reject(overQuota);
     const requestId = this.nextRequestId();
     return this.proposeEntry(requestId, encodeCommand({ ...cmd, requestId })) as Promise<KvResult>;
   }
@@ -273,6 +283,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   proposeMvcc(cmd: MvccWrite): Promise<MvccOutcome> {
     try { this.checkServing(); } catch (e) { return Promise.reject(e); }
     if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
+    const overQuota = this.quotaRefusal(writeCost(cmd));
+    if (overQuota) return Promise.reject(overQuota);
     const requestId = this.nextRequestId();
     let data: Buffer;
     try {
@@ -343,6 +355,30 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     return this.reads.wait();
   }
 
+  /**
+   * etcd's space quota, checked by the leader before a write reaches the log (so members with different quotas never
+   * apply differently): refuses a write whose cost (mvcc/quota.ts) would take the store past --quota-backend-bytes.
+   * Writes that cost nothing (deletes, compactions, auth) always pass: they are how an operator gets back under it.
+   */
+  private quotaRefusal(cost: number): KvError | undefined {
+    const quota = this.config.quotaBytes ?? 0;
+    if (quota <= 0 || cost === 0) return undefined;
+    const size = this.mvcc.store.sizeBytes;
+    this.quotaRefusedCost = size + cost > quota ? cost : 0;
+    if (this.quotaRefusedCost === 0) return undefined;
+    this.proposalsFailed.inc({ reason: 'quota' });
+    return new QuotaExceededError(size, cost, quota);
+  }
+
+  /**
+   * The space quota's NOSPACE alarm: on while the store has reached the quota, or the last write refused for it would
+   * still not fit; it clears by itself once deletes or compaction make room (etcd's waits for `alarm disarm`).
+   */
+  quotaAlarm(): boolean {
+    const quota = this.config.quotaBytes ?? 0;
+    return quota > 0 && this.mvcc.store.sizeBytes + this.quotaRefusedCost >= quota;
+  }
+
   /** A reason to refuse writes before they reach Raft (the NOSPACE alarm), if any. */
   writeBlocked(): KvError | undefined {
     return isNoSpace(this.failed) ? this.noSpaceError() : undefined;
@@ -394,7 +430,9 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       keys: this.v1.size,
       v1OnMvcc: this.v1.folded,
       clusterId: this.clusterId,
-      alarms: isNoSpace(this.failed) ? ['NOSPACE'] : [],
+      alarms: isNoSpace(this.failed) || this.quotaAlarm() ? ['NOSPACE'] : [],
+      storeBytes: this.mvcc.store.sizeBytes,
+      quotaBytes: this.config.quotaBytes ?? 0,
       voters: st.confState.voters,
       learners: st.confState.learners,
       removed: this.registry.isRemoved(this.config.id),

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
+import { totalmem } from 'node:os';
 import { test } from 'node:test';
+import { getHeapStatistics } from 'node:v8';
 import { UsageError } from '../../src/cli/flags';
 import { envName, parseInitialCluster, parseRaftConfig } from '../../src/cli/raft-config';
 
@@ -84,5 +86,20 @@ test('TLS, HTTP-limit and frame flags: defaults, switches, and refusals of half 
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseRaftConfig([...base, ...args], {}), (e: unknown) => e instanceof UsageError && message.test((e as Error).message), args.join(' '));
+  }
+});
+
+test('--quota-backend-bytes: bytes as given, -1 for none, 0 (the default) sized to the memory the process may use', () => {
+  const base = ['--id', 'kv-0', '--data-dir', '/d', '--initial-cluster', CLUSTER];
+  assert.equal(parseRaftConfig([...base, '--quota-backend-bytes', '1048576'], {}).quotaBytes, 1_048_576);
+  assert.equal(parseRaftConfig([...base, '--quota-backend-bytes', '-1'], {}).quotaBytes, undefined);
+  const auto = parseRaftConfig(base, {}).quotaBytes!;
+  const memory = Math.min(process.constrainedMemory?.() || Infinity, totalmem());
+  assert.equal(auto, Math.floor(Math.min(memory / 5, getHeapStatistics().heap_size_limit / 2)));
+  assert.ok(auto > 0);
+  assert.equal(parseRaftConfig(base, { HA_RAFT_QUOTA_BACKEND_BYTES: '0' }).quotaBytes, auto);
+  for (const bad of ['2GB', '1.5', '-2']) {
+    assert.throws(() => parseRaftConfig([...base, '--quota-backend-bytes', bad], {}),
+      (e: unknown) => e instanceof UsageError && /--quota-backend-bytes: '.*' must be a number of bytes, 0 for the default or -1 for no quota/.test((e as Error).message), bad);
   }
 });

@@ -1,14 +1,16 @@
 /**
  * Property test: MvccStore against a deliberately simple reference model (a list of every change ever made,
  * folded on each read) for random puts, delete-ranges, txns, ranges at past revisions and compactions; then
- * snapshot -> restore must give a store that answers every read and replay the same.
+ * snapshot -> restore must give a store that answers every read and replay the same, and the same size (quota.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 // fast-check is a root devDependency; runtime/package.json lists only what the image ships.
 // eslint-disable-next-line import/no-extraneous-dependencies
 import * as fc from 'fast-check';
-import { CompareResult, CompareTarget, MvccError, MvccStateMachine, MvccStore, RequestOp, snapshotBytes } from '../../src/mvcc';
+import {
+  CompareResult, CompareTarget, ENTRY_OVERHEAD_BYTES, MvccError, MvccStateMachine, MvccStore, RequestOp, snapshotBytes,
+} from '../../src/mvcc';
 
 interface Kv { create: number; mod: number; ver: number; value: string }
 interface Change { rev: number; key: string; value: string | null }
@@ -59,6 +61,23 @@ class Model {
     if (out.length === 0) return;
     this.changes.push(...out);
     this.rev = next;
+  }
+
+  /**
+   * The space quota's size (mvcc/quota.ts) of what a compaction at compactRev leaves: per key, its changes from the
+   * newest at or below compactRev on (without it when that is a deletion older than compactRev).
+   */
+  sizeBytes(): number {
+    const byKey = new Map<string, Change[]>();
+    for (const c of this.changes) byKey.set(c.key, [...(byKey.get(c.key) ?? []), c]);
+    let size = 0;
+    for (const [k, cs] of byKey) {
+      let keep = -1;
+      cs.forEach((c, i) => { if (c.rev <= this.compactRev) keep = i; });
+      if (keep >= 0 && cs[keep].value === null && cs[keep].rev < this.compactRev) keep++;
+      for (const c of cs.slice(Math.max(keep, 0))) size += k.length + (c.value?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
+    }
+    return size;
   }
 }
 
@@ -209,6 +228,9 @@ void describe('MvccStore against the reference model', () => {
       // The restored store freed the compacted history at once; the original does once its steps finish.
       while (s.compactStep()) { /* drain */ }
       assert.deepEqual(snapshotBytes(restored.store.view(), 0), snapshotBytes(s.view(), 0));
+      // The size kept write by write equals the one a restore sums, and the model's.
+      assert.equal(s.sizeBytes, m.sizeBytes(), 'sizeBytes after writes and compactions');
+      assert.equal(restored.store.sizeBytes, m.sizeBytes(), 'sizeBytes after a restore');
     }), { numRuns: 300 });
   });
 });

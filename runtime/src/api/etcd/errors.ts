@@ -3,7 +3,7 @@
  * and the gateway maps the code to the HTTP status grpc-gateway uses.
  */
 import { KvError, NotLeaderError, OutcomeUnknownError } from '../../errors';
-import { GrpcCode, MvccError } from '../../mvcc';
+import { Errors, GrpcCode, MvccError } from '../../mvcc';
 
 /** etcd's messages for the member's own failures (rpctypes/error.go). */
 export const EtcdErrors = {
@@ -25,6 +25,7 @@ export function toMvccError(e: unknown): MvccError {
     return new MvccError(GrpcCode.UNAVAILABLE, `etcdserver: ${e.message}`);
   }
   if (e instanceof KvError) {
+    if (e.code === 'quota_exceeded') return Errors.noSpace();
     if (e.code === 'timeout') return EtcdErrors.timeout();
     if (e.code === 'stopping') return EtcdErrors.stopped();
     return new MvccError(e.retryable || e.status === 503 ? GrpcCode.UNAVAILABLE : GrpcCode.INTERNAL, `etcdserver: ${e.message}`);

@@ -199,20 +199,21 @@ export class EtcdService {
     return {
       header: this.header(),
       version: ETCD_API_VERSION,
-      dbSize: 0,
+      dbSize: this.backend.mvcc.store.sizeBytes,
       leader: String(p.leader),
       raftIndex: String(p.commit),
       raftTerm: String(p.term),
       raftAppliedIndex: String(p.applied),
       errors: this.alarms().map((a) => `memberID:${a.memberID} alarm:NOSPACE`),
-      dbSizeInUse: 0,
+      dbSizeInUse: this.backend.mvcc.store.sizeBytes,
       isLearner: this.isLearner(),
     };
   }
 
   /**
    * Alarm GET (and DEACTIVATE, a no-op: the alarm clears by itself when space returns): this member's NOSPACE
-   * alarm, raised when its disk filled up. Unlike etcd's, the alarm is per member, not replicated.
+   * alarm, raised when its disk filled up or its store reached the space quota. Unlike etcd's, the alarm is per
+   * member, not replicated.
    */
   alarm(r: { action?: number }): Obj {
     if ((r.action ?? 0) === 1) throw EtcdErrors.unimplemented('activating an alarm');
@@ -220,7 +221,8 @@ export class EtcdService {
   }
 
   private alarms(): { memberID: string; alarm: number }[] {
-    return this.backend.writeBlocked?.()?.code === 'no_space' ? [{ memberID: this.header().member_id, alarm: ALARM_NOSPACE }] : [];
+    const noSpace = this.backend.writeBlocked?.()?.code === 'no_space' || this.backend.quotaAlarm?.() === true;
+    return noSpace ? [{ memberID: this.header().member_id, alarm: ALARM_NOSPACE }] : [];
   }
 
   /** Defragment: the store lives in memory and the log is compacted by snapshots, so there is nothing to reclaim. */
