@@ -168,8 +168,10 @@ export interface RaftClusterProps {
   /**
    * Container resources; CPU and memory requests and a memory limit are required.
    *
-   * The ha-runtime store is in memory: the default limit fits about 250,000 keys of 256 B per member (the leader's
-   * RSS was 489 MiB at 300,000); give 1Gi for 1,000,000 (docs/benchmarks.md, "Member memory under a bulk load").
+   * The ha-runtime store is in memory, and its space quota (etcd's `--quota-backend-bytes`) defaults to a fifth of the
+   * memory limit: past it, writes are refused with etcd's "database space exceeded" instead of the member running out of
+   * memory. The default limit holds about 250,000 keys of 256 B per member; give 1Gi for 500,000, 2Gi for 1,000,000
+   * (docs/api.md, "Space quota"; docs/benchmarks.md, "Space quota in a memory-limited container").
    * @default - cpu request 250m, memory request 256Mi, memory limit 512Mi, ephemeral-storage request 1Gi and
    * limit 2Gi (the data is on the volume), no CPU limit
    */
@@ -657,6 +659,7 @@ function renderRuntime(r: ResolvedRaft, props: RaftClusterProps): RenderedMember
     dataDir: r.dataDir,
     clientPort: r.clientPort,
     peerPort: r.peerPort,
+    memoryLimitBytes: r.resources.memory?.limit === undefined ? undefined : r.resources.memory.limit.toKibibytes() * 1024,
     peerTls: r.peerTlsSecret === undefined ? undefined : {
       certFile: `${PEER_TLS_DIR}/tls.crt`, keyFile: `${PEER_TLS_DIR}/tls.key`, trustedCaFile: `${PEER_TLS_DIR}/ca.crt`,
     },

@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { memberHost, MEMBER_ID, MEMBER_NAMESPACE, MountedTls, RaftRuntimeContext, RenderedRuntime } from './private/raft-render';
 import { checkImage } from './private/validate';
@@ -14,6 +14,14 @@ export interface HaRuntimeOptions {
    * @default Duration.minutes(5) - as Kubernetes' API server compacts its etcd
    */
   readonly historyRetention?: Duration;
+  /**
+   * The space quota (etcd's `--quota-backend-bytes`): the leader refuses writes that would grow the in-memory store
+   * (keys, values and history, about the heap they take) past it, with etcd's "etcdserver: mvcc: database space
+   * exceeded", instead of every member running out of memory at once. Deletes and compactions are always accepted.
+   * At most half the container's memory limit, which is V8's heap limit in a container.
+   * @default - a fifth of the container's memory limit (the runtime's default): about 250,000 keys of 256 B in 512Mi
+   */
+  readonly spaceQuota?: Size;
 }
 
 /**
@@ -114,7 +122,12 @@ export class RaftRuntime {
       throw new Error(`RaftRuntime.haRuntime: historyRetention (${seconds} s) must be a whole, non-negative number of seconds; ` +
         'use e.g. Duration.minutes(5), or Duration.seconds(0) to keep all history');
     }
-    return new RaftRuntime('ha-runtime', RaftRuntime.HA_RUNTIME_IMAGE, (ctx) => renderHaRuntime(ctx, seconds), undefined);
+    const quotaBytes = options.spaceQuota === undefined ? undefined : options.spaceQuota.toKibibytes() * 1024;
+    if (quotaBytes !== undefined && (!Number.isInteger(quotaBytes) || quotaBytes < 2 ** 20)) {
+      throw new Error(`RaftRuntime.haRuntime: spaceQuota (${quotaBytes} bytes) must be at least 1 MiB; use e.g. Size.mebibytes(200), ` +
+        'or leave it unset for a fifth of the memory limit');
+    }
+    return new RaftRuntime('ha-runtime', RaftRuntime.HA_RUNTIME_IMAGE, (ctx) => renderHaRuntime(ctx, seconds, quotaBytes), undefined);
   }
 
   /**
@@ -191,7 +204,13 @@ export class RaftRuntime {
   }
 }
 
-function renderHaRuntime(ctx: RaftRuntimeContext, historyRetentionSeconds: number): RenderedRuntime {
+function renderHaRuntime(ctx: RaftRuntimeContext, historyRetentionSeconds: number, quotaBytes: number | undefined): RenderedRuntime {
+  if (quotaBytes !== undefined && ctx.memoryLimitBytes !== undefined && quotaBytes > ctx.memoryLimitBytes / 2) {
+    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    throw new Error(`${ctx.owner}: RaftRuntime.haRuntime spaceQuota (${mib(quotaBytes)}) is more than half the memory limit ` +
+      `(${mib(ctx.memoryLimitBytes)}): in a container V8's heap limit is half the memory limit, so the store would run out of heap ` +
+      `before the quota refused a write; lower spaceQuota to at most ${mib(ctx.memoryLimitBytes / 2)} or raise resources.memory.limit`);
+  }
   const initialCluster = ctx.memberNames.map((m) => `${m}=${memberHost(ctx, m)}:${ctx.peerPort}`).join(',');
   const env: k8s.EnvVar[] = [
     { name: 'HA_RAFT_DATA_DIR', value: ctx.dataDir },
@@ -207,6 +226,8 @@ function renderHaRuntime(ctx: RaftRuntimeContext, historyRetentionSeconds: numbe
     { name: 'HA_RAFT_DESIRED_MEMBERS_FILE', value: ctx.desiredMembersFile },
     // The store is in memory: history is compacted (periodic mode, the runtime's default) unless the user keeps it all.
     { name: 'HA_RAFT_AUTO_COMPACTION_RETENTION', value: `${historyRetentionSeconds}s` },
+    // Unset, the runtime takes a fifth of the memory limit it finds in its cgroup.
+    ...(quotaBytes === undefined ? [] : [{ name: 'HA_RAFT_QUOTA_BACKEND_BYTES', value: String(quotaBytes) }]),
     ...tlsEnv(ctx.peerTls),
   ];
   return {

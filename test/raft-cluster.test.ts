@@ -99,6 +99,19 @@ describe('RaftCluster defaults (cdk8s-ha runtime)', () => {
       .toThrow(/historyRetention \(1.5 s\) must be a whole, non-negative number of seconds; use e.g. Duration.minutes\(5\)/);
   });
 
+  test('space quota: unset leaves the runtime\'s default; a Size becomes --quota-backend-bytes; too small or over half the memory limit throws', () => {
+    const quotaOf = (props: RaftClusterProps): unknown => envOf(member(synth(props).objects)).HA_RAFT_QUOTA_BACKEND_BYTES;
+    expect(quotaOf({})).toBeUndefined();
+    expect(quotaOf({ runtime: RaftRuntime.haRuntime({ spaceQuota: Size.mebibytes(200) }) })).toBe(String(200 * 2 ** 20));
+    expect(() => RaftRuntime.haRuntime({ spaceQuota: Size.kibibytes(512) }))
+      .toThrow(/spaceQuota \(524288 bytes\) must be at least 1 MiB; use e.g. Size.mebibytes\(200\)/);
+    // The default 512Mi limit: V8's heap limit is 256 MiB, so a 300 MiB quota could never refuse a write in time.
+    expect(() => synth({ runtime: RaftRuntime.haRuntime({ spaceQuota: Size.mebibytes(300) }) }))
+      .toThrow(/RaftCluster 'kv'.*spaceQuota \(300 MiB\) is more than half the memory limit \(512 MiB\).*lower spaceQuota to at most 256 MiB or raise resources.memory.limit/);
+    const resources = { cpu: { request: kplus.Cpu.millis(250) }, memory: { request: Size.gibibytes(1), limit: Size.gibibytes(2) } };
+    expect(quotaOf({ resources, runtime: RaftRuntime.haRuntime({ spaceQuota: Size.mebibytes(900) }) })).toBe(String(900 * 2 ** 20));
+  });
+
   test('probes on /readyz and /livez, no preStop (SIGTERM hands leadership over), 30 s grace', () => {
     const c = member(objects);
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 7379, scheme: 'HTTP' });

@@ -30,6 +30,8 @@ export interface RaftRuntimeContext {
   readonly peerTls?: MountedTls;
   /** The mounted file holding the desired member count (from the `<name>-members` ConfigMap). */
   readonly desiredMembersFile: string;
+  /** The member container's memory limit in bytes, when it has one. */
+  readonly memoryLimitBytes?: number;
 }
 
 /** A container port a runtime adds (etcd's metrics port). */
