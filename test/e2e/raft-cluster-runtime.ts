@@ -11,8 +11,8 @@ import { spawn, spawnSync, ChildProcess } from 'child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
-import { PeerTls, RaftCluster } from '../../src';
+import { Size, Testing } from 'cdk8s';
+import { PeerTls, RaftCluster, RaftRuntime } from '../../src';
 
 const BIN = process.argv[2] ?? join(__dirname, '..', '..', 'runtime', 'bin', 'ha-runtime');
 const CLIENT_PORT = Number(process.argv[3] ?? 27379);
@@ -24,6 +24,7 @@ new RaftCluster(chart, 'kv', {
   peerPort: CLIENT_PORT + 1,
   peerTls: PeerTls.plaintext(),
   backup: { schedule: '@hourly', claimName: 'kv-backups', retention: 1 },
+  runtime: RaftRuntime.haRuntime({ spaceQuota: Size.mebibytes(200) }),
 });
 const objects = Testing.synth(chart);
 // The same cluster after a plain `members: 5` (the initial list then names kv-3 and kv-4 too).
@@ -155,6 +156,9 @@ function runBackupJob() {
   try {
     [0, 1, 2].forEach((i) => start(i));
     console.log(`formed: all three /readyz 200 after ${await waitReady([0, 1, 2], 20000)} ms`);
+    const quotas = await Promise.all([0, 1, 2].map(async (i) => ((await (await fetch(`http://${ipOf(i)}:${CLIENT_PORT}/v1/status`)).json()) as any).quotaBytes));
+    if (quotas.some((q) => q !== 200 * 2 ** 20)) throw new Error(`spaceQuota 200 MiB rendered, members report quotaBytes ${quotas.join(', ')}`);
+    console.log(`space quota: every member runs with ${quotas[0]} bytes`);
     const live = (await Promise.all([0, 1, 2].map((i) => probe(i, c.livenessProbe)))).map((x) => x.status);
     console.log(`livez: ${live.join(',')}`);
     const l = await leader();
