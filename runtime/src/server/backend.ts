@@ -50,6 +50,8 @@ export interface EtcdBackend {
   /** Raft progress for Maintenance.Status. */
   raftProgress(): { leader: number; term: number; commit: number; applied: number };
   readiness(): { ready: boolean; reason: string };
+  /** False once the member cannot make progress (storage failed): the gRPC health service's NOT_SERVING. */
+  liveness(): { live: boolean; reason: string };
   /** Why this member refuses writes now (the NOSPACE alarm: code `no_space`), if it does. */
   writeBlocked?(): KvError | undefined;
   /** True while the store is at its space quota (the NOSPACE alarm; writes that add data are refused). */

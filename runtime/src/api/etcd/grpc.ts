@@ -8,6 +8,7 @@ import { EtcdCodec } from './codec';
 import { campaign, leader, observe, proclaim, resign } from './election';
 import { toMvccError } from './errors';
 import { withCallerToken } from './forwarder';
+import { healthService } from './health';
 import { KeepAliveSession } from './lease-stream';
 import { lock, unlock } from './lock';
 import { etcdPackageDefinition } from './proto';
@@ -89,6 +90,8 @@ export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCode
     Resign: unary(codec, 'v3electionpb.ResignRequest', (r, t) => resign(service(), r, t)),
     Observe: observeLeader(service, codec),
   });
+  const health = ((packages.grpc as grpc.GrpcObject).health as grpc.GrpcObject).v1 as grpc.GrpcObject;
+  server.addService((health.Health as grpc.ServiceClientConstructor).service, healthService(() => service().backend.liveness().live));
   return server;
 }
 

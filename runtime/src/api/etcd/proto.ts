@@ -518,10 +518,35 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: false,
 };
 
+/** grpc.health.v1: gRPC's standard health service (grpc/grpc-proto health.proto), which etcd 3.4 registers too. */
+export const HEALTH_PROTO = `
+syntax = "proto3";
+package grpc.health.v1;
+
+message HealthCheckRequest {
+  string service = 1;
+}
+
+message HealthCheckResponse {
+  enum ServingStatus {
+    UNKNOWN = 0;
+    SERVING = 1;
+    NOT_SERVING = 2;
+    SERVICE_UNKNOWN = 3;
+  }
+  ServingStatus status = 1;
+}
+
+service Health {
+  rpc Check(HealthCheckRequest) returns (HealthCheckResponse);
+  rpc Watch(HealthCheckRequest) returns (stream HealthCheckResponse);
+}
+`;
+
 let root: protobuf.Root | undefined;
 let packageDefinition: protoLoader.PackageDefinition | undefined;
 
-/** Both packages parsed into one protobufjs root (names as in the .proto); parsed once per process. */
+/** Every package above parsed into one protobufjs root (names as in the .proto); parsed once per process. */
 export function etcdRoot(): protobuf.Root {
   if (!root) {
     root = new protobuf.Root();
@@ -531,6 +556,7 @@ export function etcdRoot(): protobuf.Root {
     protobuf.parse(AUTH_RPC_PROTO, root, { keepCase: true });
     protobuf.parse(LOCK_PROTO, root, { keepCase: true });
     protobuf.parse(ELECTION_PROTO, root, { keepCase: true });
+    protobuf.parse(HEALTH_PROTO, root, { keepCase: true });
     root.resolveAll();
   }
   return root;
