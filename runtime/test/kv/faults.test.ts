@@ -129,6 +129,8 @@ test('a member whose disk fills up raises NOSPACE, stays up serving reads, refus
         // free space, and a crash loop serves nothing). It stays up with the NOSPACE alarm.
         assert.ok(await alarmed(), `no NOSPACE alarm; ${victim.log().split('\n').slice(-10).join('\n')}`);
         assert.ok(victim.running, 'the member exited on a full disk');
+        // The log reaches its file through a pipe, a moment after /v1/status shows the alarm.
+        for (const end = Date.now() + 5000; !/NOSPACE alarm raised/.test(victim.log()) && Date.now() < end;) await sleep(100);
         assert.match(victim.log(), /NOSPACE alarm raised/);
         const metrics = (await kvRequest(`${victim.url}/metrics`, { timeoutMs: 3000 })).body.toString();
         assert.match(metrics, /ha_alarm_nospace 1/);
