@@ -2,7 +2,7 @@
  * The store's size and a write's cost, for the space quota (etcd's --quota-backend-bytes). The store is in memory, so
  * its size counts what holds memory: every retained entry (the newest state of each key and its history since the
  * last compaction, tombstones included) as its key and value bytes plus a fixed overhead for the record, its index
- * slot and its revision (calibrated against the heap in docs/benchmarks.md). Deterministic: every member computes the
+ * slot and its revision (calibrated against the heap in docs/benchmarks.md), and each lease. Deterministic: every member computes the
  * same size from the same log.
  */
 import type { MvccCommand } from './command';
@@ -15,6 +15,9 @@ type Write = MvccCommand extends infer C ? C extends { requestId: number } ? Omi
 
 /** Heap bytes one entry takes besides its key and value (V8 strings, the record or packed slots, the B+ tree slot). */
 export const ENTRY_OVERHEAD_BYTES = 150;
+
+/** Heap bytes one lease takes: its record, its empty set of keys and its slot in the table (243 measured). */
+export const LEASE_BYTES = 250;
 
 /** One entry: its key, its value (none for a tombstone) and the overhead. */
 export function entryBytes(key: ByteString, value: ByteString | null | undefined): number {
@@ -37,7 +40,7 @@ export function writeCost(cmd: Write): number {
   switch (cmd.op) {
     case 'put': return (cmd.request.key?.length ?? 0) + (cmd.request.value?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
     case 'txn': return txnCost(cmd.request);
-    case 'lease_grant': return ENTRY_OVERHEAD_BYTES;
+    case 'lease_grant': return LEASE_BYTES;
     case 'checked': return writeCost(cmd.request.inner);
     default: return 0;
   }

@@ -12,7 +12,7 @@ import BTree from 'sorted-btree';
 import { Errors } from './errors';
 import { ByteString, inSpan, isSingleKey, KeySpan, keySpan, toByteString, toBytes } from './keys';
 import { LeaseTable } from './lease';
-import { entryBytes, recordBytes } from './quota';
+import { entryBytes, LEASE_BYTES, recordBytes } from './quota';
 import { compacted, entryAt, indexAtOrBefore, KeyRecord, KvView, modAt, newest, visibleAt, withEntry } from './record';
 import {
   CompactionRequest, CompactionResponse, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
@@ -166,10 +166,10 @@ export class MvccStore {
   get keyCount(): number { return this.live; }
 
   /**
-   * Bytes the retained entries take (keys, values and a fixed overhead each, quota.ts): what the space quota compares
-   * with, and etcd's dbSize in Status. Falls as compaction frees history.
+   * Bytes the retained entries (keys, values and a fixed overhead each) and the leases take (quota.ts): what the space
+   * quota compares with, and etcd's dbSize in Status. Falls as compaction frees history.
    */
-  get sizeBytes(): number { return this.bytes; }
+  get sizeBytes(): number { return this.bytes + this.leaseTable.size * LEASE_BYTES; }
 
   /** Keys in the index, tombstones (deleted keys with history) included. */
   get indexSize(): number { return this.index.size; }
