@@ -3,7 +3,7 @@
  * group commit, atomic snapshot files, and recovery that truncates a torn tail but refuses
  * corruption. File format and recovery rules: see docs/storage.md.
  */
-import { promises as fsp } from 'fs';
+import { promises as fsp, writeSync } from 'fs';
 import { dirname, join } from 'path';
 import {
   CorruptionError, EMPTY_HARD_STATE, StorageFailedError,
@@ -95,6 +95,12 @@ interface PendingSave {
  * alone), so a burst of big saves never needs one huge contiguous buffer.
  */
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
+/**
+ * Batches up to this size are written on the event loop: a write into the page cache takes microseconds, while a trip
+ * through libuv's thread pool and back wakes two threads on every member's write path (puts at 1 client: 1.14x the
+ * rate, docs/benchmarks.md). Larger ones (a busy leader's batches) go to the pool. The fdatasync always does.
+ */
+const SYNC_WRITE_MAX_BYTES = 64 * 1024;
 
 /** A durable LogStore in a directory it owns exclusively. */
 export class FileLogStore implements LogStore {
@@ -443,7 +449,8 @@ export class FileLogStore implements LogStore {
       if (update.hardState) offset = writeHardStateRecord(buf, update.hardState, offset);
     }
     const handle = this.handle!;
-    await writeFully(handle, buf, this.writeOffset);
+    if (size <= SYNC_WRITE_MAX_BYTES) writeFullySync(handle.fd, buf, this.writeOffset);
+    else await writeFully(handle, buf, this.writeOffset);
     this.writeOffset += size;
     this.metrics.onBytesWritten?.(size);
     const started = performance.now();
@@ -539,6 +546,14 @@ function walBytes(update: StorageUpdate): number {
 
 function lastOf(entries: readonly Entry[]): number {
   return entries.length > 0 ? entries[entries.length - 1].index : 0;
+}
+
+function writeFullySync(fd: number, buf: Buffer, position: number): void {
+  for (let done = 0; done < buf.length;) {
+    const written = writeSync(fd, buf, done, buf.length - done, position + done);
+    if (written <= 0) throw new Error(`short write at offset ${position + done}`);
+    done += written;
+  }
 }
 
 async function writeFully(handle: fsp.FileHandle, buf: Buffer, position: number): Promise<void> {
