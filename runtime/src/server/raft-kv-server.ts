@@ -247,6 +247,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       applied: this.v1.appliedIndex,
       lastIndex: this.storage.lastIndex(),
       members: this.config.members.map((m) => `${m.name}=${m.id}`),
+      quotaBytes: this.config.quotaBytes ?? 0,
     });
     this.ticker = setInterval(() => {
       this.node.tick();
