@@ -10,7 +10,7 @@ export interface HaRuntimeOptions {
    * How much etcd-API history (older revisions of keys, which watches resume from) the members keep: the leader
    * compacts revisions older than this (`--auto-compaction-mode periodic`), checking every tenth of it. The store
    * is in memory and `/v1` overwrites are history too, so keeping all of it (`Duration.seconds(0)`, etcd's default)
-   * grows memory with every write until the pod's memory limit is reached.
+   * grows the store with every write until the space quota (`spaceQuota`) refuses writes.
    * @default Duration.minutes(5) - as Kubernetes' API server compacts its etcd
    */
   readonly historyRetention?: Duration;
