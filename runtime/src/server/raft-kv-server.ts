@@ -129,6 +129,11 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private quotaRefusedCost = 0;
   private readyCommitTarget: number | undefined;
   private lastSnapshotIndex = 0;
+  /**
+   * The term of the entry at the applied index. Committed entries are applied before the same Ready's new entries
+   * reach the in-memory log (handleReady), so the log cannot be asked for it.
+   */
+  private appliedTerm = 0;
   private snapshotting = false;
   private readonly log: Logger;
   private readonly proposalLatency: Histogram;
@@ -612,6 +617,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     this.restoreSnapshotData(snap.metadata.index, snap.data);
     this.storage.releaseSnapshotData(snap.metadata.index);
     this.lastSnapshotIndex = snap.metadata.index;
+    this.appliedTerm = snap.metadata.term;
     if (snap.data.length >= LARGE_SNAPSHOT_BYTES) setImmediate(collectGarbage);
   }
 
@@ -660,6 +666,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private applyEntries(entries: readonly Entry[]): void {
     for (const e of entries) {
       if (e.index <= this.v1.appliedIndex) continue;
+      this.appliedTerm = e.term;
       if (e.type === EntryType.CONF_CHANGE) this.applyConfChange(e);
       if (e.type !== EntryType.NORMAL) {
         this.v1.skip(e.index);
@@ -841,8 +848,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   async backupSnapshot(): Promise<{ index: number; length: number; chunks: AsyncIterable<Uint8Array> }> {
     await this.linearizableBarrier();
     const index = this.v1.appliedIndex;
-    const term = index === this.lastSnapshotIndex ? this.storage.snapshot().metadata.term : this.storage.term(index);
-    const metadata = { index, term, confState: this.node.status().confState };
+    const metadata = { index, term: this.appliedTerm, confState: this.node.status().confState };
     const registry = this.registry.toJSON();
     // The state (the MVCC store, and before the fold the /v1 map), captured before the first await, then serialized
     // twice: once for the header's CRC and the length, once as it is sent. A backup is never whole in memory.
