@@ -174,7 +174,7 @@ function positiveInt(flag: string, raw: string, min = 1): number {
 }
 
 /** --quota-backend-bytes: -1 none, 0 the default for this process's memory (see the flag's help), else bytes. */
-export function parseQuota(raw: string): number | undefined {
+function parseQuota(raw: string): number | undefined {
   const value = raw.trim();
   if (value === '-1') return undefined;
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {

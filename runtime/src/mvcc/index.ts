@@ -19,4 +19,4 @@ export {
 export { DecodeError } from './codec';
 export { AutoCompactor, AutoCompactionMode } from './auto-compaction';
 export { ENTRY_OVERHEAD_BYTES, writeCost } from './quota';
-export { V1_OP, V1Command, V1Result, v1ToMvcc, v1Result, v1Get, v1List } from './v1';
+export { V1_OP, V1Command, V1Result, v1ToMvcc, v1Result, v1Get, v1List, v1WriteCost } from './v1';

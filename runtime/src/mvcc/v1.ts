@@ -7,6 +7,7 @@
  */
 import { MvccCommand } from './command';
 import { ByteString, prefixEnd, toByteString, toBytes } from './keys';
+import { ENTRY_OVERHEAD_BYTES } from './quota';
 import { ApplyResult } from './state-machine';
 import { MvccStore } from './store';
 import { Compare, CompareResult, CompareTarget, DeleteRangeResponse, PutResponse, RequestOp, TxnRequest, TxnResponse } from './types';
@@ -46,6 +47,15 @@ export function v1ToMvcc(cmd: V1Command): MvccCommand {
     case V1_OP.CAS_DELETE: return { op: 'txn', requestId, request: swap(key, holds(key, cmd), { request_delete_range: { key } }) };
     default: throw new Error(`v1: unknown op ${cmd.op}`);
   }
+}
+
+/**
+ * What a /v1 command may add to the store, as {@link writeCost} counts its MVCC form (a put or a CAS's put; deletes
+ * nothing), without building that form: the leader checks it for every /v1 write.
+ */
+export function v1WriteCost(cmd: Omit<V1Command, 'requestId'>): number {
+  if (cmd.op !== V1_OP.PUT && cmd.op !== V1_OP.CAS) return 0;
+  return Buffer.byteLength(cmd.key, 'utf8') + (cmd.value?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
 }
 
 /** The compare a CAS needs: absent (create_revision 0), equal to `prev`, or never (neither given, as /v1 does). */

@@ -16,7 +16,7 @@ import { encodeCommand, KvCommand, KvResult } from '../kv/state-machine';
 import {
   decodeMemberContext, encodeMemberContext, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
 } from '../membership';
-import { v1ToMvcc, writeCost } from '../mvcc';
+import { v1WriteCost, writeCost } from '../mvcc';
 import { Logger } from '../observability/logger';
 import { MetricsRegistry, Counter, Histogram, registerProcessMetrics } from '../observability/metrics';
 import {
@@ -279,7 +279,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     this.checkServing();
     if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
     // The shard map's reserved keys stay writable over the quota: moving slots away is how a full shard is relieved.
-    const overQuota = this.quotaRefusal(isReserved(cmd.key) ? 0 : writeCost(v1ToMvcc({ ...cmd, requestId: 0 })));
+    const overQuota = this.quotaRefusal(isReserved(cmd.key) ? 0 : v1WriteCost(cmd));
     if (overQuota) return Promise.reject(overQuota);
     const requestId = this.nextRequestId();
     return this.proposeEntry(requestId, encodeCommand({ ...cmd, requestId })) as Promise<KvResult>;

@@ -67,7 +67,7 @@ void describe('space quota (--quota-backend-bytes)', () => {
     assert.match(await ctl([leader], ['alarm', 'list']), /^memberID:\d+ alarm:NOSPACE \n$/);
     const status = JSON.parse(await ctl([leader], ['endpoint', 'status', '-w', 'json']))[0].Status;
     assert.ok(status.dbSize > QUOTA - 1200 && status.dbSize <= QUOTA, `dbSize ${status.dbSize}`);
-    assert.deepEqual(status.errors, [status.errors[0]]);
+    assert.equal(status.errors.length, 1);
     assert.match(status.errors[0], /alarm:NOSPACE/);
 
     // /v1 refuses its writes too: 507 with the sizes; its reads work.

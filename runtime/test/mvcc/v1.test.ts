@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 // eslint-disable-next-line import/no-extraneous-dependencies
 import * as fc from 'fast-check';
 import { KvOp, KvStateMachine } from '../../src/kv/state-machine';
-import { encodeCommand, MvccStateMachine, V1_OP, v1Get, v1List, v1Result, v1ToMvcc } from '../../src/mvcc';
+import { encodeCommand, MvccStateMachine, V1_OP, v1Get, v1List, v1Result, v1ToMvcc, v1WriteCost, writeCost } from '../../src/mvcc';
 
 const keys = ['a', 'a/b', 'a/c', 'b', 'é', 'a/é'];
 const value = fc.constantFrom('', 'x', 'y').map((s) => Buffer.from(s));
@@ -23,6 +23,13 @@ const cmd = fc.record({
 void describe('/v1 on the MVCC store', () => {
   void it('uses kv/state-machine.ts\'s op numbers', () => {
     assert.deepEqual(V1_OP, { PUT: KvOp.PUT, DELETE: KvOp.DELETE, CAS: KvOp.CAS, CAS_DELETE: KvOp.CAS_DELETE });
+  });
+
+  void it('counts a command\'s space-quota cost as its MVCC form does, without building it', () => {
+    fc.assert(fc.property(cmd, (c) => {
+      const v1 = { ...c, requestId: 1 };
+      assert.equal(v1WriteCost(v1), writeCost(v1ToMvcc(v1)), JSON.stringify(v1));
+    }));
   });
 
   void it('answers every command, get and list as KvStateMachine does', () => {
