@@ -52,6 +52,11 @@ class UpstreamError extends Error {
 
 // x-ha-migration: only the migrator may read and write slots a shard does not serve (api/http-v1.ts).
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer', 'x-ha-migration']);
+/**
+ * A write is not sent with less of the retry budget left than this: a timed-out write may have applied, so an attempt
+ * too short to be answered would turn "surely not applied" into "unknown" for nothing (CI saw it on a loaded machine).
+ */
+const MIN_WRITE_ATTEMPT_MS = 200;
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The router service. `start()` listens; `close()` stops listening, timers and connections. */
@@ -328,7 +333,7 @@ export class Router {
     let target = this.pickTarget(shard, tried);
     for (;;) {
       const remaining = deadline - Date.now();
-      if (target === undefined || remaining <= 0) break;
+      if (target === undefined || remaining <= 0 || (!isRead && attempt > 0 && remaining < MIN_WRITE_ATTEMPT_MS)) break;
       tried.add(target);
       try {
         const r = await this.send(`${target}${pathAndQuery}`, method, headers, body, Math.min(this.config.requestTimeoutMs, remaining));
