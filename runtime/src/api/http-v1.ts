@@ -121,7 +121,8 @@ export interface AccessPolicy {
   readonly opsOnly?: boolean;
   /**
    * etcd's key permissions on /v1/kv (the same keys): called with the request's `Authorization` token before a key
-   * is read or written; rejects with a KvError (401, 403) to refuse it. Absent: no key permissions.
+   * is read or written; rejects with a KvError (401, 403) to refuse it, resolves with the user it checked (undefined
+   * while auth is off and no token came), whose permissions a write's apply checks again. Absent: no key permissions.
    */
   readonly kvPermission?: KvPermissionCheck;
 }
@@ -131,7 +132,7 @@ export type V1Access = 'read' | 'write' | 'read-write';
 
 /** See {@link AccessPolicy.kvPermission}: `[key, rangeEnd)` as etcd ranges (a listing's prefix range). */
 export type KvPermissionCheck = (token: string | undefined, access: V1Access, key: Buffer, rangeEnd: Buffer | undefined,
-  linearizable: boolean) => Promise<void>;
+  linearizable: boolean) => Promise<string | undefined>;
 
 const PROBES = new Set(['/livez', '/readyz']);
 const OPS = new Set(['/livez', '/readyz', '/metrics', '/v1/status']);
@@ -267,8 +268,8 @@ function slotScope(guard: SlotGuard | undefined, req: IncomingMessage): SlotScop
  * reserved keys (`__ha/`, the shard map every router and member reads) are not checked.
  */
 async function checkPermission(access: AccessPolicy, req: IncomingMessage, kind: V1Access, key: string,
-  listing: boolean, linearizable: boolean): Promise<void> {
-  if (!access.kvPermission || (kind === 'read' && isReserved(key))) return;
+  listing: boolean, linearizable: boolean): Promise<string | undefined> {
+  if (!access.kvPermission || (kind === 'read' && isReserved(key))) return undefined;
   const bytes = Buffer.from(key, 'utf8');
   const token = req.headers.authorization || undefined;
   if (!listing) return access.kvPermission(token, kind, bytes, undefined, linearizable);
@@ -364,8 +365,9 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
   if (prevExist !== undefined && prevRaw !== undefined) throw new KvError(400, 'bad_query', 'give prev or prev_exist=false, not both');
   const prev = prevRaw !== undefined ? percentDecodeBytes(prevRaw, 'prev') : undefined;
   if (prev && prev.length > limits.maxValueBytes) throw new KvError(413, 'value_too_large', `prev exceeds --max-value-bytes (${limits.maxValueBytes})`);
+  let caller: string | undefined;
   try {
-    await checkPermission(access, req, prev || prevExist !== undefined ? 'read-write' : 'write', key, false, false);
+    caller = await checkPermission(access, req, prev || prevExist !== undefined ? 'read-write' : 'write', key, false, false);
   } catch (e) {
     req.resume();
     throw e;
@@ -391,8 +393,9 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
     req.resume();
     cmd = prev ? { op: KvOp.CAS_DELETE, key, prev } : { op: KvOp.DELETE, key };
   }
-  const result = await backend.propose(scope.migration ? { ...cmd, migration: true } : cmd);
+  const result = await backend.propose(scope.migration ? { ...cmd, migration: true } : cmd, caller);
   if (result.rejected) throw rejection(result.rejected);
+  if (result.denied) throw new KvError(403, 'permission_denied', `${result.denied}: the user's roles no longer grant write on this key`);
   const headers = { 'X-Raft-Index': String(result.index) };
   if (!result.succeeded) {
     const current = result.current ? Buffer.from(result.current.buffer, result.current.byteOffset, result.current.byteLength).toString('base64') : null;

@@ -24,7 +24,7 @@ import { createKvHandler } from '../api/http-v1';
 import { Logger } from '../observability/logger';
 import { RaftServerConfig } from '../server/config';
 import { isNoSpace, RaftKvServer } from '../server/raft-kv-server';
-import { V1_ON_MVCC_METADATA } from '../server/v1-store';
+import { V1_CHECKED_METADATA, V1_ON_MVCC_METADATA } from '../server/v1-store';
 import { SlotGuard } from '../shardmap';
 import { FileLogStore, writeIdentity } from '../storage';
 import { PeerTlsOptions, TcpTransport } from '../transport';
@@ -161,8 +161,14 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
     clusterId: config.clusterToken,
     localId: config.id,
     listen: formatHostPort(config.listenPeer.host, config.listenPeer.port),
-    // V1_ON_MVCC_METADATA: the leader moves /v1 onto the MVCC store once every member says it can (v1-store.ts).
-    metadata: { clientUrl: config.advertiseClient, name: config.name, [V1_ON_MVCC_METADATA[0]]: V1_ON_MVCC_METADATA[1] },
+    // What this release applies (v1-store.ts): the leader moves /v1 onto the MVCC store (V1_ON_MVCC_METADATA), and
+    // proposes /v1 writes with their etcd auth caller (V1_CHECKED_METADATA), once every member says it can.
+    metadata: {
+      clientUrl: config.advertiseClient,
+      name: config.name,
+      [V1_ON_MVCC_METADATA[0]]: V1_ON_MVCC_METADATA[1],
+      [V1_CHECKED_METADATA[0]]: V1_CHECKED_METADATA[1],
+    },
     maxFrameBytes: config.maxPeerFrameBytes,
     ...(ctx.peerTls ? { tls: ctx.peerTls } : {}),
     // Until the server exists, answer conservatively: a member with a log is never "blank".

@@ -64,6 +64,8 @@ export interface KvResult {
   readonly undecodable?: string;
   /** Set when the guard refused the write: nothing changed. */
   readonly rejected?: KvRejection;
+  /** Set when etcd auth refused the write's caller when it applied (a permission revoked meanwhile): nothing changed. */
+  readonly denied?: string;
 }
 
 /** What applying one entry's bytes produced: the result, and the waiter it belongs to (0: none). */

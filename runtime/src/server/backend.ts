@@ -17,8 +17,11 @@ export interface V1Reads {
 export interface KvBackend {
   /** The applied state; read it only after the barrier (or for serializable reads). */
   readonly v1: V1Reads;
-  /** Replicates `cmd` and resolves with its applied result; rejects with a {@link KvError}. Leader only. */
-  propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult>;
+  /**
+   * Replicates `cmd` and resolves with its applied result; rejects with a {@link KvError}. Leader only. With
+   * `caller` (the etcd auth user the write was checked for), apply checks that user's permissions again.
+   */
+  propose(cmd: Omit<KvCommand, 'requestId'>, caller?: string): Promise<KvResult>;
   /** Resolves once a linearizable read may be served from the local state machine (ReadIndex). */
   linearizableBarrier(): Promise<void>;
   isLeader(): boolean;

@@ -10,7 +10,7 @@ import { RaftServerConfig } from './config';
 import { MvccHost, MvccOutcome, MvccWrite } from './mvcc-host';
 import { ReadBatcher } from './read-batcher';
 import { envelopeParts, unwrapSnapshot } from './snapshot-envelope';
-import { V1_FOLD_ENTRY, V1_ON_MVCC_METADATA, V1Store } from './v1-store';
+import { encodeCheckedV1, V1_CHECKED_METADATA, V1_FOLD_ENTRY, V1_ON_MVCC_METADATA, V1Store } from './v1-store';
 import { KvError, NotLeaderError, OutcomeUnknownError, QuotaExceededError, UnavailableError } from '../errors';
 import { encodeCommand, KvCommand, KvResult } from '../kv/state-machine';
 import {
@@ -275,14 +275,27 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     return this.transport.peerMetadata(this.leader)?.clientUrl || this.registry.member(this.leader)?.clientUrl || undefined;
   }
 
-  propose(cmd: Omit<KvCommand, 'requestId'>): Promise<KvResult> {
+  /**
+   * Replicates a /v1 write. With `caller` (etcd auth is on and checked the write for that user), the entry carries
+   * the caller so every member checks its permissions again when applying it, once every member can (an older
+   * release's member would not know that entry: until it is replaced, only this leader's check applies).
+   */
+  propose(cmd: Omit<KvCommand, 'requestId'>, caller?: string): Promise<KvResult> {
     this.checkServing();
     if (this.role !== Role.LEADER) return Promise.reject(new NotLeaderError(this.leaderClientUrl()));
     // The shard map's reserved keys stay writable over the quota: moving slots away is how a full shard is relieved.
     const overQuota = this.quotaRefusal(isReserved(cmd.key) ? 0 : v1WriteCost(cmd));
     if (overQuota) return Promise.reject(overQuota);
     const requestId = this.nextRequestId();
-    return this.proposeEntry(requestId, encodeCommand({ ...cmd, requestId })) as Promise<KvResult>;
+    const data = encodeCommand({ ...cmd, requestId });
+    const checked = caller !== undefined && this.everyMemberAdvertises(V1_CHECKED_METADATA);
+    return this.proposeEntry(requestId, checked ? encodeCheckedV1(caller, data) : data) as Promise<KvResult>;
+  }
+
+  /** Whether every voter and learner but this member told the transport `name=value` (what its release supports). */
+  private everyMemberAdvertises([name, value]: readonly [string, string]): boolean {
+    const cs = this.node.status().confState;
+    return [...cs.voters, ...cs.learners].every((id) => id === this.config.id || this.transport.peerMetadata(id)?.[name] === value);
   }
 
   /** Replicates an MVCC command; resolves with its applied outcome (an etcd response or the store's rejection). */
@@ -307,10 +320,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     if (this.v1.folded || this.failed || this.stopping) return;
     const retryMs = this.config.electionTicks * this.config.tickMs;
     if (Date.now() - this.foldProposedAt < retryMs) return;
-    const cs = this.node.status().confState;
-    const [name, value] = V1_ON_MVCC_METADATA;
-    const all = [...cs.voters, ...cs.learners].every((id) => id === this.config.id || this.transport.peerMetadata(id)?.[name] === value);
-    if (!all) return;
+    if (!this.everyMemberAdvertises(V1_ON_MVCC_METADATA)) return;
     this.foldProposedAt = Date.now();
     try {
       this.node.propose(V1_FOLD_ENTRY);
@@ -318,6 +328,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
       if (!(e instanceof ProposalDroppedError)) throw e;
       return;
     }
+    const cs = this.node.status().confState;
     this.log.info('proposed moving /v1 onto the MVCC store: every member supports it', { members: cs.voters.length + cs.learners.length });
   }
 

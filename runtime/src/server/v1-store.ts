@@ -12,13 +12,42 @@
  */
 import { MvccHost, MvccOutcome } from './mvcc-host';
 import { ApplyGuard, decodeCommand, KvApplied, KvCommand, KvItem, KvResult, KvStateMachine } from '../kv/state-machine';
-import { v1Get, v1List, v1Result, v1ToMvcc } from '../mvcc';
+import { checkWritePermission, MvccError, v1Get, v1List, v1Result, v1ToMvcc } from '../mvcc';
 
 /** The log entry that folds the map into the MVCC store (MVCC entries start with 0xe7, /v1 commands with 1..4). */
 export const V1_FOLD_ENTRY = Buffer.from([0xe9]);
 
 /** The transport metadata (name, value) by which a member says it understands {@link V1_FOLD_ENTRY}. */
 export const V1_ON_MVCC_METADATA = ['v1', 'mvcc'] as const;
+
+/**
+ * The first byte of a /v1 write proposed with the caller etcd auth checked it for (u16 BE length, the user's name in
+ * UTF-8, then the /v1 command): apply checks the caller's permissions again, as the etcd API's writes are, so a role
+ * revoked between the leader's check and the write's apply still refuses it.
+ */
+const V1_CHECKED_TAG = 0xea;
+
+/** The transport metadata by which a member says it applies {@link V1_CHECKED_TAG} entries. */
+export const V1_CHECKED_METADATA = ['v1auth', 'apply'] as const;
+
+/** A /v1 command's entry wrapped with its caller (see {@link V1_CHECKED_TAG}). */
+export function encodeCheckedV1(caller: string, command: Uint8Array): Buffer {
+  const name = Buffer.from(caller, 'utf8');
+  if (name.length > 0xffff) throw new RangeError(`user name of ${name.length} bytes`);
+  const head = Buffer.allocUnsafe(3);
+  head[0] = V1_CHECKED_TAG;
+  head.writeUInt16BE(name.length, 1);
+  return Buffer.concat([head, name, command]);
+}
+
+/** The caller and command of a {@link encodeCheckedV1} entry; throws when the name overruns the entry. */
+function decodeCheckedV1(data: Uint8Array): { caller: string; command: Uint8Array } {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < 3) throw new Error(`kv: checked entry of ${buf.length} bytes is shorter than its header`);
+  const end = 3 + buf.readUInt16BE(1);
+  if (end > buf.length) throw new Error(`kv: checked entry's user name (${end - 3} bytes) overruns the entry`);
+  return { caller: buf.toString('utf8', 3, end), command: buf.subarray(end) };
+}
 
 /** Member snapshot formats: 2 = the /v1 map and the MVCC store (older releases read it), 3 = the MVCC store alone. */
 const FORMAT_WITH_MAP = Buffer.from('HA\x00\x02', 'latin1');
@@ -105,8 +134,30 @@ export class V1Store {
       this.applyFold(index);
       return { kind: 'fold', requestId: 0, result: undefined };
     }
-    const { requestId, result } = this.apply(index, data);
+    const { requestId, result } = data[0] === V1_CHECKED_TAG ? this.applyChecked(index, data) : this.apply(index, data);
     return { kind: 'v1', requestId, result };
+  }
+
+  /** A /v1 command with its caller: applied only if the caller's permissions (at this index) still allow it. */
+  private applyChecked(index: number, data: Uint8Array): KvApplied {
+    let caller: string;
+    let command: Uint8Array;
+    let cmd: KvCommand;
+    try {
+      ({ caller, command } = decodeCheckedV1(data));
+      cmd = decodeCommand(command);
+    } catch (e) {
+      this.skip(index);
+      return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
+    }
+    try {
+      checkWritePermission(this.mvcc.machine.auth, caller, v1ToMvcc(cmd), () => []);
+    } catch (e) {
+      if (!(e instanceof MvccError)) throw e;
+      this.skip(index);
+      return { requestId: cmd.requestId, result: { succeeded: false, existed: false, index, denied: e.message } };
+    }
+    return this.apply(index, command);
   }
 
   /** Applies a /v1 command's entry: to the map before the fold, to the MVCC store after it. */

@@ -8,9 +8,10 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { encodeCommand, KvOp } from '../../src/kv/state-machine';
+import { AuthCommand, AuthRequest, PermType } from '../../src/mvcc';
 import { Logger } from '../../src/observability/logger';
 import { MvccHost } from '../../src/server/mvcc-host';
-import { V1_FOLD_ENTRY, V1Store } from '../../src/server/v1-store';
+import { encodeCheckedV1, V1_FOLD_ENTRY, V1Store } from '../../src/server/v1-store';
 
 const KEYS = ['a', 'b', 'c/d'];
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -134,5 +135,46 @@ describe('V1Store', () => {
     const moved = v1.applyEntry(3, encodeCommand({ op: KvOp.PUT, requestId: 2, key: 'theirs', value: bytes('v'), migration: true }));
     assert.equal(moved.kind === 'v1' && moved.result.succeeded, true);
     assert.deepEqual(v1.get('theirs'), bytes('v'));
+  });
+
+  void it('applies a write with its etcd auth caller only while the caller may still write the key when it applies', () => {
+    const host = new MvccHost(quiet);
+    const v1 = new V1Store(host);
+    let index = 0;
+    const auth = (r: AuthRequest): void => {
+      const applied = v1.applyEntry(++index, MvccHost.encodeEntry({ op: 'auth', requestId: 0, request: { ...r, caller: 'root' } as AuthCommand }));
+      assert.equal(applied.kind === 'mvcc' && applied.result.ok, true, JSON.stringify(r));
+    };
+    v1.applyEntry(++index, V1_FOLD_ENTRY);
+    auth({ kind: 'user_add', name: 'root', password: 'h', noPassword: false });
+    auth({ kind: 'user_grant_role', user: 'root', role: 'root' });
+    auth({ kind: 'user_add', name: 'bob', password: 'h', noPassword: false });
+    auth({ kind: 'role_add', name: 'w' });
+    auth({ kind: 'role_grant_permission', name: 'w', perm: { permType: PermType.READWRITE, key: bytes('k'), range_end: Buffer.alloc(0) } });
+    auth({ kind: 'user_grant_role', user: 'bob', role: 'w' });
+    auth({ kind: 'enable' });
+    const put = (caller: string, value: string): ReturnType<V1Store['applyEntry']> =>
+      v1.applyEntry(++index, encodeCheckedV1(caller, encodeCommand({ op: KvOp.PUT, requestId: 40 + index, key: 'k', value: bytes(value) })));
+
+    assert.deepEqual(put('bob', 'granted').result, { succeeded: true, existed: false, index });
+    const cas = v1.applyEntry(++index, encodeCheckedV1('bob', encodeCommand({ op: KvOp.CAS, requestId: 1, key: 'k', value: bytes('swapped'), prev: bytes('granted') })));
+    assert.equal(cas.kind === 'v1' && cas.result.succeeded, true);
+    // The role is revoked after the leader checked bob's next write and before that write applies.
+    auth({ kind: 'user_revoke_role', name: 'bob', role: 'w' });
+    const refused = put('bob', 'after-revoke');
+    assert.deepEqual(refused, { kind: 'v1', requestId: 40 + index, result: { succeeded: false, existed: false, index, denied: 'etcdserver: permission denied' } });
+    assert.equal((put('', 'nobody').result as { denied?: string }).denied, 'etcdserver: user name is empty');
+    assert.deepEqual(v1.get('k'), bytes('swapped'));
+    assert.equal(v1.appliedIndex, index);
+    put('root', 'root-may');
+    assert.equal(Buffer.from(v1.get('k')!).toString(), 'root-may');
+    // Once auth is off, the caller no longer matters (as for the etcd API's writes).
+    auth({ kind: 'disable' });
+    put('bob', 'auth-off');
+    assert.equal(Buffer.from(v1.get('k')!).toString(), 'auth-off');
+
+    const truncated = v1.applyEntry(++index, Buffer.from([0xea, 0, 9, 0x62]));
+    assert.match(String((truncated.result as { undecodable?: string }).undecodable), /user name \(9 bytes\) overruns/);
+    assert.equal(v1.appliedIndex, index);
   });
 });

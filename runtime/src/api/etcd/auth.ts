@@ -118,14 +118,18 @@ export async function authorize(
  * etcd's permissions on /v1/kv, which serves the same keys: a token (the `Authorization` header, as the gateway takes
  * it) is resolved and checked as an etcd Range (GET, listings: read on the key or the prefix's range) or DeleteRange
  * (PUT, DELETE: write on the key) would be; a compare-and-swap needs both. Rejects with a KvError: 401 without a
- * valid token, 403 outside the user's ranges. With auth off and no token, everything passes.
+ * valid token, 403 outside the user's ranges. With auth off and no token, everything passes. Resolves with the user
+ * a write's apply checks again (while auth is on), else undefined.
  */
 export async function authorizeV1(svc: EtcdService, token: string | undefined, access: V1Access,
-  key: Buffer, rangeEnd: Buffer | undefined, linearizable: boolean): Promise<void> {
-  if (token === undefined && !svc.backend.mvcc.machine.auth.enabled) return;
+  key: Buffer, rangeEnd: Buffer | undefined, linearizable: boolean): Promise<string | undefined> {
+  if (token === undefined && !svc.backend.mvcc.machine.auth.enabled) return undefined;
   try {
-    if (access !== 'write') await authorize(svc, 'KV', 'Range', { key, range_end: rangeEnd, serializable: !linearizable }, token);
-    if (access !== 'read') await authorize(svc, 'KV', 'DeleteRange', { key }, token);
+    let caller: AuthInfo | undefined;
+    if (access !== 'write') caller = await authorize(svc, 'KV', 'Range', { key, range_end: rangeEnd, serializable: !linearizable }, token);
+    if (access !== 'read') caller = await authorize(svc, 'KV', 'DeleteRange', { key }, token);
+    // With auth off a token's user is not checked at apply either (as the etcd API's writes).
+    return svc.backend.mvcc.machine.auth.enabled ? caller?.name ?? '' : undefined;
   } catch (e) {
     const err = toMvccError(e);
     if (err.code === GrpcCode.PERMISSION_DENIED) throw new KvError(403, 'permission_denied', `${err.message}: the user's roles do not grant ${access} on this key`);
