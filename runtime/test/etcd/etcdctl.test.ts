@@ -25,7 +25,7 @@ for (const [label, start] of TARGETS) {
       return r.stdout;
     };
     // etcd's member and cluster IDs exceed 2^53: keep long integers as strings.
-    const json = async (args: string[]): Promise<any> => JSON.parse((await ok([...args, '-w', 'json'])).replace(/([:[,]\s*)(\d{16,})/g, '$1"$2"'));
+    const json = async (args: string[], endpoints = all): Promise<any> => JSON.parse((await ok([...args, '-w', 'json'], undefined, endpoints)).replace(/([:[,]\s*)(\d{16,})/g, '$1"$2"'));
 
     before(async () => {
       t = await start();
@@ -187,6 +187,20 @@ for (const [label, start] of TARGETS) {
       const health = await ctl(['endpoint', 'health']);
       assert.equal(health.code, 0, health.stderr);
       assert.equal((health.stdout + health.stderr).match(/is healthy/g)?.length, 3);
+    });
+
+    it('endpoint status and hashkv with URL endpoints and --cluster (the URL is the HTTP/2 :authority)', async () => {
+      const urls = all.map((ep) => `http://${ep}`);
+      const byUrl = await json(['endpoint', 'status'], urls);
+      assert.deepEqual(byUrl.map((s: any) => s.Endpoint), urls);
+      const cluster = await json(['endpoint', 'status', '--cluster'], [urls[0]]);
+      assert.deepEqual(cluster.map((s: any) => s.Endpoint).sort(), [...urls].sort());
+      assert.equal(new Set(cluster.map((s: any) => s.Status.leader)).size, 1);
+      const hashes = await json(['endpoint', 'hashkv', '--cluster'], [urls[1]]);
+      assert.equal(hashes.length, 3);
+      // The same connection keeps working after its first request (the :authority is then an HPACK table index).
+      assert.equal((await ok(['put', 'url/k', 'v'], undefined, [urls[2]])).trim(), 'OK');
+      assert.equal(await ok(['get', 'url/k', '--print-value-only'], undefined, urls), 'v\n');
     });
 
     it('move-leader hands leadership to another member; endpoint hashkv agrees on every member', async () => {

@@ -20,7 +20,7 @@ describe('fuzzer: pinned seeds', () => {
     it(`seed ${pinned.seed} (${pinned.found.split(';')[0]})`, { timeout: pinned.durationMs + 60_000 }, async () => {
       const report = await runFuzz({ seed: pinned.seed, durationMs: pinned.durationMs, basePort: BASE + 10 * i, inProcessCases: 1500 });
       assert.deepEqual(report.failures, [], `seed ${pinned.seed}: replay with node runtime/.build-test/test/fuzz/cli.js --seed ${pinned.seed}`);
-      assert.ok(report.framesSent > 0 && report.httpRequests > 0, `the run did fuzz: ${JSON.stringify(report)}`);
+      assert.ok(report.framesSent > 0 && report.httpRequests > 0 && report.http2Starts > 0, `the run did fuzz: ${JSON.stringify(report)}`);
     });
   });
 });

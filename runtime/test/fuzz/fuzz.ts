@@ -9,7 +9,7 @@
  * the same inputs, in the same order, under a possibly different interleaving.
  */
 import * as net from 'node:net';
-import { Choices, hostileBody, hostileHello, hostileHttpRequest, messageFrame, plausibleMessage } from './inputs';
+import { Choices, hostileBody, hostileHello, hostileHttp2Start, hostileHttpRequest, messageFrame, plausibleMessage } from './inputs';
 import { encodeCommand, KvOp, KvStateMachine } from '../../src/kv/state-machine';
 import { checkHistory } from '../../src/lincheck';
 import { FrameDecoder, FrameKind, MAX_WIRE_INTEGER, PING_FRAME, PROTOCOL_VERSION, decodeHandshake, decodeMessage, encodeHandshakeFrame, encodeMessage } from '../../src/transport/codec';
@@ -42,6 +42,7 @@ export interface FuzzReport {
   readonly peerActions: number;
   readonly framesSent: number;
   readonly httpRequests: number;
+  readonly http2Starts: number;
   readonly maxRssBytes: number;
   readonly acknowledgedWrites: number;
   readonly historyEvents: number;
@@ -124,13 +125,15 @@ interface LiveStats {
   peerActions: number;
   framesSent: number;
   httpRequests: number;
+  /** Connections opened as HTTP/2 with hostile first frames. */
+  http2Starts: number;
   maxRssBytes: number;
   acknowledgedWrites: number;
   historyEvents: number;
 }
 
 async function fuzzLive(c: Choices, options: FuzzOptions, failures: string[]): Promise<LiveStats> {
-  const stats: LiveStats = { peerActions: 0, framesSent: 0, httpRequests: 0, maxRssBytes: 0, acknowledgedWrites: 0, historyEvents: 0 };
+  const stats: LiveStats = { peerActions: 0, framesSent: 0, httpRequests: 0, http2Starts: 0, maxRssBytes: 0, acknowledgedWrites: 0, historyEvents: 0 };
   // Four configured members; the fourth is stopped once the cluster formed (a blank member bootstraps
   // only when every initial member answers), so the fuzzer can pose as a member that is down.
   const cluster = await KvCluster.start({ size: 4, basePort: options.basePort, keepDir: options.keepDir });
@@ -166,9 +169,18 @@ async function fuzzLive(c: Choices, options: FuzzOptions, failures: string[]): P
         if (status >= 500 && status !== 503) failures.push(`http: ${status} for ${request.subarray(0, 120).toString('latin1').split('\r\n')[0]}`);
       }
     });
+    // Connections that start as HTTP/2 (gRPC) with hostile first frames, from a third generator so the HTTP/1.1
+    // inputs of pinned seeds stay what they were.
+    const h2 = new Choices(seededRandom(options.seed ^ 0x4832));
+    const http2Loop = (async () => {
+      while (!stopped) {
+        await rawHttp(h2.pick(cluster.members).clientPort, hostileHttp2Start(h2));
+        stats.http2Starts++;
+      }
+    })();
     await sleep(options.durationMs);
     stop();
-    await Promise.all([peerLoop, ...httpLoops]);
+    await Promise.all([peerLoop, ...httpLoops, http2Loop]);
     clearInterval(sampler);
     const result = await workload;
     stats.acknowledgedWrites = result.acknowledgedWrites;

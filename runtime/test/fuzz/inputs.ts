@@ -166,3 +166,54 @@ export function hostileHttpRequest(c: Choices): Buffer {
   const head = Buffer.from(`${method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`, 'latin1');
   return c.chance(0.05) ? c.mutate(Buffer.concat([head, body])) : Buffer.concat([head, body]);
 }
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** etcdctl 3.4's request headers for Maintenance/Status with a URL endpoint (Huffman-coded `:authority` with `//`). */
+const URL_AUTHORITY_BLOCK = Buffer.from('8386459760a924882d9dcb6571afa066a925a87510ac6e48d36a3f41909d29aee30c044eae05c0b86e09b13eff'
+  + '5f8b1d75d0620d263d4c4d65647a8b9acac8b4c7602bb2caecff40027465864d833505b11f40899acac8b24d494f6a7f', 'hex');
+
+function h2Frame(type: number, flags: number, stream: number, payload: Buffer, lengthField = payload.length): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(lengthField, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream >>> 0, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/** A header block: etcdctl's (perhaps mutated or cut), random bytes, or a literal `:authority` with random Huffman bytes. */
+function hostileHeaderBlock(c: Choices): Buffer {
+  switch (c.int(0, 3)) {
+    case 0: return URL_AUTHORITY_BLOCK;
+    case 1: return c.mutate(URL_AUTHORITY_BLOCK).subarray(0, c.int(1, URL_AUTHORITY_BLOCK.length));
+    case 2: return c.bytes(c.int(0, 300));
+    default: {
+      const value = c.bytes(c.int(0, 40));
+      return Buffer.concat([Buffer.from([0x41, 0x80 | Math.min(value.length + c.int(-2, 2), 127)]), value]);
+    }
+  }
+}
+
+/**
+ * The start of an HTTP/2 connection on the client port, as a hostile client could send it (the front reads these
+ * first frames itself, api/etcd/first-frames.ts): the preface, then SETTINGS, ACKs, HEADERS with padding or priority,
+ * CONTINUATIONs, frames of other types, lengths that promise more than comes; sometimes byte-mutated.
+ */
+export function hostileHttp2Start(c: Choices): Buffer {
+  const parts: Buffer[] = [H2_PREFACE];
+  for (let n = c.int(0, 8); n > 0; n--) {
+    const stream = c.pick([1, 3, 0, 2 ** 31 - 1]);
+    switch (c.int(0, 6)) {
+      case 0: parts.push(h2Frame(4, 0, 0, Buffer.alloc(0))); break;
+      case 1: parts.push(h2Frame(4, 1, 0, Buffer.alloc(0))); break;
+      case 2: parts.push(h2Frame(1, c.pick([0x4, 0x5, 0x0, 0x24, 0x2c, 0x8]), stream,
+        Buffer.concat([c.chance(0.3) ? Buffer.from([c.int(0, 255)]) : Buffer.alloc(0), hostileHeaderBlock(c)]))); break;
+      case 3: parts.push(h2Frame(9, c.pick([0, 4]), stream, hostileHeaderBlock(c))); break;
+      case 4: parts.push(h2Frame(c.int(0, 255), c.int(0, 255), stream, c.bytes(c.int(0, 64)))); break;
+      case 5: parts.push(h2Frame(c.int(0, 9), 0, stream, c.bytes(c.int(0, 16)), c.pick([0xffffff, 16_385, 70_000]))); break;
+      default: parts.push(h2Frame(8, 0, 0, Buffer.from([0, 0, 0x10, 0]))); break;
+    }
+  }
+  const all = Buffer.concat(parts);
+  return c.chance(0.1) ? c.mutate(all) : all;
+}

@@ -12,6 +12,7 @@ import { Server as HttpServer } from 'http';
 import { createServer, Server, Socket } from 'net';
 import * as tls from 'tls';
 import * as grpc from '@grpc/grpc-js';
+import { readFirstFrames } from './first-frames';
 import { errorBody, KvError } from '../../errors';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
@@ -128,7 +129,16 @@ export class ClientPort {
     if (socket.alpnProtocol !== 'h2') { this.route(socket); return; }
     // etcd with --client-cert-auth refuses gRPC without a verified client certificate; so do we.
     if (this.tlsOptions!.requestCert && !socket.authorized) { socket.destroy(); return; }
-    this.injector.injectConnection(socket);
+    this.toGrpc(socket, Buffer.alloc(0));
+  }
+
+  /**
+   * Hands an HTTP/2 connection to grpc-js once its first frames are read (first-frames.ts: a URL as `:authority`).
+   * The socket itself goes, not a JS stream over it: node's HTTP/2 session then reads and writes the native handle
+   * (one writev per flush) and feeds what was read here to nghttp2 first.
+   */
+  private toGrpc(socket: Socket, head: Buffer): void {
+    readFirstFrames(socket, head, this.limits.firstBytesTimeoutMs, (s) => this.injector.injectConnection(s));
   }
 
   private route(socket: Socket): void {
@@ -142,13 +152,11 @@ export class ClientPort {
       socket.off('data', onData);
       socket.pause();
       socket.setTimeout(0);
-      socket.unshift(head);
       if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
         if (this.tlsOptions?.requestCert && (socket as tls.TLSSocket).authorized !== true) { socket.destroy(); return; }
-        // The socket itself, not a JS stream over it: node's HTTP/2 session then reads and writes the native
-        // handle (one writev per flush) and feeds what was buffered here, the sniffed head, to nghttp2 first.
-        this.injector.injectConnection(socket);
+        this.toGrpc(socket, head);
       } else {
+        socket.unshift(head);
         this.http.emit('connection', socket);
         socket.resume();
       }
