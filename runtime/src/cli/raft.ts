@@ -18,6 +18,7 @@ import { EtcdCodec } from '../api/etcd/codec';
 import { Forwarder } from '../api/etcd/forwarder';
 import { createEtcdHttpHandler } from '../api/etcd/gateway';
 import { createEtcdGrpcServer } from '../api/etcd/grpc';
+import { GrpcMetrics } from '../api/etcd/grpc-metrics';
 import { ClientPort } from '../api/etcd/listener';
 import { EtcdService } from '../api/etcd/service';
 import { createKvHandler } from '../api/http-v1';
@@ -98,13 +99,17 @@ interface RunContext {
   /** The current run's etcd v3 API (the gRPC services delegate to it) and its follower-to-leader forwarder. */
   etcd?: EtcdService;
   readonly etcdCodec: EtcdCodec;
+  /** The client port's gRPC call counters (they outlive a run; each run's member renders them). */
+  readonly grpcMetrics: GrpcMetrics;
 }
 
 async function runUntilStopped(config: RaftCommandConfig, log: Logger, signals: SignalLatch, desired: DesiredMembers,
   tlsFiles: { peer?: TlsMaterial; client?: TlsMaterial }): Promise<number> {
   const peerTls: PeerTlsOptions | undefined = tlsFiles.peer &&
     { ...tlsFiles.peer, ca: tlsFiles.peer.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth };
-  const ctx: RunContext = { config, log, signals, desired, peerTls, clientTls: tlsFiles.client, etcdCodec: new EtcdCodec() };
+  const ctx: RunContext = {
+    config, log, signals, desired, peerTls, clientTls: tlsFiles.client, etcdCodec: new EtcdCodec(), grpcMetrics: new GrpcMetrics(),
+  };
   const stopWatching = watchCertificates(config, tlsFiles.peer, tlsFiles.client, log, {
     peer: (m) => ctx.transport?.setTls({ key: m.key, cert: m.cert, ca: m.ca!, clientCertAuth: config.security.peerTls!.clientCertAuth }),
     client: (m) => {
@@ -192,6 +197,7 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
   const requireClientCert = security.clientTls?.clientCertAuth ?? false;
   ctx.etcd?.forwarder.close();
   ctx.etcd = new EtcdService(kv, new Forwarder(() => kv.leaderClientUrl(), config.requestTimeoutMs, () => ctx.clientTls));
+  ctx.grpcMetrics.register(kv.metrics);
   // The etcd v3 API shares the client port, as etcd: its JSON gateway and /version, /health go first.
   const etcd = ctx.etcd;
   ctx.handler = createEtcdHttpHandler(etcd, ctx.etcdCodec, createKvHandler(kv, config.limits, slots, {
@@ -212,7 +218,7 @@ async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMater
   // One listener routes each connection to gRPC or HTTP/1.1 (by ALPN with TLS, else by its first bytes); it
   // terminates client TLS itself, so the HTTP server behind it is plain.
   const client = createClientServer((req, res) => ctx.handler!(req, res), config.http);
-  const clientPort = new ClientPort(client, createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec),
+  const clientPort = new ClientPort(client, createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec, {}, ctx.grpcMetrics),
     { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs },
     ctx.clientTls && { ...ctx.clientTls, requestCert: security.clientTls!.clientCertAuth });
   if (ctx.clientTls) onClientTls((m) => clientPort.setTls(m));

@@ -27,13 +27,34 @@ export class Counter implements Metric {
     const key = labelText(labels);
     this.values.set(key, (this.values.get(key) ?? 0) + n);
   }
+  /** One series, its label text rendered once: for a hot path that counts the same labels again and again. */
+  series(labels: Labels): { inc(n?: number): void } {
+    const key = labelText(labels);
+    return { inc: (n = 1) => { this.values.set(key, (this.values.get(key) ?? 0) + n); } };
+  }
   /** The current value of one series (for tests and logs). */
   value(labels: Labels = {}): number { return this.values.get(labelText(labels)) ?? 0; }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`);
+  /** The sum over every series. */
+  total(): number {
+    let sum = 0;
+    for (const v of this.values.values()) sum += v;
+    return sum;
+  }
+  render(): string { return this.renderAs(this.name, this.help); }
+  /** The series under another name (see {@link MetricsRegistry.alias}). */
+  renderAs(name: string, help: string): string {
+    const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} counter`];
+    if (this.values.size === 0) lines.push(`${name} 0`);
+    for (const [k, v] of this.values) lines.push(`${name}${k} ${v}`);
     return lines.join('\n');
+  }
+}
+
+/** A counter whose value is read at scrape time from a source that only grows (e.g. the sum of a labelled counter). */
+export class CounterFrom implements Metric {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  render(): string {
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n${this.name} ${this.read()}`;
   }
 }
 
@@ -74,14 +95,16 @@ export class Histogram implements Metric {
   }
   /** Number of observations so far. */
   get observations(): number { return this.count; }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+  render(): string { return this.renderAs(this.name, this.help); }
+  /** The histogram under another name (see {@link MetricsRegistry.alias}). */
+  renderAs(name: string, help: string): string {
+    const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
     let cumulative = 0;
     for (let i = 0; i < this.buckets.length; i++) {
       cumulative += this.counts[i];
-      lines.push(`${this.name}_bucket{le="${this.buckets[i]}"} ${cumulative}`);
+      lines.push(`${name}_bucket{le="${this.buckets[i]}"} ${cumulative}`);
     }
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    lines.push(`${name}_bucket{le="+Inf"} ${this.count}`, `${name}_sum ${this.sum}`, `${name}_count ${this.count}`);
     return lines.join('\n');
   }
 }
@@ -99,6 +122,15 @@ export class MetricsRegistry {
   }
   /** Registers and returns a histogram. */
   histogram(name: string, help: string, buckets?: readonly number[]): Histogram { return this.add(new Histogram(name, help, buckets)); }
+  /** Registers a counter read by `read` at scrape time (`read` must never decrease while the process runs). */
+  counterFrom(name: string, help: string, read: () => number): CounterFrom { return this.add(new CounterFrom(name, help, read)); }
+  /**
+   * Renders `metric`'s series a second time under `name`: for names other tools already query (etcd's), one
+   * measurement behind both.
+   */
+  alias(name: string, help: string, metric: Counter | Histogram): void {
+    this.add({ render: () => metric.renderAs(name, help) });
+  }
   /** The text exposition of every metric. */
   render(): string { return this.metrics.map((m) => m.render()).join('\n') + '\n'; }
   private add<T extends Metric>(m: T): T { this.metrics.push(m); return m; }

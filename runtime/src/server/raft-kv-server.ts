@@ -17,6 +17,7 @@ import {
   decodeMemberContext, encodeMemberContext, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
 } from '../membership';
 import { v1WriteCost, writeCost } from '../mvcc';
+import { registerEtcdMetrics } from './etcd-metrics';
 import { Logger } from '../observability/logger';
 import { MetricsRegistry, Counter, Histogram, registerProcessMetrics } from '../observability/metrics';
 import {
@@ -103,7 +104,8 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   private foldProposedAt = 0;
   private readonly node: RawNode;
   private readonly storage = new MemoryStorage();
-  private readonly metrics = new MetricsRegistry();
+  /** This member's metrics (/metrics); the CLI adds the client port's gRPC counters to them. */
+  readonly metrics = new MetricsRegistry();
   private readonly pending = new Map<number, PendingProposal>();
   private requestCounter = 0;
   private readonly requestEpoch = randomInt(2 ** 24);
@@ -234,6 +236,21 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     this.persistLatency = m.histogram('ha_raft_persist_duration_seconds', 'Time to make one Ready durable (write, group commit, fdatasync).');
     this.entriesPersisted = m.counter('ha_raft_entries_persisted_total', 'Log entries made durable (divide by persist count for the batch size).');
     this.fsyncLatency = m.histogram('ha_raft_fsync_duration_seconds', 'Write-ahead log fdatasync latency.');
+    registerEtcdMetrics(m, {
+      memberId: config.id,
+      hasLeader: () => this.leader !== 0,
+      isLeader: () => this.role === Role.LEADER,
+      isLearner: () => this.node.status().confState.learners.includes(config.id),
+      commitIndex: () => this.node.status().commit,
+      appliedIndex: () => this.v1.appliedIndex,
+      pendingProposals: () => this.pending.size,
+      storeBytes: () => this.mvcc.store.sizeBytes,
+      quotaBytes: () => this.config.quotaBytes ?? 0,
+      keys: () => this.mvcc.store.keyCount,
+      leaderChanges: this.leaderChanges,
+      proposalsFailed: this.proposalsFailed,
+      fsyncLatency: this.fsyncLatency,
+    });
 
     transport.onMessage((msg) => this.receive(msg));
     const unreachable = m.counter('ha_raft_peer_unreachable_total', 'Times the transport reported a peer unreachable.');
