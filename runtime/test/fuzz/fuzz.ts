@@ -133,7 +133,9 @@ interface LiveStats {
 }
 
 async function fuzzLive(c: Choices, options: FuzzOptions, failures: string[]): Promise<LiveStats> {
-  const stats: LiveStats = { peerActions: 0, framesSent: 0, httpRequests: 0, http2Starts: 0, maxRssBytes: 0, acknowledgedWrites: 0, historyEvents: 0 };
+  const stats: LiveStats = {
+    peerActions: 0, framesSent: 0, httpRequests: 0, http2Starts: 0, maxRssBytes: 0, acknowledgedWrites: 0, historyEvents: 0,
+  };
   // Four configured members; the fourth is stopped once the cluster formed (a blank member bootstraps
   // only when every initial member answers), so the fuzzer can pose as a member that is down.
   const cluster = await KvCluster.start({ size: 4, basePort: options.basePort, keepDir: options.keepDir });
