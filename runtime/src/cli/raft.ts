@@ -218,7 +218,11 @@ async function openListeners(ctx: RunContext, onClientTls: (setTls: (m: TlsMater
   // One listener routes each connection to gRPC or HTTP/1.1 (by ALPN with TLS, else by its first bytes); it
   // terminates client TLS itself, so the HTTP server behind it is plain.
   const client = createClientServer((req, res) => ctx.handler!(req, res), config.http);
-  const clientPort = new ClientPort(client, createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec, {}, ctx.grpcMetrics),
+  const grpcServer = createEtcdGrpcServer(() => ctx.etcd!, ctx.etcdCodec, {
+    metrics: ctx.grpcMetrics,
+    electionTimeoutMs: config.electionTicks * config.tickMs,
+  });
+  const clientPort = new ClientPort(client, grpcServer,
     { maxConnections: config.http.maxConnections, firstBytesTimeoutMs: config.http.headersTimeoutMs },
     ctx.clientTls && { ...ctx.clientTls, requestCert: security.clientTls!.clientCertAuth });
   if (ctx.clientTls) onClientTls((m) => clientPort.setTls(m));

@@ -6,13 +6,14 @@ import * as grpc from '@grpc/grpc-js';
 import { AUTH_METHODS, authorize, isChecked, permitWatch, tokenOf } from './auth';
 import { EtcdCodec } from './codec';
 import { campaign, leader, observe, proclaim, resign } from './election';
-import { toMvccError } from './errors';
+import { EtcdErrors, toMvccError } from './errors';
 import { withCallerToken } from './forwarder';
 import { GrpcMetrics } from './grpc-metrics';
 import { healthService } from './health';
 import { KeepAliveSession } from './lease-stream';
 import { lock, unlock } from './lock';
 import { etcdPackageDefinition } from './proto';
+import { guardService, LeaderMonitor } from './require-leader';
 import { EtcdService } from './service';
 import { WatchSession, WatchSessionOptions } from './watch-stream';
 
@@ -61,18 +62,31 @@ function unaryTable(current: () => EtcdService): Record<string, Record<string, [
   };
 }
 
-/** Builds the grpc-js server with every etcd service registered, each call counted in `metrics` when given. */
-export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCodec, watchOptions: WatchSessionOptions = {},
-  metrics?: GrpcMetrics): grpc.Server {
+/** How the gRPC server runs besides its services. */
+export interface EtcdGrpcOptions {
+  readonly watch?: WatchSessionOptions;
+  /** Counts every call (etcd's grpc_server_* metrics). */
+  readonly metrics?: GrpcMetrics;
+  /** The member's election timeout: how often require-leader streams check for a leader (require-leader.ts). @default 1000 */
+  readonly electionTimeoutMs?: number;
+}
+
+/** Builds the grpc-js server with every etcd service registered. */
+export function createEtcdGrpcServer(service: () => EtcdService, codec: EtcdCodec, options: EtcdGrpcOptions = {}): grpc.Server {
+  const { metrics, watch: watchOptions = {} } = options;
   // No channelz: nothing reads it, and its per-call bookkeeping cost about 4% of a unary call's server CPU.
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 2 * 1024 * 1024 + 512 * 1024,
     'grpc.enable_channelz': 0,
     'interceptors': metrics ? [metrics.interceptor] : [],
   });
+  const leaders = new LeaderMonitor(() => service().backend.raftProgress().leader !== 0, options.electionTimeoutMs ?? 1000);
+  const noLeader = (): Partial<grpc.StatusObject> & Error => grpcError(EtcdErrors.noLeader());
   const server = {
-    addService: (def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void =>
-      grpcServer.addService(def, metrics ? metrics.instrument(def, impl) : impl),
+    addService: (def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void => {
+      const leaderAware = guardService(def, impl, leaders, noLeader);
+      grpcServer.addService(def, metrics ? metrics.instrument(def, leaderAware) : leaderAware);
+    },
   };
   const packages = grpc.loadPackageDefinition(etcdPackageDefinition());
   const pkg = packages.etcdserverpb as grpc.GrpcObject;
