@@ -198,6 +198,7 @@ for (const [label, start] of TARGETS) {
       assert.equal(new Set(cluster.map((s: any) => s.Status.leader)).size, 1);
       const hashes = await json(['endpoint', 'hashkv', '--cluster'], [urls[1]]);
       assert.equal(hashes.length, 3);
+      assert.equal((await ok(['defrag', '--cluster'], undefined, [urls[2]])).match(/Finished defragmenting etcd member/g)?.length, 3);
       // The same connection keeps working after its first request (the :authority is then an HPACK table index).
       assert.equal((await ok(['put', 'url/k', 'v'], undefined, [urls[2]])).trim(), 'OK');
       assert.equal(await ok(['get', 'url/k', '--print-value-only'], undefined, urls), 'v\n');
