@@ -66,11 +66,12 @@ export class Gauge implements Metric {
   }
 }
 
-/** Several series read at scrape time, one per label set (e.g. one per shard or member). */
+/** Several series read at scrape time, one per label set (e.g. one per shard or member): gauges, or counters. */
 export class GaugeFamily implements Metric {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => Iterable<readonly [Labels, number]>) {}
+  constructor(readonly name: string, readonly help: string, private readonly read: () => Iterable<readonly [Labels, number]>,
+    private readonly type: 'gauge' | 'counter' = 'gauge') {}
   render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     for (const [labels, value] of this.read()) lines.push(`${this.name}${labelText(labels)} ${value}`);
     return lines.join('\n');
   }
@@ -122,6 +123,10 @@ export class MetricsRegistry {
   }
   /** Registers and returns a histogram. */
   histogram(name: string, help: string, buckets?: readonly number[]): Histogram { return this.add(new Histogram(name, help, buckets)); }
+  /** Registers counters read at scrape time, one per label set (each must never decrease while the process runs). */
+  counterFamily(name: string, help: string, read: () => Iterable<readonly [Labels, number]>): GaugeFamily {
+    return this.add(new GaugeFamily(name, help, read, 'counter'));
+  }
   /** Registers a counter read by `read` at scrape time (`read` must never decrease while the process runs). */
   counterFrom(name: string, help: string, read: () => number): CounterFrom { return this.add(new CounterFrom(name, help, read)); }
   /**

@@ -5,6 +5,7 @@
  * /metrics); each reads the same measurement as the member's `ha_*` series.
  */
 import { Counter, Histogram, MetricsRegistry } from '../observability/metrics';
+import { PeerStats } from '../transport/transport';
 
 /** What the member reports; read at scrape time. */
 export interface EtcdMetricSource {
@@ -22,6 +23,8 @@ export interface EtcdMetricSource {
   /** The space quota in bytes (0: none). */
   quotaBytes(): number;
   keys(): number;
+  /** The transport's per-peer counts. */
+  peers(): readonly PeerStats[];
 }
 
 export function registerEtcdMetrics(m: MetricsRegistry, s: EtcdMetricSource): void {
@@ -41,4 +44,9 @@ export function registerEtcdMetrics(m: MetricsRegistry, s: EtcdMetricSource): vo
   m.gauge('etcd_mvcc_db_total_size_in_use_in_bytes', 'Total size of the underlying database logically in use in bytes.', () => s.storeBytes());
   m.gauge('etcd_server_quota_backend_bytes', 'Current backend storage quota size in bytes.', () => s.quotaBytes());
   m.gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.', () => s.keys());
+  // Per peer, by its member id in hex as etcd labels it: messages dropped (queue full, or the peer down) and bytes sent.
+  m.counterFamily('etcd_network_peer_sent_failures_total', 'The total number of send failures from peers.',
+    () => s.peers().map((p) => [{ To: p.peerId.toString(16) }, p.droppedMessages] as const));
+  m.counterFamily('etcd_network_peer_sent_bytes_total', 'The total number of bytes sent to peers.',
+    () => s.peers().map((p) => [{ To: p.peerId.toString(16) }, p.sentBytes] as const));
 }

@@ -13,6 +13,8 @@ export interface Target {
   readonly endpoints: string[];
   /** Index into `endpoints` of the leader when the cluster started (tests also talk to followers). */
   readonly leaderIndex: number;
+  /** Kills member `index` (SIGKILL) and waits for it to exit. */
+  kill(index: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export async function startRuntime(basePort: number, args: string[] = []): Promi
     name: 'runtime',
     endpoints: c.members.map((m) => `127.0.0.1:${m.clientPort}`),
     leaderIndex: c.members.indexOf(leader),
+    kill: (i) => c.members[i].kill(),
     close: () => c.close(),
   };
 }
@@ -37,6 +40,7 @@ export async function startEtcd(basePort: number): Promise<Target | undefined> {
     name: 'etcd',
     endpoints: c.members.map((m) => `127.0.0.1:${m.clientPort}`),
     leaderIndex,
+    kill: (i) => c.members[i].kill(),
     close: () => c.close(),
   };
 }

@@ -16,6 +16,7 @@ const ETCD_NAMES = [
   'etcd_server_proposals_pending', 'etcd_server_proposals_failed_total', 'etcd_disk_wal_fsync_duration_seconds',
   'etcd_mvcc_db_total_size_in_bytes', 'etcd_mvcc_db_total_size_in_use_in_bytes', 'etcd_server_quota_backend_bytes',
   'etcd_debugging_mvcc_keys_total', 'grpc_server_started_total', 'grpc_server_handled_total',
+  'etcd_network_peer_sent_failures_total', 'etcd_network_peer_sent_bytes_total',
 ];
 
 interface Family { type: string; labels: Set<string>; samples: { name: string; labels: Record<string, string>; value: number }[] }
@@ -75,31 +76,12 @@ describe('etcd metric names on a runtime member', () => {
     assert.notEqual((await etcdctl(ep, ['get', 'm/a', '--rev=999999'])).code, 0);
   }
 
-  it('gives each name the type and label names etcd 3.4 gives it', { timeout: 30_000 }, async (t) => {
-    if (!etcd) { t.skip('etcd is not installed'); return; }
-    await traffic(runtime);
-    await traffic(etcd);
-    const ours = await scrape(runtime.endpoints[runtime.leaderIndex]);
-    const theirs = await scrape(etcd.endpoints[etcd.leaderIndex]);
-    for (const name of ETCD_NAMES) {
-      const [o, e] = [ours.get(name), theirs.get(name)];
-      assert.ok(e, `etcd 3.4 exports ${name}`);
-      assert.ok(o, `the runtime exports ${name}`);
-      assert.equal(o.type, e.type, `${name}: type`);
-      assert.deepEqual([...o.labels].sort(), [...e.labels].sort(), `${name}: label names`);
-    }
-    // Both count the same calls under the same labels.
-    for (const f of [ours, theirs]) {
-      assert.ok(value(f, 'grpc_server_handled_total', { grpc_method: 'Put', grpc_service: 'etcdserverpb.KV', grpc_type: 'unary', grpc_code: 'OK' })! >= 2);
-      assert.ok(value(f, 'grpc_server_handled_total', { grpc_method: 'Range', grpc_code: 'OutOfRange' })! >= 1);
-    }
-  });
-
   it('follows the member: one leader, commits and applies, fsyncs, keys, quota, gRPC starts', { timeout: 30_000 }, async () => {
     await traffic(runtime);
     const all = await Promise.all(runtime.endpoints.map(scrape));
     assert.deepEqual(all.map((f) => value(f, 'etcd_server_has_leader')), [1, 1, 1]);
     assert.equal(all.reduce((n, f) => n + value(f, 'etcd_server_is_leader')!, 0), 1);
+    assert.ok(all.every((f) => f.get('etcd_network_peer_sent_bytes_total')!.samples.length === 2), 'bytes sent to each peer');
     const leader = all[runtime.leaderIndex];
     assert.equal(value(leader, 'etcd_server_is_leader'), 1);
     assert.equal(value(leader, 'etcd_server_is_learner'), 0);
@@ -120,5 +102,35 @@ describe('etcd metric names on a runtime member', () => {
     assert.equal((await etcdctl(ep, ['lease', 'keep-alive', '--once', lease])).code, 0);
     const later = await scrape(ep[0]);
     assert.ok(value(later, 'grpc_server_started_total', { grpc_method: 'LeaseKeepAlive', grpc_type: 'bidi_stream', grpc_service: 'etcdserverpb.Lease' })! >= 1);
+  });
+
+  it('gives each name the type and label names etcd 3.4 gives it (with a member down, for the send failures)', { timeout: 30_000 }, async (t) => {
+    if (!etcd) { t.skip('etcd is not installed'); return; }
+    await traffic(runtime);
+    await traffic(etcd);
+    // A member down: the leader's sends to it fail (etcd_network_peer_sent_failures_total appears in etcd then).
+    const down = (runtime.leaderIndex + 1) % 3;
+    await runtime.kill(down);
+    await etcd.kill((etcd.leaderIndex + 1) % 3);
+    await traffic(runtime);
+    await traffic(etcd);
+    await new Promise((r) => setTimeout(r, 2000));
+    const ours = await scrape(runtime.endpoints[runtime.leaderIndex]);
+    const theirs = await scrape(etcd.endpoints[etcd.leaderIndex]);
+    for (const name of ETCD_NAMES) {
+      const [o, e] = [ours.get(name), theirs.get(name)];
+      assert.ok(e, `etcd 3.4 exports ${name}`);
+      assert.ok(o, `the runtime exports ${name}`);
+      assert.equal(o.type, e.type, `${name}: type`);
+      assert.deepEqual([...o.labels].sort(), [...e.labels].sort(), `${name}: label names`);
+    }
+    // Both count the failures to the member that is down, labelled by its id in hex.
+    for (const f of [ours, theirs]) assert.ok(f.get('etcd_network_peer_sent_failures_total')!.samples.some((x) => x.value > 0));
+    assert.ok(value(ours, 'etcd_network_peer_sent_failures_total', { To: (down + 1).toString(16) })! > 0);
+    // Both count the same calls under the same labels.
+    for (const f of [ours, theirs]) {
+      assert.ok(value(f, 'grpc_server_handled_total', { grpc_method: 'Put', grpc_service: 'etcdserverpb.KV', grpc_type: 'unary', grpc_code: 'OK' })! >= 2);
+      assert.ok(value(f, 'grpc_server_handled_total', { grpc_method: 'Range', grpc_code: 'OutOfRange' })! >= 1);
+    }
   });
 });
