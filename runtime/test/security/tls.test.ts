@@ -138,6 +138,10 @@ describe('TLS from the command line: peer mTLS, client certificates, rotation', 
     assert.equal(put.code, 0, put.stderr);
     const got = await etcdctl([endpoints[1]], [...tlsFlags, 'get', 'tls/k', '--print-value-only']);
     assert.deepEqual([got.code, got.stdout], [0, 'over-grpc\n'], got.stderr);
+    // Over TLS too, status --cluster dials each member's https URL, which etcdctl sends as the HTTP/2 :authority.
+    const status = await etcdctl([endpoints[2]], [...tlsFlags, 'endpoint', 'status', '--cluster', '-w', 'json']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout).map((s: { Endpoint: string }) => s.Endpoint).sort(), [...endpoints].sort());
     // --client-cert-auth: gRPC without a certificate, or with one another CA signed, gets nowhere (as with etcd).
     const rogue = rogueCa.issue('rogue-client', 'DNS:client.example');
     for (const flags of [['--cacert', ca.caFile], ['--cacert', ca.caFile, '--cert', rogue.certFile, '--key', rogue.keyFile]]) {
