@@ -1,7 +1,7 @@
 /** Leases: the replicated table (grant, revoke, attach, checkpoints) and the leader's clock (expiry, renewals). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EventType, GrpcCode, LeaseClock, MAX_LEASE_TTL, MvccError, MvccStore } from '../../src/mvcc';
+import { encodeCommand, EventType, GrpcCode, LeaseClock, MAX_LEASE_TTL, MvccError, MvccStateMachine, MvccStore } from '../../src/mvcc';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const rejects = (fn: () => unknown, code: GrpcCode, message: string): void => {
@@ -21,6 +21,25 @@ void describe('leases', () => {
     rejects(() => a.leaseGrant({ TTL: MAX_LEASE_TTL + 1 }), GrpcCode.OUT_OF_RANGE, 'etcdserver: too large lease TTL');
     assert.deepEqual(a.leaseLeases().leases.map((l) => l.ID), [1, 2, 3]);
     assert.equal(a.revision, 1, 'grants do not bump the revision');
+  });
+
+  void it('never hands out a revoked lease ID again, across a snapshot too (a holder of an expired lease cannot renew another)', () => {
+    const m = new MvccStateMachine();
+    let index = 0;
+    const grant = (machine: MvccStateMachine): number =>
+      (machine.apply(++index, encodeCommand({ op: 'lease_grant', requestId: 0, request: { TTL: 60 } })).response as { ID: number }).ID;
+    const revoke = (machine: MvccStateMachine, ID: number): void => {
+      assert.equal(machine.apply(++index, encodeCommand({ op: 'lease_revoke', requestId: 0, request: { ID } })).error, undefined);
+    };
+    const [first, second] = [grant(m), grant(m)];
+    revoke(m, first);
+    revoke(m, second);
+    const third = grant(m);
+    assert.deepEqual([first, second, third], [1, 2, 3]);
+    revoke(m, third);
+    const restored = new MvccStateMachine();
+    restored.restore(Buffer.concat([...m.snapshot().chunks]));
+    assert.equal(grant(restored), 4, 'the counter is part of the snapshot');
   });
 
   void it('revoke deletes the attached keys in one revision; an unknown lease is NOT_FOUND', () => {
