@@ -2,9 +2,11 @@
  * The `ha-runtime raft` flags, etcd-like, each also settable from an environment variable
  * (`--foo-bar` <-> `HA_RAFT_FOO_BAR`; a flag wins over the variable) so a StatefulSet can set them.
  */
+import { readFileSync } from 'fs';
 import { hostname, totalmem } from 'os';
 import { getHeapStatistics } from 'v8';
 import { flagEnvName, parseHostPort, readFlagArgs, UsageError } from './flags';
+import { JwtOptions, JwtTokens } from '../server/auth-tokens';
 import { ClusterMember, RaftServerConfig } from '../server/config';
 
 interface FlagSpec {
@@ -52,6 +54,11 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
   'max-list-items': { help: 'most items one prefix listing returns', default: '1000' },
   'log-level': { help: 'debug|info|warn|error', default: 'info' },
   'auth-token-ttl': { help: 'seconds an etcd API auth token lives without use (etcd\'s --auth-token-ttl)', default: '300' },
+  'auth-token': {
+    help: 'etcd API auth tokens, as etcd\'s flag: simple (in each member\'s memory), or ' +
+      'jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256|RS384|RS512|PS256|PS384|PS512|ES256|ES384|ES512[,ttl=5m] (signed; without priv-key the member only verifies)',
+    default: 'simple',
+  },
   'auto-compaction-mode': { help: 'etcd API history retention: periodic (keep a duration) or revision (keep N revisions)', default: 'periodic' },
   'auto-compaction-retention': { help: 'periodic: hours, or a duration like 30m, 1h; revision: a count; 0 keeps all history (etcd\'s default)', default: '0' },
   'quota-backend-bytes': {
@@ -173,6 +180,44 @@ function positiveInt(flag: string, raw: string, min = 1): number {
   return n;
 }
 
+/** Go's durations as etcd's flags take them (`5m`, `90s`, `1h30m`, `500ms`), in milliseconds; undefined if not one. */
+function goDurationMs(raw: string): number | undefined {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(raw)) return undefined;
+  let ms = 0;
+  for (const [, n, , unit] of raw.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * units[unit];
+  return ms;
+}
+
+/** --auth-token: `simple`, or `jwt,` with etcd's options; the keys are read and checked here. */
+function parseAuthToken(raw: string): JwtOptions | undefined {
+  const fail = (why: string): never => {
+    throw new UsageError(`--auth-token: '${raw}': ${why} (set --auth-token or ${envName('auth-token')}; e.g. jwt,pub-key=jwt.pub,priv-key=jwt.key,sign-method=RS256)`);
+  };
+  const [kind, ...rest] = raw.split(',').map((p) => p.trim());
+  if (kind === 'simple' && rest.length === 0) return undefined;
+  if (kind !== 'jwt') return fail('must be simple or jwt,...');
+  const opts = new Map<string, string>();
+  for (const part of rest) {
+    const [k, v] = part.split('=', 2);
+    if (!['pub-key', 'priv-key', 'sign-method', 'ttl'].includes(k) || !v) fail(`'${part}' is not one of pub-key=, priv-key=, sign-method=, ttl=`);
+    opts.set(k, v);
+  }
+  const read = (k: string): Buffer => {
+    try { return readFileSync(opts.get(k)!); } catch (e) { return fail(`cannot read ${k} ${opts.get(k)}: ${(e as Error).message}`); }
+  };
+  if (!opts.has('pub-key') || !opts.has('sign-method')) fail('jwt needs pub-key= and sign-method=');
+  const ttlMs = opts.has('ttl') ? goDurationMs(opts.get('ttl')!) ?? fail(`ttl=${opts.get('ttl')} is not a duration like 5m`) : 300_000;
+  if (ttlMs < 1000) fail('ttl must be at least 1s');
+  const options: JwtOptions = { signMethod: opts.get('sign-method')!, publicKey: read('pub-key'), privateKey: opts.has('priv-key') ? read('priv-key') : undefined, ttlMs };
+  try {
+    new JwtTokens(options).verify('');
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  return options;
+}
+
 /** --quota-backend-bytes: -1 none, 0 the default for this process's memory (see the flag's help), else bytes. */
 function parseQuota(raw: string): number | undefined {
   const value = raw.trim();
@@ -280,6 +325,7 @@ export function parseRaftConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     logLevel: logLevel as RaftServerConfig['logLevel'],
     autoCompaction: parseAutoCompaction(required('auto-compaction-mode'), required('auto-compaction-retention')),
     authTokenTtlMs: positiveInt('auth-token-ttl', required('auth-token-ttl')) * 1000,
+    jwt: parseAuthToken(required('auth-token')),
     quotaBytes: parseQuota(required('quota-backend-bytes')),
     maxPeerFrameBytes: positiveInt('max-peer-frame-bytes', required('max-peer-frame-bytes'), 1024 * 1024),
     security: parseSecurity(get),

@@ -115,6 +115,8 @@ export const EtcdErrors = {
   invalidAuthToken: make(GrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token'),
   invalidAuthMgmt: make(GrpcCode.INVALID_ARGUMENT, 'etcdserver: invalid auth management'),
   authOldRevision: make(GrpcCode.INVALID_ARGUMENT, 'etcdserver: revision of auth store is old'),
+  /** Authenticate on a member given only the JWT public key (`--auth-token jwt` without priv-key), as etcd says it. */
+  jwtVerifyOnly: make(GrpcCode.UNKNOWN, 'auth: token signing attempted with verify-only key'),
   /** A log entry this member cannot decode: rejected identically on every member instead of crashing apply. */
   undecodable: (why: string): EtcdError => new EtcdError(GrpcCode.INTERNAL, `mvcc: undecodable command: ${why}`),
 };

@@ -1,4 +1,5 @@
 /** The resolved configuration of one Raft KV member (the CLI parses it from flags and env: cli/raft-config.ts). */
+import { JwtOptions } from './auth-tokens';
 
 /** One member of `--initial-cluster`: its name, numeric Raft id (1-based position) and peer address. */
 export interface ClusterMember {
@@ -67,4 +68,6 @@ export interface RaftServerConfig {
   readonly quotaBytes?: number;
   /** How long an etcd API auth token lives without use (etcd's --auth-token-ttl). @default 300000 */
   readonly authTokenTtlMs?: number;
+  /** etcd's `--auth-token jwt,...`: signed tokens (auth-tokens.ts). Absent: simple tokens. */
+  readonly jwt?: JwtOptions;
 }

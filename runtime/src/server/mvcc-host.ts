@@ -4,7 +4,7 @@
  * (the store and the lease table stay pure). Log entries carrying an MVCC command start with
  * {@link MVCC_ENTRY_TAG}; the others are /v1 KV commands and the fold (v1-store.ts).
  */
-import { SimpleTokens } from './auth-tokens';
+import { JwtOptions, JwtTokens, SimpleTokens } from './auth-tokens';
 import {
   ApplyResult, AuthResponse, AutoCompactionMode, AutoCompactor, encodeCommand, LeaseClock, MvccCommand, MvccError, MvccStateMachine, MvccStore,
   snapshotBytes, WatchHub,
@@ -64,8 +64,12 @@ export class MvccHost {
   /** The last snapshot {@link checkSnapshot} restored, kept until it is installed: restoring a large store takes long. */
   private checked?: { data: Uint8Array; machine: MvccStateMachine };
 
-  constructor(private readonly log: Logger, authTokenTtlMs?: number) {
+  /** With `--auth-token jwt`: signed tokens any member verifies; simple tokens are then not kept. */
+  readonly jwt: JwtTokens | undefined;
+
+  constructor(private readonly log: Logger, authTokenTtlMs?: number, jwt?: JwtOptions) {
     this.tokens = new SimpleTokens(authTokenTtlMs);
+    this.jwt = jwt && new JwtTokens(jwt);
   }
 
   get store(): MvccStore { return this.machine.store; }
@@ -96,9 +100,9 @@ export class MvccHost {
     const e = resp.effect;
     delete resp.effect;
     if (!e) return;
-    if ('assign' in e) this.tokens.assign(e.assign.token, e.assign.user);
-    else if ('invalidateUser' in e) this.tokens.invalidateUser(e.invalidateUser);
-    else this.tokens.clear();
+    if ('assign' in e) {
+      if (!this.jwt) this.tokens.assign(e.assign.token, e.assign.user);
+    } else if ('invalidateUser' in e) {this.tokens.invalidateUser(e.invalidateUser);} else {this.tokens.clear();}
   }
 
   /**

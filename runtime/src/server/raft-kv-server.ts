@@ -164,7 +164,7 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
     private readonly start_: StartOptions,
   ) {
     this.log = logger;
-    this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }), config.authTokenTtlMs);
+    this.mvcc = new MvccHost(logger.child({ component: 'mvcc' }), config.authTokenTtlMs, config.jwt);
     this.v1 = new V1Store(this.mvcc);
     this.etcdClusterId = String(parseInt(createHash('sha256').update(config.clusterToken).digest('hex').slice(0, 13), 16));
     this.registry = new MemberRegistry((id) => this.fallbackMember(id));

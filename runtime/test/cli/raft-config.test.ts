@@ -1,5 +1,8 @@
 import * as assert from 'node:assert/strict';
-import { totalmem } from 'node:os';
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
 import { UsageError } from '../../src/cli/flags';
@@ -101,5 +104,42 @@ test('--quota-backend-bytes: bytes as given, -1 for none, 0 (the default) sized 
   for (const bad of ['2GB', '1.5', '-2']) {
     assert.throws(() => parseRaftConfig([...base, '--quota-backend-bytes', bad], {}),
       (e: unknown) => e instanceof UsageError && /--quota-backend-bytes: '.*' must be a number of bytes, 0 for the default or -1 for no quota/.test((e as Error).message), bad);
+  }
+});
+
+test('--auth-token: simple (the default), or jwt with etcd\'s options; the keys are read and checked at start', () => {
+  const base = ['--id', 'kv-0', '--data-dir', '/d', '--initial-cluster', CLUSTER];
+  assert.equal(parseRaftConfig(base, {}).jwt, undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'ha-jwt-cfg-'));
+  try {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const write = (name: string, key: KeyObject): string => {
+      const path = join(dir, name);
+      writeFileSync(path, key.export(key.type === 'public' ? { type: 'spki', format: 'pem' } : { type: 'pkcs8', format: 'pem' }));
+      return path;
+    };
+    const [pub, priv, ecPub] = [write('rsa.pub', rsa.publicKey), write('rsa.key', rsa.privateKey), write('ec.pub', ec.publicKey)];
+    const jwt = parseRaftConfig([...base, '--auth-token', `jwt,pub-key=${pub},priv-key=${priv},sign-method=RS512,ttl=1h30m`], {}).jwt!;
+    assert.equal(jwt.signMethod, 'RS512');
+    assert.equal(jwt.ttlMs, 90 * 60_000);
+    assert.ok(jwt.privateKey);
+    const verifyOnly = parseRaftConfig(base, { HA_RAFT_AUTH_TOKEN: `jwt,pub-key=${ecPub},sign-method=ES256` }).jwt!;
+    assert.deepEqual([verifyOnly.privateKey, verifyOnly.ttlMs], [undefined, 300_000]);
+    const refused: [string, RegExp][] = [
+      ['jwt', /jwt needs pub-key= and sign-method=/],
+      ['opaque', /must be simple or jwt/],
+      [`jwt,pub-key=${pub},sign-method=HS256`, /sign-method=HS256 is not one of RS256/],
+      [`jwt,pub-key=${ecPub},sign-method=RS256`, /sign-method=RS256 needs RSA keys, not ec/],
+      [`jwt,pub-key=${join(dir, 'missing.pub')},sign-method=RS256`, /cannot read pub-key .*missing\.pub/],
+      [`jwt,pub-key=${pub},sign-method=RS256,ttl=5 minutes`, /ttl=5 minutes is not a duration like 5m/],
+      [`jwt,pub-key=${pub},sign-method=RS256,colour=red`, /'colour=red' is not one of pub-key=/],
+    ];
+    for (const [value, why] of refused) {
+      assert.throws(() => parseRaftConfig([...base, '--auth-token', value], {}),
+        (e: unknown) => e instanceof UsageError && /^--auth-token: /.test((e as Error).message) && why.test((e as Error).message), value);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

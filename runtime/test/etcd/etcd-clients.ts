@@ -15,6 +15,8 @@ export interface Target {
   readonly leaderIndex: number;
   /** Kills member `index` (SIGKILL) and waits for it to exit. */
   kill(index: number): Promise<void>;
+  /** Stops member `index` (SIGTERM) and starts it again on its data. */
+  restart(index: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,20 +29,22 @@ export async function startRuntime(basePort: number, args: string[] = []): Promi
     endpoints: c.members.map((m) => `127.0.0.1:${m.clientPort}`),
     leaderIndex: c.members.indexOf(leader),
     kill: (i) => c.members[i].kill(),
+    restart: async (i) => { await c.members[i].signal('SIGTERM'); c.members[i].start(); },
     close: () => c.close(),
   };
 }
 
 /** Starts three etcd 3.4 members, or returns undefined when etcd is not installed. */
-export async function startEtcd(basePort: number): Promise<Target | undefined> {
+export async function startEtcd(basePort: number, args: readonly string[] = []): Promise<Target | undefined> {
   if (!etcdVersion()) return undefined;
-  const c = await EtcdCluster.start(3, basePort);
+  const c = await EtcdCluster.start(3, basePort, args);
   const leaderIndex = c.members.indexOf(await c.waitForLeader(10_000));
   return {
     name: 'etcd',
     endpoints: c.members.map((m) => `127.0.0.1:${m.clientPort}`),
     leaderIndex,
     kill: (i) => c.members[i].kill(),
+    restart: async (i) => { await c.members[i].kill('SIGTERM'); c.members[i].start('existing'); },
     close: () => c.close(),
   };
 }

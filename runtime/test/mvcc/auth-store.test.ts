@@ -3,12 +3,13 @@
  * interval coverage; auth commands round-trip and apply identically on every member; snapshots keep it all.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { hashPassword, verifyPassword } from '../../src/api/etcd/auth';
 import {
   AuthCommand, AuthRequest, decodeCommand, encodeCommand, GrpcCode, MvccCommand, MvccStateMachine, PermType, snapshotBytes,
 } from '../../src/mvcc';
-import { SimpleTokens } from '../../src/server/auth-tokens';
+import { JwtTokens, SimpleTokens } from '../../src/server/auth-tokens';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const none = Buffer.alloc(0);
@@ -172,5 +173,42 @@ void describe('AuthStore', () => {
     t.invalidateUser('bob');
     assert.equal(t.user('b.2'), undefined);
     assert.equal(t.user('c.3'), 'amy');
+  });
+
+  void it('JWT tokens: each sign method round-trips; expiry, another key, another method or a changed claim fail', () => {
+    let now = 1_700_000_000_000;
+    const tokens = (signMethod: string, publicKey: KeyObject, privateKey?: KeyObject): JwtTokens => new JwtTokens({
+      signMethod,
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+      privateKey: privateKey?.export({ type: 'pkcs8', format: 'pem' }),
+      ttlMs: 60_000,
+    }, () => now);
+    const pairs = {
+      rsa: generateKeyPairSync('rsa', { modulusLength: 2048 }),
+      ec256: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      ec384: generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+      ec512: generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+    };
+    const methods: [string, keyof typeof pairs][] = [['RS256', 'rsa'], ['RS384', 'rsa'], ['RS512', 'rsa'], ['PS256', 'rsa'], ['PS384', 'rsa'],
+      ['PS512', 'rsa'], ['ES256', 'ec256'], ['ES384', 'ec384'], ['ES512', 'ec512']];
+    for (const [signMethod, pair] of methods) {
+      const { publicKey, privateKey } = pairs[pair];
+      const jwt = tokens(signMethod, publicKey, privateKey);
+      const token = jwt.sign('bob', 7);
+      assert.deepEqual(jwt.verify(token), { username: 'bob', revision: 7 }, signMethod);
+      const [h, , sig] = token.split('.');
+      const forged = Buffer.from(JSON.stringify({ exp: now / 1000 + 60, revision: 7, username: 'root' })).toString('base64url');
+      assert.equal(jwt.verify(`${h}.${forged}.${sig}`), undefined, `${signMethod}: a changed claim`);
+      now += 61_000;
+      assert.equal(jwt.verify(token), undefined, `${signMethod}: expired`);
+    }
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const token = tokens('RS256', pairs.rsa.publicKey, pairs.rsa.privateKey).sign('bob', 1);
+    assert.equal(tokens('RS256', other.publicKey).verify(token), undefined, 'another key');
+    assert.equal(tokens('RS512', pairs.rsa.publicKey).verify(token), undefined, 'another method');
+    const verifyOnly = tokens('RS256', pairs.rsa.publicKey);
+    assert.deepEqual([verifyOnly.canSign, verifyOnly.verify(token)?.username], [false, 'bob']);
+    assert.throws(() => verifyOnly.sign('bob', 1), /only verifies/);
+    for (const junk of ['', 'a.b', 'a.b.c', '..', `${token}.x`]) assert.equal(verifyOnly.verify(junk), undefined, junk);
   });
 });

@@ -52,8 +52,8 @@ const agent = keepAliveAgent(8);
 
 /** A running etcd cluster. */
 export class EtcdCluster {
-  /** Starts `size` members with client ports basePort+2i and peer ports basePort+2i+1; waits for a leader. */
-  static async start(size: number, basePort: number): Promise<EtcdCluster> {
+  /** Starts `size` members with client ports basePort+2i and peer ports basePort+2i+1 (and `extraArgs`); waits for a leader. */
+  static async start(size: number, basePort: number, extraArgs: readonly string[] = []): Promise<EtcdCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'ha-etcd-bench-'));
     const c = new EtcdCluster(dir);
     const initial = Array.from({ length: size }, (_, i) => `e${i}=http://127.0.0.1:${basePort + 2 * i + 1}`).join(',');
@@ -65,7 +65,7 @@ export class EtcdCluster {
         '--listen-client-urls', `http://127.0.0.1:${client}`, '--advertise-client-urls', `http://127.0.0.1:${client}`,
         '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
         '--initial-cluster', initial, '--initial-cluster-state', state, '--initial-cluster-token', `bench-${basePort}`,
-        '--log-level', 'error', '--logger', 'zap',
+        '--log-level', 'error', '--logger', 'zap', ...extraArgs,
       ], join(dir, `e${i}.log`)));
     }
     try {

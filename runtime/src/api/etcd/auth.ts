@@ -146,9 +146,20 @@ function isLinearizableRead(service: string, method: string, req: Obj): boolean 
   return method === 'Txn' && isTxnReadOnly(req as unknown as TxnRequest);
 }
 
-/** The user `token` names on this member; throws "invalid auth token" for an unknown one. */
+/**
+ * The user `token` names on this member; throws "invalid auth token" for an unknown one. A JWT token (`--auth-token
+ * jwt`) issued before the last auth change is "revision of auth store is old", as etcd answers: clients authenticate
+ * again.
+ */
 function callerOf(svc: EtcdService, token: string | undefined): AuthInfo | undefined {
   if (token === undefined) return undefined;
+  const jwt = svc.backend.mvcc.jwt;
+  if (jwt) {
+    const claims = jwt.verify(token);
+    if (!claims) throw EtcdErrors.invalidAuthToken();
+    if (claims.revision < svc.backend.mvcc.machine.auth.revision) throw EtcdErrors.authOldRevision();
+    return { name: claims.username };
+  }
   const name = svc.backend.mvcc.tokens.user(token);
   if (name === undefined) throw EtcdErrors.invalidAuthToken();
   return { name };
@@ -286,8 +297,12 @@ async function authenticate(svc: EtcdService, req: Obj, token: string | undefine
     const checkedRevision = auth.revision;
     const user = auth.user(name);
     if (!user || user.noPassword || !(await verifyPassword(str(req.password), user.password))) throw EtcdErrors.authFailed();
+    const jwt = svc.backend.mvcc.jwt;
+    if (jwt && !jwt.canSign) throw EtcdErrors.jwtVerifyOnly();
     try {
-      return await propose(svc, { kind: 'authenticate', name, tokenPrefix: tokenPrefix(), checkedRevision }, undefined);
+      const resp = await propose(svc, { kind: 'authenticate', name, tokenPrefix: tokenPrefix(), checkedRevision }, undefined);
+      // A JWT names the user and the auth revision the password was checked at (apply refused it if that moved).
+      return jwt ? { ...resp, token: jwt.sign(name, checkedRevision) } : resp;
     } catch (e) {
       const stale = e instanceof MvccError && e.message === EtcdErrors.authOldRevision().message;
       if (!stale || attempt >= 4) throw e;
