@@ -22,6 +22,7 @@ import { GrpcMetrics } from '../api/etcd/grpc-metrics';
 import { ClientPort } from '../api/etcd/listener';
 import { EtcdService } from '../api/etcd/service';
 import { createKvHandler } from '../api/http-v1';
+import { isPristine } from '../membership';
 import { Logger } from '../observability/logger';
 import { RaftServerConfig } from '../server/config';
 import { isNoSpace, RaftKvServer } from '../server/raft-kv-server';
@@ -162,6 +163,12 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
   const config = ctx.config;
   const start = ctx.start;
   const identity = start.identity;
+  const pristineBeforeStart = isPristine({
+    joined: identity.joined,
+    term: recovered.hardState.term,
+    lastIndex: recovered.entries.at(-1)?.index ?? 0,
+    hasSnapshot: recovered.snapshot !== undefined,
+  }, config.members.length);
   const transport = await TcpTransport.start({
     clusterId: config.clusterToken,
     localId: config.id,
@@ -176,8 +183,9 @@ async function runMember(ctx: RunContext, onClientTls: (setTls: (m: TlsMaterial)
     },
     maxFrameBytes: config.maxPeerFrameBytes,
     ...(ctx.peerTls ? { tls: ctx.peerTls } : {}),
-    // Until the server exists, answer conservatively: a member with a log is never "blank".
-    probeInfo: () => server?.probeInfo() ?? { state: 'member', pristine: '0', clusterId: identity.clusterId },
+    // Until the server exists, answer from the recovered log: a member bootstrapping right now is pristine (a blank
+    // member probing it must bootstrap too, not wait to join a cluster that cannot have a quorum without it).
+    probeInfo: () => server?.probeInfo() ?? { state: 'member', pristine: pristineBeforeStart ? '1' : '0', clusterId: identity.clusterId },
     // Only current members are peers (setPeers follows the membership); a removed id is named as such.
     admitPeer: (id) => (server?.isRemoved(id) ? `member ${id} was removed from the cluster (a replaced incarnation)` : undefined),
     // The transport reports links going down and refused connections: worth a warning, never fatal.

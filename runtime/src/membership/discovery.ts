@@ -27,6 +27,24 @@ export interface ProbeInfo {
   readonly leaderClientUrl?: string;
 }
 
+/** What a member's durable state says about it, for its probe answer's `pristine`. */
+export interface LogShape {
+  /** Joined a running cluster (rather than being an initial member). */
+  readonly joined: boolean;
+  readonly term: number;
+  readonly lastIndex: number;
+  readonly hasSnapshot: boolean;
+}
+
+/**
+ * Whether a member holds nothing beyond the bootstrap entries of `initialMembers` members: then a blank initial member
+ * that probes it may still bootstrap with it (both hold the same bootstrap), rather than join a cluster that has no
+ * quorum yet. One definition for the running member and for the moment before it runs (cli/raft.ts).
+ */
+export function isPristine(s: LogShape, initialMembers: number): boolean {
+  return !s.joined && s.term <= 1 && s.lastIndex <= initialMembers && !s.hasSnapshot;
+}
+
 /** One initial member's answer, or why it gave none. */
 export interface PeerAnswer {
   readonly name: string;

@@ -14,7 +14,7 @@ import { encodeCheckedV1, V1_CHECKED_METADATA, V1_FOLD_ENTRY, V1_ON_MVCC_METADAT
 import { KvError, NotLeaderError, OutcomeUnknownError, QuotaExceededError, UnavailableError } from '../errors';
 import { encodeCommand, KvCommand, KvResult } from '../kv/state-machine';
 import {
-  decodeMemberContext, encodeMemberContext, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
+  decodeMemberContext, encodeMemberContext, isPristine, MemberInfo, MemberRegistry, MemberRequest, MembershipManager, MembershipView, MemberStatus,
 } from '../membership';
 import { v1WriteCost, writeCost } from '../mvcc';
 import { registerEtcdMetrics } from './etcd-metrics';
@@ -830,7 +830,9 @@ export class RaftKvServer implements KvBackend, EtcdBackend, MembershipBackend, 
   /** What this member answers a discovery probe (membership/discovery.ts). */
   probeInfo(): Record<string, string> {
     const st = this.node.status();
-    const pristine = !this.start_.identity.joined && st.term <= 1 && st.lastIndex <= this.config.members.length && this.lastSnapshotIndex === 0;
+    const pristine = isPristine({
+      joined: this.start_.identity.joined, term: st.term, lastIndex: st.lastIndex, hasSnapshot: this.lastSnapshotIndex !== 0,
+    }, this.config.members.length);
     return {
       state: 'member',
       clusterId: this.start_.identity.clusterId,
