@@ -11,23 +11,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { etcdctl, startEtcd, startRuntime, Target } from './etcd-clients';
+import { etcdctl, gateway, startEtcd, startRuntime, Target } from './etcd-clients';
 
 const keys = mkdtempSync(join(tmpdir(), 'ha-jwt-'));
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 writeFileSync(join(keys, 'jwt.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
 writeFileSync(join(keys, 'jwt.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
 const AUTH_TOKEN = `jwt,pub-key=${join(keys, 'jwt.pub')},priv-key=${join(keys, 'jwt.key')},sign-method=RS256,ttl=2m`;
-
-async function gateway(endpoint: string, path: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`http://${endpoint}/v3${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: token } : {}) },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const part = (token: string, i: number): any => JSON.parse(Buffer.from(token.split('.')[i], 'base64url').toString());

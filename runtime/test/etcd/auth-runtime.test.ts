@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError } from 'etcd3';
-import { etcdctl } from './etcd-clients';
+import { etcdctl, gateway } from './etcd-clients';
 import { KvCluster, KvMember, sleep } from '../support/kv-cluster';
 
 const TOKEN_TTL_S = 2;
@@ -20,16 +20,6 @@ const ok = async (args: string[], input?: string, on = endpoints): Promise<strin
   assert.equal(r.code, 0, `etcdctl ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);
   return r.stdout;
 };
-
-async function gateway(endpoint: string, path: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`http://${endpoint}/v3${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: token } : {}) },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 before(async () => {
   cluster = await KvCluster.start({

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { etcdctl, startEtcd, startRuntime, Target } from './etcd-clients';
+import { etcdctl, gateway, startEtcd, startRuntime, Target } from './etcd-clients';
 import { etcdPackageDefinition } from '../../src/api/etcd/proto';
 import { testsNeeding } from '../support/prerequisite';
 
@@ -16,17 +16,6 @@ const TARGETS: [string, () => Promise<Target | undefined>][] = [
   ['runtime', () => startRuntime(24200)],
   ['etcd 3.4', () => startEtcd(24210)],
 ];
-
-/** A gateway POST; the answer's status and JSON body. */
-async function gateway(endpoint: string, path: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`http://${endpoint}/v3${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: token } : {}) },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 

@@ -139,3 +139,13 @@ export async function waitForV1OnMvcc(members: readonly KvMember[]): Promise<voi
     async () => (await statuses()).every((s) => (s as { v1OnMvcc?: boolean } | undefined)?.v1OnMvcc === true), statuses);
 }
 
+/** A JSON gateway POST to `/v3<path>` (with `token` in `Authorization`); the answer's status and JSON body. */
+export async function gateway(endpoint: string, path: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://${endpoint}/v3${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: token } : {}) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: res.status, body: await res.json() };
+}
