@@ -76,14 +76,15 @@ export function guardService(service: grpc.ServiceDefinition, impl: grpc.Untyped
       };
       continue;
     }
-    const stream = handler as (call: grpc.ServerWritableStream<unknown, unknown>) => void;
-    out[name] = (call: grpc.ServerWritableStream<unknown, unknown>) => {
+    // A client-streaming handler also takes a callback: whatever comes after the call is passed on as it came.
+    const stream = handler as (call: grpc.ServerWritableStream<unknown, unknown>, ...rest: unknown[]) => void;
+    out[name] = (call: grpc.ServerWritableStream<unknown, unknown>, ...rest: unknown[]) => {
       if (requiresLeader(call.metadata)) {
         if (!monitor.leaderKnown) { call.emit('error', noLeader()); return; }
         const untrack = monitor.track(() => { if (!call.cancelled) call.emit('error', noLeader()); });
         for (const event of STREAM_END_EVENTS) call.once(event, untrack);
       }
-      stream(call);
+      stream(call, ...rest);
     };
   }
   return out;
