@@ -395,7 +395,10 @@ async function handleWrite(backend: KvBackend, limits: KvLimits, method: string,
   }
   const result = await backend.propose(scope.migration ? { ...cmd, migration: true } : cmd, caller);
   if (result.rejected) throw rejection(result.rejected);
-  if (result.denied) throw new KvError(403, 'permission_denied', `${result.denied}: the user's roles no longer grant write on this key`);
+  if (result.denied) {
+    throw new KvError(403, 'permission_denied', `${result.denied}: the user's roles no longer grant write on this key ` +
+      '(a role was revoked while the write was in flight); grant it again, or write as a user whose roles do');
+  }
   const headers = { 'X-Raft-Index': String(result.index) };
   if (!result.succeeded) {
     const current = result.current ? Buffer.from(result.current.buffer, result.current.byteOffset, result.current.byteLength).toString('base64') : null;

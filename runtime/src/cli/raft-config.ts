@@ -60,7 +60,7 @@ export const RAFT_FLAGS: Record<string, FlagSpec> = {
     default: 'simple',
   },
   'auto-compaction-mode': { help: 'etcd API history retention: periodic (keep a duration) or revision (keep N revisions)', default: 'periodic' },
-  'auto-compaction-retention': { help: 'periodic: hours, or a duration like 30m, 1h; revision: a count; 0 keeps all history (etcd\'s default)', default: '0' },
+  'auto-compaction-retention': { help: 'periodic: hours, or a duration like 30m, 1h30m; revision: a count; 0 keeps all history (etcd\'s default)', default: '0' },
   'quota-backend-bytes': {
     help: 'refuse writes that would grow the in-memory store past this many bytes (etcd\'s flag: RESOURCE_EXHAUSTED "database space exceeded", ' +
       'the NOSPACE alarm) instead of running out of memory; 0: a fifth of the memory the process may use (its cgroup limit, else the ' +
@@ -180,13 +180,16 @@ function positiveInt(flag: string, raw: string, min = 1): number {
   return n;
 }
 
-/** Go's durations as etcd's flags take them (`5m`, `90s`, `1h30m`, `500ms`), in milliseconds; undefined if not one. */
+/**
+ * Go's durations as etcd's flags take them (`5m`, `90s`, `1h30m`, `500ms`), in whole milliseconds; undefined if not
+ * one. The one duration reader of the raft flags (--auto-compaction-retention, --auth-token's ttl).
+ */
 function goDurationMs(raw: string): number | undefined {
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(raw)) return undefined;
   let ms = 0;
   for (const [, n, , unit] of raw.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * units[unit];
-  return ms;
+  return Math.round(ms);
 }
 
 /** --auth-token: `simple`, or `jwt,` with etcd's options; the keys are read and checked here. */
@@ -211,7 +214,7 @@ function parseAuthToken(raw: string): JwtOptions | undefined {
   if (ttlMs < 1000) fail('ttl must be at least 1s');
   const options: JwtOptions = { signMethod: opts.get('sign-method')!, publicKey: read('pub-key'), privateKey: opts.has('priv-key') ? read('priv-key') : undefined, ttlMs };
   try {
-    new JwtTokens(options).verify('');
+    void new JwtTokens(options); // its constructor checks the method and the keys' type
   } catch (e) {
     fail((e as Error).message);
   }
@@ -406,12 +409,13 @@ export function parseAutoCompaction(mode: string, retention: string): RaftServer
   if (mode !== 'periodic' && mode !== 'revision') {
     throw new UsageError(`--auto-compaction-mode: '${mode}' must be periodic or revision`);
   }
-  const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
-  const m = /^(\d+)([smh]?)$/.exec(retention.trim());
-  if (!m || (mode === 'revision' && m[2] !== '')) {
-    throw new UsageError(`--auto-compaction-retention: '${retention}' must be ${mode === 'revision' ? 'a revision count like 1000' : 'hours like 1, or a duration like 30m or 10s'}`);
+  const value = retention.trim();
+  // A bare number is a revision count, or hours in periodic mode (etcd's reading); periodic also takes a Go duration.
+  const n = /^\d+$/.test(value) ? Number(value) : undefined;
+  const ms = mode === 'periodic' ? (n === undefined ? goDurationMs(value) : n * 3_600_000) : n;
+  if (ms === undefined) {
+    throw new UsageError(`--auto-compaction-retention: '${retention}' must be ${mode === 'revision' ? 'a revision count like 1000' : 'hours like 1, or a duration like 30m, 10s or 1h30m'}`);
   }
-  const n = Number(m[1]);
-  if (n === 0) return undefined;
-  return { mode, retention: mode === 'revision' ? n : n * units[m[2] || 'h'] };
+  if (ms === 0) return undefined;
+  return { mode, retention: ms };
 }

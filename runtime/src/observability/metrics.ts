@@ -50,14 +50,6 @@ export class Counter implements Metric {
   }
 }
 
-/** A counter whose value is read at scrape time from a source that only grows (e.g. the sum of a labelled counter). */
-export class CounterFrom implements Metric {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
-  render(): string {
-    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n${this.name} ${this.read()}`;
-  }
-}
-
 /** A value read at scrape time from a callback, so it is never stale. */
 export class Gauge implements Metric {
   constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
@@ -67,7 +59,7 @@ export class Gauge implements Metric {
 }
 
 /** Several series read at scrape time, one per label set (e.g. one per shard or member): gauges, or counters. */
-export class GaugeFamily implements Metric {
+export class SeriesFamily implements Metric {
   constructor(readonly name: string, readonly help: string, private readonly read: () => Iterable<readonly [Labels, number]>,
     private readonly type: 'gauge' | 'counter' = 'gauge') {}
   render(): string {
@@ -118,17 +110,15 @@ export class MetricsRegistry {
   /** Registers and returns a gauge read by `read` at scrape time. */
   gauge(name: string, help: string, read: () => number): Gauge { return this.add(new Gauge(name, help, read)); }
   /** Registers and returns a gauge family whose series `read` lists at scrape time. */
-  gaugeFamily(name: string, help: string, read: () => Iterable<readonly [Labels, number]>): GaugeFamily {
-    return this.add(new GaugeFamily(name, help, read));
+  gaugeFamily(name: string, help: string, read: () => Iterable<readonly [Labels, number]>): SeriesFamily {
+    return this.add(new SeriesFamily(name, help, read));
   }
   /** Registers and returns a histogram. */
   histogram(name: string, help: string, buckets?: readonly number[]): Histogram { return this.add(new Histogram(name, help, buckets)); }
   /** Registers counters read at scrape time, one per label set (each must never decrease while the process runs). */
-  counterFamily(name: string, help: string, read: () => Iterable<readonly [Labels, number]>): GaugeFamily {
-    return this.add(new GaugeFamily(name, help, read, 'counter'));
+  counterFamily(name: string, help: string, read: () => Iterable<readonly [Labels, number]>): SeriesFamily {
+    return this.add(new SeriesFamily(name, help, read, 'counter'));
   }
-  /** Registers a counter read by `read` at scrape time (`read` must never decrease while the process runs). */
-  counterFrom(name: string, help: string, read: () => number): CounterFrom { return this.add(new CounterFrom(name, help, read)); }
   /**
    * Renders `metric`'s series a second time under `name`: for names other tools already query (etcd's), one
    * measurement behind both.

@@ -38,7 +38,8 @@ export function registerEtcdMetrics(m: MetricsRegistry, s: EtcdMetricSource): vo
   m.gauge('etcd_server_proposals_committed_total', 'The total number of consensus proposals committed.', () => s.commitIndex());
   m.gauge('etcd_server_proposals_applied_total', 'The total number of consensus proposals applied.', () => s.appliedIndex());
   m.gauge('etcd_server_proposals_pending', 'The current number of pending proposals to commit.', () => s.pendingProposals());
-  m.counterFrom('etcd_server_proposals_failed_total', 'The total number of failed proposals seen.', () => s.proposalsFailed.total());
+  // etcd counts failures in one series; ours are by reason.
+  m.counterFamily('etcd_server_proposals_failed_total', 'The total number of failed proposals seen.', () => [[{}, s.proposalsFailed.total()]]);
   m.alias('etcd_disk_wal_fsync_duration_seconds', 'The latency distributions of fsync called by WAL.', s.fsyncLatency);
   m.gauge('etcd_mvcc_db_total_size_in_bytes', 'Total size of the underlying database physically allocated in bytes.', () => s.storeBytes());
   m.gauge('etcd_mvcc_db_total_size_in_use_in_bytes', 'Total size of the underlying database logically in use in bytes.', () => s.storeBytes());

@@ -100,9 +100,14 @@ export class MvccHost {
     const e = resp.effect;
     delete resp.effect;
     if (!e) return;
+    // JWT tokens are verified from their signature: there is nothing to remember for them.
     if ('assign' in e) {
       if (!this.jwt) this.tokens.assign(e.assign.token, e.assign.user);
-    } else if ('invalidateUser' in e) {this.tokens.invalidateUser(e.invalidateUser);} else {this.tokens.clear();}
+    } else if ('invalidateUser' in e) {
+      this.tokens.invalidateUser(e.invalidateUser);
+    } else {
+      this.tokens.clear();
+    }
   }
 
   /**

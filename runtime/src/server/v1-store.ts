@@ -12,7 +12,7 @@
  */
 import { MvccHost, MvccOutcome } from './mvcc-host';
 import { ApplyGuard, decodeCommand, KvApplied, KvCommand, KvItem, KvResult, KvStateMachine } from '../kv/state-machine';
-import { checkWritePermission, MvccError, v1Get, v1List, v1Result, v1ToMvcc } from '../mvcc';
+import { checkWritePermission, MvccCommand, MvccError, v1Get, v1List, v1Result, v1ToMvcc } from '../mvcc';
 
 /** The log entry that folds the map into the MVCC store (MVCC entries start with 0xe7, /v1 commands with 1..4). */
 export const V1_FOLD_ENTRY = Buffer.from([0xe9]);
@@ -147,40 +147,53 @@ export class V1Store {
       ({ caller, command } = decodeCheckedV1(data));
       cmd = decodeCommand(command);
     } catch (e) {
-      this.skip(index);
-      return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
+      return this.undecodable(index, e);
     }
+    const write = v1ToMvcc(cmd);
     try {
-      checkWritePermission(this.mvcc.machine.auth, caller, v1ToMvcc(cmd), () => []);
+      checkWritePermission(this.mvcc.machine.auth, caller, write, () => []);
     } catch (e) {
       if (!(e instanceof MvccError)) throw e;
       this.skip(index);
       return { requestId: cmd.requestId, result: { succeeded: false, existed: false, index, denied: e.message } };
     }
-    return this.apply(index, command);
+    return this.onMvcc ? this.applyOnMvcc(index, cmd, write) : this.applyToMap(index, command);
   }
 
   /** Applies a /v1 command's entry: to the map before the fold, to the MVCC store after it. */
   private apply(index: number, data: Uint8Array): KvApplied {
-    if (!this.onMvcc) {
-      const applied = this.map.applyData(index, data);
-      this.mvcc.skip(index);
-      return applied;
-    }
-    this.map.skip(index);
+    if (!this.onMvcc) return this.applyToMap(index, data);
     let cmd: KvCommand;
     try {
       cmd = decodeCommand(data);
     } catch (e) {
-      this.mvcc.skip(index);
-      return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
+      return this.undecodable(index, e);
     }
+    return this.applyOnMvcc(index, cmd, v1ToMvcc(cmd));
+  }
+
+  /** Before the fold: the map applies (and decodes) the command, as the previous release did. */
+  private applyToMap(index: number, data: Uint8Array): KvApplied {
+    const applied = this.map.applyData(index, data);
+    this.mvcc.skip(index);
+    return applied;
+  }
+
+  /** After the fold: the slot guard, then `write` (the command's MVCC form) on the store. */
+  private applyOnMvcc(index: number, cmd: KvCommand, write: MvccCommand): KvApplied {
+    this.map.skip(index);
     const rejected = this.slotGuard?.admit(cmd, (k) => this.get(k));
     if (rejected) {
       this.mvcc.skip(index);
       return { requestId: cmd.requestId, result: { succeeded: false, existed: false, index, rejected } };
     }
-    return { requestId: cmd.requestId, result: v1Result(cmd, this.mvcc.applyCommand(index, v1ToMvcc(cmd))) };
+    return { requestId: cmd.requestId, result: v1Result(cmd, this.mvcc.applyCommand(index, write)) };
+  }
+
+  /** An entry that does not decode changes nothing, on every member alike; nobody waits for it. */
+  private undecodable(index: number, e: unknown): KvApplied {
+    this.skip(index);
+    return { requestId: 0, result: { succeeded: false, existed: false, index, undecodable: (e as Error).message } };
   }
 
   /** The fold entry: the map's keys become MVCC puts, one revision each in key order; a second fold changes nothing. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
 import { UsageError } from '../../src/cli/flags';
-import { envName, parseInitialCluster, parseRaftConfig } from '../../src/cli/raft-config';
+import { envName, parseAutoCompaction, parseInitialCluster, parseRaftConfig } from '../../src/cli/raft-config';
 
 const CLUSTER = 'kv-0=kv-0.kv-peers.ns.svc:7380,kv-1=kv-1.kv-peers.ns.svc:7380,kv-2=kv-2.kv-peers.ns.svc:7380';
 
@@ -141,5 +141,16 @@ test('--auth-token: simple (the default), or jwt with etcd\'s options; the keys 
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--auto-compaction-retention: hours, or a Go duration in periodic mode; a count in revision mode; 0 keeps all', () => {
+  assert.deepEqual(parseAutoCompaction('periodic', '2'), { mode: 'periodic', retention: 7_200_000 });
+  assert.deepEqual(parseAutoCompaction('periodic', '1h30m'), { mode: 'periodic', retention: 5_400_000 });
+  assert.deepEqual(parseAutoCompaction('periodic', '300s'), { mode: 'periodic', retention: 300_000 });
+  assert.deepEqual(parseAutoCompaction('revision', '1000'), { mode: 'revision', retention: 1000 });
+  assert.equal(parseAutoCompaction('periodic', '0'), undefined);
+  for (const [mode, bad] of [['revision', '5m'], ['periodic', '1.5'], ['periodic', 'soon']]) {
+    assert.throws(() => parseAutoCompaction(mode, bad), (e: unknown) => e instanceof UsageError && /^--auto-compaction-retention: /.test((e as Error).message), bad);
   }
 });

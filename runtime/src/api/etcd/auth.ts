@@ -290,6 +290,8 @@ async function forward(forwarder: Forwarder, svc: EtcdService, method: string, r
 async function authenticate(svc: EtcdService, req: Obj, token: string | undefined): Promise<Obj> {
   if (!svc.backend.isLeader()) return forward(svc.forwarder, svc, 'Authenticate', req, token);
   const name = str(req.name);
+  const jwt = svc.backend.mvcc.jwt;
+  if (jwt && !jwt.canSign) throw EtcdErrors.jwtVerifyOnly();
   for (let attempt = 0; ; attempt++) {
     await barrier(svc);
     const auth = svc.backend.mvcc.machine.auth;
@@ -297,8 +299,6 @@ async function authenticate(svc: EtcdService, req: Obj, token: string | undefine
     const checkedRevision = auth.revision;
     const user = auth.user(name);
     if (!user || user.noPassword || !(await verifyPassword(str(req.password), user.password))) throw EtcdErrors.authFailed();
-    const jwt = svc.backend.mvcc.jwt;
-    if (jwt && !jwt.canSign) throw EtcdErrors.jwtVerifyOnly();
     try {
       const resp = await propose(svc, { kind: 'authenticate', name, tokenPrefix: tokenPrefix(), checkedRevision }, undefined);
       // A JWT names the user and the auth revision the password was checked at (apply refused it if that moved).

@@ -9,7 +9,7 @@
  * canonical (codes of one length are consecutive, in symbol order, after every shorter code), so the lengths
  * define it; the test checks they form a complete prefix code and decode the RFC's examples.
  */
-const CODE_LENGTHS = [
+export const HUFFMAN_CODE_LENGTHS: readonly number[] = [
   13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28,
   6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 8, 15, 6, 12, 10,
   13, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 8, 13, 19, 13, 14, 6,
@@ -21,7 +21,6 @@ const CODE_LENGTHS = [
   30,
 ];
 
-export const HUFFMAN_CODE_LENGTHS: readonly number[] = CODE_LENGTHS;
 
 /** Canonical decoding tables: per length, the first code, how many codes, and where their symbols start. */
 interface Canonical {
@@ -49,7 +48,7 @@ function canonical(lengths: readonly number[]): Canonical {
   return { firstCode, count, offset, symbols };
 }
 
-const HUFFMAN = canonical(CODE_LENGTHS);
+const HUFFMAN = canonical(HUFFMAN_CODE_LENGTHS);
 const EOS = 256;
 
 /** Decodes a Huffman-coded string; throws on EOS inside it or padding that is not a prefix of EOS (RFC 7541 5.2). */

@@ -22,11 +22,10 @@ export function requiresLeader(metadata: grpc.Metadata): boolean {
 export class LeaderMonitor {
   private readonly streams = new Set<() => void>();
   private checksWithoutLeader = 0;
-  private readonly timer: NodeJS.Timeout;
 
-  /** `checkMs`: the election timeout (etcd checks once per election timeout). */
+  /** `checkMs`: the election timeout (etcd checks once per election timeout). The check lives as long as the process. */
   constructor(private readonly hasLeader: () => boolean, checkMs: number) {
-    this.timer = setInterval(() => this.check(), checkMs).unref();
+    setInterval(() => this.check(), checkMs).unref();
   }
 
   /** Whether a require-leader call may start now. */
@@ -36,11 +35,6 @@ export class LeaderMonitor {
   track(end: () => void): () => void {
     this.streams.add(end);
     return () => { this.streams.delete(end); };
-  }
-
-  close(): void {
-    clearInterval(this.timer);
-    this.streams.clear();
   }
 
   private check(): void {
